@@ -1,0 +1,521 @@
+"""A stand-in for the Nexudus API's coworker identity-check resource (an ASGI app).
+
+It behaves as the documentation says the real API behaves (shared/nexudus/), so that the server
+can be run, tested and evaluated with no Nexudus account:
+
+- `POST /api/token`: password and refresh_token grants, form-encoded only; a JSON body gets
+  `unsupported_grant_type`, a wrong password 400 `invalid_grant`. Bearer tokens it issued, the
+  well-known `SANDBOX_TOKEN`, and HTTP Basic for its users. Anything else: 401. The viewer user has
+  the Read and List roles but not Edit, so its PUT gets 401 as the real API answers.
+- `GET /api/spaces/coworkeridentitychecks/{id}`, the search (paging, `CoworkerIdentityCheck_*`
+  filters), and `PUT /api/spaces/coworkeridentitychecks` as a full replace, validated field by field
+  from the field table with every error at once in the documented envelope.
+- Throttling: past a write rate it answers 409 "You must wait before accessing this url again".
+- Fault injection (`Fault`): the next N requests to a route answer a status, an HTML page, a
+  malformed body, an envelope with errors, a delay, or a dropped connection.
+- `/_sandbox/*` control routes (reset, faults, request log) for tests and tools out of process.
+
+The request log keeps method, route, status and which auth scheme was used; never a header value,
+a query or a body, so that nothing it keeps can leak a secret or a document number.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import secrets
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+import anyio
+import httpx2
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from .enums import EnumType
+from .fields import BY_NAME, ENUM_FIELDS, FIELDS, RESOURCE_PATH, ROLE_FOR, SENT_FIELDS
+from .sandbox_data import BUSINESSES, COWORKERS, seed_checks
+from .timefmt import format_utc, parse_datetime
+
+SANDBOX_TOKEN = "sandbox-token"
+ADMIN_USER = "admin@sandbox.example"
+ADMIN_PASSWORD = "sandbox-password"
+VIEWER_USER = "viewer@sandbox.example"
+VIEWER_PASSWORD = "viewer-password"
+
+ALL_ROLES = frozenset(ROLE_FOR.values())
+THROTTLE_TEXT = "You must wait before accessing this url again"
+Route_ = Literal["token", "get", "search", "update"]
+MAX_STRING = 1000
+
+
+@dataclass
+class Fault:
+    """What the next `count` matching requests get instead of (or before) a normal answer.
+
+    kind: `status` (that status with `body` as JSON or text), `html` (an HTML error page with
+    `status`, 502 by default), `malformed` (status 200 with a body that is not JSON), `envelope_errors`
+    (200 with WasSuccessful false and Errors that echo the request's fields back, as some APIs do),
+    `delay` (wait `delay` seconds, then answer normally), `drop` (the connection closes mid-answer).
+    """
+
+    kind: Literal["status", "html", "malformed", "envelope_errors", "delay", "drop"]
+    route: Route_ | None = None
+    count: int = 1
+    status: int | None = None
+    body: Any = None
+    retry_after: str | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class RequestRecord:
+    method: str
+    route: str
+    status: int
+    auth: str | None
+    user: str | None
+    fields: list[str] | None = None  # the property names of a PUT body, never its values
+    grant: str | None = None          # the grant_type of a token request
+
+
+@dataclass
+class User:
+    password: str
+    roles: frozenset[str]
+
+
+@dataclass
+class _Token:
+    user: str
+    expires_at: float
+    client_id: str
+
+
+class SandboxConnectionDropped(Exception):
+    """Raised by the app mid-answer to close the connection (see `SandboxTransport`)."""
+
+
+@dataclass
+class SandboxState:
+    """Everything the sandbox knows. Tests read and change it directly; it is not thread-safe."""
+
+    token_lifetime: float = 604799.0
+    write_limit: int | None = 60       # PUTs per window; None turns throttling off
+    write_window: float = 60.0
+    retry_after: str = "1"
+    records: dict[int, dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, User] = field(default_factory=dict)
+    requests: list[RequestRecord] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    _tokens: dict[str, _Token] = field(default_factory=dict)
+    _refresh: dict[str, _Token] = field(default_factory=dict)
+    _writes: deque[float] = field(default_factory=deque)
+
+    def __post_init__(self) -> None:
+        if not self.users:
+            self.users = {
+                ADMIN_USER: User(ADMIN_PASSWORD, ALL_ROLES),
+                VIEWER_USER: User(VIEWER_PASSWORD, frozenset({ROLE_FOR["get"], ROLE_FOR["search"]})),
+            }
+        if not self.records:
+            self.reset()
+
+    def reset(self) -> None:
+        self.records = {r["Id"]: with_derived_fields(r) for r in seed_checks()}
+        self.requests.clear()
+        self.faults.clear()
+        self._writes.clear()
+
+    def count(self, route: str | None = None, method: str | None = None) -> int:
+        return sum(1 for r in self.requests if (route is None or r.route == route)
+                   and (method is None or r.method == method))
+
+    def record(self, check_id: int) -> dict[str, Any]:
+        return copy.deepcopy(self.records[check_id])
+
+    def inject(self, fault: Fault) -> None:
+        self.faults.append(fault)
+
+    def _take_fault(self, route: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.route in (None, route) and fault.count > 0:
+                fault.count -= 1
+                if fault.count == 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    def _throttled(self, route: str) -> bool:
+        if route != "update" or self.write_limit is None:
+            return False
+        now = time.monotonic()
+        while self._writes and now - self._writes[0] >= self.write_window:
+            self._writes.popleft()
+        if len(self._writes) >= self.write_limit:
+            return True
+        self._writes.append(now)
+        return False
+
+
+def with_derived_fields(stored: dict[str, Any]) -> dict[str, Any]:
+    """The record as GET returns it: every field of the table, joined names filled in."""
+    record = {f.name: stored.get(f.name) for f in FIELDS}
+    business = BUSINESSES.get(record["BusinessId"]) if record.get("BusinessId") else None
+    coworker = COWORKERS.get(record["CoworkerId"]) if record.get("CoworkerId") else None
+    if coworker and record.get("BusinessId") is None:
+        record["BusinessId"] = coworker[1]
+        business = BUSINESSES.get(coworker[1])
+    record["BusinessName"] = business
+    record["CoworkerFullName"] = coworker[0] if coworker else None
+    record["CompanyName"] = coworker[2] if coworker else None
+    record["BillingName"] = (coworker[2] or coworker[0]) if coworker else None
+    record["CoworkerType"] = ("Company" if coworker[2] else "Individual") if coworker else None
+    record["IsNew"] = False
+    record["Billed"] = bool(record.get("Billed"))
+    return record
+
+
+# --------------------------------------------------------------------- PUT validation
+def validate_put(body: Any) -> list[dict[str, Any]]:
+    """Every problem with a PUT body, in the API's error shape. Unknown properties are ignored."""
+    if not isinstance(body, dict):
+        return [_err("", "The request body must be a JSON object.", None)]
+    errors: list[dict[str, Any]] = []
+    for f in SENT_FIELDS:
+        value = body.get(f.name)
+        if f.required and (value is None or (f.type == "string" and isinstance(value, str) and not value.strip())):
+            errors.append(_err(f.name, "is a required field", value))
+            continue
+        if value is None:
+            continue
+        problem = _type_problem(f.type, value, f.enum)
+        if problem:
+            errors.append(_err(f.name, problem, value))
+    if not errors:
+        if body["BusinessId"] not in BUSINESSES:
+            errors.append(_err("BusinessId", "does not match an existing business", body["BusinessId"]))
+        if body["CoworkerId"] not in COWORKERS:
+            errors.append(_err("CoworkerId", "does not match an existing coworker", body["CoworkerId"]))
+    return errors
+
+
+def _type_problem(type_: str, value: Any, enum: EnumType | None) -> str | None:
+    if type_ == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "is not a valid integer"
+        if enum is not None and not enum.is_code(value):
+            return f"is not a valid {enum.api_name} value"
+        if not -(2**31) <= value < 2**31:
+            return "is out of range"
+    elif type_ in ("string", "guid"):
+        if not isinstance(value, str):
+            return "is not a valid string"
+        if len(value) > MAX_STRING:
+            return f"must be at most {MAX_STRING} characters"
+    elif type_ == "boolean":
+        if not isinstance(value, bool):
+            return "is not a valid boolean"
+    elif type_ == "datetime":
+        if not isinstance(value, str) or parse_datetime(value) is None:
+            return "is not a valid date"
+    return None
+
+
+def _err(prop: str, message: str, attempted: Any) -> dict[str, Any]:
+    return {"AttemptedValue": attempted, "Message": message, "PropertyName": prop}
+
+
+# --------------------------------------------------------------------- the app
+class Sandbox:
+    """The sandbox: its state, its ASGI app, and an in-process transport to reach it."""
+
+    def __init__(self, state: SandboxState | None = None) -> None:
+        self.state = state or SandboxState()
+        self.app = Starlette(routes=[
+            Route("/api/token", self._token, methods=["POST"]),
+            Route(RESOURCE_PATH, self._search, methods=["GET"]),
+            Route(RESOURCE_PATH, self._put, methods=["PUT"]),
+            Route(RESOURCE_PATH + "/{id}", self._get, methods=["GET"]),
+            Route("/_sandbox/reset", self._control_reset, methods=["POST"]),
+            Route("/_sandbox/faults", self._control_faults, methods=["POST"]),
+            Route("/_sandbox/requests", self._control_requests, methods=["GET"]),
+            Route("/_sandbox/records/{id}", self._control_record, methods=["GET"]),
+            Route("/healthz", lambda r: PlainTextResponse("ok"), methods=["GET"]),
+        ])
+
+    def transport(self) -> httpx2.AsyncBaseTransport:
+        return SandboxTransport(self.app)
+
+    # -- plumbing shared by the API routes
+    async def _answer(self, request: Request, route: Route_, handler: Any) -> Response:
+        auth_scheme, user, grant = _auth_scheme(request), None, None
+        fields_sent: list[str] | None = None
+        fault = self.state._take_fault(route)
+        if fault is not None and fault.kind == "delay":
+            await anyio.sleep(fault.delay)
+            fault = None
+        if fault is not None and fault.kind == "drop":
+            return self._log(request, route, _DroppedResponse(), auth_scheme, None)
+        if route != "token":
+            user, response = self._authorise(request, route)
+            if response is not None:
+                return self._log(request, route, response, auth_scheme, user)
+        if route == "update":
+            body = await _json_body(request)
+            fields_sent = sorted(body) if isinstance(body, dict) else None
+        if route == "token" and "form" in request.headers.get("content-type", ""):
+            grant = str((await request.form()).get("grant_type") or "") or None
+        if fault is not None:
+            return self._log(request, route, await self._fault_response(fault, request), auth_scheme,
+                             user, fields_sent)
+        if self.state._throttled(route):
+            response = PlainTextResponse(THROTTLE_TEXT, status_code=409,
+                                         headers={"Retry-After": self.state.retry_after})
+            return self._log(request, route, response, auth_scheme, user, fields_sent)
+        response = await handler(request, user)
+        return self._log(request, route, response, auth_scheme, user, fields_sent, grant)
+
+    def _log(self, request: Request, route: str, response: Response, auth: str | None, user: str | None,
+             fields_sent: list[str] | None = None, grant: str | None = None) -> Response:
+        self.state.requests.append(RequestRecord(request.method, route, response.status_code, auth, user,
+                                                 fields_sent, grant))
+        return response
+
+    def _authorise(self, request: Request, route: Route_) -> tuple[str | None, Response | None]:
+        header = request.headers.get("authorization", "")
+        scheme, _, credential = header.partition(" ")
+        user: str | None = None
+        roles: frozenset[str] = frozenset()
+        if scheme.lower() == "bearer" and credential:
+            if secrets.compare_digest(credential, SANDBOX_TOKEN):
+                user, roles = ADMIN_USER, ALL_ROLES
+            else:
+                token = self.state._tokens.get(credential)
+                if token and token.expires_at > time.monotonic() and token.user in self.state.users:
+                    user, roles = token.user, self.state.users[token.user].roles
+        elif scheme.lower() == "basic" and credential:
+            try:
+                name, _, password = base64.b64decode(credential).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                name, password = "", ""
+            found = self.state.users.get(name)
+            if found and secrets.compare_digest(found.password, password):
+                user, roles = name, found.roles
+        if user is None or ROLE_FOR[route] not in roles:
+            return user, JSONResponse({"Message": "Authorization has been denied for this request."},
+                                      status_code=401)
+        return user, None
+
+    async def _fault_response(self, fault: Fault, request: Request) -> Response:
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+        if fault.kind == "status":
+            status = fault.status or 500
+            if fault.body is None or isinstance(fault.body, (dict, list)):
+                return JSONResponse(fault.body, status_code=status, headers=headers)
+            return PlainTextResponse(str(fault.body), status_code=status, headers=headers)
+        if fault.kind == "html":
+            status = fault.status or 502
+            page = (f"<!DOCTYPE html><html><head><title>{status} Bad Gateway</title><style>body{{}}</style>"
+                    f"</head><body><h1>{status} Bad Gateway</h1><p>The server returned an invalid or "
+                    "incomplete response.</p><hr><address>nginx</address></body></html>")
+            return Response(page, status_code=status, media_type="text/html", headers=headers)
+        if fault.kind == "malformed":
+            return Response('{"Status": 200, "Message": "CoworkerIdentityCheck was succ', status_code=200,
+                            media_type="application/json", headers=headers)
+        if fault.kind == "envelope_errors":
+            body = await _json_body(request)
+            echoed = body if isinstance(body, dict) else {}
+            errors = [_err(k, "could not be saved", v) for k, v in echoed.items()] or \
+                [_err("", "could not be saved", None)]
+            return JSONResponse({"Status": 200, "Message": "\n".join(f"{e['PropertyName']}: {e['Message']}"
+                                                                    for e in errors),
+                                 "Value": None, "Errors": errors, "WasSuccessful": False}, status_code=200)
+        raise ValueError(f"unknown fault kind {fault.kind!r}")
+
+    # -- the API
+    async def _token(self, request: Request) -> Response:
+        return await self._answer(request, "token", self._token_inner)
+
+    async def _token_inner(self, request: Request, _user: str | None) -> Response:
+        content_type = request.headers.get("content-type", "")
+        if "application/x-www-form-urlencoded" not in content_type:
+            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        form = await request.form()
+        grant = form.get("grant_type")
+        if grant == "password":
+            name, password = str(form.get("username") or ""), str(form.get("password") or "")
+            found = self.state.users.get(name)
+            if not found or not secrets.compare_digest(found.password, password):
+                return JSONResponse({"error": "invalid_grant",
+                                     "error_description": "The user name or password is incorrect."},
+                                    status_code=400)
+            client_id = request.headers.get("client_id") or name
+            return self._issue(name, client_id)
+        if grant == "refresh_token":
+            refresh = self.state._refresh.pop(str(form.get("refresh_token") or ""), None)
+            client_id = request.headers.get("client_id") or ""
+            if refresh is None or refresh.expires_at < time.monotonic() or refresh.client_id != client_id:
+                return JSONResponse({"error": "invalid_grant",
+                                     "error_description": "The refresh token is invalid or expired."},
+                                    status_code=400)
+            return self._issue(refresh.user, refresh.client_id)
+        return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+
+    def _issue(self, user: str, client_id: str) -> Response:
+        access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        now = time.monotonic()
+        self.state._tokens[access] = _Token(user, now + self.state.token_lifetime, client_id)
+        self.state._refresh[refresh] = _Token(user, now + 15 * 86400, client_id)
+        return JSONResponse({"access_token": access, "token_type": "bearer",
+                             "expires_in": int(self.state.token_lifetime), "refresh_token": refresh})
+
+    async def _get(self, request: Request) -> Response:
+        return await self._answer(request, "get", self._get_inner)
+
+    async def _get_inner(self, request: Request, _user: str | None) -> Response:
+        try:
+            check_id = int(request.path_params["id"])
+        except ValueError:
+            return JSONResponse({"Message": "The request is invalid."}, status_code=400)
+        record = self.state.records.get(check_id)
+        if record is None:
+            return JSONResponse({"Message": f"No CoworkerIdentityCheck with Id {check_id}."}, status_code=404)
+        return JSONResponse(record)
+
+    async def _search(self, request: Request) -> Response:
+        return await self._answer(request, "search", self._search_inner)
+
+    async def _search_inner(self, request: Request, _user: str | None) -> Response:
+        q = request.query_params
+        try:
+            page = max(int(q.get("page", 1)), 1)
+            size = min(max(int(q.get("size", 25)), 1), 1000)
+        except ValueError:
+            return JSONResponse({"Message": "page and size must be integers."}, status_code=400)
+        rows = list(self.state.records.values())
+        int_filters = {"CoworkerIdentityCheck_Coworker": "CoworkerId",
+                       "CoworkerIdentityCheck_Business": "BusinessId",
+                       "CoworkerIdentityCheck_VerificationStatus": "VerificationStatus",
+                       "CoworkerIdentityCheck_VerificationType": "VerificationType"}
+        for param, name in int_filters.items():
+            if param in q:
+                try:
+                    wanted = int(q[param])
+                except ValueError:
+                    return JSONResponse({"Message": f"{param} must be an integer."}, status_code=400)
+                rows = [r for r in rows if r.get(name) == wanted]
+        if q.get("CoworkerIdentityCheck_Name"):
+            needle = q["CoworkerIdentityCheck_Name"].casefold()
+            rows = [r for r in rows if needle in (r.get("Name") or "").casefold()]
+        order = q.get("orderBy") if q.get("orderBy") in BY_NAME else "Id"
+        descending = q.get("dir") == "-1"
+        rows.sort(key=lambda r: (r.get(order) is None, r.get(order) if r.get(order) is not None else 0),
+                  reverse=descending)
+        total = len(rows)
+        pages = max((total + size - 1) // size, 1)
+        chunk = rows[(page - 1) * size: page * size]
+        return JSONResponse({
+            "Records": chunk, "CurrentPage": page, "CurrentPageSize": size, "CurrentOrderField": order,
+            "CurrentSortDirection": -1 if descending else 1,
+            "FirstItem": (page - 1) * size + 1 if chunk else 0, "LastItem": (page - 1) * size + len(chunk),
+            "TotalItems": total, "TotalPages": pages, "HasNextPage": page < pages, "HasPreviousPage": page > 1,
+        })
+
+    async def _put(self, request: Request) -> Response:
+        return await self._answer(request, "update", self._put_inner)
+
+    async def _put_inner(self, request: Request, user: str | None) -> Response:
+        body = await _json_body(request)
+        errors = validate_put(body)
+        if errors:
+            return JSONResponse({"Message": "\n".join(f"{e['PropertyName']}: {e['Message']}" for e in errors),
+                                 "Value": None, "Errors": errors, "WasSuccessful": False}, status_code=400)
+        current = self.state.records.get(body["Id"])
+        if current is None:
+            return JSONResponse({"Message": f"No CoworkerIdentityCheck with Id {body['Id']}."}, status_code=404)
+        # Full replace: every sent field takes the body's value, absent means cleared.
+        stored = {f.name: body.get(f.name) for f in SENT_FIELDS}
+        for f in SENT_FIELDS:
+            if f.type == "datetime" and stored[f.name] is not None:
+                stored[f.name] = format_utc(parse_datetime(stored[f.name]))  # type: ignore[arg-type]
+        now = format_utc(datetime.now(timezone.utc), millis=True)
+        stored.update(CreatedOn=current.get("CreatedOn"), UpdatedOn=now, UpdatedBy=user,
+                      SystemId=current.get("SystemId"))
+        self.state.records[body["Id"]] = with_derived_fields(stored)
+        return JSONResponse({
+            "Status": 200, "Message": "CoworkerIdentityCheck was successfully updated.",
+            "Value": {"Id": body["Id"]}, "OpenInDialog": False, "OpenInWindow": False, "RedirectURL": None,
+            "JavaScript": None, "UpdatedOn": now, "UpdatedBy": user, "Errors": None, "WasSuccessful": True,
+        })
+
+    # -- control routes (sandbox only)
+    async def _control_reset(self, request: Request) -> Response:
+        self.state.reset()
+        return JSONResponse({"ok": True})
+
+    async def _control_faults(self, request: Request) -> Response:
+        body = await _json_body(request)
+        try:
+            fault = Fault(**body)  # type: ignore[arg-type]
+        except TypeError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        self.state.inject(fault)
+        return JSONResponse({"ok": True, "fault": asdict(fault)})
+
+    async def _control_requests(self, request: Request) -> Response:
+        return JSONResponse([asdict(r) for r in self.state.requests])
+
+    async def _control_record(self, request: Request) -> Response:
+        record = self.state.records.get(int(request.path_params["id"]))
+        return JSONResponse(record, status_code=200 if record else 404)
+
+
+class _DroppedResponse(Response):
+    """Starts an answer, sends part of it, then fails: a server closes such a connection."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=0)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+        await send({"type": "http.response.body", "body": b'{"Status": 2', "more_body": True})
+        raise SandboxConnectionDropped()
+
+
+class SandboxTransport(httpx2.ASGITransport):
+    """In-process transport to the sandbox that turns its dropped connection into the error a
+    real socket gives (RemoteProtocolError), so the client's handling is the same both ways."""
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        try:
+            return await super().handle_async_request(request)
+        except SandboxConnectionDropped:
+            raise httpx2.RemoteProtocolError("Server disconnected without sending a complete response.",
+                                             request=request) from None
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        return None
+
+
+def _auth_scheme(request: Request) -> str | None:
+    scheme = request.headers.get("authorization", "").partition(" ")[0].lower()
+    return scheme or None
+
+
+def serve(host: str = "127.0.0.1", port: int = 8080, state: SandboxState | None = None) -> None:
+    """Serve the sandbox over HTTP until interrupted (the `sandbox` command)."""
+    import uvicorn
+
+    uvicorn.run(Sandbox(state).app, host=host, port=port, log_level="warning")

@@ -1,0 +1,89 @@
+"""Deterministic seed data for the sandbox: three locations, eight members, twelve checks.
+
+Every verification status and both verification types appear, so a demo or an evaluation reads like
+a real space. Names, document numbers and session ids are fictional.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+BUSINESSES: dict[int, str] = {
+    1001: "Harbour Works Lisbon",
+    1002: "Northside Hub Manchester",
+    1003: "Canal Studios Amsterdam",
+}
+
+# Id -> (full name, business id, company name or None)
+COWORKERS: dict[int, tuple[str, int, str | None]] = {
+    2001: ("Ana Ribeiro", 1001, None),
+    2002: ("Tomás Ferreira", 1001, "Ferreira & Filhos Lda"),
+    2003: ("Priya Natarajan", 1002, None),
+    2004: ("Oliver Bennett", 1002, "Bennett Design Ltd"),
+    2005: ("Grace Okafor", 1002, None),
+    2006: ("Sanne de Vries", 1003, None),
+    2007: ("Lars Hoekstra", 1003, "Hoekstra Analytics BV"),
+    2008: ("Mei Lin Chen", 1003, None),
+}
+
+# Codes: VerificationType 1 IdDocument, 2 Address; VerificationStatus 0 None … 5 Cancelled;
+# IdentityCheckProvider 1 Manual, 2 StripeIdentity.
+_CHECKS: list[dict[str, Any]] = [
+    dict(Id=87654301, CoworkerId=2001, Name="Passport check", VerificationType=1, VerificationStatus=3,
+         IdentityCheckProvider=1, IdentityDocumentType=1, IdentityDocumentNumber="CB7734129",
+         IdentityDocumentIssuedBy="República Portuguesa", IdentityDocumentExpirationDate="2031-03-14T00:00:00Z",
+         Description="Checked in person at the front desk.", Billed=True),
+    dict(Id=87654302, CoworkerId=2001, Name="Proof of address", VerificationType=2, VerificationStatus=1,
+         IdentityCheckProvider=1, AddressDocumentType=4, Description="Waiting for the signed lease."),
+    dict(Id=87654303, CoworkerId=2002, Name="ID card check", VerificationType=1, VerificationStatus=2,
+         IdentityCheckProvider=1, IdentityDocumentType=3, IdentityDocumentNumber="158392744ZX9",
+         IdentityDocumentIssuedBy="República Portuguesa", IdentityDocumentExpirationDate="2029-08-01T00:00:00Z"),
+    dict(Id=87654304, CoworkerId=2003, Name="Driver's licence check", VerificationType=1, VerificationStatus=4,
+         IdentityCheckProvider=2, IdentityDocumentType=2, IdentityDocumentNumber="NATAR905142P99KL",
+         IdentityDocumentIssuedBy="DVLA", IdentityDocumentExpirationDate="2030-05-20T00:00:00Z",
+         StripeVerificationSessionId="vs_1PqR8sT2uV3wX4yZ", LastError="The document photo was too blurry."),
+    dict(Id=87654305, CoworkerId=2004, Name="Passport check", VerificationType=1, VerificationStatus=1,
+         IdentityCheckProvider=2, IdentityDocumentType=1, StripeVerificationSessionId="vs_1QaB2cD3eF4gH5iJ"),
+    dict(Id=87654306, CoworkerId=2005, Name="Residence permit", VerificationType=1, VerificationStatus=5,
+         IdentityCheckProvider=1, IdentityDocumentType=8, IdentityDocumentNumber="ZU4471093",
+         IdentityDocumentIssuedBy="UK Home Office", IdentityDocumentExpirationDate="2027-11-30T00:00:00Z",
+         Description="Member moved to a company plan; check no longer needed."),
+    dict(Id=87654307, CoworkerId=2005, Name="Utility bill address check", VerificationType=2,
+         VerificationStatus=3, IdentityCheckProvider=1, AddressDocumentType=99,
+         Description="Electricity bill dated March.", Billed=True),
+    dict(Id=87654308, CoworkerId=2006, Name="Identity check", VerificationType=0, VerificationStatus=0),
+    dict(Id=87654309, CoworkerId=2007, Name="Passport check", VerificationType=1, VerificationStatus=3,
+         IdentityCheckProvider=1, IdentityDocumentType=1, IdentityDocumentNumber="NR5K8L2P7",
+         IdentityDocumentIssuedBy="Koninkrijk der Nederlanden",
+         IdentityDocumentExpirationDate="2032-01-09T00:00:00Z", Billed=True,
+         IdentityCheckProvider1=1, VerificationType1=2, Description1="Address confirmed from company lease."),
+    dict(Id=87654310, CoworkerId=2008, Name="Address verification", VerificationType=2, VerificationStatus=2,
+         IdentityCheckProvider=1, AddressDocumentType=6),
+    dict(Id=87654311, CoworkerId=2008, Name="Passport check", VerificationType=1, VerificationStatus=1,
+         IdentityCheckProvider=1, IdentityDocumentType=1),
+    dict(Id=87654312, CoworkerId=2003, Name="Proof of address", VerificationType=2, VerificationStatus=4,
+         IdentityCheckProvider=2, AddressDocumentType=5, StripeVerificationSessionId="vs_1RtU6vW7xY8zA9bC",
+         LastError="The address did not match the member's profile."),
+]
+
+
+def seed_checks() -> list[dict[str, Any]]:
+    """Fresh copies of the seed checks' stored fields (derived fields are added by the sandbox)."""
+    out = []
+    for n, check in enumerate(_CHECKS):
+        record = {
+            "IdentityCheckProvider": 0, "IdentityDocumentType": 0, "AddressDocumentType": 0,
+            "Billed": False,
+            "UniqueId": f"5b1c{n:04x}-7e2a-4d8f-9c31-{check['Id']:012x}",
+            "CreatedOn": f"2026-0{1 + n % 9}-1{n % 10}T09:{10 + n:02d}:00Z",
+            "UpdatedOn": f"2026-10-{10 + n:02d}T14:{20 + n:02d}:00Z",
+            "UpdatedBy": "frontdesk@sandbox.example",
+        }
+        record.update(check)
+        out.append(record)
+    return out
+
+
+def seed_document_numbers() -> list[str]:
+    """Every identity-document number in the seed: what must never reach a model unredacted."""
+    return [c["IdentityDocumentNumber"] for c in _CHECKS if c.get("IdentityDocumentNumber")]

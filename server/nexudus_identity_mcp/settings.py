@@ -1,0 +1,93 @@
+"""Configuration from the environment, read once at start-up (pydantic-settings).
+
+Nexudus credentials are one of: `NEXUDUS_TOKEN` (a bearer token), `NEXUDUS_USERNAME` +
+`NEXUDUS_PASSWORD` (exchanged for a token at /api/token; `NEXUDUS_AUTH=basic` sends them as HTTP
+Basic instead). Secrets are `SecretStr`, so a repr or a log line of the settings never shows them.
+A base URL that is not https is refused unless it points at this machine (the sandbox).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_BASE_URL = "https://spaces.nexudus.com"
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEXUDUS_", extra="ignore", frozen=True)
+
+    base_url: str = DEFAULT_BASE_URL
+    token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    auth: Literal["auto", "bearer", "password", "basic"] = "auto"
+
+    # Seconds. Connect is short (a dead host should fail fast); read covers a slow API.
+    connect_timeout: float = Field(5.0, gt=0)
+    read_timeout: float = Field(20.0, gt=0)
+    # Retries of throttled (409/429) and transient (502/503/504, dropped connection) answers.
+    max_attempts: int = Field(4, ge=1, le=10)
+    max_call_seconds: float = Field(45.0, gt=0)
+    max_retry_after: float = Field(10.0, ge=0)
+    backoff_base: float = Field(0.25, ge=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"NEXUDUS_BASE_URL must be an http(s) URL, got {value!r}")
+        if parts.scheme != "https" and not is_loopback_host(parts.hostname):
+            raise ValueError(
+                f"NEXUDUS_BASE_URL must use https unless it points at this machine, got {value!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_auth(self) -> Settings:
+        if self.auth in ("password", "basic") and not (self.username and self.password):
+            raise ValueError(f"NEXUDUS_AUTH={self.auth} needs NEXUDUS_USERNAME and NEXUDUS_PASSWORD")
+        if self.auth == "bearer" and not self.token:
+            raise ValueError("NEXUDUS_AUTH=bearer needs NEXUDUS_TOKEN")
+        if bool(self.username) != bool(self.password):
+            raise ValueError("NEXUDUS_USERNAME and NEXUDUS_PASSWORD go together: set both or neither")
+        return self
+
+    @property
+    def auth_mode(self) -> Literal["bearer", "password", "basic"] | None:
+        """The auth the client will use, or None when no credentials are configured."""
+        if self.auth != "auto":
+            return self.auth
+        if self.token:
+            return "bearer"
+        if self.username and self.password:
+            return "password"
+        return None
+
+    @property
+    def configured(self) -> bool:
+        return self.auth_mode is not None
+
+    def secrets(self) -> list[str]:
+        """Every secret value, so that text leaving the server can be scrubbed of them."""
+        return [s.get_secret_value() for s in (self.token, self.password) if s and s.get_secret_value()]
+
+
+CREDENTIAL_VARIABLES = "NEXUDUS_TOKEN, or NEXUDUS_USERNAME and NEXUDUS_PASSWORD"

@@ -1,0 +1,112 @@
+"""Shared fixtures: a fresh sandbox, API clients bound to it, and the sandbox served on loopback."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+
+from nexudus_identity_mcp.nexudus import NexudusClient
+from nexudus_identity_mcp.sandbox import SANDBOX_TOKEN, Sandbox
+from nexudus_identity_mcp.settings import Settings
+
+LOOPBACK = "127.0.0.1"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _no_nexudus_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never pick up a developer's real credentials from the environment."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("NEXUDUS_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def sandbox() -> Sandbox:
+    return Sandbox()
+
+
+def settings_for(base_url: str = f"http://{LOOPBACK}", **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"base_url": base_url, "token": SANDBOX_TOKEN}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+class Sleeps:
+    """Stands in for anyio.sleep in retry tests: records each wait instead of waiting."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def client_for(sandbox: Sandbox, sleeps: Sleeps):  # type: ignore[no-untyped-def]
+    """Factory: an API client talking to the in-process sandbox with the given settings."""
+    made: list[NexudusClient] = []
+
+    def make(**overrides: Any) -> NexudusClient:
+        client = NexudusClient(settings_for(**overrides), transport=sandbox.transport(), sleep=sleeps)
+        made.append(client)
+        return client
+
+    return make
+
+
+class ServedSandbox:
+    def __init__(self, sandbox: Sandbox, port: int) -> None:
+        self.sandbox = sandbox
+        self.port = port
+        self.url = f"http://{LOOPBACK}:{port}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served_sandbox(sandbox: Sandbox) -> Iterator[ServedSandbox]:
+    """The same sandbox served by uvicorn on 127.0.0.1 in a background thread."""
+    port = free_port()
+    config = uvicorn.Config(sandbox.app, host=LOOPBACK, port=port, log_level="critical", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("sandbox did not start on loopback within 10 s")
+        time.sleep(0.01)
+    try:
+        yield ServedSandbox(sandbox, port)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def captured_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)
+    return caplog
