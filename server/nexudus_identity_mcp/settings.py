@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     max_retry_after: float = Field(10.0, ge=0)
     backoff_base: float = Field(0.25, ge=0)
 
+    # The MCP server's own settings (NEXUDUS_MCP_*): redaction key and categories, read-only mode.
+    mcp_secret: SecretStr | None = None
+    mcp_redact: str | None = None
+
     @field_validator("base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:
@@ -87,7 +91,8 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value, so that text leaving the server can be scrubbed of them."""
-        return [s.get_secret_value() for s in (self.token, self.password) if s and s.get_secret_value()]
+        return [s.get_secret_value() for s in (self.token, self.password, self.mcp_secret)
+                if s and s.get_secret_value()]
 
 
 CREDENTIAL_VARIABLES = "NEXUDUS_TOKEN, or NEXUDUS_USERNAME and NEXUDUS_PASSWORD"

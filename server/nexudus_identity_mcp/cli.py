@@ -1,0 +1,164 @@
+"""The `nexudus-identity-mcp` command.
+
+    nexudus-identity-mcp                   serve over stdio (what Claude Desktop, Cursor, VS Code start)
+    nexudus-identity-mcp serve [--sandbox] the same; --sandbox answers from the built-in sandbox
+    nexudus-identity-mcp demo              a scripted session against the sandbox, as a transcript
+    nexudus-identity-mcp check             test the configured credentials with one cheap read
+    nexudus-identity-mcp sandbox           serve the sandbox API over HTTP for other clients
+
+Configuration problems end the command with one line naming the bad value, never a traceback.
+Heavy imports (the MCP SDK, uvicorn) happen inside the command that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+from . import __version__
+
+PROG = "nexudus-identity-mcp"
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    print(f"{PROG}: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def load_settings():  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
+    from .settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(str(first.get("ctx", {}).get("error") or first.get("msg")).removeprefix("Value error, "))
+
+
+def sandbox_settings():  # type: ignore[no-untyped-def]
+    from .sandbox import SANDBOX_TOKEN
+    from .settings import Settings
+
+    base = load_settings()
+    return Settings(_env_file=None, base_url="http://127.0.0.1", token=SANDBOX_TOKEN,  # type: ignore[call-arg]
+                    mcp_secret=base.mcp_secret, mcp_redact=base.mcp_redact)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import logging
+
+    import anyio
+
+    from .logs import configure_logging
+
+    configure_logging()
+    log = logging.getLogger(PROG)
+    transport = None
+    if args.sandbox:
+        from .sandbox import Sandbox
+
+        settings = sandbox_settings()
+        transport = Sandbox().transport()
+        log.info("serving against the built-in sandbox: fictional data, nothing reaches Nexudus")
+    else:
+        settings = load_settings()
+        if not settings.configured:
+            from .settings import CREDENTIAL_VARIABLES
+
+            log.warning("no Nexudus credentials: every tool will answer not_configured; set %s",
+                        CREDENTIAL_VARIABLES)
+    try:
+        from .redaction import parse_categories
+
+        parse_categories(settings.mcp_redact)
+    except ValueError as exc:
+        fail(str(exc))
+
+    from .app import build_server
+
+    server = build_server(settings, transport=transport)
+
+    async def run() -> None:
+        from mcp.server.stdio import stdio_server
+
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+
+    try:
+        anyio.run(run)
+    except KeyboardInterrupt:
+        pass
+
+
+def cmd_check(args: argparse.Namespace) -> None:
+    import anyio
+
+    from .nexudus import NexudusClient, NexudusError
+    from .settings import CREDENTIAL_VARIABLES
+
+    transport = None
+    if args.sandbox:
+        from .sandbox import Sandbox
+
+        settings = sandbox_settings()
+        transport = Sandbox().transport()
+    else:
+        settings = load_settings()
+    if not settings.configured:
+        fail(f"no Nexudus credentials: set {CREDENTIAL_VARIABLES}")
+
+    async def probe() -> int:
+        async with NexudusClient(settings, transport=transport) as client:
+            page = await client.search_checks(page=1, size=1)
+        return page.total_items
+
+    try:
+        total = anyio.run(probe)
+    except NexudusError as error:
+        fail(f"{error.kind}: {error.message}", 1)
+    print(f"ok: {settings.base_url} accepted the {settings.auth_mode} credentials; "
+          f"{total} coworker identity check(s) visible")
+
+
+def cmd_sandbox(args: argparse.Namespace) -> None:
+    from .sandbox import ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN, serve
+
+    print(f"Nexudus sandbox on http://{args.host}:{args.port}  (Ctrl-C to stop)\n"
+          f"  NEXUDUS_BASE_URL=http://{args.host}:{args.port} NEXUDUS_TOKEN={SANDBOX_TOKEN}\n"
+          f"  or NEXUDUS_USERNAME={ADMIN_USER} NEXUDUS_PASSWORD={ADMIN_PASSWORD}", file=sys.stderr)
+    serve(args.host, args.port)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from .demo import run_demo
+
+    sys.exit(run_demo())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="MCP server for Nexudus coworker identity checks.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the MCP server over stdio (the default)")
+    serve.add_argument("--sandbox", action="store_true", help="answer from the built-in sandbox, no account needed")
+    serve.set_defaults(func=cmd_serve)
+    check = sub.add_parser("check", help="test the configured Nexudus credentials with one cheap read")
+    check.add_argument("--sandbox", action="store_true", help="check against the built-in sandbox")
+    check.set_defaults(func=cmd_check)
+    demo = sub.add_parser("demo", help="run a scripted session against the sandbox and print it")
+    demo.set_defaults(func=cmd_demo)
+    sandbox = sub.add_parser("sandbox", help="serve the sandbox Nexudus API over HTTP")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8080)
+    sandbox.set_defaults(func=cmd_sandbox)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        args = build_parser().parse_args(["serve", *(argv or sys.argv[1:])])
+    args.func(args)

@@ -1,0 +1,176 @@
+"""What a client sees of each tool: name, title, description, input and output schema, annotations.
+
+The update tool's input schema is generated from the field table, so it cannot drift from the
+validator or the API. Every schema here is portable (see DESIGN.md): a flat object, everything
+inline, no `$ref`/`$defs`, no `anyOf`/`oneOf`/`allOf`, no nullable type lists, no `format`,
+`additionalProperties: false`, and a description on every property. Enums are names, with each
+code in the description; the server also accepts the codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mcp.types as types
+
+from .fields import OPTIONAL_PUT, PUT_FIELDS, RECORD_FIELD_NAMES, Field
+from .validation import CLEAR_FIELDS, DRY_RUN, EXPECTED_UPDATED_ON
+
+UPDATE_TOOL = "update_coworker_identity_check"
+GET_TOOL = "get_coworker_identity_check"
+
+DATE_HINT = "ISO 8601 date or date-time, e.g. 2031-03-14 or 2031-03-14T00:00:00Z; sent as UTC."
+
+
+def field_property(f: Field) -> dict[str, Any]:
+    description = f.description
+    if f.enum is not None:
+        return {"type": "string", "enum": f.enum.names,
+                "description": f"{description} One of: {f.enum.describe_codes()} (name or code)."}
+    if f.type == "datetime":
+        return {"type": "string", "description": f"{description} {DATE_HINT}"}
+    if f.pii == "id_document":
+        return {"type": "string", "description": f"{description} Results show it as a token like "
+                "«ID_DOC:3f9a1c2b»; leave it out (or pass that token back) to keep the current number."}
+    return {"type": {"integer": "integer", "boolean": "boolean"}.get(f.type, "string"), "description": description}
+
+
+def update_input_schema() -> dict[str, Any]:
+    properties = {f.name: field_property(f) for f in PUT_FIELDS}
+    properties[CLEAR_FIELDS] = {
+        "type": "array",
+        "items": {"type": "string", "enum": list(OPTIONAL_PUT)},
+        "description": "Optional fields to blank on purpose. A field left out of the call keeps its "
+                       "current value; only the fields named here are cleared.",
+    }
+    properties[DRY_RUN] = {
+        "type": "boolean",
+        "description": "true: validate, read the current record and return the changes and the exact body "
+                       "that would be sent, without writing. Use it to show the user the change before "
+                       "they confirm.",
+    }
+    properties[EXPECTED_UPDATED_ON] = {
+        "type": "string",
+        "description": "The UpdatedOn value from when you read the check. If the record changed since, "
+                       "nothing is written and the error shows the current UpdatedOn.",
+    }
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [f.name for f in PUT_FIELDS if f.required],
+        "additionalProperties": False,
+    }
+
+
+GET_INPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"Id": {"type": "integer", "description": "The Id of the CoworkerIdentityCheck record to read."}},
+    "required": ["Id"],
+    "additionalProperties": False,
+}
+
+_ERROR_ITEM: dict[str, Any] = {
+    "type": "object",
+    "description": "One problem, in the API's error shape.",
+    "properties": {
+        "PropertyName": {"type": "string", "description": "The argument to fix."},
+        "Message": {"type": "string", "description": "What is wrong with it."},
+        "AttemptedValue": {"description": "The value that was given (identity-document numbers redacted)."},
+        "AllowedValues": {"type": "array", "items": {"type": "string"}, "description": "Valid names, for enums."},
+        "Hint": {"type": "string", "description": "The closest valid name or property."},
+    },
+}
+
+# Keys every failure carries; one flat schema per tool accepts success and failure alike.
+_ERROR_PROPERTIES: dict[str, Any] = {
+    "WasSuccessful": {"type": "boolean", "description": "true on success; false on any failure."},
+    "Message": {"type": "string", "description": "What happened, in one or a few sentences."},
+    "ErrorKind": {"type": "string", "enum": ["validation", "unauthorized", "not_found", "rate_limited",
+                                             "upstream_unavailable", "upstream_error", "not_configured",
+                                             "conflict", "read_only", "internal_error"],
+                  "description": "On failure: what kind of problem it is."},
+    "Errors": {"type": "array", "items": _ERROR_ITEM, "description": "On failure: each problem found."},
+    "Retryable": {"type": "boolean", "description": "On failure: whether the same call may succeed later."},
+    "Source": {"type": "string", "enum": ["local", "nexudus"],
+               "description": "On failure: whether this server or the Nexudus API found the problem."},
+    "RetryAfterSeconds": {"type": "number", "description": "On throttling: seconds to wait before retrying."},
+    "Status": {"type": "integer", "description": "On an API failure: the HTTP status Nexudus answered."},
+    "CurrentUpdatedOn": {"type": "string", "description": "On conflict: the record's UpdatedOn now."},
+}
+
+_CHANGE_ITEM: dict[str, Any] = {
+    "type": "object",
+    "description": "One field that changes.",
+    "properties": {
+        "Field": {"type": "string", "description": "The field's name."},
+        "From": {"description": "Its value before (enums as names)."},
+        "To": {"description": "Its value after (enums as names)."},
+    },
+}
+
+UPDATE_OUTPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        **_ERROR_PROPERTIES,
+        "Value": {"type": "object", "description": "On success: the Id of the updated record.",
+                  "properties": {"Id": {"type": "integer", "description": "The record's Id."}}},
+        "UpdatedOn": {"type": "string", "description": "On success: the record's new UpdatedOn."},
+        "UpdatedBy": {"type": "string", "description": "On success: who the API recorded as the updater."},
+        "Changes": {"type": "array", "items": _CHANGE_ITEM, "description": "The fields that change."},
+        "DryRun": {"type": "boolean", "description": "true when nothing was written on purpose."},
+        "Body": {"type": "object", "description": "On a dry run: the exact body that would be sent "
+                 "(identity-document numbers redacted)."},
+    },
+    "required": ["WasSuccessful", "Message"],
+}
+
+GET_OUTPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        **_ERROR_PROPERTIES,
+        "Record": {"type": "object", "description": "On success: the whole record, enums as names, with the "
+                   "same field names the update tool takes.",
+                   "properties": {name: {"description": name} for name in RECORD_FIELD_NAMES}},
+    },
+    "required": ["WasSuccessful", "Message"],
+}
+
+UPDATE_DESCRIPTION = (
+    "Update a Nexudus coworker identity check (PUT /api/spaces/coworkeridentitychecks). "
+    "Read the check first with get_coworker_identity_check and copy its required fields; change only "
+    "what the user asked for. The API replaces the whole record, so this tool reads the current "
+    "record, lays your fields over it and keeps every field you leave out; only fields named in "
+    "ClearFields are blanked. A call that changes nothing writes nothing. DryRun shows the changes "
+    "and the exact body without writing; ExpectedUpdatedOn refuses the write if someone changed the "
+    "record since you read it. Errors come back as results with each problem's PropertyName, "
+    "AllowedValues and a Hint to fix the next call."
+)
+
+GET_DESCRIPTION = (
+    "Read one Nexudus coworker identity check by Id: every field, enums as names, in the field names "
+    "update_coworker_identity_check takes, plus UpdatedOn for ExpectedUpdatedOn. "
+    "Identity-document numbers are shown as tokens."
+)
+
+
+def tool_definitions() -> list[types.Tool]:
+    return [
+        types.Tool(
+            name=GET_TOOL,
+            title="Read a coworker identity check",
+            description=GET_DESCRIPTION,
+            input_schema=GET_INPUT_SCHEMA,
+            output_schema=GET_OUTPUT_SCHEMA,
+            annotations=types.ToolAnnotations(title="Read a coworker identity check", read_only_hint=True,
+                                              destructive_hint=False, idempotent_hint=True, open_world_hint=True),
+        ),
+        types.Tool(
+            name=UPDATE_TOOL,
+            title="Update a coworker identity check",
+            description=UPDATE_DESCRIPTION,
+            input_schema=update_input_schema(),
+            output_schema=UPDATE_OUTPUT_SCHEMA,
+            annotations=types.ToolAnnotations(title="Update a coworker identity check", read_only_hint=False,
+                                              destructive_hint=True, idempotent_hint=True, open_world_hint=True),
+        ),
+    ]
