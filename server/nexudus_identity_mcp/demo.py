@@ -1,0 +1,142 @@
+"""`nexudus-identity-mcp demo`: a realistic session, start to finish, against the sandbox.
+
+It starts the real server over stdio as a subprocess (`serve --sandbox`), drives it with the MCP
+client as an assistant would, and prints a short transcript: the tools on offer, reading a check,
+an update with a typical mistake (a misspelt enum name and a missing required field), the
+structured error, the corrected call built from the error's own Hint, the changes made, and a dry
+run. It exits 0 only when every step behaved as expected.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from typing import Any
+
+CHECK_ID = 87654303  # Tomás Ferreira's ID card check at Harbour Works Lisbon, awaiting review
+
+
+class Transcript:
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+
+    def step(self, title: str) -> None:
+        print(f"\n== {title}")
+
+    def say(self, text: str) -> None:
+        print(f"   {text}")
+
+    def show(self, label: str, value: Any) -> None:
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        print(f"   {label}: {text}")
+
+    def expect(self, ok: bool, what: str) -> None:
+        print(f"   {'ok ' if ok else 'FAILED'} {what}")
+        if not ok:
+            self.failures.append(what)
+
+
+async def _session(t: Transcript, errlog: Any) -> None:
+    from mcp import Client, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "nexudus_identity_mcp", "serve", "--sandbox"])
+    async with Client(stdio_client(params, errlog=errlog), read_timeout_seconds=60) as client:
+        t.step("The assistant connects and lists the tools")
+        tools = (await client.list_tools()).tools
+        for tool in tools:
+            required = tool.input_schema.get("required", [])
+            t.say(f"{tool.name}  ({tool.title}; required: {', '.join(required)})")
+        t.expect({"get_coworker_identity_check", "update_coworker_identity_check"} <= {x.name for x in tools},
+                 "both tools are offered")
+
+        t.step(f"Staff: \"Tomás Ferreira showed his new passport, expiring 31 May 2034. Update check {CHECK_ID}.\"")
+        t.say(f"get_coworker_identity_check {{Id: {CHECK_ID}}}")
+        read = await client.call_tool("get_coworker_identity_check", {"Id": CHECK_ID})
+        record = (read.structured_content or {}).get("Record", {})
+        t.say(read.content[0].text.splitlines()[0])  # type: ignore[union-attr]
+        for name in ("IdentityDocumentType", "IdentityDocumentNumber", "IdentityDocumentExpirationDate",
+                     "VerificationStatus", "UpdatedOn"):
+            t.show(name, record.get(name))
+        t.expect(not read.is_error and record.get("Id") == CHECK_ID, "the check was read")
+        t.expect(str(record.get("IdentityDocumentNumber", "")).startswith("«ID_DOC:"),
+                 "the document number is shown as a token, not as the number")
+
+        t.step("First try, with typical mistakes: 'Pasport', no Name, and a date as 31/05/2034")
+        first = {"Id": CHECK_ID, "BusinessId": record["BusinessId"], "CoworkerId": record["CoworkerId"],
+                 "IdentityCheckProvider": record["IdentityCheckProvider"], "IdentityDocumentType": "Pasport",
+                 "AddressDocumentType": record["AddressDocumentType"],
+                 "IdentityDocumentExpirationDate": "31/05/2034", "ExpectedUpdatedOn": record["UpdatedOn"]}
+        t.show("update_coworker_identity_check", first)
+        failed = await client.call_tool("update_coworker_identity_check", first)
+        body = failed.structured_content or {}
+        t.say(failed.content[0].text.splitlines()[0])  # type: ignore[union-attr]
+        for error in body.get("Errors", []):
+            extra = f"  Hint: {error['Hint']}" if error.get("Hint") else ""
+            t.show(f"  {error['PropertyName']}", f"{error['Message']}{extra}")
+        props = {e["PropertyName"] for e in body.get("Errors", [])}
+        t.expect(failed.is_error and body.get("ErrorKind") == "validation" and body.get("Source") == "local",
+                 "an error result (isError), found locally: nothing reached the API")
+        t.expect(props == {"IdentityDocumentType", "Name", "IdentityDocumentExpirationDate"},
+                 "every problem reported at once, by PropertyName")
+
+        t.step("The corrected call, built from the error's own Hint")
+        hint = next(e.get("Hint") for e in body["Errors"] if e["PropertyName"] == "IdentityDocumentType")
+        fixed = dict(first, IdentityDocumentType=hint, Name=record["Name"],
+                     IdentityDocumentExpirationDate="2034-05-31")
+        t.show("update_coworker_identity_check", fixed)
+        done = await client.call_tool("update_coworker_identity_check", fixed)
+        result = done.structured_content or {}
+        t.say(done.content[0].text.splitlines()[0])  # type: ignore[union-attr]
+        for change in result.get("Changes", []):
+            t.show(f"  {change['Field']}", f"{change['From']} -> {change['To']}")
+        t.expect(not done.is_error and result.get("WasSuccessful") is True, "the update succeeded")
+        t.expect({c["Field"] for c in result.get("Changes", [])} ==
+                 {"IdentityDocumentType", "IdentityDocumentExpirationDate"}, "exactly the asked-for fields changed")
+
+        after = ((await client.call_tool("get_coworker_identity_check", {"Id": CHECK_ID})).structured_content
+                 or {}).get("Record", {})
+        kept = [n for n in ("IdentityDocumentNumber", "IdentityDocumentIssuedBy", "VerificationStatus", "Description")
+                if after.get(n) == record.get(n)]
+        t.show("kept as they were", ", ".join(kept))
+        t.expect(len(kept) == 4, "fields the call left out were kept (the PUT sent the full record)")
+
+        t.step("A dry run: show the user a change before they confirm it")
+        proposal = {k: after[k] for k in ("Id", "BusinessId", "CoworkerId", "Name", "IdentityCheckProvider",
+                                          "IdentityDocumentType", "AddressDocumentType")}
+        proposal.update(Billed=True, Description="New passport seen at the front desk.", DryRun=True)
+        t.show("update_coworker_identity_check", proposal)
+        dry = await client.call_tool("update_coworker_identity_check", proposal)
+        dry_body = dry.structured_content or {}
+        t.say(dry.content[0].text.splitlines()[0])  # type: ignore[union-attr]
+        sent = dry_body.get("Body", {})
+        for change in dry_body.get("Changes", []):
+            t.show(f"  {change['Field']}", f"{change['From']} -> {change['To']}")
+        t.show("body that would be sent", f"{len(sent)} fields, IdentityDocumentNumber={sent.get('IdentityDocumentNumber')}")
+        again = ((await client.call_tool("get_coworker_identity_check", {"Id": CHECK_ID})).structured_content
+                 or {}).get("Record", {})
+        t.expect(dry_body.get("DryRun") is True and again.get("UpdatedOn") == after.get("UpdatedOn"),
+                 "the dry run wrote nothing")
+
+
+def run_demo() -> int:
+    import anyio
+
+    t = Transcript()
+    print("nexudus-identity-mcp demo: the real server over stdio, against the built-in sandbox "
+          "(fictional data, no account needed)")
+    with tempfile.TemporaryFile("w+") as errlog:
+        try:
+            anyio.run(_session, t, errlog)
+        except Exception as exc:  # the demo reports, it does not crash
+            t.failures.append(f"the session broke off: {type(exc).__name__}: {exc}")
+            errlog.seek(0)
+            print(errlog.read()[-2000:], file=sys.stderr)
+    if t.failures:
+        print(f"\nDemo FAILED: {len(t.failures)} step(s) did not behave as expected:")
+        for failure in t.failures:
+            print(f"  - {failure}")
+        return 1
+    print("\nDemo passed: every step behaved as expected.")
+    return 0
