@@ -1,0 +1,43 @@
+"""Human-readable references generated from the field table: the README's field section and
+(later) the server's reference resources. Generated, never written by hand, so they cannot drift."""
+
+from __future__ import annotations
+
+from .enums import ALL_ENUMS
+from .fields import PUT_FIELDS, Field
+from .schemas import DATE_HINT
+
+
+def _type_of(f: Field) -> str:
+    if f.enum is not None:
+        return f"{f.enum.name} (name or code)"
+    return {"datetime": "date (ISO 8601)"}.get(f.type, f.type)
+
+
+def fields_markdown() -> str:
+    """The update tool's fields as a Markdown table, in the order of the reference page."""
+    lines = ["| Field | Type | Required | Description |", "|---|---|---|---|"]
+    for f in PUT_FIELDS:
+        description = f.description
+        if f.type == "datetime":
+            description += f" {DATE_HINT}"
+        if f.pii == "id_document":
+            description += " Shown to the model as a token (see Redaction)."
+        lines.append(f"| `{f.name}` | {_type_of(f)} | {'yes' if f.required else ''} | {description} |")
+    lines += [
+        "| `ClearFields` | list of field names | | Optional fields to blank on purpose; all others left out keep their value. |",
+        "| `DryRun` | boolean | | Do everything but the write; return the changes and the exact body. |",
+        "| `ExpectedUpdatedOn` | date-time | | Refuse (`conflict`) if the record's `UpdatedOn` is no longer this. |",
+    ]
+    return "\n".join(lines)
+
+
+def enums_markdown() -> str:
+    lines = ["| Enum | Values (name = code) |", "|---|---|"]
+    for enum in ALL_ENUMS:
+        lines.append(f"| {enum.name} | {enum.describe_codes()} |")
+    return "\n".join(lines)
+
+
+def readme_block() -> str:
+    return f"{fields_markdown()}\n\n{enums_markdown()}"
