@@ -1,0 +1,81 @@
+"""No secret and no identity-document number in any tool result, error or log line.
+
+Recognisable credentials are configured, every tool is driven through its success and error paths
+(including an API error body that echoes the request back, and one that quotes the number in its
+message), and every result and every log record is searched for them."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from nexudus_identity_mcp.app import build_server
+from nexudus_identity_mcp.sandbox import ADMIN_USER, Fault, Sandbox
+from nexudus_identity_mcp.sandbox_data import seed_document_numbers
+
+from .conftest import settings_for
+from .helpers import required_from
+
+pytestmark = pytest.mark.anyio
+PASSWORD = "Pw-LEAKCHECK-4b1d9e"
+NEW_NUMBER = "NEWDOC-LEAKCHECK-77"
+
+
+def faults(number: str) -> list[Fault | None]:
+    quoted = {"Message": f"IdentityDocumentNumber: '{number}' failed the checksum", "Value": None,
+              "WasSuccessful": False, "Errors": [{"AttemptedValue": number, "Message": f"'{number}' is not valid",
+                                                  "PropertyName": "IdentityDocumentNumber"}]}
+    return [None, Fault("envelope_errors", route="update"), Fault("status", route="update", status=400, body=quoted),
+            Fault("html", route="update", status=502, count=10), Fault("status", route="update", status=409, count=10),
+            Fault("malformed", route="update"), Fault("drop", route="update", count=10),
+            Fault("status", route="get", status=401, count=10), Fault("status", route="get", status=404)]
+
+
+async def test_nothing_secret_reaches_results_or_logs(sandbox: Sandbox, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    for name in ("httpx2", "httpcore2", "mcp", "nexudus_identity_mcp"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    sandbox.state.users[ADMIN_USER].password = PASSWORD
+    settings = settings_for(token=None, username=ADMIN_USER, password=PASSWORD, max_attempts=2, backoff_base=0,
+                            max_retry_after=0)
+    outputs: list[str] = []
+    numbers = seed_document_numbers()
+
+    async with Client(build_server(settings, transport=sandbox.transport()), mode="legacy") as client:
+        async def call(tool: str, args: dict[str, Any]) -> dict[str, Any]:
+            result = await client.call_tool(tool, args)
+            outputs.append(result.model_dump_json())
+            return result.structured_content or {}
+
+        for check_id in sorted(sandbox.state.records):
+            record = (await call("get_coworker_identity_check", {"Id": check_id}))["Record"]
+            real = sandbox.state.records[check_id].get("IdentityDocumentNumber") or "NONE-ON-RECORD"
+            for fault in faults(real):
+                if fault is not None:
+                    sandbox.state.inject(copy.deepcopy(fault))
+                await call("update_coworker_identity_check", {**required_from(record), "Description": "leak check",
+                                                              "DryRun": fault is None})
+            sandbox.state.faults.clear()
+            sandbox.state.inject(Fault("envelope_errors", route="update"))
+            await call("update_coworker_identity_check", {**required_from(record), "IdentityDocumentNumber": NEW_NUMBER})
+            await call("update_coworker_identity_check", {**required_from(record), "IdentityDocumentNumber": 12345})
+            sandbox.state.faults.clear()
+        # a real write of a new number, then a read of it
+        record = (await call("get_coworker_identity_check", {"Id": 87654301}))["Record"]
+        await call("update_coworker_identity_check", {**required_from(record), "IdentityDocumentNumber": NEW_NUMBER})
+        await call("get_coworker_identity_check", {"Id": 87654301})
+
+    assert sandbox.state.records[87654301]["IdentityDocumentNumber"] == NEW_NUMBER, "the real number was stored"
+    tokens = [t for t in sandbox.state._tokens] + [t for t in sandbox.state._refresh]
+    logs = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
+    sandbox_log = json.dumps([r.__dict__ for r in sandbox.state.requests])
+    for secret in [PASSWORD, NEW_NUMBER, *numbers, *tokens]:
+        for where, text in (("tool results", "\n".join(outputs)), ("logs", logs), ("sandbox log", sandbox_log)):
+            assert secret not in text, f"{secret!r} leaked into {where}"
+    assert "authorization" not in logs.lower()
+    assert "«ID_DOC:" in "\n".join(outputs), "numbers were shown as tokens"
