@@ -54,6 +54,10 @@ async def test_nothing_secret_reaches_results_or_logs(sandbox: Sandbox, caplog: 
 
         for check_id in sorted(sandbox.state.records):
             record = (await call("get_coworker_identity_check", {"Id": check_id}))["Record"]
+            await call("find_coworker_identity_checks", {"CoworkerId": record["CoworkerId"]})
+            sandbox.state.inject(Fault("html", route="search", status=502, count=10))
+            await call("find_coworker_identity_checks", {"BusinessId": record["BusinessId"]})
+            sandbox.state.faults.clear()
             real = sandbox.state.records[check_id].get("IdentityDocumentNumber") or "NONE-ON-RECORD"
             for fault in faults(real):
                 if fault is not None:

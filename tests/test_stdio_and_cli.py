@@ -37,7 +37,8 @@ async def test_stdio_sandbox_session(tmp_path: Path) -> None:
             assert client.server_info and client.server_info.name == "nexudus-identity-mcp"
             assert client.instructions and "DryRun" in client.instructions
             names = {t.name for t in (await client.list_tools()).tools}
-            assert names == {"get_coworker_identity_check", "update_coworker_identity_check"}
+            assert names == {"find_coworker_identity_checks", "get_coworker_identity_check",
+                             "update_coworker_identity_check"}
             record = (await client.call_tool("get_coworker_identity_check", {"Id": CHECK})).structured_content["Record"]  # type: ignore[index]
             result = await client.call_tool("update_coworker_identity_check",
                                             {**required_from(record), "Description": "via stdio"})
@@ -120,7 +121,8 @@ def test_typescript_sdk_client_accepts_our_results(ts_client_ready: Path) -> Non
     assert done.returncode == 0, done.stdout + done.stderr
     out = json.loads(done.stdout)
     assert "error" not in out
-    assert {t["name"] for t in out["tools"]} == {"get_coworker_identity_check", "update_coworker_identity_check"}
+    assert {t["name"] for t in out["tools"]} == {"find_coworker_identity_checks", "get_coworker_identity_check",
+                                                 "update_coworker_identity_check"}
     assert all(t["hasOutputSchema"] for t in out["tools"])
     assert out["read"]["number"].startswith("«ID_DOC:")
     assert out["failing"] == {"isError": True, "errorKind": "validation",

@@ -24,8 +24,10 @@ from mcp.shared.exceptions import MCPError
 
 from . import __version__
 from .nexudus import NexudusClient
+from .prompt_templates import PromptArgumentError, load_prompts
 from .redaction import Redactor, parse_categories
-from .schemas import GET_TOOL, UPDATE_TOOL, tool_definitions
+from .reference import ENUMS_URI, FIELDS_URI, enums_json, fields_resource_markdown
+from .schemas import FIND_TOOL, GET_TOOL, UPDATE_TOOL, tool_definitions
 from .settings import Settings
 from .tools import IdentityCheckTools, ToolResult, failure
 
@@ -36,7 +38,8 @@ SERVER_NAME = "nexudus-identity-mcp"
 INSTRUCTIONS = """\
 This server reads and updates Nexudus coworker identity checks (identity-verification records of \
 coworking members). Work like this:
-1. Read the check first with get_coworker_identity_check, so you know its current values and UpdatedOn.
+1. Find the check with find_coworker_identity_checks if you do not have its Id, then read it with \
+get_coworker_identity_check, so you know its current values and UpdatedOn.
 2. Change only what the user asked for. Copy the required fields (Id, BusinessId, CoworkerId, Name, \
 IdentityCheckProvider, IdentityDocumentType, AddressDocumentType) from the record you read; leave every \
 other field out unless the user asked to change it. Left-out fields keep their values.
@@ -57,6 +60,7 @@ class ServerState:
 
 ToolHandler = Callable[[IdentityCheckTools, dict[str, Any] | None], Awaitable[ToolResult]]
 HANDLERS: dict[str, ToolHandler] = {
+    FIND_TOOL: IdentityCheckTools.find,
     GET_TOOL: IdentityCheckTools.get,
     UPDATE_TOOL: IdentityCheckTools.update,
 }
@@ -67,11 +71,32 @@ def to_call_result(result: ToolResult) -> types.CallToolResult:
                                 structured_content=result.body, is_error=result.is_error)
 
 
-def build_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None) -> Server[ServerState]:
-    """The MCP server. `transport` reaches the API some other way (the in-process sandbox)."""
+READ_ONLY_INSTRUCTIONS = """\
+This server reads Nexudus coworker identity checks (identity-verification records of coworking members). \
+It is in read-only mode: it can find and read checks but not change them; if the user asks for a change, \
+say that it must be made by someone with write access. Find checks with find_coworker_identity_checks and \
+read one with get_coworker_identity_check. Identity-document numbers appear as tokens like «ID_DOC:3f9a1c2b»."""
+
+RESOURCES = {
+    ENUMS_URI: (types.Resource(uri=ENUMS_URI, name="enums", title="Identity-check enums",
+                               description="The five enums of a coworker identity check: names, codes, meanings.",
+                               mime_type="application/json"), enums_json),
+    FIELDS_URI: (types.Resource(uri=FIELDS_URI, name="fields", title="Identity-check fields",
+                                description="Every field of the record: what the update takes, what it keeps.",
+                                mime_type="text/markdown"), fields_resource_markdown),
+}
+
+
+def build_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None,
+                 read_only: bool | None = None) -> Server[ServerState]:
+    """The MCP server. `transport` reaches the API some other way (the in-process sandbox).
+    `read_only` (default: NEXUDUS_MCP_READ_ONLY) serves the read tools only."""
+    read_only = settings.mcp_read_only if read_only is None else read_only
     redactor = Redactor(parse_categories(settings.mcp_redact),
                         settings.mcp_secret.get_secret_value() if settings.mcp_secret else None)
-    tool_list = tool_definitions()
+    tool_list = tool_definitions(read_only=read_only)
+    served = {t.name for t in tool_list}
+    prompts = load_prompts()
 
     @asynccontextmanager
     async def lifespan(_server: Server[ServerState]) -> AsyncIterator[ServerState]:
@@ -86,7 +111,11 @@ def build_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | N
                         ) -> types.CallToolResult:
         handler = HANDLERS.get(params.name)
         if handler is None:
-            raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name!r}. Tools: {', '.join(HANDLERS)}")
+            raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name!r}. Tools: {', '.join(sorted(served))}")
+        if params.name not in served:
+            return to_call_result(failure("read_only", "This server is in read-only mode: it cannot change identity "
+                                          "checks. Nothing was written; ask someone with write access to make "
+                                          "the change.", source="local"))
         try:
             result = await handler(ctx.lifespan_context.tools, params.arguments)
         except Exception:  # a bug of ours must not take the connection down or hide as a protocol error
@@ -95,14 +124,51 @@ def build_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | N
                              "written. The failure was logged on the server.", source="local")
         return to_call_result(result)
 
+    async def list_prompts(ctx: ServerRequestContext[ServerState], params: types.PaginatedRequestParams | None
+                           ) -> types.ListPromptsResult:
+        return types.ListPromptsResult(prompts=[
+            types.Prompt(name=p.name, title=p.title, description=p.description,
+                         arguments=[types.PromptArgument(name=a.name, description=a.description, required=a.required)
+                                    for a in p.arguments])
+            for p in prompts.values()])
+
+    async def get_prompt(ctx: ServerRequestContext[ServerState], params: types.GetPromptRequestParams
+                         ) -> types.GetPromptResult:
+        template = prompts.get(params.name)
+        if template is None:
+            raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: {params.name!r}. Prompts: {', '.join(prompts)}")
+        try:
+            text = template.render(params.arguments)
+        except PromptArgumentError as exc:
+            raise MCPError(types.INVALID_PARAMS, str(exc)) from None
+        return types.GetPromptResult(description=template.description, messages=[
+            types.PromptMessage(role="user", content=types.TextContent(type="text", text=text))])
+
+    async def list_resources(ctx: ServerRequestContext[ServerState], params: types.PaginatedRequestParams | None
+                             ) -> types.ListResourcesResult:
+        return types.ListResourcesResult(resources=[resource for resource, _ in RESOURCES.values()])
+
+    async def read_resource(ctx: ServerRequestContext[ServerState], params: types.ReadResourceRequestParams
+                            ) -> types.ReadResourceResult:
+        entry = RESOURCES.get(str(params.uri))
+        if entry is None:
+            raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {params.uri}. Resources: {', '.join(RESOURCES)}")
+        resource, render = entry
+        return types.ReadResourceResult(contents=[
+            types.TextResourceContents(uri=resource.uri, mime_type=resource.mime_type, text=render())])
+
     return Server(
         SERVER_NAME,
         version=__version__,
         title="Nexudus identity checks",
-        description="Read and safely update Nexudus coworker identity checks.",
-        instructions=INSTRUCTIONS,
+        description="Find, read and safely update Nexudus coworker identity checks.",
+        instructions=READ_ONLY_INSTRUCTIONS if read_only else INSTRUCTIONS,
         lifespan=lifespan,
         get_tool_input_schema=lambda name: next((t.input_schema for t in tool_list if t.name == name), None),
         on_list_tools=list_tools,
         on_call_tool=call_tool,
+        on_list_prompts=list_prompts,
+        on_get_prompt=get_prompt,
+        on_list_resources=list_resources,
+        on_read_resource=read_resource,
     )

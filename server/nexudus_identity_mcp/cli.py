@@ -44,7 +44,7 @@ def sandbox_settings():  # type: ignore[no-untyped-def]
 
     base = load_settings()
     return Settings(_env_file=None, base_url="http://127.0.0.1", token=SANDBOX_TOKEN,  # type: ignore[call-arg]
-                    mcp_secret=base.mcp_secret, mcp_redact=base.mcp_redact)
+                    mcp_secret=base.mcp_secret, mcp_redact=base.mcp_redact, mcp_read_only=base.mcp_read_only)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -79,7 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     from .app import build_server
 
-    server = build_server(settings, transport=transport)
+    server = build_server(settings, transport=transport, read_only=True if args.read_only else None)
 
     async def run() -> None:
         from mcp.server.stdio import stdio_server
@@ -144,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the MCP server over stdio (the default)")
     serve.add_argument("--sandbox", action="store_true", help="answer from the built-in sandbox, no account needed")
+    serve.add_argument("--read-only", action="store_true",
+                       help="serve the read tools only (also NEXUDUS_MCP_READ_ONLY=true)")
     serve.set_defaults(func=cmd_serve)
     check = sub.add_parser("check", help="test the configured Nexudus credentials with one cheap read")
     check.add_argument("--sandbox", action="store_true", help="check against the built-in sandbox")

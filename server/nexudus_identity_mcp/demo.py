@@ -48,8 +48,8 @@ async def _session(t: Transcript, errlog: Any) -> None:
         for tool in tools:
             required = tool.input_schema.get("required", [])
             t.say(f"{tool.name}  ({tool.title}; required: {', '.join(required)})")
-        t.expect({"get_coworker_identity_check", "update_coworker_identity_check"} <= {x.name for x in tools},
-                 "both tools are offered")
+        t.expect({"find_coworker_identity_checks", "get_coworker_identity_check", "update_coworker_identity_check"}
+                 == {x.name for x in tools}, "find, read and update are offered")
 
         t.step(f"Staff: \"Tomás Ferreira showed his new passport, expiring 31 May 2034. Update check {CHECK_ID}.\"")
         t.say(f"get_coworker_identity_check {{Id: {CHECK_ID}}}")

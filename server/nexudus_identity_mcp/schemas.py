@@ -13,11 +13,17 @@ from typing import Any
 
 import mcp.types as types
 
-from .fields import OPTIONAL_PUT, PUT_FIELDS, RECORD_FIELD_NAMES, Field
-from .validation import CLEAR_FIELDS, DRY_RUN, EXPECTED_UPDATED_ON
+from .fields import BY_NAME, OPTIONAL_PUT, PUT_FIELDS, RECORD_FIELD_NAMES, Field
+from .validation import (
+    CLEAR_FIELDS, DEFAULT_PAGE_SIZE, DRY_RUN, EXPECTED_UPDATED_ON, FIND_FILTERS, MAX_PAGE_SIZE, PAGE, PAGE_SIZE,
+)
 
 UPDATE_TOOL = "update_coworker_identity_check"
 GET_TOOL = "get_coworker_identity_check"
+FIND_TOOL = "find_coworker_identity_checks"
+READ_TOOLS = (FIND_TOOL, GET_TOOL)
+FIND_ROW_FIELDS = ("Id", "Name", "CoworkerId", "CoworkerFullName", "BusinessId", "BusinessName", "VerificationType",
+                   "VerificationStatus", "UpdatedOn")
 
 DATE_HINT = "ISO 8601 date or date-time, e.g. 2031-03-14 or 2031-03-14T00:00:00Z; sent as UTC."
 
@@ -68,6 +74,27 @@ GET_INPUT_SCHEMA: dict[str, Any] = {
     "required": ["Id"],
     "additionalProperties": False,
 }
+
+_FIND_FILTER_TEXT = {
+    "CoworkerId": "Only the checks of this coworker (member) Id.",
+    "BusinessId": "Only the checks at this business (location) Id.",
+    "Name": "Only checks whose name (e.g. 'Passport check') contains this text, any case. Not the member's name.",
+    "VerificationStatus": "Only checks in this status.",
+    "VerificationType": "Only checks of this type.",
+}
+
+
+def find_input_schema() -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    for name in FIND_FILTERS:
+        f = BY_NAME[name]
+        codes = f" One of: {f.enum.describe_codes()} (name or code)." if f.enum else ""
+        properties[name] = {**field_property(f), "description": _FIND_FILTER_TEXT[name] + codes}
+    properties[PAGE] = {"type": "integer", "minimum": 1, "description": "Page number, from 1 (default 1)."}
+    properties[PAGE_SIZE] = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
+                             "description": f"Rows per page, 1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})."}
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
 
 _ERROR_ITEM: dict[str, Any] = {
     "type": "object",
@@ -135,6 +162,30 @@ GET_OUTPUT_SCHEMA: dict[str, Any] = {
     "required": ["WasSuccessful", "Message"],
 }
 
+FIND_OUTPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        **_ERROR_PROPERTIES,
+        "Checks": {"type": "array", "description": "On success: one compact row per check, enums as names.",
+                   "items": {"type": "object", "description": "A check.",
+                             "properties": {name: {"description": name} for name in FIND_ROW_FIELDS}}},
+        "Page": {"type": "integer", "description": "This page's number."},
+        "PageSize": {"type": "integer", "description": "Rows per page."},
+        "TotalItems": {"type": "integer", "description": "Checks matching the filters, on all pages."},
+        "TotalPages": {"type": "integer", "description": "Pages in all."},
+        "HasNextPage": {"type": "boolean", "description": "true: call again with Page + 1 for more."},
+    },
+    "required": ["WasSuccessful", "Message"],
+}
+
+FIND_DESCRIPTION = (
+    "Find Nexudus coworker identity checks by CoworkerId, BusinessId (location), check Name, "
+    "VerificationStatus or VerificationType, a page at a time (TotalItems, HasNextPage). Rows are compact: "
+    "read one with get_coworker_identity_check before updating it. The API cannot filter by the member's "
+    "name: to find a member's checks without their CoworkerId, filter by their location (BusinessId) and "
+    "the kind of check, and match CoworkerFullName in the rows, paging until HasNextPage is false."
+)
+
 UPDATE_DESCRIPTION = (
     "Update a Nexudus coworker identity check (PUT /api/spaces/coworkeridentitychecks). "
     "Read the check first with get_coworker_identity_check and copy its required fields; change only "
@@ -153,8 +204,18 @@ GET_DESCRIPTION = (
 )
 
 
-def tool_definitions() -> list[types.Tool]:
-    return [
+def tool_definitions(*, read_only: bool = False) -> list[types.Tool]:
+    """The tools a client sees; read-only mode leaves the update out."""
+    tools = [
+        types.Tool(
+            name=FIND_TOOL,
+            title="Find coworker identity checks",
+            description=FIND_DESCRIPTION,
+            input_schema=find_input_schema(),
+            output_schema=FIND_OUTPUT_SCHEMA,
+            annotations=types.ToolAnnotations(title="Find coworker identity checks", read_only_hint=True,
+                                              destructive_hint=False, idempotent_hint=True, open_world_hint=True),
+        ),
         types.Tool(
             name=GET_TOOL,
             title="Read a coworker identity check",
@@ -174,3 +235,4 @@ def tool_definitions() -> list[types.Tool]:
                                               destructive_hint=True, idempotent_hint=True, open_world_hint=True),
         ),
     ]
+    return [t for t in tools if not read_only or t.name in READ_TOOLS]

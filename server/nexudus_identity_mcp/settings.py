@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     # The MCP server's own settings (NEXUDUS_MCP_*): redaction key and categories, read-only mode.
     mcp_secret: SecretStr | None = None
     mcp_redact: str | None = None
+    mcp_read_only: bool = False
 
     @field_validator("base_url")
     @classmethod

@@ -22,7 +22,8 @@ from .fields import BY_NAME, ENUM_FIELDS, PUT_FIELDS, SENT_FIELDS
 from .nexudus import NexudusClient, NexudusError
 from .redaction import Redactor
 from .timefmt import parse_datetime
-from .validation import ArgumentErrors, parse_update, problem
+from .schemas import FIND_ROW_FIELDS
+from .validation import ArgumentErrors, parse_find, parse_update, problem
 
 log = logging.getLogger(__name__)
 MAX_SUMMARY_ERRORS = 3
@@ -77,6 +78,31 @@ class IdentityCheckTools:
         return ToolResult({"WasSuccessful": True, "Message": f"Coworker identity check {check_id}.",
                            "Record": self.present(record)}, False,
                           f"Read check {check_id}: {record.get('Name')!r} of {self._who(record)}.")
+
+    # ------------------------------------------------------------------ find
+    async def find(self, arguments: dict[str, Any] | None) -> ToolResult:
+        try:
+            request = parse_find(arguments)
+        except ArgumentErrors as invalid:
+            return failure("validation", "The arguments are not valid; nothing was searched.", source="local",
+                           errors=invalid.errors)
+        f = request.filters
+        try:
+            page = await self.client.search_checks(
+                page=request.page, size=request.page_size, coworker_id=f.get("CoworkerId"),
+                business_id=f.get("BusinessId"), name=f.get("Name"),
+                verification_status=f.get("VerificationStatus"), verification_type=f.get("VerificationType"))
+        except NexudusError as error:
+            return self._api_failure(error)
+        rows = [{k: shown.get(k) for k in FIND_ROW_FIELDS} for shown in map(self.present, page.records)]
+        more = " Call again with Page + 1 for more." if page.has_next_page else ""
+        return ToolResult({
+            "WasSuccessful": True,
+            "Message": f"{page.total_items} check(s) match; this is page {page.current_page} of {page.total_pages}.{more}",
+            "Checks": rows, "Page": page.current_page, "PageSize": page.page_size, "TotalItems": page.total_items,
+            "TotalPages": page.total_pages, "HasNextPage": page.has_next_page,
+        }, False, f"Found {page.total_items} check(s); page {page.current_page} of {page.total_pages} "
+                  f"shows {len(rows)}.{more}")
 
     # ------------------------------------------------------------------ update
     async def update(self, arguments: dict[str, Any] | None) -> ToolResult:
@@ -198,11 +224,11 @@ class IdentityCheckTools:
             out.append(error)
         return out
 
-    def _api_failure(self, error: NexudusError, *, check_id: int,
+    def _api_failure(self, error: NexudusError, *, check_id: int | None = None,
                      records: tuple[dict[str, Any], ...] = ()) -> ToolResult:
         sensitive = self.redactor.sensitive_values(*records)
         message = self.redactor.text(error.message, sensitive)
-        if error.kind == "not_found":
+        if error.kind == "not_found" and check_id is not None:
             message = (f"No coworker identity check with Id {check_id} was found. Use an Id from "
                        "get_coworker_identity_check or a search; nothing was written.")
         elif error.kind == "validation":

@@ -219,3 +219,50 @@ def _cap(value: Any) -> Any:
         return value
     text = repr(value)
     return text if len(text) <= 200 else text[:199] + "…"
+
+
+# ------------------------------------------------------------------ the find tool
+FIND_FILTERS = ("CoworkerId", "BusinessId", "Name", "VerificationStatus", "VerificationType")
+PAGE, PAGE_SIZE = "Page", "PageSize"
+FIND_PROPERTIES = FIND_FILTERS + (PAGE, PAGE_SIZE)
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 10, 50
+
+
+@dataclass
+class FindRequest:
+    filters: dict[str, Any]           # field name -> API value
+    page: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+
+
+def parse_find(arguments: dict[str, Any] | None) -> FindRequest:
+    """Validate the find tool's arguments with the same field rules as the update."""
+    args = dict(arguments or {})
+    errors: list[dict[str, Any]] = []
+    for name in args:
+        if name not in FIND_PROPERTIES:
+            hint = closest_property(name, FIND_PROPERTIES)
+            errors.append(problem(name, "is not a property of this tool" + (f"; did you mean {hint}?" if hint else ""),
+                                  _cap(args[name]), hint=hint))
+    filters: dict[str, Any] = {}
+    for name in FIND_FILTERS:
+        if args.get(name) is None:
+            continue
+        try:
+            filters[name] = coerce(BY_NAME[name], args[name])
+        except FieldError as exc:
+            errors.append(exc.as_problem(BY_NAME[name], args[name]))
+    paging = {PAGE: 1, PAGE_SIZE: DEFAULT_PAGE_SIZE}
+    for name, upper in ((PAGE, 100_000), (PAGE_SIZE, MAX_PAGE_SIZE)):
+        if args.get(name) is None:
+            continue
+        try:
+            value = _integer(args[name])
+            if not 1 <= value <= upper:
+                raise FieldError(f"must be between 1 and {upper}")
+            paging[name] = value
+        except FieldError as exc:
+            errors.append(problem(name, exc.message, _cap(args[name])))
+    if errors:
+        raise ArgumentErrors(errors)
+    return FindRequest(filters, paging[PAGE], paging[PAGE_SIZE])
