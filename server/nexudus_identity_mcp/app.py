@@ -29,11 +29,13 @@ from .redaction import Redactor, parse_categories
 from .reference import ENUMS_URI, FIELDS_URI, enums_json, fields_resource_markdown
 from .schemas import FIND_TOOL, GET_TOOL, UPDATE_TOOL, tool_definitions
 from .settings import Settings
-from .tools import IdentityCheckTools, ToolResult, failure
+from .tools import CALLER, IdentityCheckTools, ToolResult, failure
 
 log = logging.getLogger(__name__)
 
 SERVER_NAME = "nexudus-identity-mcp"
+# Where the HTTP layer (http_app.py) leaves the name of the authenticated client in the ASGI scope.
+CLIENT_SCOPE_KEY = "nexudus_mcp.client"
 
 INSTRUCTIONS = """\
 This server reads and updates Nexudus coworker identity checks (identity-verification records of \
@@ -116,12 +118,16 @@ def build_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | N
             return to_call_result(failure("read_only", "This server is in read-only mode: it cannot change identity "
                                           "checks. Nothing was written; ask someone with write access to make "
                                           "the change.", source="local"))
+        caller = ctx.request.scope.get(CLIENT_SCOPE_KEY, "http") if ctx.request is not None else "stdio"
+        reset = CALLER.set(caller)
         try:
             result = await handler(ctx.lifespan_context.tools, params.arguments)
         except Exception:  # a bug of ours must not take the connection down or hide as a protocol error
             log.exception("tool %s failed unexpectedly", params.name)
             result = failure("internal_error", "The server failed unexpectedly; nothing is known to have been "
                              "written. The failure was logged on the server.", source="local")
+        finally:
+            CALLER.reset(reset)
         return to_call_result(result)
 
     async def list_prompts(ctx: ServerRequestContext[ServerState], params: types.PaginatedRequestParams | None

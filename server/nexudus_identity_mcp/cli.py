@@ -76,10 +76,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
         parse_categories(settings.mcp_redact)
     except ValueError as exc:
         fail(str(exc))
+    read_only = True if args.read_only else None
+    if args.http:
+        serve_http(settings, transport, args.host, args.port, read_only)
+        return
 
     from .app import build_server
 
-    server = build_server(settings, transport=transport, read_only=True if args.read_only else None)
+    server = build_server(settings, transport=transport, read_only=read_only)
 
     async def run() -> None:
         from mcp.server.stdio import stdio_server
@@ -91,6 +95,21 @@ def cmd_serve(args: argparse.Namespace) -> None:
         anyio.run(run)
     except KeyboardInterrupt:
         pass
+
+
+def serve_http(settings, transport, host: str, port: int, read_only: bool | None) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    import uvicorn
+
+    from .http_app import ConfigError, create_app
+
+    try:
+        app = create_app(settings, transport=transport, host=host, read_only=read_only)
+    except ConfigError as exc:
+        fail(str(exc))
+    logging.getLogger(PROG).info("streamable HTTP on http://%s:%d/mcp (health: /healthz)", host, port)
+    uvicorn.run(app, host=host, port=port, log_level="warning", log_config=None)
 
 
 def cmd_check(args: argparse.Namespace) -> None:
@@ -146,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--sandbox", action="store_true", help="answer from the built-in sandbox, no account needed")
     serve.add_argument("--read-only", action="store_true",
                        help="serve the read tools only (also NEXUDUS_MCP_READ_ONLY=true)")
+    serve.add_argument("--http", action="store_true", help="serve streamable HTTP at /mcp instead of stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="with --http: address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="with --http: port (default 8000)")
     serve.set_defaults(func=cmd_serve)
     check = sub.add_parser("check", help="test the configured Nexudus credentials with one cheap read")
     check.add_argument("--sandbox", action="store_true", help="check against the built-in sandbox")

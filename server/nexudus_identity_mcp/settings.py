@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     mcp_secret: SecretStr | None = None
     mcp_redact: str | None = None
     mcp_read_only: bool = False
+    # Streamable HTTP (NEXUDUS_MCP_*): the clients allowed in ("name=token,name=token"), the Host and
+    # Origin values DNS-rebinding protection accepts (comma lists), the largest request body.
+    mcp_client_tokens: SecretStr | None = None
+    mcp_allowed_hosts: str | None = None
+    mcp_allowed_origins: str | None = None
+    mcp_max_body_bytes: int = Field(262_144, ge=1024)
 
     @field_validator("base_url")
     @classmethod
@@ -92,8 +98,12 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value, so that text leaving the server can be scrubbed of them."""
-        return [s.get_secret_value() for s in (self.token, self.password, self.mcp_secret)
-                if s and s.get_secret_value()]
+        values = [s.get_secret_value() for s in (self.token, self.password, self.mcp_secret)
+                  if s and s.get_secret_value()]
+        if self.mcp_client_tokens:
+            values += [part.partition("=")[2] for part in self.mcp_client_tokens.get_secret_value().split(",")
+                       if part.partition("=")[2]]
+        return values
 
 
 CREDENTIAL_VARIABLES = "NEXUDUS_TOKEN, or NEXUDUS_USERNAME and NEXUDUS_PASSWORD"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,17 @@ from .schemas import FIND_ROW_FIELDS
 from .validation import ArgumentErrors, parse_find, parse_update, problem
 
 log = logging.getLogger(__name__)
+audit_log = logging.getLogger("nexudus_identity_mcp.audit")
 MAX_SUMMARY_ERRORS = 3
+
+# Who is calling: "stdio", or the client name an HTTP bearer token maps to. Set per tool call by app.py.
+CALLER: ContextVar[str] = ContextVar("nexudus_mcp_caller", default="local")
+
+
+def audit(check_id: int, fields: list[str], outcome: str) -> None:
+    """One line per update attempt: who, which check, which fields, what happened. Never values."""
+    audit_log.info("update client=%s check=%s fields=%s outcome=%s", CALLER.get(), check_id,
+                   ",".join(fields) or "-", outcome)
 
 
 @dataclass
@@ -126,6 +137,7 @@ class IdentityCheckTools:
         if request.expected_updated_on is not None:
             now = parse_datetime(str(current.get("UpdatedOn") or ""))
             if now != request.expected_updated_on:
+                audit(request.check_id, sorted(request.values), "conflict")
                 return failure("conflict", f"Check {request.check_id} changed since it was read (UpdatedOn is now "
                                f"{current.get('UpdatedOn')}). Nothing was written. Read it again, re-apply the "
                                "user's change to the new values, and call again with the new UpdatedOn.",
@@ -140,11 +152,13 @@ class IdentityCheckTools:
         shown_changes = [self._show_change(c) for c in changes]
 
         if not changes:
+            audit(request.check_id, [], "no_change")
             return ToolResult({"WasSuccessful": True, "Message": f"Nothing to change: check {request.check_id} "
                                "already has every given value. Nothing was written.",
                                "Value": {"Id": request.check_id}, "Changes": [], "DryRun": request.dry_run},
                               False, f"No change to check {request.check_id}; nothing was written.")
         if request.dry_run:
+            audit(request.check_id, changed_names, "dry_run")
             return ToolResult({"WasSuccessful": True, "Message": f"Dry run: {len(changes)} field(s) of check "
                                f"{request.check_id} would change. Nothing was written; call again without "
                                "DryRun to apply.", "Value": {"Id": request.check_id}, "Changes": shown_changes,
@@ -154,9 +168,9 @@ class IdentityCheckTools:
         try:
             envelope = await self.client.update_check(body)
         except NexudusError as error:
-            log.info("update check %s: failed (%s), fields %s", request.check_id, error.kind, changed_names)
+            audit(request.check_id, changed_names, error.kind)
             return self._api_failure(error, check_id=request.check_id, records=(current, body))
-        log.info("update check %s: changed %s", request.check_id, changed_names)
+        audit(request.check_id, changed_names, "updated")
         return ToolResult({
             "WasSuccessful": True,
             "Message": str(envelope.get("Message") or "CoworkerIdentityCheck was successfully updated."),
