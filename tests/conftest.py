@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,8 +31,6 @@ def anyio_backend() -> str:
 @pytest.fixture(autouse=True)
 def _no_nexudus_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never pick up a developer's real credentials from the environment."""
-    import os
-
     for name in list(os.environ):
         if name.startswith("NEXUDUS_"):
             monkeypatch.delenv(name)
@@ -104,6 +106,24 @@ def served_sandbox(sandbox: Sandbox) -> Iterator[ServedSandbox]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+NODE_DIR = Path(__file__).parent / "node"
+
+
+@pytest.fixture(scope="session")
+def node_tools() -> Path:
+    """tests/node with its packages installed from the lock file on first use (the TypeScript SDK,
+    the conformance suite, Node 22). CI must have node and npm; elsewhere the tests are skipped."""
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        if os.environ.get("CI"):
+            pytest.fail("node and npm are required in CI for the TypeScript SDK and conformance tests")
+        pytest.skip("node/npm not installed")
+    if not (NODE_DIR / "node_modules" / ".package-lock.json").is_file():
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=600,
+                       capture_output=True)
+    return NODE_DIR
 
 
 @pytest.fixture

