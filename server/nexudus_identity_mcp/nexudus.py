@@ -138,6 +138,14 @@ class NexudusClient:
         if not isinstance(body, dict) or not body:
             raise NexudusError("not_found", f"No coworker identity check with Id {check_id}.",
                                status=200, operation="get")
+        errors = _errors_of(body)
+        if errors or body.get("WasSuccessful") is False:
+            kind: ErrorKind = "validation" if errors else "upstream_error"
+            raise NexudusError(kind, self._message(body, "Nexudus answered the read with a failure envelope."),
+                               status=200, errors=errors, operation="get")
+        if body.get("Id") != check_id:
+            raise NexudusError("upstream_error", f"Nexudus answered the read of check {check_id} with something "
+                               "other than that record.", status=200, operation="get")
         return body
 
     async def search_checks(

@@ -78,7 +78,7 @@ class Fault:
 class RequestRecord:
     method: str
     route: str
-    status: int
+    status: int                      # 0: no answer was given (dropped, or the caller gave up waiting)
     auth: str | None
     user: str | None
     fields: list[str] | None = None  # the property names of a PUT body, never its values
@@ -255,38 +255,30 @@ class Sandbox:
 
     # -- plumbing shared by the API routes
     async def _answer(self, request: Request, route: Route_, handler: Any) -> Response:
-        auth_scheme, user, grant = _auth_scheme(request), None, None
-        fields_sent: list[str] | None = None
+        # Recorded on arrival (status 0 until answered), so a request whose caller gave up still counts.
+        entry = RequestRecord(request.method, route, 0, _auth_scheme(request), None)
+        self.state.requests.append(entry)
         fault = self.state._take_fault(route)
         if fault is not None and fault.kind == "delay":
             await anyio.sleep(fault.delay)
             fault = None
         if fault is not None and fault.kind == "drop":
-            return self._log(request, route, _DroppedResponse(), auth_scheme, None)
+            return _DroppedResponse()
         if route != "token":
-            user, response = self._authorise(request, route)
+            entry.user, response = self._authorise(request, route)
             if response is not None:
-                return self._log(request, route, response, auth_scheme, user)
+                return _answered(entry, response)
         if route == "update":
             body = await _json_body(request)
-            fields_sent = sorted(body) if isinstance(body, dict) else None
+            entry.fields = sorted(body) if isinstance(body, dict) else None
         if route == "token" and "form" in request.headers.get("content-type", ""):
-            grant = str((await request.form()).get("grant_type") or "") or None
+            entry.grant = str((await request.form()).get("grant_type") or "") or None
         if fault is not None:
-            return self._log(request, route, await self._fault_response(fault, request), auth_scheme,
-                             user, fields_sent)
+            return _answered(entry, await self._fault_response(fault, request))
         if self.state._throttled(route):
-            response = PlainTextResponse(THROTTLE_TEXT, status_code=409,
-                                         headers={"Retry-After": self.state.retry_after})
-            return self._log(request, route, response, auth_scheme, user, fields_sent)
-        response = await handler(request, user)
-        return self._log(request, route, response, auth_scheme, user, fields_sent, grant)
-
-    def _log(self, request: Request, route: str, response: Response, auth: str | None, user: str | None,
-             fields_sent: list[str] | None = None, grant: str | None = None) -> Response:
-        self.state.requests.append(RequestRecord(request.method, route, response.status_code, auth, user,
-                                                 fields_sent, grant))
-        return response
+            return _answered(entry, PlainTextResponse(THROTTLE_TEXT, status_code=409,
+                                                      headers={"Retry-After": self.state.retry_after}))
+        return _answered(entry, await handler(request, entry.user))
 
     def _authorise(self, request: Request, route: Route_) -> tuple[str | None, Response | None]:
         header = request.headers.get("authorization", "")
@@ -500,6 +492,11 @@ class SandboxTransport(httpx2.ASGITransport):
         except SandboxConnectionDropped:
             raise httpx2.RemoteProtocolError("Server disconnected without sending a complete response.",
                                              request=request) from None
+
+
+def _answered(entry: RequestRecord, response: Response) -> Response:
+    entry.status = response.status_code
+    return response
 
 
 async def _json_body(request: Request) -> Any:

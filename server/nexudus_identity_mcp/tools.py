@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import json
 import logging
+import weakref
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
+
+import anyio
 
 from .fields import BY_NAME, ENUM_FIELDS, PUT_FIELDS, SENT_FIELDS
 from .nexudus import NexudusClient, NexudusError
 from .redaction import Redactor
 from .timefmt import parse_datetime
 from .schemas import FIND_ROW_FIELDS
-from .validation import ArgumentErrors, parse_find, parse_update, problem
+from .validation import ArgumentErrors, UpdateRequest, parse_find, parse_update, problem
 
 log = logging.getLogger(__name__)
 audit_log = logging.getLogger("nexudus_identity_mcp.audit")
@@ -69,6 +72,17 @@ class IdentityCheckTools:
     def __init__(self, client: NexudusClient, redactor: Redactor) -> None:
         self.client = client
         self.redactor = redactor
+        # One read-merge-write at a time per check in this process, so concurrent calls never lose each
+        # other's fields and ExpectedUpdatedOn is checked against what the write will replace. (The API
+        # has no conditional PUT, so writers in other processes can still interleave.)
+        self._locks: weakref.WeakValueDictionary[int, anyio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock_for(self, check_id: int) -> anyio.Lock:
+        lock = self._locks.get(check_id)
+        if lock is None:
+            lock = anyio.Lock()
+            self._locks[check_id] = lock
+        return lock
 
     # ------------------------------------------------------------------ get
     async def get(self, arguments: dict[str, Any] | None) -> ToolResult:
@@ -123,6 +137,10 @@ class IdentityCheckTools:
             return failure("validation", "The arguments are not valid; nothing was sent to Nexudus. Fix "
                            "each property in Errors and call again.", source="local",
                            errors=self._redact_problems(invalid.errors, None))
+        async with self._lock_for(request.check_id):
+            return await self._read_merge_write(request)
+
+    async def _read_merge_write(self, request: UpdateRequest) -> ToolResult:
         try:
             current = await self.client.get_check(request.check_id)
         except NexudusError as error:
