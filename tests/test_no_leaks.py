@@ -6,6 +6,7 @@ message), and every result and every log record is searched for them."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import logging
@@ -15,7 +16,7 @@ import pytest
 from mcp import Client
 
 from nexudus_identity_mcp.app import build_server
-from nexudus_identity_mcp.sandbox import ADMIN_USER, Fault, Sandbox
+from nexudus_identity_mcp.sandbox import ADMIN_USER, Fault, Sandbox, _Token
 from nexudus_identity_mcp.sandbox_data import seed_document_numbers
 
 from .conftest import settings_for
@@ -23,6 +24,8 @@ from .helpers import required_from
 
 pytestmark = pytest.mark.anyio
 PASSWORD = "Pw-LEAKCHECK-4b1d9e"
+TOKEN = "Tok-LEAKCHECK-0c7e2a91"
+REDACTION_SECRET = "Secret-LEAKCHECK-55aa"
 NEW_NUMBER = "NEWDOC-LEAKCHECK-77"
 
 
@@ -36,13 +39,21 @@ def faults(number: str) -> list[Fault | None]:
             Fault("status", route="get", status=401, count=10), Fault("status", route="get", status=404)]
 
 
-async def test_nothing_secret_reaches_results_or_logs(sandbox: Sandbox, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("auth", ["password", "bearer", "basic"])
+async def test_nothing_secret_reaches_results_or_logs(sandbox: Sandbox, caplog: pytest.LogCaptureFixture,
+                                                      auth: str) -> None:
     caplog.set_level(logging.DEBUG)
     for name in ("httpx2", "httpcore2", "mcp", "nexudus_identity_mcp"):
         logging.getLogger(name).setLevel(logging.DEBUG)
     sandbox.state.users[ADMIN_USER].password = PASSWORD
-    settings = settings_for(token=None, username=ADMIN_USER, password=PASSWORD, max_attempts=2, backoff_base=0,
-                            max_retry_after=0)
+    sandbox.state._tokens[TOKEN] = _Token(ADMIN_USER, float("inf"), ADMIN_USER)
+    credentials: dict[str, Any] = {
+        "password": dict(token=None, username=ADMIN_USER, password=PASSWORD),
+        "bearer": dict(token=TOKEN),
+        "basic": dict(token=None, username=ADMIN_USER, password=PASSWORD, auth="basic"),
+    }[auth]
+    settings = settings_for(**credentials, max_attempts=2, backoff_base=0, max_retry_after=0,
+                            mcp_secret=REDACTION_SECRET)
     outputs: list[str] = []
     numbers = seed_document_numbers()
 
@@ -78,7 +89,8 @@ async def test_nothing_secret_reaches_results_or_logs(sandbox: Sandbox, caplog: 
     tokens = [t for t in sandbox.state._tokens] + [t for t in sandbox.state._refresh]
     logs = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
     sandbox_log = json.dumps([r.__dict__ for r in sandbox.state.requests])
-    for secret in [PASSWORD, NEW_NUMBER, *numbers, *tokens]:
+    basic = base64.b64encode(f"{ADMIN_USER}:{PASSWORD}".encode()).decode()
+    for secret in [PASSWORD, TOKEN, REDACTION_SECRET, basic, NEW_NUMBER, *numbers, *tokens]:
         for where, text in (("tool results", "\n".join(outputs)), ("logs", logs), ("sandbox log", sandbox_log)):
             assert secret not in text, f"{secret!r} leaked into {where}"
     assert "authorization" not in logs.lower()
