@@ -6,6 +6,7 @@ invalid reaches the API: a PUT the server sends is one the sandbox accepts."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import anyio
@@ -105,8 +106,9 @@ def check_result(tool: str, args: dict[str, Any], result: Any, sandbox: Sandbox,
                 e["PropertyName"] in ("BusinessId", "CoworkerId") for e in out["Errors"])), (args, out)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                       HealthCheck.function_scoped_fixture])
+# Random locally (to keep finding new cases); a fixed sequence in CI, so a run is reproducible.
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=bool(os.environ.get("CI")),
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(call=calls)
 def test_arbitrary_arguments_give_well_formed_results(call: tuple[str, dict[str, Any]]) -> None:
     tool, args = call

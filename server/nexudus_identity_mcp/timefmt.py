@@ -2,12 +2,16 @@
 
 Accepted: `2031-03-14`, `2031-03-14T10:30`, `2031-03-14T10:30:00`, with fractions, `Z` or an offset.
 A date alone means midnight UTC; a datetime with no zone is taken as UTC. Sent as
-`YYYY-MM-DDTHH:MM:SSZ`, the form of every documented example.
+`YYYY-MM-DDTHH:MM:SSZ`, the form of every documented example. Years outside 1900-2200 are refused:
+no identity document expires then, and the API's date type cannot be assumed to hold them.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+
+
+MIN_YEAR, MAX_YEAR = 1900, 2200
 
 
 def parse_datetime(value: str) -> datetime | None:
@@ -25,11 +29,14 @@ def parse_datetime(value: str) -> datetime | None:
             return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        parsed = parsed.astimezone(timezone.utc)
+    except OverflowError:
+        return None
+    return parsed if MIN_YEAR <= parsed.year <= MAX_YEAR else None
 
 
 def format_utc(moment: datetime, *, millis: bool = False) -> str:
-    moment = moment.astimezone(timezone.utc)
-    if millis:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    m = moment.astimezone(timezone.utc)
+    text = f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+    return text + (f".{m.microsecond // 1000:03d}Z" if millis else "Z")

@@ -177,8 +177,8 @@ def coerce(f: Field, raw: Any) -> Any:
     if f.type == "datetime":
         parsed = parse_datetime(raw) if isinstance(raw, str) else None
         if parsed is None:
-            raise FieldError("is not an ISO 8601 date or date-time (for example 2031-03-14 or "
-                             "2031-03-14T00:00:00Z)")
+            raise FieldError("is not an ISO 8601 date or date-time between the years 1900 and 2200 (for "
+                             "example 2031-03-14 or 2031-03-14T00:00:00Z)")
         return format_utc(parsed)
     if not isinstance(raw, str):
         raise FieldError("must be a string")
