@@ -157,6 +157,12 @@ def cmd_demo(args: argparse.Namespace) -> None:
     sys.exit(run_demo())
 
 
+def cmd_eval(args: argparse.Namespace) -> None:
+    from .evaluation import main as run_evals
+
+    sys.exit(run_evals(args.scenarios, args.agent, args.report, args.model))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="MCP server for Nexudus coworker identity checks.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
@@ -174,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check)
     demo = sub.add_parser("demo", help="run a scripted session against the sandbox and print it")
     demo.set_defaults(func=cmd_demo)
+    evals = sub.add_parser("eval", help="run evaluation scenarios against the server and the sandbox")
+    evals.add_argument("scenarios", nargs="*", help="scenario TOML files (default: every file in evals/)")
+    evals.add_argument("--agent", default="scripted", choices=["scripted", "anthropic", "openai"])
+    evals.add_argument("--model", help="model name for --agent anthropic/openai")
+    evals.add_argument("--report", help="write a JSON report to this file")
+    evals.set_defaults(func=cmd_eval)
     sandbox = sub.add_parser("sandbox", help="serve the sandbox Nexudus API over HTTP")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8080)
