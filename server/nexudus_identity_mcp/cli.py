@@ -143,12 +143,12 @@ def cmd_check(args: argparse.Namespace) -> None:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> None:
-    from .sandbox import ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN, serve
+    from .sandbox import ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN, SandboxState, serve
 
     print(f"Nexudus sandbox on http://{args.host}:{args.port}  (Ctrl-C to stop)\n"
           f"  NEXUDUS_BASE_URL=http://{args.host}:{args.port} NEXUDUS_TOKEN={SANDBOX_TOKEN}\n"
           f"  or NEXUDUS_USERNAME={ADMIN_USER} NEXUDUS_PASSWORD={ADMIN_PASSWORD}", file=sys.stderr)
-    serve(args.host, args.port)
+    serve(args.host, args.port, SandboxState(write_limit=args.write_limit or None))
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -189,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="serve the sandbox Nexudus API over HTTP")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8080)
+    sandbox.add_argument("--write-limit", type=int, default=60,
+                         help="PUTs per minute before it answers 409 as Nexudus does (0: no throttling)")
     sandbox.set_defaults(func=cmd_sandbox)
     return parser
 

@@ -106,17 +106,12 @@ class NexudusClient:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._secrets = settings.secrets()
-        self._http = httpx2.AsyncClient(
-            base_url=settings.base_url,
-            transport=transport,
-            timeout=httpx2.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-            headers={"Accept": "application/json", "User-Agent": f"nexudus-identity-mcp/{__version__}"},
-            follow_redirects=False,
-        )
-        self._auth = _Auth(settings, self._http, self._scrub)
-        # A bound on one HTTP exchange that holds whatever the transport is (an in-process ASGI
-        # app ignores httpx timeouts).
-        self._exchange_limit = settings.connect_timeout + settings.read_timeout
+        self._transport = transport
+        self._client: httpx2.AsyncClient | None = None
+        self._auth = _Auth(settings, lambda: self._http, self._scrub)
+        # An in-process transport (the sandbox's ASGI app) ignores httpx timeouts, so each exchange
+        # through one gets its own bound; on the network httpx's connect/read timeouts apply.
+        self._exchange_limit = settings.connect_timeout + settings.read_timeout if transport is not None else None
 
     async def __aenter__(self) -> NexudusClient:
         return self
@@ -124,8 +119,23 @@ class NexudusClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    @property
+    def _http(self) -> httpx2.AsyncClient:
+        """The one connection pool, made on first use: building its TLS context costs tens of
+        milliseconds that a server start should not wait for."""
+        if self._client is None:
+            self._client = httpx2.AsyncClient(
+                base_url=self.settings.base_url,
+                transport=self._transport,
+                timeout=httpx2.Timeout(self.settings.read_timeout, connect=self.settings.connect_timeout),
+                headers={"Accept": "application/json", "User-Agent": f"nexudus-identity-mcp/{__version__}"},
+                follow_redirects=False,
+            )
+        return self._client
+
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     @property
     def token_requests(self) -> int:
@@ -251,7 +261,7 @@ class NexudusClient:
     async def _exchange(self, method: str, path: str, **kwargs: Any) -> httpx2.Response:
         started = time.monotonic()
         try:
-            with anyio.fail_after(self._exchange_limit):
+            with anyio.fail_after(self._exchange_limit):  # None: no extra scope deadline
                 response = await self._http.request(method, path, **kwargs)
         except (TimeoutError, httpx2.ReadTimeout, httpx2.WriteTimeout, httpx2.PoolTimeout):
             raise NexudusError("upstream_unavailable", "Nexudus did not answer in time "
@@ -268,8 +278,9 @@ class NexudusClient:
         except httpx2.HTTPError as exc:
             raise NexudusError("upstream_unavailable", f"HTTP failure talking to Nexudus "
                                f"({type(exc).__name__}).") from None
-        log.debug("%s %s -> %d in %.0f ms", method, _loggable_path(path), response.status_code,
-                  (time.monotonic() - started) * 1000)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s -> %d in %.0f ms", method, _loggable_path(path), response.status_code,
+                      (time.monotonic() - started) * 1000)
         return response
 
     def _interpret(self, op: Operation, response: httpx2.Response) -> Any:
@@ -338,7 +349,8 @@ class NexudusClient:
 class _Auth:
     """Produces the Authorization header for each request; owns the token cache."""
 
-    def __init__(self, settings: Settings, http: httpx2.AsyncClient, scrub_fn: Callable[[str], str]) -> None:
+    def __init__(self, settings: Settings, http: Callable[[], httpx2.AsyncClient],
+                 scrub_fn: Callable[[str], str]) -> None:
         self.mode = settings.auth_mode
         self.settings = settings
         self._http = http
@@ -390,7 +402,7 @@ class _Auth:
         self.token_requests += 1
         try:
             with anyio.fail_after(self.settings.connect_timeout + self.settings.read_timeout):
-                response = await self._http.post("/api/token", data=form, headers=headers)
+                response = await self._http().post("/api/token", data=form, headers=headers)
         except (TimeoutError, httpx2.TimeoutException):
             raise NexudusError("upstream_unavailable", "Nexudus did not answer the token request in time.",
                                operation="token", transient=True) from None

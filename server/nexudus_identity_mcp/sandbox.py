@@ -83,6 +83,7 @@ class RequestRecord:
     user: str | None
     fields: list[str] | None = None  # the property names of a PUT body, never its values
     grant: str | None = None          # the grant_type of a token request
+    peer: int | None = None           # the client's source port: one value per TCP connection
 
 
 @dataclass
@@ -256,7 +257,8 @@ class Sandbox:
     # -- plumbing shared by the API routes
     async def _answer(self, request: Request, route: Route_, handler: Any) -> Response:
         # Recorded on arrival (status 0 until answered), so a request whose caller gave up still counts.
-        entry = RequestRecord(request.method, route, 0, _auth_scheme(request), None)
+        entry = RequestRecord(request.method, route, 0, _auth_scheme(request), None,
+                              peer=request.client.port if request.client else None)
         self.state.requests.append(entry)
         fault = self.state._take_fault(route)
         if fault is not None and fault.kind == "delay":
@@ -515,4 +517,4 @@ def serve(host: str = "127.0.0.1", port: int = 8080, state: SandboxState | None 
     """Serve the sandbox over HTTP until interrupted (the `sandbox` command)."""
     import uvicorn
 
-    uvicorn.run(Sandbox(state).app, host=host, port=port, log_level="warning")
+    uvicorn.run(Sandbox(state).app, host=host, port=port, log_level="warning", access_log=False)

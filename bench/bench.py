@@ -1,0 +1,301 @@
+"""Benchmark: the server against its floor, side by side in one run.
+
+    python bench/bench.py [--quick]
+
+Prints one table of medians and ratios; each figure is measured in the same run as its floor:
+1. cold start over stdio (spawn -> initialize -> tools/list): ours vs a bare MCPServer (budget 1.15x)
+2. update latency over stdio against the sandbox on loopback HTTP: our update (read, merge, write) vs
+   a bare MCPServer tool doing the same GET and PUT with httpx2 (budget 1.25x at the median)
+3. upstream efficiency over 100 sequential updates: GETs, PUTs, token requests, TCP connections
+4. HTTP mode: calls per second and p50/p99 with 16 concurrent clients, one worker and two
+5. peak memory (RSS) of the server after 1,000 calls, and growth from the 500th to the 1,000th
+Exit status 1 when a budget is missed. Needs the test extra installed (pip install -e '.[test]').
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import anyio
+import httpx2
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+SANDBOX_TOKEN = "sandbox-token"
+CHECK = 87654301
+ROUNDS = 3
+INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx2.get(url, timeout=1)
+            return
+        except httpx2.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], health: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, cwd=ROOT)
+    try:
+        if health:
+            wait_http(health)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def base_env(sandbox_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUDUS_")}
+    env.update(NEXUDUS_BASE_URL=sandbox_url, NEXUDUS_TOKEN=SANDBOX_TOKEN, NEXUDUS_MCP_LOG_LEVEL="WARNING",
+               NEXUDUS_MCP_SECRET="bench")
+    env.update(extra)
+    return env
+
+
+OURS = [PY, "-m", "nexudus_identity_mcp", "serve"]
+FLOOR = [PY, str(ROOT / "bench" / "floor_server.py")]
+
+
+# ------------------------------------------------------------------ 1. cold start
+def cold_start_once(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, cwd=ROOT)
+    assert proc.stdin and proc.stdout
+    lines = [INIT, {"jsonrpc": "2.0", "method": "notifications/initialized"},
+             {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}]
+    proc.stdin.write(b"".join(json.dumps(m).encode() + b"\n" for m in lines))
+    proc.stdin.flush()
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{command} exited before answering tools/list")
+        if json.loads(line).get("id") == 1:
+            break
+    elapsed = time.perf_counter() - started
+    proc.stdin.close()
+    proc.wait(timeout=10)
+    return elapsed
+
+
+def bench_cold_start(env: dict[str, str], runs: int) -> tuple[float, float]:
+    ours, floor = [], []
+    cold_start_once(OURS, env), cold_start_once(FLOOR, env)  # warm the file cache
+    for _ in range(runs):
+        ours.append(cold_start_once(OURS, env))
+        floor.append(cold_start_once(FLOOR, env))
+    return statistics.median(ours), statistics.median(floor)
+
+
+# ------------------------------------------------------------------ 2 and 5. stdio calls
+async def stdio_calls(command: list[str], env: dict[str, str], tool: str, make_args: Any, calls: int,
+                      warmup: int, rss_at: tuple[int, ...] = ()) -> tuple[list[float], dict[int, int], int]:
+    from mcp import Client, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    params = StdioServerParameters(command=command[0], args=command[1:], env=env, cwd=str(ROOT))
+    latencies: list[float] = []
+    rss: dict[int, int] = {}
+    peak = 0
+    with open(os.devnull, "w") as errlog:
+        async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:
+            pid = server_pid(command)
+            for n in range(warmup + calls):
+                started = time.perf_counter()
+                result = await client.call_tool(tool, make_args(n))
+                elapsed = time.perf_counter() - started
+                if result.is_error:
+                    raise RuntimeError(f"{tool} failed: {result.structured_content}")
+                if n >= warmup:
+                    latencies.append(elapsed)
+                if n + 1 - warmup in rss_at and pid:
+                    rss[n + 1 - warmup] = read_status(pid, "VmRSS")
+            if pid:
+                peak = read_status(pid, "VmHWM")
+    return latencies, rss, peak
+
+
+def server_pid(command: list[str]) -> int | None:
+    """The newest process running this command line (the server the client just spawned)."""
+    wanted = "\0".join(command[1:]).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if wanted in cmdline:
+                found.append(int(entry.name))
+    return max(found) if found else None
+
+
+def read_status(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+REQUIRED = {"Id": CHECK, "BusinessId": 1001, "CoworkerId": 2001, "Name": "Passport check",
+            "IdentityCheckProvider": "Manual", "IdentityDocumentType": "Passport", "AddressDocumentType": "None"}
+
+
+def our_update(n: int) -> dict[str, Any]:
+    return {**REQUIRED, "Description": f"bench {n}"}
+
+
+def floor_update(n: int) -> dict[str, Any]:
+    return {"Id": CHECK, "Description": f"bench {n}"}
+
+
+# ------------------------------------------------------------------ 3. upstream efficiency
+def sandbox_requests(sandbox_url: str) -> list[dict[str, Any]]:
+    return httpx2.get(f"{sandbox_url}/_sandbox/requests").json()
+
+
+# ------------------------------------------------------------------ 4. HTTP mode
+async def http_load(url: str, clients: int, calls_each: int) -> tuple[float, float, float]:
+    payload = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+               "params": {"name": "get_coworker_identity_check", "arguments": {"Id": CHECK}}}
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+               "MCP-Protocol-Version": "2025-11-25", "Authorization": "Bearer bench-client-token-0123456789"}
+    latencies: list[float] = []
+
+    async def one_client() -> None:
+        async with httpx2.AsyncClient(timeout=30) as http:
+            for _ in range(calls_each):
+                started = time.perf_counter()
+                response = await http.post(url, json=payload, headers=headers)
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 200 or "Record" not in response.text:
+                    raise RuntimeError(f"HTTP call failed: {response.status_code} {response.text[:200]}")
+
+    started = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for _ in range(clients):
+            tg.start_soon(one_client)
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return len(latencies) / elapsed, statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1]
+
+
+# ------------------------------------------------------------------ main
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, noisier)")
+    args = parser.parse_args()
+    runs, calls, mem_calls, http_each = (5, 50, 200, 10) if args.quick else (15, 300, 1000, 40)
+
+    sandbox_port = free_port()
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    rows: list[tuple[str, str, str, str, str]] = []
+    failures: list[str] = []
+    env = base_env(sandbox_url)
+    sandbox_cmd = [PY, "-m", "nexudus_identity_mcp", "sandbox", "--port", str(sandbox_port), "--write-limit", "0"]
+    with process(sandbox_cmd, env, health=f"{sandbox_url}/healthz"):
+        print("1/5 cold start ...", file=sys.stderr)
+        ours, floor = bench_cold_start(env, runs)
+        ratio = ours / floor
+        rows.append(("cold start, stdio (median)", f"{ours * 1000:.0f} ms", f"{floor * 1000:.0f} ms", f"{ratio:.2f}x",
+                     "<= 1.15x"))
+        if ratio > 1.15:
+            failures.append(f"cold start {ratio:.2f}x > 1.15x")
+
+        print("2/5 update latency ...", file=sys.stderr)
+        ours_lat: list[float] = []
+        floor_lat: list[float] = []
+        for _ in range(ROUNDS):  # alternate, so drift on a shared machine falls on both sides
+            ours_lat += anyio.run(stdio_calls, OURS, env, "update_coworker_identity_check", our_update,
+                                  calls // ROUNDS, 20)[0]
+            floor_lat += anyio.run(stdio_calls, FLOOR, env, "update_floor", floor_update, calls // ROUNDS, 20)[0]
+        ours_med, floor_med = statistics.median(ours_lat), statistics.median(floor_lat)
+        ratio = ours_med / floor_med
+        rows.append(("update call, stdio (median)", f"{ours_med * 1000:.2f} ms", f"{floor_med * 1000:.2f} ms",
+                     f"{ratio:.2f}x", "<= 1.25x"))
+        if ratio > 1.25:
+            failures.append(f"update latency {ratio:.2f}x > 1.25x")
+
+        print("3/5 upstream efficiency ...", file=sys.stderr)
+        httpx2.post(f"{sandbox_url}/_sandbox/reset")
+        password_env = base_env(sandbox_url, NEXUDUS_TOKEN="", NEXUDUS_USERNAME="admin@sandbox.example",
+                                NEXUDUS_PASSWORD="sandbox-password")
+        anyio.run(stdio_calls, OURS, password_env, "update_coworker_identity_check", our_update, 100, 0)
+        log = sandbox_requests(sandbox_url)
+        gets = sum(1 for r in log if r["route"] == "get")
+        puts = sum(1 for r in log if r["route"] == "update")
+        tokens = sum(1 for r in log if r["route"] == "token")
+        connections = len({r["peer"] for r in log})
+        rows.append(("100 updates: GET / PUT / token / TCP conns", f"{gets} / {puts} / {tokens} / {connections}",
+                     "100 / 100 / 1 / 1", "", "exact"))
+        if (gets, puts, tokens, connections) != (100, 100, 1, 1):
+            failures.append(f"upstream efficiency {gets}/{puts}/{tokens}/{connections} != 100/100/1/1")
+
+        print("4/5 HTTP mode ...", file=sys.stderr)
+        http_env = base_env(sandbox_url, NEXUDUS_MCP_CLIENT_TOKENS="bench=bench-client-token-0123456789")
+        for workers in (1, 2):
+            port = free_port()
+            command = [PY, "-m", "uvicorn", "nexudus_identity_mcp.http_app:app", "--host", "127.0.0.1", "--port",
+                       str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+            with process(command, http_env, health=f"http://127.0.0.1:{port}/healthz"):
+                anyio.run(http_load, f"http://127.0.0.1:{port}/mcp", 4, 5)  # warm up every worker
+                rate, p50, p99 = anyio.run(http_load, f"http://127.0.0.1:{port}/mcp", 16, http_each)
+            rows.append((f"HTTP, 16 clients, {workers} worker(s): get calls", f"{rate:.0f} calls/s",
+                         f"p50 {p50 * 1000:.1f} ms", f"p99 {p99 * 1000:.1f} ms", "report"))
+
+        print("5/5 memory ...", file=sys.stderr)
+        half = mem_calls // 2
+        _, rss, peak = anyio.run(stdio_calls, OURS, env, "update_coworker_identity_check", our_update, mem_calls, 0,
+                                 (half, mem_calls))
+        growth = rss.get(mem_calls, 0) - rss.get(half, 0)
+        rows.append((f"server RSS after {mem_calls} calls (peak)", f"{rss.get(mem_calls, 0) / 2**20:.1f} MB",
+                     f"{peak / 2**20:.1f} MB", f"{growth / 2**20:+.2f} MB since call {half}", "< 100 MB, ~0"))
+        if peak >= 100 * 2**20:
+            failures.append(f"peak RSS {peak / 2**20:.1f} MB >= 100 MB")
+        if growth > 2 * 2**20:
+            failures.append(f"RSS grew {growth / 2**20:.1f} MB between call {half} and {mem_calls}")
+
+    widths = [max(len(r[i]) for r in rows + [("figure", "ours", "floor", "ratio", "budget")]) for i in range(5)]
+    header = ("figure", "ours", "floor", "ratio", "budget")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    print(f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
+          f"{'quick' if args.quick else 'full'} run")
+    if failures:
+        print("BUDGET MISSED: " + "; ".join(failures))
+        return 1
+    print("all budgets met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

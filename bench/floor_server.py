@@ -1,0 +1,51 @@
+"""The floor the benchmark measures our server against: a bare `MCPServer` (the SDK's high-level
+server) with two tools and nothing else of ours.
+
+- `ping`: a trivial tool, for the cold-start floor (spawn -> initialize -> tools/list).
+- `update_floor`: the same GET and PUT our update makes, with one shared httpx2 client and no
+  validation, merge, redaction, diff or retries: the cost of the wire and the SDK alone.
+
+Run as: python bench/floor_server.py   (env NEXUDUS_BASE_URL, NEXUDUS_TOKEN)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import httpx2
+from mcp.server import MCPServer
+
+server = MCPServer("floor")
+for _name in ("httpx2", "httpcore2", "mcp"):  # as our server does: no per-request INFO lines
+    logging.getLogger(_name).setLevel(logging.WARNING)
+_http: httpx2.AsyncClient | None = None
+PATH = "/api/spaces/coworkeridentitychecks"
+
+
+def http() -> httpx2.AsyncClient:
+    global _http
+    if _http is None:
+        _http = httpx2.AsyncClient(base_url=os.environ.get("NEXUDUS_BASE_URL", "http://127.0.0.1:8080"),
+                                   headers={"Authorization": f"Bearer {os.environ.get('NEXUDUS_TOKEN', '')}"})
+    return _http
+
+
+@server.tool()
+def ping() -> str:
+    """Answer pong."""
+    return "pong"
+
+
+@server.tool()
+async def update_floor(Id: int, Description: str) -> dict:
+    """GET the record, set Description, PUT it back."""
+    record = (await http().get(f"{PATH}/{Id}")).json()
+    record["Description"] = Description
+    response = await http().put(PATH, json=record)
+    return response.json()
+
+
+if __name__ == "__main__":
+    server.run("stdio")
+    logging.shutdown()
