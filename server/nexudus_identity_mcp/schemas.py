@@ -204,35 +204,24 @@ GET_DESCRIPTION = (
 )
 
 
+def _tool(name: str, title: str, description: str, input_schema: dict[str, Any], output_schema: dict[str, Any],
+          *, writes: bool) -> types.Tool:
+    """A tool with its annotations: read tools are read-only; the write is destructive (it replaces
+    the record) yet idempotent (the same call twice leaves the same record). All reach Nexudus."""
+    return types.Tool(name=name, title=title, description=description, input_schema=input_schema,
+                      output_schema=output_schema,
+                      annotations=types.ToolAnnotations(title=title, read_only_hint=not writes, destructive_hint=writes,
+                                                        idempotent_hint=True, open_world_hint=True))
+
+
 def tool_definitions(*, read_only: bool = False) -> list[types.Tool]:
     """The tools a client sees; read-only mode leaves the update out."""
     tools = [
-        types.Tool(
-            name=FIND_TOOL,
-            title="Find coworker identity checks",
-            description=FIND_DESCRIPTION,
-            input_schema=find_input_schema(),
-            output_schema=FIND_OUTPUT_SCHEMA,
-            annotations=types.ToolAnnotations(title="Find coworker identity checks", read_only_hint=True,
-                                              destructive_hint=False, idempotent_hint=True, open_world_hint=True),
-        ),
-        types.Tool(
-            name=GET_TOOL,
-            title="Read a coworker identity check",
-            description=GET_DESCRIPTION,
-            input_schema=GET_INPUT_SCHEMA,
-            output_schema=GET_OUTPUT_SCHEMA,
-            annotations=types.ToolAnnotations(title="Read a coworker identity check", read_only_hint=True,
-                                              destructive_hint=False, idempotent_hint=True, open_world_hint=True),
-        ),
-        types.Tool(
-            name=UPDATE_TOOL,
-            title="Update a coworker identity check",
-            description=UPDATE_DESCRIPTION,
-            input_schema=update_input_schema(),
-            output_schema=UPDATE_OUTPUT_SCHEMA,
-            annotations=types.ToolAnnotations(title="Update a coworker identity check", read_only_hint=False,
-                                              destructive_hint=True, idempotent_hint=True, open_world_hint=True),
-        ),
+        _tool(FIND_TOOL, "Find coworker identity checks", FIND_DESCRIPTION, find_input_schema(), FIND_OUTPUT_SCHEMA,
+              writes=False),
+        _tool(GET_TOOL, "Read a coworker identity check", GET_DESCRIPTION, GET_INPUT_SCHEMA, GET_OUTPUT_SCHEMA,
+              writes=False),
+        _tool(UPDATE_TOOL, "Update a coworker identity check", UPDATE_DESCRIPTION, update_input_schema(),
+              UPDATE_OUTPUT_SCHEMA, writes=True),
     ]
     return [t for t in tools if not read_only or t.name in READ_TOOLS]

@@ -27,7 +27,7 @@ from .nexudus import NexudusClient, NexudusError
 from .redaction import Redactor
 from .timefmt import parse_datetime
 from .schemas import FIND_ROW_FIELDS
-from .validation import ArgumentErrors, UpdateRequest, parse_find, parse_update, problem
+from .validation import ArgumentErrors, UpdateRequest, parse_find, parse_get, parse_update, problem
 
 log = logging.getLogger(__name__)
 audit_log = logging.getLogger("nexudus_identity_mcp.audit")
@@ -86,16 +86,11 @@ class IdentityCheckTools:
 
     # ------------------------------------------------------------------ get
     async def get(self, arguments: dict[str, Any] | None) -> ToolResult:
-        args = arguments or {}
-        unknown = [k for k in args if k != "Id"]
-        errors = [problem(k, "is not a property of this tool", None, hint="Id") for k in unknown]
         try:
-            check_id = _positive_int(args.get("Id"))
-        except ValueError:
-            errors.insert(0, problem("Id", "is a required field: the check's integer Id", _short(args.get("Id"))))
-        if errors:
+            check_id = parse_get(arguments)
+        except ArgumentErrors as invalid:
             return failure("validation", "The arguments are not valid; nothing was read.", source="local",
-                           errors=errors)
+                           errors=invalid.errors)
         try:
             record = await self.client.get_check(check_id)
         except NexudusError as error:
@@ -283,20 +278,3 @@ def _same(type_: str, old: Any, new: Any) -> bool:
     if type_ == "datetime" and isinstance(old, str) and isinstance(new, str):
         return parse_datetime(old) == parse_datetime(new)
     return bool(old == new)
-
-
-def _positive_int(raw: Any) -> int:
-    if isinstance(raw, bool):
-        raise ValueError
-    if isinstance(raw, str) and raw.strip().isdigit():
-        raw = int(raw.strip())
-    if isinstance(raw, float) and raw.is_integer():
-        raw = int(raw)
-    if not isinstance(raw, int) or raw <= 0 or raw >= 2**31:
-        raise ValueError
-    return raw
-
-
-def _short(value: Any) -> Any:
-    text = value if isinstance(value, (int, float, bool)) or value is None else str(value)
-    return text[:200] if isinstance(text, str) else text

@@ -74,17 +74,39 @@ def _words(name: str) -> list[str]:
     return [w.lower()[:5] for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
 
 
+def unknown_properties(args: dict[str, Any], known: tuple[str, ...]) -> list[dict[str, Any]]:
+    """A problem for each argument the tool does not take, with the closest property as Hint."""
+    errors = []
+    for name in args:
+        if name not in known:
+            hint = closest_property(name, known)
+            errors.append(problem(name, "is not a property of this tool" + (f"; did you mean {hint}?" if hint else ""),
+                                  _cap(args[name]), hint=hint))
+    return errors
+
+
+def parse_get(arguments: dict[str, Any] | None) -> int:
+    """The read tool's one argument, the check's Id; ArgumentErrors otherwise."""
+    args = dict(arguments or {})
+    errors = unknown_properties(args, ("Id",))
+    check_id = 0
+    if args.get("Id") is None:
+        errors.insert(0, problem("Id", "is a required field: the check's integer Id", None))
+    else:
+        try:
+            check_id = coerce(BY_NAME["Id"], args["Id"])
+        except FieldError as exc:
+            errors.insert(0, exc.as_problem(BY_NAME["Id"], args["Id"]))
+    if errors:
+        raise ArgumentErrors(errors)
+    return check_id
+
+
 def parse_update(arguments: dict[str, Any] | None) -> UpdateRequest:
     """Validate the update tool's arguments; raise ArgumentErrors listing every problem."""
     args = dict(arguments or {})
-    errors: list[dict[str, Any]] = []
+    errors = unknown_properties(args, UPDATE_PROPERTIES)
     values: dict[str, Any] = {}
-
-    for name in args:
-        if name not in UPDATE_PROPERTIES:
-            hint = closest_property(name, UPDATE_PROPERTIES)
-            errors.append(problem(name, "is not a property of this tool" + (f"; did you mean {hint}?" if hint else ""),
-                                  _cap(args[name]), hint=hint))
 
     for f in PUT_FIELDS:
         if f.name not in args or args[f.name] is None:
@@ -238,12 +260,7 @@ class FindRequest:
 def parse_find(arguments: dict[str, Any] | None) -> FindRequest:
     """Validate the find tool's arguments with the same field rules as the update."""
     args = dict(arguments or {})
-    errors: list[dict[str, Any]] = []
-    for name in args:
-        if name not in FIND_PROPERTIES:
-            hint = closest_property(name, FIND_PROPERTIES)
-            errors.append(problem(name, "is not a property of this tool" + (f"; did you mean {hint}?" if hint else ""),
-                                  _cap(args[name]), hint=hint))
+    errors = unknown_properties(args, FIND_PROPERTIES)
     filters: dict[str, Any] = {}
     for name in FIND_FILTERS:
         if args.get(name) is None:
