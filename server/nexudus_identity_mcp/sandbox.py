@@ -467,7 +467,8 @@ class Sandbox:
         return JSONResponse([asdict(r) for r in self.state.requests])
 
     async def _control_record(self, request: Request) -> Response:
-        record = self.state.records.get(int(request.path_params["id"]))
+        raw = request.path_params["id"]
+        record = self.state.records.get(int(raw)) if raw.isdigit() else None
         return JSONResponse(record, status_code=200 if record else 404)
 
 
