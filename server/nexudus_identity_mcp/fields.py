@@ -43,10 +43,6 @@ class Field:
     pii: PiiCategory | None = None
 
     @property
-    def writable(self) -> bool:
-        return self.role == "put"
-
-    @property
     def sent(self) -> bool:
         """Whether the field is part of the body the server PUTs."""
         return self.role in ("put", "carried")
@@ -126,12 +122,6 @@ REQUIRED: tuple[str, ...] = tuple(f.name for f in PUT_FIELDS if f.required)
 OPTIONAL_PUT: tuple[str, ...] = tuple(f.name for f in PUT_FIELDS if not f.required)
 ENUM_FIELDS: dict[str, EnumType] = {f.name: f.enum for f in FIELDS if f.enum is not None}
 RECORD_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
-
-# The documented response envelope of every "Update X" endpoint.
-ENVELOPE_KEYS: tuple[str, ...] = (
-    "Status", "Message", "Value", "OpenInDialog", "OpenInWindow", "RedirectURL", "JavaScript",
-    "UpdatedOn", "UpdatedBy", "Errors", "WasSuccessful",
-)
 
 # Roles the API asks for, by operation (API-FACTS, "Base URL and resource").
 ROLE_FOR = {

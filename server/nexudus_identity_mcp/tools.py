@@ -29,7 +29,6 @@ from .timefmt import parse_datetime
 from .schemas import FIND_ROW_FIELDS
 from .validation import ArgumentErrors, UpdateRequest, parse_find, parse_get, parse_update, problem
 
-log = logging.getLogger(__name__)
 audit_log = logging.getLogger("nexudus_identity_mcp.audit")
 MAX_SUMMARY_ERRORS = 3
 
