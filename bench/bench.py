@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,19 +28,16 @@ from typing import Any, Iterator
 import anyio
 import httpx2
 
+from nexudus_identity_mcp.loopback import free_port
+from nexudus_identity_mcp.sandbox import ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN
+from nexudus_identity_mcp.tool_names import GET_TOOL, UPDATE_TOOL
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-SANDBOX_TOKEN = "sandbox-token"
 CHECK = 87654301
 ROUNDS = 3
 INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_http(url: str, timeout: float = 30) -> None:
@@ -184,7 +180,7 @@ def sandbox_requests(sandbox_url: str) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------ 4. HTTP mode
 async def http_load(url: str, clients: int, calls_each: int) -> tuple[float, float, float]:
     payload = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-               "params": {"name": "get_coworker_identity_check", "arguments": {"Id": CHECK}}}
+               "params": {"name": GET_TOOL, "arguments": {"Id": CHECK}}}
     headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
                "MCP-Protocol-Version": "2025-11-25", "Authorization": "Bearer bench-client-token-0123456789"}
     latencies: list[float] = []
@@ -233,7 +229,7 @@ def main() -> int:
         ours_lat: list[float] = []
         floor_lat: list[float] = []
         for _ in range(ROUNDS):  # alternate, so drift on a shared machine falls on both sides
-            ours_lat += anyio.run(stdio_calls, OURS, env, "update_coworker_identity_check", our_update,
+            ours_lat += anyio.run(stdio_calls, OURS, env, UPDATE_TOOL, our_update,
                                   calls // ROUNDS, 20)[0]
             floor_lat += anyio.run(stdio_calls, FLOOR, env, "update_floor", floor_update, calls // ROUNDS, 20)[0]
         ours_med, floor_med = statistics.median(ours_lat), statistics.median(floor_lat)
@@ -245,9 +241,9 @@ def main() -> int:
 
         print("3/5 upstream efficiency ...", file=sys.stderr)
         httpx2.post(f"{sandbox_url}/_sandbox/reset")
-        password_env = base_env(sandbox_url, NEXUDUS_TOKEN="", NEXUDUS_USERNAME="admin@sandbox.example",
-                                NEXUDUS_PASSWORD="sandbox-password")
-        anyio.run(stdio_calls, OURS, password_env, "update_coworker_identity_check", our_update, 100, 0)
+        password_env = base_env(sandbox_url, NEXUDUS_TOKEN="", NEXUDUS_USERNAME=ADMIN_USER,
+                                NEXUDUS_PASSWORD=ADMIN_PASSWORD)
+        anyio.run(stdio_calls, OURS, password_env, UPDATE_TOOL, our_update, 100, 0)
         log = sandbox_requests(sandbox_url)
         gets = sum(1 for r in log if r["route"] == "get")
         puts = sum(1 for r in log if r["route"] == "update")
@@ -272,7 +268,7 @@ def main() -> int:
 
         print("5/5 memory ...", file=sys.stderr)
         half = mem_calls // 2
-        _, rss, peak = anyio.run(stdio_calls, OURS, env, "update_coworker_identity_check", our_update, mem_calls, 0,
+        _, rss, peak = anyio.run(stdio_calls, OURS, env, UPDATE_TOOL, our_update, mem_calls, 0,
                                  (half, mem_calls))
         growth = rss.get(mem_calls, 0) - rss.get(half, 0)
         rows.append((f"server RSS after {mem_calls} calls (peak)", f"{rss.get(mem_calls, 0) / 2**20:.1f} MB",

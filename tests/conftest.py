@@ -5,22 +5,18 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
+from nexudus_identity_mcp.loopback import LOOPBACK, ServedApp
 from nexudus_identity_mcp.nexudus import NexudusClient
 from nexudus_identity_mcp.sandbox import SANDBOX_TOKEN, Sandbox
 from nexudus_identity_mcp.settings import Settings
 
-LOOPBACK = "127.0.0.1"
 
 
 @pytest.fixture
@@ -82,30 +78,11 @@ class ServedSandbox:
         self.url = f"http://{LOOPBACK}:{port}"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def served_sandbox(sandbox: Sandbox) -> Iterator[ServedSandbox]:
     """The same sandbox served by uvicorn on 127.0.0.1 in a background thread."""
-    port = free_port()
-    config = uvicorn.Config(sandbox.app, host=LOOPBACK, port=port, log_level="critical", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("sandbox did not start on loopback within 10 s")
-        time.sleep(0.01)
-    try:
-        yield ServedSandbox(sandbox, port)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with ServedApp(sandbox.app) as served:
+        yield ServedSandbox(sandbox, served.port)
 
 
 NODE_DIR = Path(__file__).parent / "node"

@@ -13,8 +13,10 @@ from typing import Any
 import httpx2
 import pytest
 
-from nexudus_identity_mcp.eval_agents import AnthropicAgent, OpenAIAgent, ScriptedAgent
-from nexudus_identity_mcp.evaluation import load_scenario, run_all
+from nexudus_identity_mcp.evaluation.agents.model import AnthropicAgent, OpenAIAgent
+from nexudus_identity_mcp.evaluation.agents.scripted import ScriptedAgent
+from nexudus_identity_mcp.evaluation.harness import run_all
+from nexudus_identity_mcp.evaluation.scenarios import load_scenario
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).parent.parent
@@ -90,7 +92,7 @@ expect_error = "validation"
 repair = true
 ''')
     with open(os.devnull, "w") as quiet:
-        outcomes = await run_all([extra_change, wrong_value, unrepairable], ScriptedAgent(), out=quiet)
+        outcomes = await run_all([load_scenario(p) for p in (extra_change, wrong_value, unrepairable)], ScriptedAgent(), out=quiet)
     by_name = {o.name: o for o in outcomes}
     assert not by_name["extra_change"].passed
     assert any("Description" in f for f in by_name["extra_change"].failures)
@@ -162,7 +164,7 @@ errors = ["validation"]
     transport = httpx2.MockTransport(fake.handler)
     agent = (AnthropicAgent if style == "anthropic" else OpenAIAgent)(api_key="test-key", transport=transport)
     with open(os.devnull, "w") as quiet:
-        [outcome] = await run_all([scenario], agent, out=quiet)
+        [outcome] = await run_all([load_scenario(scenario)], agent, out=quiet)
     assert outcome.passed, outcome.failures
     assert outcome.tool_calls == 3 and outcome.error_results == 1 and outcome.recovered is True
     first = fake.requests[0]

@@ -9,22 +9,21 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from nexudus_identity_mcp.http_app import ConfigError, create_app
 from nexudus_identity_mcp.sandbox import SANDBOX_TOKEN, Sandbox
 
-from .conftest import LOOPBACK, ServedSandbox, free_port, settings_for
+from nexudus_identity_mcp.loopback import LOOPBACK, ServedApp, free_port
+
+from .conftest import ServedSandbox, settings_for
 from .helpers import CHECK, ERAS, body, required_from
 
 pytestmark = pytest.mark.anyio
@@ -39,28 +38,12 @@ class HttpServer:
         self.url = f"http://{LOOPBACK}:{port}"
 
 
-def run_in_thread(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
-    server = uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=port, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "HTTP server did not start within 10 s"
-        time.sleep(0.01)
-    return server, thread
-
-
 @pytest.fixture
 def http_server(sandbox: Sandbox) -> Iterator[HttpServer]:
-    port = free_port()
     app = create_app(settings_for(mcp_client_tokens=TOKENS, mcp_max_body_bytes=4096), transport=sandbox.transport(),
                      host=LOOPBACK)
-    server, thread = run_in_thread(app, port)
-    try:
-        yield HttpServer(port)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with ServedApp(app, lifespan="auto") as served:
+        yield HttpServer(served.port)
 
 
 def mcp_client(url: str, era: str, token: str | None = DESK_TOKEN) -> Client:

@@ -14,7 +14,7 @@ from nexudus_identity_mcp.nexudus import NexudusClient, NexudusError, parse_retr
 from nexudus_identity_mcp.sandbox import (
     ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN, VIEWER_PASSWORD, VIEWER_USER, Fault, Sandbox,
 )
-from nexudus_identity_mcp.sandbox_data import seed_document_numbers
+from nexudus_identity_mcp.sandbox.data import seed_document_numbers
 from nexudus_identity_mcp.settings import Settings
 
 from .conftest import ServedSandbox, Sleeps, settings_for

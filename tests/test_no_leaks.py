@@ -16,8 +16,8 @@ import pytest
 from mcp import Client
 
 from nexudus_identity_mcp.app import build_server
-from nexudus_identity_mcp.sandbox import ADMIN_USER, Fault, Sandbox, _Token
-from nexudus_identity_mcp.sandbox_data import seed_document_numbers
+from nexudus_identity_mcp.sandbox import ADMIN_USER, Fault, Sandbox, IssuedToken
+from nexudus_identity_mcp.sandbox.data import seed_document_numbers
 
 from .conftest import settings_for
 from .helpers import required_from
@@ -46,7 +46,7 @@ async def test_nothing_secret_reaches_results_or_logs(sandbox: Sandbox, caplog: 
     for name in ("httpx2", "httpcore2", "mcp", "nexudus_identity_mcp"):
         logging.getLogger(name).setLevel(logging.DEBUG)
     sandbox.state.users[ADMIN_USER].password = PASSWORD
-    sandbox.state._tokens[TOKEN] = _Token(ADMIN_USER, float("inf"), ADMIN_USER)
+    sandbox.state._tokens[TOKEN] = IssuedToken(ADMIN_USER, float("inf"), ADMIN_USER)
     credentials: dict[str, Any] = {
         "password": dict(token=None, username=ADMIN_USER, password=PASSWORD),
         "bearer": dict(token=TOKEN),

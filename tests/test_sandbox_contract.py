@@ -15,7 +15,7 @@ from nexudus_identity_mcp import enums, fields
 from nexudus_identity_mcp.sandbox import (
     ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN, VIEWER_PASSWORD, VIEWER_USER, Fault, Sandbox,
 )
-from nexudus_identity_mcp.sandbox_data import BUSINESSES, COWORKERS
+from nexudus_identity_mcp.sandbox.data import BUSINESSES, COWORKERS
 
 pytestmark = pytest.mark.anyio
 PATH = "/api/spaces/coworkeridentitychecks"

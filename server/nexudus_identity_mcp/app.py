@@ -23,11 +23,12 @@ from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
 from . import __version__
-from .nexudus import NexudusClient
+from .nexudus import ErrorKind, NexudusClient
 from .prompt_templates import PromptArgumentError, load_prompts
 from .redaction import Redactor, parse_categories
 from .reference import ENUMS_URI, FIELDS_URI, enums_json, fields_resource_markdown
-from .schemas import FIND_TOOL, GET_TOOL, UPDATE_TOOL, tool_definitions
+from .schemas import tool_definitions
+from .tool_names import FIND_TOOL, GET_TOOL, UPDATE_TOOL
 from .settings import Settings
 from .tools import CALLER, IdentityCheckTools, ToolResult, failure
 
@@ -115,7 +116,7 @@ def build_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | N
         if handler is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name!r}. Tools: {', '.join(sorted(served))}")
         if params.name not in served:
-            return to_call_result(failure("read_only", "This server is in read-only mode: it cannot change identity "
+            return to_call_result(failure(ErrorKind.READ_ONLY, "This server is in read-only mode: it cannot change identity "
                                           "checks. Nothing was written; ask someone with write access to make "
                                           "the change.", source="local"))
         caller = ctx.request.scope.get(CLIENT_SCOPE_KEY, "http") if ctx.request is not None else "stdio"
@@ -124,7 +125,7 @@ def build_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | N
             result = await handler(ctx.lifespan_context.tools, params.arguments)
         except Exception:  # a bug of ours must not take the connection down or hide as a protocol error
             log.exception("tool %s failed unexpectedly", params.name)
-            result = failure("internal_error", "The server failed unexpectedly; nothing is known to have been "
+            result = failure(ErrorKind.INTERNAL_ERROR, "The server failed unexpectedly; nothing is known to have been "
                              "written. The failure was logged on the server.", source="local")
         finally:
             CALLER.reset(reset)

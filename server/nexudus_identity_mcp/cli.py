@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from . import __version__
 
@@ -157,10 +157,49 @@ def cmd_demo(args: argparse.Namespace) -> None:
     sys.exit(run_demo())
 
 
-def cmd_eval(args: argparse.Namespace) -> None:
-    from .evaluation import main as run_evals
+def make_agent(name: str, model: str | None) -> Any:
+    """The agent `--agent` names; AgentConfigError when it cannot be built."""
+    from .evaluation.agents.model import AgentConfigError, AnthropicAgent, OpenAIAgent
+    from .evaluation.agents.scripted import ScriptedAgent
 
-    sys.exit(run_evals(args.scenarios, args.agent, args.report, args.model))
+    if name == "scripted":
+        return ScriptedAgent()
+    if name == "anthropic":
+        return AnthropicAgent(model)
+    if name == "openai":
+        return OpenAIAgent(model)
+    raise AgentConfigError(f"unknown agent {name!r}: use scripted, anthropic or openai")
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    import json
+    from pathlib import Path
+
+    import anyio
+
+    from .evaluation.agents.model import AgentConfigError
+    from .evaluation.harness import run_all
+    from .evaluation.report import report, summary, table, totals
+    from .evaluation.scenarios import ScenarioError, default_scenario_files, load_scenario, scenarios_dir
+
+    files = [Path(p) for p in args.scenarios] if args.scenarios else default_scenario_files()
+    if not files:
+        fail(f"no scenario files given and none found in {scenarios_dir()}")
+    try:
+        scenarios = [load_scenario(path) for path in files]
+        agent = make_agent(args.agent, args.model)
+    except (ScenarioError, AgentConfigError) as exc:
+        fail(str(exc))
+    outcomes = anyio.run(run_all, scenarios, agent)
+    print()
+    print(table(outcomes))
+    t = totals(outcomes)
+    print("\n" + summary(t))
+    if args.report:
+        Path(args.report).write_text(json.dumps(report(outcomes, agent.name), indent=2, ensure_ascii=False) + "\n",
+                                     encoding="utf-8")
+        print(f"report: {args.report}")
+    sys.exit(0 if t["failed"] == 0 else 1)
 
 
 def build_parser() -> argparse.ArgumentParser:

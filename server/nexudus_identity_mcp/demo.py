@@ -14,6 +14,8 @@ import sys
 import tempfile
 from typing import Any
 
+from .tool_names import FIND_TOOL, GET_TOOL, UPDATE_TOOL
+
 CHECK_ID = 87654303  # Tomás Ferreira's ID card check at Harbour Works Lisbon, awaiting review
 
 
@@ -48,12 +50,12 @@ async def _session(t: Transcript, errlog: Any) -> None:
         for tool in tools:
             required = tool.input_schema.get("required", [])
             t.say(f"{tool.name}  ({tool.title}; required: {', '.join(required)})")
-        t.expect({"find_coworker_identity_checks", "get_coworker_identity_check", "update_coworker_identity_check"}
+        t.expect({FIND_TOOL, GET_TOOL, UPDATE_TOOL}
                  == {x.name for x in tools}, "find, read and update are offered")
 
         t.step(f"Staff: \"Tomás Ferreira showed his new passport, expiring 31 May 2034. Update check {CHECK_ID}.\"")
-        t.say(f"get_coworker_identity_check {{Id: {CHECK_ID}}}")
-        read = await client.call_tool("get_coworker_identity_check", {"Id": CHECK_ID})
+        t.say(f"{GET_TOOL} {{Id: {CHECK_ID}}}")
+        read = await client.call_tool(GET_TOOL, {"Id": CHECK_ID})
         record = (read.structured_content or {}).get("Record", {})
         t.say(read.content[0].text.splitlines()[0])  # type: ignore[union-attr]
         for name in ("IdentityDocumentType", "IdentityDocumentNumber", "IdentityDocumentExpirationDate",
@@ -68,8 +70,8 @@ async def _session(t: Transcript, errlog: Any) -> None:
                  "IdentityCheckProvider": record["IdentityCheckProvider"], "IdentityDocumentType": "Pasport",
                  "AddressDocumentType": record["AddressDocumentType"],
                  "IdentityDocumentExpirationDate": "31/05/2034", "ExpectedUpdatedOn": record["UpdatedOn"]}
-        t.show("update_coworker_identity_check", first)
-        failed = await client.call_tool("update_coworker_identity_check", first)
+        t.show(UPDATE_TOOL, first)
+        failed = await client.call_tool(UPDATE_TOOL, first)
         body = failed.structured_content or {}
         t.say(failed.content[0].text.splitlines()[0])  # type: ignore[union-attr]
         for error in body.get("Errors", []):
@@ -85,8 +87,8 @@ async def _session(t: Transcript, errlog: Any) -> None:
         hint = next(e.get("Hint") for e in body["Errors"] if e["PropertyName"] == "IdentityDocumentType")
         fixed = dict(first, IdentityDocumentType=hint, Name=record["Name"],
                      IdentityDocumentExpirationDate="2034-05-31")
-        t.show("update_coworker_identity_check", fixed)
-        done = await client.call_tool("update_coworker_identity_check", fixed)
+        t.show(UPDATE_TOOL, fixed)
+        done = await client.call_tool(UPDATE_TOOL, fixed)
         result = done.structured_content or {}
         t.say(done.content[0].text.splitlines()[0])  # type: ignore[union-attr]
         for change in result.get("Changes", []):
@@ -95,7 +97,7 @@ async def _session(t: Transcript, errlog: Any) -> None:
         t.expect({c["Field"] for c in result.get("Changes", [])} ==
                  {"IdentityDocumentType", "IdentityDocumentExpirationDate"}, "exactly the asked-for fields changed")
 
-        after = ((await client.call_tool("get_coworker_identity_check", {"Id": CHECK_ID})).structured_content
+        after = ((await client.call_tool(GET_TOOL, {"Id": CHECK_ID})).structured_content
                  or {}).get("Record", {})
         kept = [n for n in ("IdentityDocumentNumber", "IdentityDocumentIssuedBy", "VerificationStatus", "Description")
                 if after.get(n) == record.get(n)]
@@ -106,15 +108,15 @@ async def _session(t: Transcript, errlog: Any) -> None:
         proposal = {k: after[k] for k in ("Id", "BusinessId", "CoworkerId", "Name", "IdentityCheckProvider",
                                           "IdentityDocumentType", "AddressDocumentType")}
         proposal.update(Billed=True, Description="New passport seen at the front desk.", DryRun=True)
-        t.show("update_coworker_identity_check", proposal)
-        dry = await client.call_tool("update_coworker_identity_check", proposal)
+        t.show(UPDATE_TOOL, proposal)
+        dry = await client.call_tool(UPDATE_TOOL, proposal)
         dry_body = dry.structured_content or {}
         t.say(dry.content[0].text.splitlines()[0])  # type: ignore[union-attr]
         sent = dry_body.get("Body", {})
         for change in dry_body.get("Changes", []):
             t.show(f"  {change['Field']}", f"{change['From']} -> {change['To']}")
         t.show("body that would be sent", f"{len(sent)} fields, IdentityDocumentNumber={sent.get('IdentityDocumentNumber')}")
-        again = ((await client.call_tool("get_coworker_identity_check", {"Id": CHECK_ID})).structured_content
+        again = ((await client.call_tool(GET_TOOL, {"Id": CHECK_ID})).structured_content
                  or {}).get("Record", {})
         t.expect(dry_body.get("DryRun") is True and again.get("UpdatedOn") == after.get("UpdatedOn"),
                  "the dry run wrote nothing")

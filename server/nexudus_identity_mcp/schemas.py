@@ -13,15 +13,14 @@ from typing import Any
 
 import mcp.types as types
 
+from .tool_names import FIND_TOOL, GET_TOOL, READ_TOOLS, UPDATE_TOOL
+
+from .nexudus.errors import ErrorKind
 from .fields import BY_NAME, OPTIONAL_PUT, PUT_FIELDS, RECORD_FIELD_NAMES, Field
 from .validation import (
     CLEAR_FIELDS, DEFAULT_PAGE_SIZE, DRY_RUN, EXPECTED_UPDATED_ON, FIND_FILTERS, MAX_PAGE_SIZE, PAGE, PAGE_SIZE,
 )
 
-UPDATE_TOOL = "update_coworker_identity_check"
-GET_TOOL = "get_coworker_identity_check"
-FIND_TOOL = "find_coworker_identity_checks"
-READ_TOOLS = (FIND_TOOL, GET_TOOL)
 FIND_ROW_FIELDS = ("Id", "Name", "CoworkerId", "CoworkerFullName", "BusinessId", "BusinessName", "VerificationType",
                    "VerificationStatus", "UpdatedOn")
 
@@ -112,9 +111,7 @@ _ERROR_ITEM: dict[str, Any] = {
 _ERROR_PROPERTIES: dict[str, Any] = {
     "WasSuccessful": {"type": "boolean", "description": "true on success; false on any failure."},
     "Message": {"type": "string", "description": "What happened, in one or a few sentences."},
-    "ErrorKind": {"type": "string", "enum": ["validation", "unauthorized", "not_found", "rate_limited",
-                                             "upstream_unavailable", "upstream_error", "not_configured",
-                                             "conflict", "read_only", "internal_error"],
+    "ErrorKind": {"type": "string", "enum": [kind.value for kind in ErrorKind],
                   "description": "On failure: what kind of problem it is."},
     "Errors": {"type": "array", "items": _ERROR_ITEM, "description": "On failure: each problem found."},
     "Retryable": {"type": "boolean", "description": "On failure: whether the same call may succeed later."},

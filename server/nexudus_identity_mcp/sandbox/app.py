@@ -1,6 +1,6 @@
 """A stand-in for the Nexudus API's coworker identity-check resource (an ASGI app).
 
-It behaves as the documentation says the real API behaves (shared/nexudus/), so that the server
+It behaves as the documentation says the real API behaves (the public Nexudus API documentation), so that the server
 can be run, tested and evaluated with no Nexudus account:
 
 - `POST /api/token`: password and refresh_token grants, form-encoded only; a JSON body gets
@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import secrets
 import time
-from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import httpx2
@@ -38,199 +36,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from .enums import EnumType
-from .fields import BY_NAME, ENUM_FIELDS, FIELDS, RESOURCE_PATH, ROLE_FOR, SENT_FIELDS
-from .sandbox_data import BUSINESSES, COWORKERS, seed_checks
-from .timefmt import format_utc, parse_datetime
-
-SANDBOX_TOKEN = "sandbox-token"
-ADMIN_USER = "admin@sandbox.example"
-ADMIN_PASSWORD = "sandbox-password"
-VIEWER_USER = "viewer@sandbox.example"
-VIEWER_PASSWORD = "viewer-password"
-
-ALL_ROLES = frozenset(ROLE_FOR.values())
-THROTTLE_TEXT = "You must wait before accessing this url again"
-Route_ = Literal["token", "get", "search", "update"]
-MAX_STRING = 1000
-
-
-@dataclass
-class Fault:
-    """What the next `count` matching requests get instead of (or before) a normal answer.
-
-    kind: `status` (that status with `body` as JSON or text), `html` (an HTML error page with
-    `status`, 502 by default), `malformed` (status 200 with a body that is not JSON), `envelope_errors`
-    (200 with WasSuccessful false and Errors that echo the request's fields back, as some APIs do),
-    `delay` (wait `delay` seconds, then answer normally), `drop` (the connection closes mid-answer).
-    """
-
-    kind: Literal["status", "html", "malformed", "envelope_errors", "delay", "drop"]
-    route: Route_ | None = None
-    count: int = 1
-    status: int | None = None
-    body: Any = None
-    retry_after: str | None = None
-    delay: float = 0.0
-
-
-@dataclass
-class RequestRecord:
-    method: str
-    route: str
-    status: int                      # 0: no answer was given (dropped, or the caller gave up waiting)
-    auth: str | None
-    user: str | None
-    fields: list[str] | None = None  # the property names of a PUT body, never its values
-    grant: str | None = None          # the grant_type of a token request
-    peer: int | None = None           # the client's source port: one value per TCP connection
-
-
-@dataclass
-class User:
-    password: str
-    roles: frozenset[str]
-
-
-@dataclass
-class _Token:
-    user: str
-    expires_at: float
-    client_id: str
-
-
-class SandboxConnectionDropped(Exception):
-    """Raised by the app mid-answer to close the connection (see `SandboxTransport`)."""
-
-
-@dataclass
-class SandboxState:
-    """Everything the sandbox knows. Tests read and change it directly; it is not thread-safe."""
-
-    token_lifetime: float = 604799.0
-    write_limit: int | None = 60       # PUTs per window; None turns throttling off
-    write_window: float = 60.0
-    retry_after: str = "1"
-    records: dict[int, dict[str, Any]] = field(default_factory=dict)
-    users: dict[str, User] = field(default_factory=dict)
-    requests: list[RequestRecord] = field(default_factory=list)
-    faults: list[Fault] = field(default_factory=list)
-    _tokens: dict[str, _Token] = field(default_factory=dict)
-    _refresh: dict[str, _Token] = field(default_factory=dict)
-    _writes: deque[float] = field(default_factory=deque)
-
-    def __post_init__(self) -> None:
-        if not self.users:
-            self.users = {
-                ADMIN_USER: User(ADMIN_PASSWORD, ALL_ROLES),
-                VIEWER_USER: User(VIEWER_PASSWORD, frozenset({ROLE_FOR["get"], ROLE_FOR["search"]})),
-            }
-        if not self.records:
-            self.reset()
-
-    def reset(self) -> None:
-        self.records = {r["Id"]: with_derived_fields(r) for r in seed_checks()}
-        self.requests.clear()
-        self.faults.clear()
-        self._writes.clear()
-
-    def count(self, route: str | None = None, method: str | None = None) -> int:
-        return sum(1 for r in self.requests if (route is None or r.route == route)
-                   and (method is None or r.method == method))
-
-    def record(self, check_id: int) -> dict[str, Any]:
-        return copy.deepcopy(self.records[check_id])
-
-    def inject(self, fault: Fault) -> None:
-        self.faults.append(fault)
-
-    def _take_fault(self, route: str) -> Fault | None:
-        for fault in self.faults:
-            if fault.route in (None, route) and fault.count > 0:
-                fault.count -= 1
-                if fault.count == 0:
-                    self.faults.remove(fault)
-                return fault
-        return None
-
-    def _throttled(self, route: str) -> bool:
-        if route != "update" or self.write_limit is None:
-            return False
-        now = time.monotonic()
-        while self._writes and now - self._writes[0] >= self.write_window:
-            self._writes.popleft()
-        if len(self._writes) >= self.write_limit:
-            return True
-        self._writes.append(now)
-        return False
-
-
-def with_derived_fields(stored: dict[str, Any]) -> dict[str, Any]:
-    """The record as GET returns it: every field of the table, joined names filled in."""
-    record = {f.name: stored.get(f.name) for f in FIELDS}
-    business = BUSINESSES.get(record["BusinessId"]) if record.get("BusinessId") else None
-    coworker = COWORKERS.get(record["CoworkerId"]) if record.get("CoworkerId") else None
-    if coworker and record.get("BusinessId") is None:
-        record["BusinessId"] = coworker[1]
-        business = BUSINESSES.get(coworker[1])
-    record["BusinessName"] = business
-    record["CoworkerFullName"] = coworker[0] if coworker else None
-    record["CompanyName"] = coworker[2] if coworker else None
-    record["BillingName"] = (coworker[2] or coworker[0]) if coworker else None
-    record["CoworkerType"] = ("Company" if coworker[2] else "Individual") if coworker else None
-    record["IsNew"] = False
-    record["Billed"] = bool(record.get("Billed"))
-    return record
-
-
-# --------------------------------------------------------------------- PUT validation
-def validate_put(body: Any) -> list[dict[str, Any]]:
-    """Every problem with a PUT body, in the API's error shape. Unknown properties are ignored."""
-    if not isinstance(body, dict):
-        return [_err("", "The request body must be a JSON object.", None)]
-    errors: list[dict[str, Any]] = []
-    for f in SENT_FIELDS:
-        value = body.get(f.name)
-        if f.required and (value is None or (f.type == "string" and isinstance(value, str) and not value.strip())):
-            errors.append(_err(f.name, "is a required field", value))
-            continue
-        if value is None:
-            continue
-        problem = _type_problem(f.type, value, f.enum)
-        if problem:
-            errors.append(_err(f.name, problem, value))
-    if not errors:
-        if body["BusinessId"] not in BUSINESSES:
-            errors.append(_err("BusinessId", "does not match an existing business", body["BusinessId"]))
-        if body["CoworkerId"] not in COWORKERS:
-            errors.append(_err("CoworkerId", "does not match an existing coworker", body["CoworkerId"]))
-    return errors
-
-
-def _type_problem(type_: str, value: Any, enum: EnumType | None) -> str | None:
-    if type_ == "integer":
-        if isinstance(value, bool) or not isinstance(value, int):
-            return "is not a valid integer"
-        if enum is not None and not enum.is_code(value):
-            return f"is not a valid {enum.api_name} value"
-        if not -(2**31) <= value < 2**31:
-            return "is out of range"
-    elif type_ in ("string", "guid"):
-        if not isinstance(value, str):
-            return "is not a valid string"
-        if len(value) > MAX_STRING:
-            return f"must be at most {MAX_STRING} characters"
-    elif type_ == "boolean":
-        if not isinstance(value, bool):
-            return "is not a valid boolean"
-    elif type_ == "datetime":
-        if not isinstance(value, str) or parse_datetime(value) is None:
-            return "is not a valid date"
-    return None
-
-
-def _err(prop: str, message: str, attempted: Any) -> dict[str, Any]:
-    return {"AttemptedValue": attempted, "Message": message, "PropertyName": prop}
+from ..fields import BY_NAME, RESOURCE_PATH, ROLE_FOR, SENT_FIELDS
+from ..timefmt import format_utc, parse_datetime
+from .state import (
+    ADMIN_USER, ALL_ROLES, SANDBOX_TOKEN, THROTTLE_TEXT, Fault, IssuedToken, RequestRecord, Route_, SandboxConnectionDropped, SandboxState,
+    api_error, validate_put, with_derived_fields,
+)
 
 
 # --------------------------------------------------------------------- the app
@@ -326,8 +137,8 @@ class Sandbox:
         if fault.kind == "envelope_errors":
             body = await _json_body(request)
             echoed = body if isinstance(body, dict) else {}
-            errors = [_err(k, "could not be saved", v) for k, v in echoed.items()] or \
-                [_err("", "could not be saved", None)]
+            errors = [api_error(k, "could not be saved", v) for k, v in echoed.items()] or \
+                [api_error("", "could not be saved", None)]
             return JSONResponse({"Status": 200, "Message": "\n".join(f"{e['PropertyName']}: {e['Message']}"
                                                                     for e in errors),
                                  "Value": None, "Errors": errors, "WasSuccessful": False}, status_code=200)
@@ -365,8 +176,8 @@ class Sandbox:
     def _issue(self, user: str, client_id: str) -> Response:
         access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         now = time.monotonic()
-        self.state._tokens[access] = _Token(user, now + self.state.token_lifetime, client_id)
-        self.state._refresh[refresh] = _Token(user, now + 15 * 86400, client_id)
+        self.state._tokens[access] = IssuedToken(user, now + self.state.token_lifetime, client_id)
+        self.state._refresh[refresh] = IssuedToken(user, now + 15 * 86400, client_id)
         return JSONResponse({"access_token": access, "token_type": "bearer",
                              "expires_in": int(self.state.token_lifetime), "refresh_token": refresh})
 

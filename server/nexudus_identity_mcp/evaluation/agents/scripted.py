@@ -1,0 +1,122 @@
+"""The scripted agent: replays a scenario's steps, for CI, through the same ToolSession a model uses.
+
+The scripted agent proves that the server's errors carry what a model needs to recover: a `repair`
+step rebuilds the failed call from the error result alone (a Hint or AllowedValues for a bad enum or
+a misspelt property, the record it read for a missing required field, the current UpdatedOn after
+a conflict, RetryAfterSeconds after throttling), never from the scenario's expected answer.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+import anyio
+
+from ...fields import BY_NAME, REQUIRED
+from ...tool_names import GET_TOOL
+from ..scenarios import Scenario
+from ..session import Call, ScriptError, ToolSession
+PLACEHOLDER = re.compile(r"\{\{\s*(read|selected)\.([A-Za-z0-9]+)\s*\}\}")
+
+
+class ScriptedAgent:
+    """Replays `[[steps]]`: `call` (with `arguments`, `copy_required`, `expect_error`), `select` (a row
+    of the last find), `repair` (rebuild the last failed call from its error)."""
+
+    name = "scripted"
+
+    async def run(self, session: ToolSession, scenario: Scenario) -> None:
+        await session.list_tools()
+        read: dict[str, Any] = {}
+        selected: dict[str, Any] = {}
+        last: Call | None = None
+        for n, step in enumerate(scenario.steps, start=1):
+            if "select" in step:
+                rows = (last.body.get("Checks") if last else None) or []
+                selected = next((r for r in rows if all(str(v).lower() in str(r.get(k, "")).lower()
+                                                        for k, v in step["select"].items())), {})
+                if not selected:
+                    raise ScriptError(f"step {n}: no row of the last find matches {step['select']}")
+                continue
+            if step.get("repair"):
+                if last is None or not last.is_error:
+                    raise ScriptError(f"step {n}: nothing to repair, the last call did not fail")
+                tool, arguments = await self._repair(session, last, read)
+            else:
+                tool = step["call"]
+                arguments = _fill(step.get("arguments", {}), read, selected)
+                if step.get("copy_required"):
+                    if not read:
+                        raise ScriptError(f"step {n}: copy_required before any read")
+                    arguments = {**{k: read[k] for k in REQUIRED if k in read}, **arguments}
+            last = await session.call(tool, arguments)
+            if tool == GET_TOOL and not last.is_error:
+                read = last.body.get("Record", {})
+            expected = step.get("expect_error")
+            if expected and last.body.get("ErrorKind") != expected:
+                raise ScriptError(f"step {n}: expected a {expected} error, got {last.body.get('ErrorKind') or 'success'}")
+            if not expected and last.is_error and not _next_is_repair(scenario.steps, n):
+                raise ScriptError(f"step {n}: unexpected {last.body.get('ErrorKind')} error: {last.body.get('Message')}")
+
+    async def _repair(self, session: ToolSession, failed: Call, read: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        body = failed.body
+        arguments = dict(failed.arguments)
+        kind = body.get("ErrorKind")
+        if kind == "rate_limited":
+            await anyio.sleep(float(body.get("RetryAfterSeconds") or 1))
+            return failed.tool, arguments
+        if kind == "conflict":
+            fresh = await session.call(GET_TOOL, {"Id": arguments["Id"]})
+            record = fresh.body.get("Record", {})
+            required = {k: record[k] for k in REQUIRED if k in record}
+            return failed.tool, {**arguments, **required, "ExpectedUpdatedOn": record.get("UpdatedOn")}
+        if kind != "validation":
+            raise ScriptError(f"cannot repair a {kind} error")
+        for error in body.get("Errors", []):
+            prop, hint, message = error.get("PropertyName", ""), error.get("Hint"), error.get("Message", "")
+            if prop not in BY_NAME and prop in arguments:       # an unknown property: rename it as hinted
+                value = arguments.pop(prop)
+                if hint:
+                    arguments[hint] = value
+            elif "required" in message and prop in read:        # copy it from the record that was read
+                arguments[prop] = read[prop]
+            elif hint:                                          # the closest valid name
+                arguments[prop] = hint
+            elif error.get("AllowedValues"):                    # the allowed value nearest to the attempt
+                match = difflib.get_close_matches(str(error.get("AttemptedValue")), error["AllowedValues"], 1, 0)
+                arguments[prop] = match[0]
+            elif "ISO 8601" in message and isinstance(arguments.get(prop), str):
+                arguments[prop] = _to_iso(arguments[prop])
+            else:
+                raise ScriptError(f"the error for {prop} gives nothing to repair it with: {message}")
+        return failed.tool, arguments
+
+
+def _next_is_repair(steps: list[dict[str, Any]], n: int) -> bool:
+    return n < len(steps) and bool(steps[n].get("repair"))
+
+
+def _fill(value: Any, read: dict[str, Any], selected: dict[str, Any]) -> Any:
+    """Resolve {{read.Field}} and {{selected.Field}}; a string that is only a placeholder keeps its type."""
+    if isinstance(value, dict):
+        return {k: _fill(v, read, selected) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, read, selected) for v in value]
+    if not isinstance(value, str):
+        return value
+    sources = {"read": read, "selected": selected}
+    whole = PLACEHOLDER.fullmatch(value.strip())
+    if whole:
+        return sources[whole.group(1)].get(whole.group(2))
+    return PLACEHOLDER.sub(lambda m: str(sources[m.group(1)].get(m.group(2))), value)
+
+
+def _to_iso(text: str) -> str:
+    """DD/MM/YYYY or DD.MM.YYYY (the forms the error message rules out) as YYYY-MM-DD."""
+    match = re.fullmatch(r"\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4})\s*", text)
+    if not match:
+        raise ScriptError(f"cannot read {text!r} as a date")
+    day, month, year = match.groups()
+    return f"{year}-{int(month):02d}-{int(day):02d}"

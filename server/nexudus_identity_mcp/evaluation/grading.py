@@ -1,0 +1,74 @@
+"""Grading by final state, as tau-bench does: the expected fields hold the expected values and nothing
+else changed anywhere; not by matching the calls an agent made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..fields import BY_NAME, ENUM_FIELDS
+from ..timefmt import parse_datetime
+from .scenarios import Scenario
+from .session import Call
+
+AUDIT_FIELDS = {"UpdatedOn", "UpdatedBy"}
+
+
+@dataclass
+class Outcome:
+    name: str
+    passed: bool
+    failures: list[str]
+    tool_calls: int
+    error_results: int
+    recovered: bool | None       # None: no error result to recover from
+    api_requests: int
+    writes: int
+    seconds: float
+    error_kinds: list[str] = field(default_factory=list)
+
+
+def same_value(field_name: str, want: Any, got: Any) -> bool:
+    if want == "" and got in (None, ""):  # TOML has no null: "" stands for a blank field
+        return True
+    enum = ENUM_FIELDS.get(field_name)
+    if enum is not None and isinstance(want, str) and not want.isdigit():
+        want = enum.code_of(want)
+    f = BY_NAME.get(field_name)
+    if f is not None and f.type == "datetime" and isinstance(want, str) and isinstance(got, str):
+        return parse_datetime(want) == parse_datetime(got)
+    return bool(want == got)
+
+
+def grade(scenario: Scenario, before: dict[int, dict[str, Any]], after: dict[int, dict[str, Any]],
+          calls: list[Call], writes: int) -> list[str]:
+    failures = []
+    for check_id, expected in scenario.expect_records.items():
+        record = after.get(check_id)
+        if record is None:
+            failures.append(f"check {check_id} does not exist")
+            continue
+        for name, want in expected.items():
+            if not same_value(name, want, record.get(name)):
+                failures.append(f"check {check_id}: {name} is {record.get(name)!r}, expected {want!r}")
+    for check_id, record in after.items():
+        allowed = set(scenario.expect_records.get(check_id, {})) | AUDIT_FIELDS
+        changed = sorted(k for k in record if record[k] != before.get(check_id, {}).get(k) and k not in allowed)
+        if changed:
+            failures.append(f"check {check_id}: fields changed that should not have: {', '.join(changed)}")
+    if scenario.expect_writes is not None and writes != scenario.expect_writes:
+        failures.append(f"{writes} write(s) reached the API, expected {scenario.expect_writes}")
+    seen = {c.body.get("ErrorKind") for c in calls if c.is_error}
+    for kind in scenario.expect_errors:
+        if kind not in seen:
+            failures.append(f"expected to meet a {kind} error result; met {sorted(k for k in seen if k) or 'none'}")
+    return failures
+
+
+def recovered(calls: list[Call], passed: bool, scenario: Scenario) -> bool | None:
+    """After an error result, did the agent reach the goal (a later successful call, and a passing state)?
+    None when there was no error, or when the error was the scenario's expected end (a refusal)."""
+    first_error = next((i for i, c in enumerate(calls) if c.is_error), None)
+    if first_error is None or scenario.expect_writes == 0:
+        return None
+    return passed and any(not c.is_error for c in calls[first_error + 1:])

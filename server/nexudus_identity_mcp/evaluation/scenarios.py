@@ -1,0 +1,71 @@
+"""Evaluation scenarios: TOML files (format in evals/README.md), each a staff request in plain words,
+the sandbox's starting state, the expected final state and, for the scripted agent, the calls to
+replay."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+
+class ScenarioError(ValueError):
+    """A scenario file that is missing or malformed; the message is one line naming the file."""
+
+
+@dataclass
+class Scenario:
+    name: str
+    request: str
+    path: str
+    description: str = ""
+    read_only: bool = False
+    confirm: str | None = None          # what the staff says if the agent stops to ask for confirmation
+    max_turns: int = 12
+    patch: dict[int, dict[str, Any]] = field(default_factory=dict)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    write_limit: int | None = 60
+    expect_records: dict[int, dict[str, Any]] = field(default_factory=dict)
+    expect_writes: int | None = None
+    expect_errors: list[str] = field(default_factory=list)   # error kinds the run must have met
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_scenario(path: Path) -> Scenario:
+    """One scenario file, or ScenarioError with one line saying what is wrong with it."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read the scenario file ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+    sandbox = data.get("sandbox", {})
+    expect = data.get("expect", {})
+    try:
+        return Scenario(
+            name=str(data.get("name") or path.stem), request=str(data["request"]).strip(), path=str(path),
+            description=str(data.get("description", "")), read_only=bool(data.get("read_only", False)),
+            confirm=data.get("confirm"), max_turns=int(data.get("max_turns", 12)),
+            patch={int(k): v for k, v in sandbox.get("patch", {}).items()},
+            faults=list(sandbox.get("faults", [])), write_limit=sandbox.get("write_limit", 60),
+            expect_records={int(k): v for k, v in expect.get("records", {}).items()},
+            expect_writes=expect.get("writes"), expect_errors=list(expect.get("errors", [])),
+            steps=list(data.get("steps", [])),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ScenarioError(f"{path}: not a valid scenario ({exc})") from None
+
+
+def scenarios_dir() -> Path:
+    """The scenarios shipped in the wheel, or the source checkout's `evals/` (editable install),
+    found the same way whatever the working directory: as the prompts are."""
+    packaged = resources.files("nexudus_identity_mcp") / "evals"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[3] / "evals"  # a source checkout: <root>/server/<pkg>/evaluation/
+
+
+def default_scenario_files() -> list[Path]:
+    return sorted(scenarios_dir().glob("*.toml"))

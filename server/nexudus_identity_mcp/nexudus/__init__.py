@@ -1,0 +1,10 @@
+"""The Nexudus REST API client for coworker identity checks, cut the way kept clients cut it:
+`errors` (the one `ErrorKind` vocabulary and `NexudusError`), `auth` (the Authorization header and
+token lifecycle), `envelopes` (reading answers), `sanitise` (upstream text made safe to show) and
+`client` (routes, envelopes, retry policy)."""
+
+from .client import NexudusClient, SearchPage
+from .envelopes import parse_retry_after
+from .errors import ErrorKind, NexudusError
+
+__all__ = ["ErrorKind", "NexudusClient", "NexudusError", "SearchPage", "parse_retry_after"]

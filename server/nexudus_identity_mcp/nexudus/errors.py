@@ -1,0 +1,58 @@
+"""What can go wrong, as one vocabulary: `ErrorKind` names every kind of failure a tool result can
+carry (the API client raises the first seven; the tools add the rest), and `NexudusError` is the one
+exception the API client raises, classified so that a caller can act on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+
+class ErrorKind(StrEnum):
+    """Every `ErrorKind` a tool result can carry; the output schemas list these values."""
+
+    VALIDATION = "validation"
+    UNAUTHORIZED = "unauthorized"
+    NOT_FOUND = "not_found"
+    RATE_LIMITED = "rate_limited"
+    UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+    UPSTREAM_ERROR = "upstream_error"
+    NOT_CONFIGURED = "not_configured"
+    # Found by the tools rather than the API client.
+    CONFLICT = "conflict"
+    READ_ONLY = "read_only"
+    INTERNAL_ERROR = "internal_error"
+
+
+Operation = Literal["get", "search", "update", "token"]
+
+RETRYABLE_KINDS: frozenset[ErrorKind] = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.UPSTREAM_UNAVAILABLE})
+
+
+@dataclass
+class NexudusError(Exception):
+    """A failed API call, classified so that the caller (and the model) can act on it."""
+
+    kind: ErrorKind
+    message: str
+    status: int | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    retry_after: float | None = None
+    operation: Operation | None = None
+    # Set when the server answered with something other than the envelope (HTML, bad JSON).
+    excerpt: str | None = None
+    # Retried in here before giving up.
+    transient: bool = False
+
+    def __post_init__(self) -> None:
+        self.kind = ErrorKind(self.kind)
+        super().__init__(self.message)
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in RETRYABLE_KINDS
+
+    def __str__(self) -> str:
+        return self.message

@@ -1,0 +1,26 @@
+"""Upstream text made safe to show: a short plain-text excerpt of an unexpected answer (HTML
+included), and secrets scrubbed from any text before it leaves the client."""
+
+from __future__ import annotations
+
+import html
+import re
+
+MAX_EXCERPT = 300
+_TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S | re.I)
+
+
+def sanitise_excerpt(text: str, secrets: list[str]) -> str | None:
+    """A short, plain-text, secret-free excerpt of an unexpected answer (HTML pages included)."""
+    plain = " ".join(html.unescape(_TAG.sub(" ", text or "")).split())
+    if not plain:
+        return None
+    plain = scrub(plain, secrets)
+    return plain if len(plain) <= MAX_EXCERPT else plain[: MAX_EXCERPT - 1] + "…"
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "«redacted»")
+    return re.sub(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}", r"\1 «redacted»", text)

@@ -1,0 +1,13 @@
+"""The built-in stand-in for the Nexudus API: `state` (records, users, tokens, faults, the PUT
+rules), `data` (the fictional seed), `app` (the ASGI app and an in-process transport to it)."""
+
+from .app import Sandbox, SandboxTransport, serve
+from .state import (
+    ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN, VIEWER_PASSWORD, VIEWER_USER, Fault, IssuedToken, RequestRecord,
+    SandboxState, validate_put, with_derived_fields,
+)
+
+__all__ = [
+    "ADMIN_PASSWORD", "ADMIN_USER", "SANDBOX_TOKEN", "VIEWER_PASSWORD", "VIEWER_USER", "Fault", "IssuedToken", "RequestRecord",
+    "Sandbox", "SandboxState", "SandboxTransport", "serve", "validate_put", "with_derived_fields",
+]

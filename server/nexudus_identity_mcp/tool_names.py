@@ -1,0 +1,8 @@
+"""The names of the MCP tools, in one place: the server, the demo, the evaluations and the benchmark
+all use these, so a rename is one change."""
+
+FIND_TOOL = "find_coworker_identity_checks"
+GET_TOOL = "get_coworker_identity_check"
+UPDATE_TOOL = "update_coworker_identity_check"
+READ_TOOLS = (FIND_TOOL, GET_TOOL)
+WRITE_TOOLS = (UPDATE_TOOL,)

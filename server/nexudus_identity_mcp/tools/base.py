@@ -1,0 +1,74 @@
+"""What the tools share: the API client, the redactor, and how a record, a change and an API failure
+are shown to the model (enums as names, sensitive values as tokens, errors as structured results)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..fields import ENUM_FIELDS
+from ..nexudus import ErrorKind, NexudusClient, NexudusError
+from ..redaction import Redactor
+from .results import ToolResult, failure
+
+
+class ToolBase:
+    def __init__(self, client: NexudusClient, redactor: Redactor) -> None:
+        self.client = client
+        self.redactor = redactor
+
+    def present(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A record as the model sees it: enums as names, sensitive values as tokens."""
+        shown = {k: (ENUM_FIELDS[k].name_of(v) if k in ENUM_FIELDS and isinstance(v, int) else v)
+                 for k, v in record.items()}
+        return self.redactor.record(shown)
+
+    def _who(self, record: dict[str, Any]) -> str:
+        name = self.redactor.value("CoworkerFullName", record.get("CoworkerFullName"))
+        return f"{name or 'coworker ' + str(record.get('CoworkerId'))} at {record.get('BusinessName') or 'business ' + str(record.get('BusinessId'))}"
+
+    def _show_change(self, change: dict[str, Any]) -> dict[str, Any]:
+        name = change["Field"]
+        enum = ENUM_FIELDS.get(name)
+        shown = {"Field": name}
+        for side in ("From", "To"):
+            value = change[side]
+            if enum is not None and isinstance(value, int):
+                value = enum.name_of(value)
+            shown[side] = self.redactor.value(name, value)
+        return shown
+
+    def _redact_problems(self, errors: list[dict[str, Any]], records: tuple[dict[str, Any], ...] | None
+                         ) -> list[dict[str, Any]]:
+        sensitive = self.redactor.sensitive_values(*(records or ()))
+        out = []
+        for error in errors:
+            error = dict(error)
+            prop = error.get("PropertyName") or ""
+            if prop in self.redactor.fields:
+                error["AttemptedValue"] = self.redactor.value(prop, error.get("AttemptedValue"))
+            elif isinstance(error.get("AttemptedValue"), str):
+                error["AttemptedValue"] = self.redactor.text(error["AttemptedValue"], sensitive)
+            error["Message"] = self.redactor.text(str(error.get("Message") or ""), sensitive)
+            enum = ENUM_FIELDS.get(prop)
+            if enum is not None and "AllowedValues" not in error:
+                error["AllowedValues"] = enum.names
+            out.append(error)
+        return out
+
+    def _api_failure(self, error: NexudusError, *, check_id: int | None = None,
+                     records: tuple[dict[str, Any], ...] = ()) -> ToolResult:
+        sensitive = self.redactor.sensitive_values(*records)
+        message = self.redactor.text(error.message, sensitive)
+        if error.kind == ErrorKind.NOT_FOUND and check_id is not None:
+            message = (f"No coworker identity check with Id {check_id} was found. Use an Id from "
+                       "get_coworker_identity_check or a search; nothing was written.")
+        elif error.kind == ErrorKind.VALIDATION:
+            message = f"Nexudus rejected the update; nothing was changed. {message}"
+        if error.excerpt:
+            message += f" The answer began: {self.redactor.text(error.excerpt, sensitive)}"
+        retry_after = error.retry_after if error.kind == ErrorKind.RATE_LIMITED else None
+        if error.kind == ErrorKind.RATE_LIMITED and retry_after is None:
+            retry_after = 1.0
+        return failure(error.kind, message, source="local" if error.kind == ErrorKind.NOT_CONFIGURED else "nexudus",
+                       errors=self._redact_problems(error.errors, records), retryable=error.retryable,
+                       RetryAfterSeconds=retry_after, Status=error.status)

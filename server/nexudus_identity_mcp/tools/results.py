@@ -1,0 +1,51 @@
+"""What every tool returns: a `ToolResult` (a PascalCase body sent as structuredContent, and as text
+after a one-line summary), `failure()` to build an error result of one `ErrorKind`, and the audit
+line written for each attempted change (who, which check, which fields, what happened; never values).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from ..nexudus import ErrorKind
+
+audit_log = logging.getLogger("nexudus_identity_mcp.audit")
+MAX_SUMMARY_ERRORS = 3
+
+# Who is calling: "stdio", or the client name an HTTP bearer token maps to. Set per tool call by app.py.
+CALLER: ContextVar[str] = ContextVar("nexudus_mcp_caller", default="local")
+
+
+def audit(check_id: int, fields: list[str], outcome: str) -> None:
+    """One line per update attempt: who, which check, which fields, what happened. Never values."""
+    audit_log.info("update client=%s check=%s fields=%s outcome=%s", CALLER.get(), check_id,
+                   ",".join(fields) or "-", outcome)
+
+
+@dataclass
+class ToolResult:
+    body: dict[str, Any]
+    is_error: bool
+    summary: str
+
+    def text(self) -> str:
+        """The text content: a line a person can read, then the same JSON as structuredContent."""
+        return f"{self.summary}\n{json.dumps(self.body, ensure_ascii=False)}"
+
+
+def failure(kind: ErrorKind, message: str, *, source: str, errors: list[dict[str, Any]] | None = None,
+            retryable: bool = False, **extra: Any) -> ToolResult:
+    body: dict[str, Any] = {"WasSuccessful": False, "ErrorKind": kind.value, "Message": message,
+                            "Errors": errors or [], "Retryable": retryable, "Source": source}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    summary = f"Failed ({kind.value}): {message.splitlines()[0] if message else kind.value}"
+    listed = [f"{e.get('PropertyName') or '(body)'}: {e.get('Message')}" for e in body["Errors"]]
+    if listed and kind == ErrorKind.VALIDATION:
+        more = len(listed) - MAX_SUMMARY_ERRORS
+        summary = (f"Failed (validation, {source}): {len(listed)} problem(s): "
+                   + "; ".join(listed[:MAX_SUMMARY_ERRORS]) + (f"; and {more} more" if more > 0 else ""))
+    return ToolResult(body, True, summary)

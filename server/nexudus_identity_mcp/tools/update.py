@@ -1,0 +1,139 @@
+"""The MCP tools' behaviour: read a check, and update one without ever losing data.
+
+The API's PUT replaces the whole record. So an update here is always: validate the arguments
+(nothing invalid leaves this process), read the current record, lay the given fields over it, keep
+every field the call left out (blank only those in ClearFields), and PUT the full record; a call
+that changes nothing writes nothing, and a dry run stops before the PUT and shows the exact body.
+
+Every outcome is a `ToolResult`: a PascalCase body (`WasSuccessful`, `Message`, `Changes`, or
+`ErrorKind`, `Errors`, `Retryable`, `Source`, …) that `app.py` sends as structuredContent and as text.
+Identity-document numbers pass through `Redactor` on every path out: records, changes, dry-run
+bodies and the API's errors.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import anyio
+
+from ..fields import BY_NAME, PUT_FIELDS, SENT_FIELDS
+from ..nexudus import ErrorKind, NexudusClient, NexudusError
+from ..redaction import Redactor
+from ..timefmt import parse_datetime
+from ..validation import ArgumentErrors, UpdateRequest, parse_update, problem
+from .base import ToolBase
+from .results import ToolResult, audit, failure
+
+
+class UpdateTool(ToolBase):
+    def __init__(self, client: NexudusClient, redactor: Redactor) -> None:
+        super().__init__(client, redactor)
+        # One read-merge-write at a time per check in this process, so concurrent calls never lose each
+        # other's fields and ExpectedUpdatedOn is checked against what the write will replace. (The API
+        # has no conditional PUT, so writers in other processes can still interleave.)
+        self._locks: weakref.WeakValueDictionary[int, anyio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock_for(self, check_id: int) -> anyio.Lock:
+        lock = self._locks.get(check_id)
+        if lock is None:
+            lock = anyio.Lock()
+            self._locks[check_id] = lock
+        return lock
+
+    async def update(self, arguments: dict[str, Any] | None) -> ToolResult:
+        try:
+            request = parse_update(arguments)
+        except ArgumentErrors as invalid:
+            return failure(ErrorKind.VALIDATION, "The arguments are not valid; nothing was sent to Nexudus. Fix "
+                           "each property in Errors and call again.", source="local",
+                           errors=self._redact_problems(invalid.errors, None))
+        async with self._lock_for(request.check_id):
+            return await self._read_merge_write(request)
+
+    async def _read_merge_write(self, request: UpdateRequest) -> ToolResult:
+        try:
+            current = await self.client.get_check(request.check_id)
+        except NexudusError as error:
+            return self._api_failure(error, check_id=request.check_id)
+
+        values = dict(request.values)
+        token_errors = self._resolve_tokens(values, current)
+        if token_errors:
+            return failure(ErrorKind.VALIDATION, "The arguments are not valid; nothing was sent to Nexudus.",
+                           source="local", errors=token_errors)
+
+        if request.expected_updated_on is not None:
+            now = parse_datetime(str(current.get("UpdatedOn") or ""))
+            if now != request.expected_updated_on:
+                audit(request.check_id, sorted(request.values), "conflict")
+                return failure(ErrorKind.CONFLICT, f"Check {request.check_id} changed since it was read (UpdatedOn is now "
+                               f"{current.get('UpdatedOn')}). Nothing was written. Read it again, re-apply the "
+                               "user's change to the new values, and call again with the new UpdatedOn.",
+                               source="local", CurrentUpdatedOn=current.get("UpdatedOn"))
+
+        body = {f.name: current.get(f.name) for f in SENT_FIELDS}
+        body.update(values)
+        for name in request.clear:
+            body[name] = False if BY_NAME[name].type == "boolean" else None
+        changes = self._changes(current, body)
+        changed_names = [c["Field"] for c in changes]
+        shown_changes = [self._show_change(c) for c in changes]
+
+        if not changes:
+            audit(request.check_id, [], "no_change")
+            return ToolResult({"WasSuccessful": True, "Message": f"Nothing to change: check {request.check_id} "
+                               "already has every given value. Nothing was written.",
+                               "Value": {"Id": request.check_id}, "Changes": [], "DryRun": request.dry_run},
+                              False, f"No change to check {request.check_id}; nothing was written.")
+        if request.dry_run:
+            audit(request.check_id, changed_names, "dry_run")
+            return ToolResult({"WasSuccessful": True, "Message": f"Dry run: {len(changes)} field(s) of check "
+                               f"{request.check_id} would change. Nothing was written; call again without "
+                               "DryRun to apply.", "Value": {"Id": request.check_id}, "Changes": shown_changes,
+                               "DryRun": True, "Body": self.redactor.record(body)},
+                              False, f"Dry run for check {request.check_id}: would change "
+                              f"{', '.join(changed_names)}. Nothing was written.")
+        try:
+            envelope = await self.client.update_check(body)
+        except NexudusError as error:
+            audit(request.check_id, changed_names, error.kind.value)
+            return self._api_failure(error, check_id=request.check_id, records=(current, body))
+        audit(request.check_id, changed_names, "updated")
+        return ToolResult({
+            "WasSuccessful": True,
+            "Message": str(envelope.get("Message") or "CoworkerIdentityCheck was successfully updated."),
+            "Value": envelope.get("Value") if isinstance(envelope.get("Value"), dict) else {"Id": request.check_id},
+            "UpdatedOn": envelope.get("UpdatedOn"),
+            "UpdatedBy": self.redactor.value("UpdatedBy", envelope.get("UpdatedBy")),
+            "Changes": shown_changes,
+            "DryRun": False,
+        }, False, f"Updated check {request.check_id}: changed {', '.join(changed_names)}.")
+
+    def _resolve_tokens(self, values: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:
+        """A redaction token given back means "unchanged" when it is the current value's token."""
+        errors = []
+        for name in list(values):
+            if name in self.redactor.fields and self.redactor.is_token(values[name]):
+                if values[name].strip() == self.redactor.value(name, current.get(name)):
+                    values[name] = current.get(name)
+                else:
+                    errors.append(problem(name, "is a redaction token that does not match the current value. "
+                                          "Leave the field out to keep the current value, or give the real "
+                                          "new value to change it.", values[name]))
+        return errors
+
+    def _changes(self, current: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"Field": f.name, "From": current.get(f.name), "To": body.get(f.name)}
+                for f in PUT_FIELDS if not _same(f.type, current.get(f.name), body.get(f.name))]
+
+
+def _same(type_: str, old: Any, new: Any) -> bool:
+    if type_ == "boolean":
+        return bool(old) == bool(new)
+    if old in (None, "") and new in (None, ""):
+        return True
+    if type_ == "datetime" and isinstance(old, str) and isinstance(new, str):
+        return parse_datetime(old) == parse_datetime(new)
+    return bool(old == new)
