@@ -21,9 +21,10 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import anyio
 import httpx2
@@ -36,8 +37,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 CHECK = 87654301
 ROUNDS = 3
-INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}},
+}
 
 
 def wait_http(url: str, timeout: float = 30) -> None:
@@ -53,8 +58,9 @@ def wait_http(url: str, timeout: float = 30) -> None:
 
 @contextmanager
 def process(args: list[str], env: dict[str, str], health: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, cwd=ROOT)
+    proc = subprocess.Popen(
+        args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
+    )
     try:
         if health:
             wait_http(health)
@@ -69,8 +75,12 @@ def process(args: list[str], env: dict[str, str], health: str | None = None) -> 
 
 def base_env(sandbox_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUDUS_")}
-    env.update(NEXUDUS_BASE_URL=sandbox_url, NEXUDUS_TOKEN=SANDBOX_TOKEN, NEXUDUS_MCP_LOG_LEVEL="WARNING",
-               NEXUDUS_MCP_SECRET="bench")
+    env.update(
+        NEXUDUS_BASE_URL=sandbox_url,
+        NEXUDUS_TOKEN=SANDBOX_TOKEN,
+        NEXUDUS_MCP_LOG_LEVEL="WARNING",
+        NEXUDUS_MCP_SECRET="bench",
+    )
     env.update(extra)
     return env
 
@@ -82,11 +92,15 @@ FLOOR = [PY, str(ROOT / "bench" / "floor_server.py")]
 # ------------------------------------------------------------------ 1. cold start
 def cold_start_once(command: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, cwd=ROOT)
+    proc = subprocess.Popen(
+        command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT
+    )
     assert proc.stdin and proc.stdout
-    lines = [INIT, {"jsonrpc": "2.0", "method": "notifications/initialized"},
-             {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}]
+    lines = [
+        INIT,
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+    ]
     proc.stdin.write(b"".join(json.dumps(m).encode() + b"\n" for m in lines))
     proc.stdin.flush()
     while True:
@@ -111,8 +125,15 @@ def bench_cold_start(env: dict[str, str], runs: int) -> tuple[float, float]:
 
 
 # ------------------------------------------------------------------ 2 and 5. stdio calls
-async def stdio_calls(command: list[str], env: dict[str, str], tool: str, make_args: Any, calls: int,
-                      warmup: int, rss_at: tuple[int, ...] = ()) -> tuple[list[float], dict[int, int], int]:
+async def stdio_calls(
+    command: list[str],
+    env: dict[str, str],
+    tool: str,
+    make_args: Any,
+    calls: int,
+    warmup: int,
+    rss_at: tuple[int, ...] = (),
+) -> tuple[list[float], dict[int, int], int]:
     from mcp import Client, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
@@ -160,8 +181,15 @@ def read_status(pid: int, key: str) -> int:
     return 0
 
 
-REQUIRED = {"Id": CHECK, "BusinessId": 1001, "CoworkerId": 2001, "Name": "Passport check",
-            "IdentityCheckProvider": "Manual", "IdentityDocumentType": "Passport", "AddressDocumentType": "None"}
+REQUIRED = {
+    "Id": CHECK,
+    "BusinessId": 1001,
+    "CoworkerId": 2001,
+    "Name": "Passport check",
+    "IdentityCheckProvider": "Manual",
+    "IdentityDocumentType": "Passport",
+    "AddressDocumentType": "None",
+}
 
 
 def our_update(n: int) -> dict[str, Any]:
@@ -179,10 +207,18 @@ def sandbox_requests(sandbox_url: str) -> list[dict[str, Any]]:
 
 # ------------------------------------------------------------------ 4. HTTP mode
 async def http_load(url: str, clients: int, calls_each: int) -> tuple[float, float, float]:
-    payload = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-               "params": {"name": GET_TOOL, "arguments": {"Id": CHECK}}}
-    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-               "MCP-Protocol-Version": "2025-11-25", "Authorization": "Bearer bench-client-token-0123456789"}
+    payload = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": GET_TOOL, "arguments": {"Id": CHECK}},
+    }
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-11-25",
+        "Authorization": "Bearer bench-client-token-0123456789",
+    }
     latencies: list[float] = []
 
     async def one_client() -> None:
@@ -220,8 +256,15 @@ def main() -> int:
         print("1/5 cold start ...", file=sys.stderr)
         ours, floor = bench_cold_start(env, runs)
         ratio = ours / floor
-        rows.append(("cold start, stdio (median)", f"{ours * 1000:.0f} ms", f"{floor * 1000:.0f} ms", f"{ratio:.2f}x",
-                     "<= 1.15x"))
+        rows.append(
+            (
+                "cold start, stdio (median)",
+                f"{ours * 1000:.0f} ms",
+                f"{floor * 1000:.0f} ms",
+                f"{ratio:.2f}x",
+                "<= 1.15x",
+            )
+        )
         if ratio > 1.15:
             failures.append(f"cold start {ratio:.2f}x > 1.15x")
 
@@ -229,28 +272,42 @@ def main() -> int:
         ours_lat: list[float] = []
         floor_lat: list[float] = []
         for _ in range(ROUNDS):  # alternate, so drift on a shared machine falls on both sides
-            ours_lat += anyio.run(stdio_calls, OURS, env, UPDATE_TOOL, our_update,
-                                  calls // ROUNDS, 20)[0]
+            ours_lat += anyio.run(stdio_calls, OURS, env, UPDATE_TOOL, our_update, calls // ROUNDS, 20)[0]
             floor_lat += anyio.run(stdio_calls, FLOOR, env, "update_floor", floor_update, calls // ROUNDS, 20)[0]
         ours_med, floor_med = statistics.median(ours_lat), statistics.median(floor_lat)
         ratio = ours_med / floor_med
-        rows.append(("update call, stdio (median)", f"{ours_med * 1000:.2f} ms", f"{floor_med * 1000:.2f} ms",
-                     f"{ratio:.2f}x", "<= 1.25x"))
+        rows.append(
+            (
+                "update call, stdio (median)",
+                f"{ours_med * 1000:.2f} ms",
+                f"{floor_med * 1000:.2f} ms",
+                f"{ratio:.2f}x",
+                "<= 1.25x",
+            )
+        )
         if ratio > 1.25:
             failures.append(f"update latency {ratio:.2f}x > 1.25x")
 
         print("3/5 upstream efficiency ...", file=sys.stderr)
         httpx2.post(f"{sandbox_url}/_sandbox/reset")
-        password_env = base_env(sandbox_url, NEXUDUS_TOKEN="", NEXUDUS_USERNAME=ADMIN_USER,
-                                NEXUDUS_PASSWORD=ADMIN_PASSWORD)
+        password_env = base_env(
+            sandbox_url, NEXUDUS_TOKEN="", NEXUDUS_USERNAME=ADMIN_USER, NEXUDUS_PASSWORD=ADMIN_PASSWORD
+        )
         anyio.run(stdio_calls, OURS, password_env, UPDATE_TOOL, our_update, 100, 0)
         log = sandbox_requests(sandbox_url)
         gets = sum(1 for r in log if r["route"] == "get")
         puts = sum(1 for r in log if r["route"] == "update")
         tokens = sum(1 for r in log if r["route"] == "token")
         connections = len({r["peer"] for r in log})
-        rows.append(("100 updates: GET / PUT / token / TCP conns", f"{gets} / {puts} / {tokens} / {connections}",
-                     "100 / 100 / 1 / 1", "", "exact"))
+        rows.append(
+            (
+                "100 updates: GET / PUT / token / TCP conns",
+                f"{gets} / {puts} / {tokens} / {connections}",
+                "100 / 100 / 1 / 1",
+                "",
+                "exact",
+            )
+        )
         if (gets, puts, tokens, connections) != (100, 100, 1, 1):
             failures.append(f"upstream efficiency {gets}/{puts}/{tokens}/{connections} != 100/100/1/1")
 
@@ -258,21 +315,47 @@ def main() -> int:
         http_env = base_env(sandbox_url, NEXUDUS_MCP_CLIENT_TOKENS="bench=bench-client-token-0123456789")
         for workers in (1, 2):
             port = free_port()
-            command = [PY, "-m", "uvicorn", "nexudus_identity_mcp.http_app:app", "--host", "127.0.0.1", "--port",
-                       str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+            command = [
+                PY,
+                "-m",
+                "uvicorn",
+                "nexudus_identity_mcp.http_app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ]
             with process(command, http_env, health=f"http://127.0.0.1:{port}/healthz"):
                 anyio.run(http_load, f"http://127.0.0.1:{port}/mcp", 4, 5)  # warm up every worker
                 rate, p50, p99 = anyio.run(http_load, f"http://127.0.0.1:{port}/mcp", 16, http_each)
-            rows.append((f"HTTP, 16 clients, {workers} worker(s): get calls", f"{rate:.0f} calls/s",
-                         f"p50 {p50 * 1000:.1f} ms", f"p99 {p99 * 1000:.1f} ms", "report"))
+            rows.append(
+                (
+                    f"HTTP, 16 clients, {workers} worker(s): get calls",
+                    f"{rate:.0f} calls/s",
+                    f"p50 {p50 * 1000:.1f} ms",
+                    f"p99 {p99 * 1000:.1f} ms",
+                    "report",
+                )
+            )
 
         print("5/5 memory ...", file=sys.stderr)
         half = mem_calls // 2
-        _, rss, peak = anyio.run(stdio_calls, OURS, env, UPDATE_TOOL, our_update, mem_calls, 0,
-                                 (half, mem_calls))
+        _, rss, peak = anyio.run(stdio_calls, OURS, env, UPDATE_TOOL, our_update, mem_calls, 0, (half, mem_calls))
         growth = rss.get(mem_calls, 0) - rss.get(half, 0)
-        rows.append((f"server RSS after {mem_calls} calls (peak)", f"{rss.get(mem_calls, 0) / 2**20:.1f} MB",
-                     f"{peak / 2**20:.1f} MB", f"{growth / 2**20:+.2f} MB since call {half}", "< 100 MB, ~0"))
+        rows.append(
+            (
+                f"server RSS after {mem_calls} calls (peak)",
+                f"{rss.get(mem_calls, 0) / 2**20:.1f} MB",
+                f"{peak / 2**20:.1f} MB",
+                f"{growth / 2**20:+.2f} MB since call {half}",
+                "< 100 MB, ~0",
+            )
+        )
         if peak >= 100 * 2**20:
             failures.append(f"peak RSS {peak / 2**20:.1f} MB >= 100 MB")
         if growth > 2 * 2**20:
@@ -284,8 +367,9 @@ def main() -> int:
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
-    print(f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
-          f"{'quick' if args.quick else 'full'} run")
+    print(
+        f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {'quick' if args.quick else 'full'} run"
+    )
     if failures:
         print("BUDGET MISSED: " + "; ".join(failures))
         return 1

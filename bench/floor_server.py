@@ -26,8 +26,10 @@ PATH = "/api/spaces/coworkeridentitychecks"
 def http() -> httpx2.AsyncClient:
     global _http
     if _http is None:
-        _http = httpx2.AsyncClient(base_url=os.environ.get("NEXUDUS_BASE_URL", "http://127.0.0.1:8080"),
-                                   headers={"Authorization": f"Bearer {os.environ.get('NEXUDUS_TOKEN', '')}"})
+        _http = httpx2.AsyncClient(
+            base_url=os.environ.get("NEXUDUS_BASE_URL", "http://127.0.0.1:8080"),
+            headers={"Authorization": f"Bearer {os.environ.get('NEXUDUS_TOKEN', '')}"},
+        )
     return _http
 
 

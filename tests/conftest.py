@@ -18,7 +18,6 @@ from nexudus_identity_mcp.sandbox import SANDBOX_TOKEN, Sandbox
 from nexudus_identity_mcp.settings import Settings
 
 
-
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
@@ -98,8 +97,9 @@ def node_tools() -> Path:
             pytest.fail("node and npm are required in CI for the TypeScript SDK and conformance tests")
         pytest.skip("node/npm not installed")
     if not (NODE_DIR / "node_modules" / ".package-lock.json").is_file():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=600,
-                       capture_output=True)
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=600, capture_output=True
+        )
     return NODE_DIR
 
 

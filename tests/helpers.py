@@ -37,6 +37,13 @@ def body(result: types.CallToolResult, tool: str) -> dict[str, Any]:
 
 def required_from(record: dict[str, Any]) -> dict[str, Any]:
     """The seven required update fields, copied from a record as get returns it."""
-    names = ("Id", "BusinessId", "CoworkerId", "Name", "IdentityCheckProvider", "IdentityDocumentType",
-             "AddressDocumentType")
+    names = (
+        "Id",
+        "BusinessId",
+        "CoworkerId",
+        "Name",
+        "IdentityCheckProvider",
+        "IdentityDocumentType",
+        "AddressDocumentType",
+    )
     return {n: record[n] for n in names}

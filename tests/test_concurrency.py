@@ -30,15 +30,21 @@ async def test_many_concurrent_updates_under_throttling(sandbox: Sandbox) -> Non
     outcomes: dict[int, dict[str, Any]] = {}
     limiter = anyio.CapacityLimiter(AT_ONCE)
 
-    async with Client(server_for(sandbox, max_attempts=3, max_retry_after=0.2, backoff_base=0.01),
-                      mode="legacy") as client:
-        records = {i: body(await client.call_tool("get_coworker_identity_check", {"Id": i}),
-                           "get_coworker_identity_check")["Record"] for i in set(targets)}
+    async with Client(
+        server_for(sandbox, max_attempts=3, max_retry_after=0.2, backoff_base=0.01), mode="legacy"
+    ) as client:
+        records = {
+            i: body(await client.call_tool("get_coworker_identity_check", {"Id": i}), "get_coworker_identity_check")[
+                "Record"
+            ]
+            for i in set(targets)
+        }
 
         async def one(n: int) -> None:
             async with limiter:
-                result = await client.call_tool(UPDATE, {**required_from(records[targets[n]]),
-                                                         "Description": f"call-{n}"})
+                result = await client.call_tool(
+                    UPDATE, {**required_from(records[targets[n]]), "Description": f"call-{n}"}
+                )
                 outcomes[n] = body(result, UPDATE)
 
         with anyio.fail_after(120):
@@ -64,19 +70,24 @@ async def test_many_concurrent_updates_under_throttling(sandbox: Sandbox) -> Non
             assert final == before[check_id]
         assert {k for k in final if final[k] != before[check_id][k]} <= UNTOUCHED_BY_DESCRIPTION
     throttled = sum(1 for out in outcomes.values() if not out["WasSuccessful"])
-    print(f"\n{CALLS} calls, {AT_ONCE} at a time: {CALLS - throttled} succeeded, {throttled} throttled; "
-          f"{sandbox.state.count('update')} PUTs reached the sandbox")
+    print(
+        f"\n{CALLS} calls, {AT_ONCE} at a time: {CALLS - throttled} succeeded, {throttled} throttled; "
+        f"{sandbox.state.count('update')} PUTs reached the sandbox"
+    )
 
 
 async def test_expected_updated_on_refuses_concurrent_overwrites(sandbox: Sandbox) -> None:
     async with Client(server_for(sandbox), mode="legacy") as client:
-        record = body(await client.call_tool("get_coworker_identity_check", {"Id": CHECK}),
-                      "get_coworker_identity_check")["Record"]
+        record = body(
+            await client.call_tool("get_coworker_identity_check", {"Id": CHECK}), "get_coworker_identity_check"
+        )["Record"]
         outcomes: dict[int, dict[str, Any]] = {}
 
         async def one(n: int) -> None:
-            result = await client.call_tool(UPDATE, {**required_from(record), "Description": f"writer-{n}",
-                                                     "ExpectedUpdatedOn": record["UpdatedOn"]})
+            result = await client.call_tool(
+                UPDATE,
+                {**required_from(record), "Description": f"writer-{n}", "ExpectedUpdatedOn": record["UpdatedOn"]},
+            )
             outcomes[n] = body(result, UPDATE)
 
         with anyio.fail_after(60):
@@ -96,10 +107,15 @@ async def test_concurrent_updates_of_different_fields_lose_nothing(sandbox: Sand
     (Required fields travel in every call, so a concurrent change to one of them is guarded only by
     ExpectedUpdatedOn, as the test above shows.)"""
     async with Client(server_for(sandbox), mode="legacy") as client:
-        record = body(await client.call_tool("get_coworker_identity_check", {"Id": CHECK}),
-                      "get_coworker_identity_check")["Record"]
-        changes = [{"Description": "desk note"}, {"IdentityDocumentIssuedBy": "IRN Lisboa"}, {"Billed": False},
-                   {"StripeVerificationSessionId": "vs_concurrent"}]
+        record = body(
+            await client.call_tool("get_coworker_identity_check", {"Id": CHECK}), "get_coworker_identity_check"
+        )["Record"]
+        changes = [
+            {"Description": "desk note"},
+            {"IdentityDocumentIssuedBy": "IRN Lisboa"},
+            {"Billed": False},
+            {"StripeVerificationSessionId": "vs_concurrent"},
+        ]
 
         async def one(change: dict[str, Any]) -> None:
             result = await client.call_tool(UPDATE, {**required_from(record), **change})
@@ -109,5 +125,9 @@ async def test_concurrent_updates_of_different_fields_lose_nothing(sandbox: Sand
             for change in changes:
                 tg.start_soon(one, change)
     final = sandbox.state.record(CHECK)
-    assert (final["Description"], final["IdentityDocumentIssuedBy"], final["Billed"],
-            final["StripeVerificationSessionId"]) == ("desk note", "IRN Lisboa", False, "vs_concurrent")
+    assert (
+        final["Description"],
+        final["IdentityDocumentIssuedBy"],
+        final["Billed"],
+        final["StripeVerificationSessionId"],
+    ) == ("desk note", "IRN Lisboa", False, "vs_concurrent")

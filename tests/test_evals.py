@@ -26,18 +26,37 @@ EVALS = sorted((ROOT / "evals").glob("*.toml"))
 def test_the_suite_has_the_scenarios_the_issue_names() -> None:
     assert len(EVALS) >= 25
     names = {load_scenario(p).name for p in EVALS}
-    for needed in ("enum_by_name", "enum_by_code", "enum_typo_repaired", "date_plain", "date_with_offset",
-                   "clear_description", "missing_required_repaired", "unknown_property_repaired", "unknown_id",
-                   "find_by_member_and_location", "conflict_reread", "dry_run_then_confirm", "throttled_then_retry",
-                   "read_only_refused", "status_not_writable"):
+    for needed in (
+        "enum_by_name",
+        "enum_by_code",
+        "enum_typo_repaired",
+        "date_plain",
+        "date_with_offset",
+        "clear_description",
+        "missing_required_repaired",
+        "unknown_property_repaired",
+        "unknown_id",
+        "find_by_member_and_location",
+        "conflict_reread",
+        "dry_run_then_confirm",
+        "throttled_then_retry",
+        "read_only_refused",
+        "status_not_writable",
+    ):
         assert needed in names
 
 
 def test_full_suite_with_the_scripted_agent(tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUDUS_")}
-    done = subprocess.run([sys.executable, "-m", "nexudus_identity_mcp", "eval", "--report", str(report_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "nexudus_identity_mcp", "eval", "--report", str(report_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     report = json.loads(report_path.read_text())
     assert report["agent"] == "scripted"
@@ -53,7 +72,10 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 async def test_grading_fails_wrong_outcomes(tmp_path: Path) -> None:
-    extra_change = write(tmp_path, "extra", '''
+    extra_change = write(
+        tmp_path,
+        "extra",
+        """
 name = "extra_change"
 request = "Change the issuer on check 87654304 to 'DVA'."
 [expect.records.87654304]
@@ -65,8 +87,12 @@ arguments = { Id = 87654304 }
 call = "update_coworker_identity_check"
 copy_required = true
 arguments = { IdentityDocumentIssuedBy = "DVA", Description = "not asked for" }
-''')
-    wrong_value = write(tmp_path, "wrong", '''
+""",
+    )
+    wrong_value = write(
+        tmp_path,
+        "wrong",
+        """
 name = "wrong_value"
 request = "Set the issuer of 87654304 to 'DVA'."
 [expect.records.87654304]
@@ -76,8 +102,12 @@ writes = 1
 [[steps]]
 call = "get_coworker_identity_check"
 arguments = { Id = 87654304 }
-''')
-    unrepairable = write(tmp_path, "unrepairable", '''
+""",
+    )
+    unrepairable = write(
+        tmp_path,
+        "unrepairable",
+        """
 name = "unrepairable"
 request = "x"
 [[steps]]
@@ -90,9 +120,12 @@ arguments = { IdentityDocumentExpirationDate = "next spring" }
 expect_error = "validation"
 [[steps]]
 repair = true
-''')
+""",
+    )
     with open(os.devnull, "w") as quiet:
-        outcomes = await run_all([load_scenario(p) for p in (extra_change, wrong_value, unrepairable)], ScriptedAgent(), out=quiet)
+        outcomes = await run_all(
+            [load_scenario(p) for p in (extra_change, wrong_value, unrepairable)], ScriptedAgent(), out=quiet
+        )
     by_name = {o.name: o for o in outcomes}
     assert not by_name["extra_change"].passed
     assert any("Description" in f for f in by_name["extra_change"].failures)
@@ -114,8 +147,14 @@ class FakeModel:
         payload = json.loads(request.content)
         self.requests.append(payload)
         turn = len(self.requests)
-        base = {"Id": 87654303, "BusinessId": 1001, "CoworkerId": 2002, "Name": "ID card check",
-                "IdentityCheckProvider": "Manual", "AddressDocumentType": "None"}
+        base = {
+            "Id": 87654303,
+            "BusinessId": 1001,
+            "CoworkerId": 2002,
+            "Name": "ID card check",
+            "IdentityCheckProvider": "Manual",
+            "AddressDocumentType": "None",
+        }
         if turn == 1:
             return self.tool_call("get_coworker_identity_check", {"Id": 87654303})
         if turn == 2:
@@ -129,10 +168,33 @@ class FakeModel:
     def tool_call(self, name: str, arguments: dict[str, Any]) -> httpx2.Response:
         n = len(self.requests)
         if self.style == "anthropic":
-            return httpx2.Response(200, json={"content": [{"type": "tool_use", "id": f"tu_{n}", "name": name,
-                                                           "input": arguments}], "stop_reason": "tool_use"})
-        return httpx2.Response(200, json={"choices": [{"message": {"role": "assistant", "content": None, "tool_calls": [
-            {"id": f"call_{n}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}]}}]})
+            return httpx2.Response(
+                200,
+                json={
+                    "content": [{"type": "tool_use", "id": f"tu_{n}", "name": name, "input": arguments}],
+                    "stop_reason": "tool_use",
+                },
+            )
+        return httpx2.Response(
+            200,
+            json={
+                "choices": [
+                    {
+                        "message": {
+                            "role": "assistant",
+                            "content": None,
+                            "tool_calls": [
+                                {
+                                    "id": f"call_{n}",
+                                    "type": "function",
+                                    "function": {"name": name, "arguments": json.dumps(arguments)},
+                                }
+                            ],
+                        }
+                    }
+                ]
+            },
+        )
 
     def text(self, text: str) -> httpx2.Response:
         if self.style == "anthropic":
@@ -151,7 +213,10 @@ class FakeModel:
 
 @pytest.mark.parametrize("style", ["anthropic", "openai"])
 async def test_model_agent_loop_with_a_fake_model(tmp_path: Path, style: str) -> None:
-    scenario = write(tmp_path, "model", '''
+    scenario = write(
+        tmp_path,
+        "model",
+        """
 name = "model_fixes_typo"
 request = "Tomás's check 87654303 was done with his passport."
 [expect.records.87654303]
@@ -159,7 +224,8 @@ IdentityDocumentType = "Passport"
 [expect]
 writes = 1
 errors = ["validation"]
-''')
+""",
+    )
     fake = FakeModel(style)
     transport = httpx2.MockTransport(fake.handler)
     agent = (AnthropicAgent if style == "anthropic" else OpenAIAgent)(api_key="test-key", transport=transport)

@@ -34,13 +34,22 @@ class Case:
 CASES = [
     Case("401", dict(kind="status", status=401), "unauthorized", False, 1),
     Case("404", dict(kind="status", status=404), "not_found", False, 1),
-    Case("409 throttle with Retry-After", dict(kind="status", status=409, retry_after="1",
-                                               body="You must wait before accessing this url again"),
-         "rate_limited", True, ATTEMPTS),
+    Case(
+        "409 throttle with Retry-After",
+        dict(kind="status", status=409, retry_after="1", body="You must wait before accessing this url again"),
+        "rate_limited",
+        True,
+        ATTEMPTS,
+    ),
     Case("409 throttle without Retry-After", dict(kind="status", status=409), "rate_limited", True, ATTEMPTS),
     Case("429", dict(kind="status", status=429, retry_after="2"), "rate_limited", True, ATTEMPTS),
-    Case("500", dict(kind="status", status=500, body={"Message": "An error has occurred."}),
-         "upstream_unavailable", True, 1),
+    Case(
+        "500",
+        dict(kind="status", status=500, body={"Message": "An error has occurred."}),
+        "upstream_unavailable",
+        True,
+        1,
+    ),
     Case("502 HTML page", dict(kind="html", status=502), "upstream_unavailable", True, ATTEMPTS),
     Case("503", dict(kind="status", status=503), "upstream_unavailable", True, ATTEMPTS),
     Case("malformed JSON", dict(kind="malformed"), "upstream_error", False, 1),
@@ -55,12 +64,14 @@ CASES = [
 async def test_fault_during_an_update(sandbox: Sandbox, case: Case, route: str) -> None:
     before = sandbox.state.record(CHECK)
     async with Client(server_for(sandbox, **FAST), mode="legacy") as client:
-        record = body(await client.call_tool("get_coworker_identity_check", {"Id": CHECK}),
-                      "get_coworker_identity_check")["Record"]
+        record = body(
+            await client.call_tool("get_coworker_identity_check", {"Id": CHECK}), "get_coworker_identity_check"
+        )["Record"]
         sandbox.state.requests.clear()
         sandbox.state.inject(Fault(route=route, count=100, **copy.deepcopy(case.fault)))  # type: ignore[arg-type]
-        result = await client.call_tool(UPDATE, {**required_from(record), "Description": "changed",
-                                                 "IdentityDocumentType": "IdCard"})
+        result = await client.call_tool(
+            UPDATE, {**required_from(record), "Description": "changed", "IdentityDocumentType": "IdCard"}
+        )
         out = body(result, UPDATE)
 
         assert result.is_error and out["ErrorKind"] == case.kind and out["Retryable"] is case.retryable, out

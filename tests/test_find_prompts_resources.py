@@ -39,14 +39,17 @@ async def find(sandbox: Sandbox, era: str, args: dict[str, Any], **overrides: An
 
 
 # ------------------------------------------------------------------ find
-@pytest.mark.parametrize("args,expected", [
-    ({"CoworkerId": 2001}, {87654301, 87654302}),
-    ({"BusinessId": 1003}, {87654308, 87654309, 87654310, 87654311}),
-    ({"Name": "PROOF of"}, {87654302, 87654312}),
-    ({"VerificationStatus": "failed"}, {87654304, 87654312}),
-    ({"VerificationStatus": 2}, {87654303, 87654310}),
-    ({"VerificationType": "Address", "BusinessId": "1002"}, {87654307, 87654312}),
-])
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        ({"CoworkerId": 2001}, {87654301, 87654302}),
+        ({"BusinessId": 1003}, {87654308, 87654309, 87654310, 87654311}),
+        ({"Name": "PROOF of"}, {87654302, 87654312}),
+        ({"VerificationStatus": "failed"}, {87654304, 87654312}),
+        ({"VerificationStatus": 2}, {87654303, 87654310}),
+        ({"VerificationType": "Address", "BusinessId": "1002"}, {87654307, 87654312}),
+    ],
+)
 async def test_find_by_each_filter(sandbox: Sandbox, era: str, args: dict[str, Any], expected: set[int]) -> None:
     is_error, out = await find(sandbox, era, args)
     assert not is_error, out
@@ -130,8 +133,10 @@ async def test_missing_required_prompt_argument_is_named(sandbox: Sandbox, era: 
 def test_adding_a_file_adds_a_prompt(tmp_path: Path) -> None:
     for path in prompts_dir().glob("*.md"):
         shutil.copy(path, tmp_path / path.name)
-    (tmp_path / "greet.md").write_text('+++\nname = "greet_member"\ndescription = "Say hello"\n'
-                                       '[[arguments]]\nname = "who"\nrequired = true\n+++\nHello {{who}}!\n')
+    (tmp_path / "greet.md").write_text(
+        '+++\nname = "greet_member"\ndescription = "Say hello"\n'
+        '[[arguments]]\nname = "who"\nrequired = true\n+++\nHello {{who}}!\n'
+    )
     prompts = load_prompts(tmp_path)
     assert set(prompts) == set(load_prompts()) | {"greet_member"}
     assert prompts["greet_member"].render({"who": "Ana"}) == "Hello Ana!\n"
@@ -145,7 +150,7 @@ async def test_reference_resources(sandbox: Sandbox, era: str) -> None:
         enums = json.loads((await client.read_resource(ENUMS_URI)).contents[0].text)  # type: ignore[union-attr]
         fields_md = (await client.read_resource(FIELDS_URI)).contents[0].text  # type: ignore[union-attr]
     assert set(enums) == {e.name for e in ALL_ENUMS}
-    assert {"name": "NEXUSCard", "code": 10} .items() <= enums["IdentityDocumentType"]["values"][10].items()
+    assert {"name": "NEXUSCard", "code": 10}.items() <= enums["IdentityDocumentType"]["values"][10].items()
     assert all(f"`{f.name}`" in fields_md for f in FIELDS)
 
 
@@ -156,8 +161,9 @@ async def test_read_only_mode_serves_the_read_tools_only(sandbox: Sandbox, era: 
         assert names == {FIND, "get_coworker_identity_check"}
         if era == "legacy":  # a pinned 2026 in-process client does not fetch server/discover
             assert client.instructions and "read-only" in client.instructions
-        record = body(await client.call_tool("get_coworker_identity_check", {"Id": CHECK}),
-                      "get_coworker_identity_check")["Record"]
+        record = body(
+            await client.call_tool("get_coworker_identity_check", {"Id": CHECK}), "get_coworker_identity_check"
+        )["Record"]
         refused = await client.call_tool("update_coworker_identity_check", {**required_from(record), "Name": "x"})
     assert refused.is_error and refused.structured_content["ErrorKind"] == "read_only"  # type: ignore[index]
     assert sandbox.state.count("update") == 0

@@ -26,33 +26,69 @@ SCHEMAS = {t.name: t for t in tool_definitions()}
 EXAMPLES = 500
 
 scalars = st.one_of(
-    st.none(), st.booleans(),
+    st.none(),
+    st.booleans(),
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=40),
     st.text(alphabet=st.characters(codec="utf-8"), min_size=900, max_size=1500),
-    st.sampled_from(["Passport", "pasport", "IDCARD", "2", "99", "-1", "true", "2031-03-14", "31/12/2030",
-                     "«ID_DOC:00000000»", "Manual", "stripe identity", " ", "", "0x1F", "1e3", "𝓟assport"]),
+    st.sampled_from(
+        [
+            "Passport",
+            "pasport",
+            "IDCARD",
+            "2",
+            "99",
+            "-1",
+            "true",
+            "2031-03-14",
+            "31/12/2030",
+            "«ID_DOC:00000000»",
+            "Manual",
+            "stripe identity",
+            " ",
+            "",
+            "0x1F",
+            "1e3",
+            "𝓟assport",
+        ]
+    ),
 )
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8),
-                                                                                                 inner, max_size=4),
-                           max_leaves=8)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=8,
+)
 keys = st.one_of(st.sampled_from(UPDATE_PROPERTIES + FIND_PROPERTIES), st.text(max_size=30))
 
 # A valid call to start from, so that the fuzz reaches the merge and the PUT, not only the validator.
-VALID = {"Id": 87654301, "BusinessId": 1001, "CoworkerId": 2001, "Name": "Passport check",
-         "IdentityCheckProvider": "Manual", "IdentityDocumentType": "Passport", "AddressDocumentType": "None"}
-mutated_valid = st.builds(lambda drop, extra: {**{k: v for k, v in VALID.items() if k not in drop}, **extra},
-                          st.sets(st.sampled_from(list(VALID)), max_size=3),
-                          st.dictionaries(keys, json_values, max_size=5))
+VALID = {
+    "Id": 87654301,
+    "BusinessId": 1001,
+    "CoworkerId": 2001,
+    "Name": "Passport check",
+    "IdentityCheckProvider": "Manual",
+    "IdentityDocumentType": "Passport",
+    "AddressDocumentType": "None",
+}
+mutated_valid = st.builds(
+    lambda drop, extra: {**{k: v for k, v in VALID.items() if k not in drop}, **extra},
+    st.sets(st.sampled_from(list(VALID)), max_size=3),
+    st.dictionaries(keys, json_values, max_size=5),
+)
 
 
 def plausible(field_name: str) -> st.SearchStrategy[Any]:
     """Values a model might really send for a field: mostly right, sometimes subtly wrong."""
     f = next(f for f in PUT_FIELDS if f.name == field_name)
     if f.enum is not None:
-        return st.one_of(st.sampled_from(f.enum.names), st.sampled_from([v.code for v in f.enum.values]),
-                         st.sampled_from([n.lower() for n in f.enum.names]), st.integers(-3, 120), scalars)
+        return st.one_of(
+            st.sampled_from(f.enum.names),
+            st.sampled_from([v.code for v in f.enum.values]),
+            st.sampled_from([n.lower() for n in f.enum.names]),
+            st.integers(-3, 120),
+            scalars,
+        )
     if f.type == "datetime":
         return st.one_of(st.dates().map(str), st.datetimes().map(lambda d: d.isoformat()), scalars)
     if f.type == "boolean":
@@ -65,20 +101,34 @@ plausible_update = st.builds(
     lambda base, extra, options: {**base, **extra, **options},
     st.just(VALID),
     st.dictionaries(st.sampled_from(optional_names), st.none(), max_size=4).flatmap(
-        lambda chosen: st.fixed_dictionaries({name: plausible(name) for name in chosen})),
-    st.fixed_dictionaries({}, optional={"DryRun": st.booleans(), "ClearFields": st.lists(st.sampled_from(
-        optional_names + ["Name", "Nope"]), max_size=3), "ExpectedUpdatedOn": st.sampled_from(
-        ["2026-10-10T14:20:00Z", "2020-01-01", "yesterday"])}),
+        lambda chosen: st.fixed_dictionaries({name: plausible(name) for name in chosen})
+    ),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "DryRun": st.booleans(),
+            "ClearFields": st.lists(st.sampled_from(optional_names + ["Name", "Nope"]), max_size=3),
+            "ExpectedUpdatedOn": st.sampled_from(["2026-10-10T14:20:00Z", "2020-01-01", "yesterday"]),
+        },
+    ),
 )
-plausible_find = st.fixed_dictionaries({}, optional={
-    "CoworkerId": st.one_of(st.integers(2000, 2010), scalars), "BusinessId": st.one_of(st.integers(1000, 1004), scalars),
-    "Name": st.one_of(st.sampled_from(["passport", "Proof", "x"]), scalars),
-    "VerificationStatus": st.one_of(st.sampled_from(["Pending", "failed", "3", 9]), scalars),
-    "VerificationType": st.sampled_from(["IdDocument", "address", 0, "Adress"]),
-    "Page": st.one_of(st.integers(-1, 5), scalars), "PageSize": st.one_of(st.integers(0, 60), scalars)})
+plausible_find = st.fixed_dictionaries(
+    {},
+    optional={
+        "CoworkerId": st.one_of(st.integers(2000, 2010), scalars),
+        "BusinessId": st.one_of(st.integers(1000, 1004), scalars),
+        "Name": st.one_of(st.sampled_from(["passport", "Proof", "x"]), scalars),
+        "VerificationStatus": st.one_of(st.sampled_from(["Pending", "failed", "3", 9]), scalars),
+        "VerificationType": st.sampled_from(["IdDocument", "address", 0, "Adress"]),
+        "Page": st.one_of(st.integers(-1, 5), scalars),
+        "PageSize": st.one_of(st.integers(0, 60), scalars),
+    },
+)
 UPDATE, FIND = "update_coworker_identity_check", "find_coworker_identity_checks"
 calls = st.one_of(
-    st.tuples(st.just(UPDATE), st.one_of(plausible_update, mutated_valid, st.dictionaries(keys, json_values, max_size=8))),
+    st.tuples(
+        st.just(UPDATE), st.one_of(plausible_update, mutated_valid, st.dictionaries(keys, json_values, max_size=8))
+    ),
     st.tuples(st.just(FIND), st.one_of(plausible_find, st.dictionaries(keys, json_values, max_size=6))),
 )
 
@@ -102,13 +152,20 @@ def check_result(tool: str, args: dict[str, Any], result: Any, sandbox: Sandbox,
     for request in new:
         if request.route == "update":
             # Every PUT we send is one the API accepts, except for ids the sandbox does not know.
-            assert request.status in (200, 404) or (request.status == 400 and out["Errors"] and all(
-                e["PropertyName"] in ("BusinessId", "CoworkerId") for e in out["Errors"])), (args, out)
+            assert request.status in (200, 404) or (
+                request.status == 400
+                and out["Errors"]
+                and all(e["PropertyName"] in ("BusinessId", "CoworkerId") for e in out["Errors"])
+            ), (args, out)
 
 
 # Random locally (to keep finding new cases); a fixed sequence in CI, so a run is reproducible.
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=bool(os.environ.get("CI")),
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=bool(os.environ.get("CI")),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(call=calls)
 def test_arbitrary_arguments_give_well_formed_results(call: tuple[str, dict[str, Any]]) -> None:
     tool, args = call

@@ -19,9 +19,8 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from nexudus_identity_mcp.http_app import ConfigError, create_app
-from nexudus_identity_mcp.sandbox import SANDBOX_TOKEN, Sandbox
-
 from nexudus_identity_mcp.loopback import LOOPBACK, ServedApp, free_port
+from nexudus_identity_mcp.sandbox import SANDBOX_TOKEN, Sandbox
 
 from .conftest import ServedSandbox, settings_for
 from .helpers import CHECK, ERAS, body, required_from
@@ -40,8 +39,9 @@ class HttpServer:
 
 @pytest.fixture
 def http_server(sandbox: Sandbox) -> Iterator[HttpServer]:
-    app = create_app(settings_for(mcp_client_tokens=TOKENS, mcp_max_body_bytes=4096), transport=sandbox.transport(),
-                     host=LOOPBACK)
+    app = create_app(
+        settings_for(mcp_client_tokens=TOKENS, mcp_max_body_bytes=4096), transport=sandbox.transport(), host=LOOPBACK
+    )
     with ServedApp(app, lifespan="auto") as served:
         yield HttpServer(served.port)
 
@@ -53,16 +53,19 @@ def mcp_client(url: str, era: str, token: str | None = DESK_TOKEN) -> Client:
 
 
 @pytest.mark.parametrize("era", ERAS)
-async def test_full_update_over_http(http_server: HttpServer, sandbox: Sandbox, era: str,
-                                     caplog: pytest.LogCaptureFixture) -> None:
+async def test_full_update_over_http(
+    http_server: HttpServer, sandbox: Sandbox, era: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="nexudus_identity_mcp.audit")
     async with mcp_client(http_server.url, era) as client:
         names = {t.name for t in (await client.list_tools()).tools}
         assert "update_coworker_identity_check" in names
-        record = body(await client.call_tool("get_coworker_identity_check", {"Id": CHECK}),
-                      "get_coworker_identity_check")["Record"]
-        result = await client.call_tool("update_coworker_identity_check",
-                                        {**required_from(record), "Description": "Updated over HTTP"})
+        record = body(
+            await client.call_tool("get_coworker_identity_check", {"Id": CHECK}), "get_coworker_identity_check"
+        )["Record"]
+        result = await client.call_tool(
+            "update_coworker_identity_check", {**required_from(record), "Description": "Updated over HTTP"}
+        )
         out = body(result, "update_coworker_identity_check")
         assert not result.is_error and out["Changes"][0]["Field"] == "Description"
         if era == "legacy":
@@ -77,8 +80,11 @@ async def test_full_update_over_http(http_server: HttpServer, sandbox: Sandbox, 
 
 async def post(url: str, headers: dict[str, str], content: bytes | None = None) -> httpx2.Response:
     payload = content or b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}'
-    base = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-            "MCP-Protocol-Version": "2025-11-25"}
+    base = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-11-25",
+    }
     async with httpx2.AsyncClient(timeout=10) as http:
         return await http.post(f"{url}/mcp", content=payload, headers={**base, **headers})
 
@@ -102,7 +108,11 @@ async def test_bad_host_and_origin_are_rejected(http_server: HttpServer) -> None
 
 
 async def test_request_body_is_bounded(http_server: HttpServer) -> None:
-    big = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"Name":"' + b"a" * 8000 + b'"}}}'
+    big = (
+        b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"Name":"'
+        + b"a" * 8000
+        + b'"}}}'
+    )
     response = await post(http_server.url, {"Authorization": f"Bearer {DESK_TOKEN}"}, big)
     assert response.status_code == 413
 
@@ -120,15 +130,34 @@ def test_unsafe_configurations_are_refused(sandbox: Sandbox) -> None:
         create_app(settings_for(mcp_client_tokens=TOKENS), transport=sandbox.transport(), host="0.0.0.0")
     with pytest.raises(ConfigError, match="at least 16"):
         create_app(settings_for(mcp_client_tokens="desk=short"), transport=sandbox.transport(), host=LOOPBACK)
-    assert create_app(settings_for(mcp_client_tokens=TOKENS, mcp_allowed_hosts="mcp.example.com"),
-                      transport=sandbox.transport(), host="0.0.0.0")
+    assert create_app(
+        settings_for(mcp_client_tokens=TOKENS, mcp_allowed_hosts="mcp.example.com"),
+        transport=sandbox.transport(),
+        host="0.0.0.0",
+    )
 
 
 def test_serve_http_on_a_public_address_without_tokens_exits_in_one_line() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUDUS_")}
-    done = subprocess.run([sys.executable, "-m", "nexudus_identity_mcp", "serve", "--http", "--sandbox", "--host",
-                           "0.0.0.0", "--port", str(free_port())], capture_output=True, text=True, timeout=60, env=env,
-                          stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nexudus_identity_mcp",
+            "serve",
+            "--http",
+            "--sandbox",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(free_port()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 2
     assert "NEXUDUS_MCP_CLIENT_TOKENS" in done.stderr and "Traceback" not in done.stderr
 
@@ -136,8 +165,11 @@ def test_serve_http_on_a_public_address_without_tokens_exits_in_one_line() -> No
 async def test_without_tokens_only_loopback_is_served(sandbox: Sandbox) -> None:
     app = create_app(settings_for(), transport=sandbox.transport(), host=None)
     payload = b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}'
-    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-               "MCP-Protocol-Version": "2025-11-25"}
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-11-25",
+    }
     # In process: the URL only sets the ASGI scope's server address; nothing goes on the network.
     async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app), base_url="http://mcp.example.com") as http:
         far = await http.post("/mcp", content=payload, headers={**headers, "Host": "localhost"})
@@ -149,13 +181,34 @@ async def test_without_tokens_only_loopback_is_served(sandbox: Sandbox) -> None:
 def two_workers(served_sandbox: ServedSandbox, tmp_path: Path) -> Iterator[tuple[HttpServer, Path]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUDUS_")}
-    env.update(NEXUDUS_BASE_URL=served_sandbox.url, NEXUDUS_TOKEN=SANDBOX_TOKEN, NEXUDUS_MCP_CLIENT_TOKENS=TOKENS,
-               NEXUDUS_MCP_SECRET="shared-by-every-worker")
+    env.update(
+        NEXUDUS_BASE_URL=served_sandbox.url,
+        NEXUDUS_TOKEN=SANDBOX_TOKEN,
+        NEXUDUS_MCP_CLIENT_TOKENS=TOKENS,
+        NEXUDUS_MCP_SECRET="shared-by-every-worker",
+    )
     log_path = tmp_path / "workers.log"
     with open(log_path, "w") as log_file:
-        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "nexudus_identity_mcp.http_app:app", "--workers",
-                                    "2", "--host", LOOPBACK, "--port", str(port), "--log-level", "warning"],
-                                   env=env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "nexudus_identity_mcp.http_app:app",
+                "--workers",
+                "2",
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         deadline = time.monotonic() + 60
         pids: set[int] = set()
@@ -171,28 +224,38 @@ def two_workers(served_sandbox: ServedSandbox, tmp_path: Path) -> Iterator[tuple
         process.wait(timeout=30)
 
 
-async def test_two_workers_answer_correctly(two_workers: tuple[HttpServer, Path], served_sandbox: ServedSandbox) -> None:
+async def test_two_workers_answer_correctly(
+    two_workers: tuple[HttpServer, Path], served_sandbox: ServedSandbox
+) -> None:
     server, log_path = two_workers
     tokens: set[str] = set()
     started = time.monotonic()
     for n in range(40):  # bounded in count and time
         async with mcp_client(server.url, "legacy" if n % 2 else "2026-07-28") as client:
-            record = body(await client.call_tool("get_coworker_identity_check", {"Id": CHECK}),
-                          "get_coworker_identity_check")["Record"]
+            record = body(
+                await client.call_tool("get_coworker_identity_check", {"Id": CHECK}), "get_coworker_identity_check"
+            )["Record"]
             tokens.add(record["IdentityDocumentNumber"])
-            result = await client.call_tool("update_coworker_identity_check",
-                                            {**required_from(record), "Description": f"call {n}"})
+            result = await client.call_tool(
+                "update_coworker_identity_check", {**required_from(record), "Description": f"call {n}"}
+            )
             assert not result.is_error, result.structured_content
         assert served_sandbox.sandbox.state.record(CHECK)["Description"] == f"call {n}"
         workers = set(re.findall(r"nexudus_identity_mcp\.audit\[(\d+)\]", log_path.read_text()))
-        if n >= 9 and len(workers) >= 2 or time.monotonic() - started > 60:
+        if (n >= 9 and len(workers) >= 2) or time.monotonic() - started > 60:
             break
     assert len(workers) >= 2, f"all calls landed on one worker: {log_path.read_text()[-2000:]}"
     assert len(tokens) == 1, "with a shared NEXUDUS_MCP_SECRET every worker shows the same token"
 
 
 # ------------------------------------------------------------------ the official conformance suite
-CONFORMANCE_SCENARIOS = ["server-initialize", "tools-list", "prompts-list", "resources-list", "dns-rebinding-protection"]
+CONFORMANCE_SCENARIOS = [
+    "server-initialize",
+    "tools-list",
+    "prompts-list",
+    "resources-list",
+    "dns-rebinding-protection",
+]
 
 
 @pytest.fixture
@@ -201,9 +264,13 @@ def sandbox_http_process(tmp_path: Path) -> Iterator[HttpServer]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUDUS_")}
     with open(tmp_path / "server.log", "w") as log_file:
-        process = subprocess.Popen([sys.executable, "-m", "nexudus_identity_mcp", "serve", "--http", "--sandbox",
-                                    "--port", str(port)], env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "nexudus_identity_mcp", "serve", "--http", "--sandbox", "--port", str(port)],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -225,8 +292,20 @@ def test_conformance_scenario(node_tools: Path, sandbox_http_process: HttpServer
     if not node.exists():
         pytest.skip("the Node 22 package exists for linux-x64 only")
     cli = node_tools / "node_modules" / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
-    done = subprocess.run([str(node), str(cli), "server", "--url", f"http://localhost:{sandbox_http_process.port}/mcp",
-                           "--scenario", scenario], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            str(node),
+            str(cli),
+            "server",
+            "--url",
+            f"http://localhost:{sandbox_http_process.port}/mcp",
+            "--scenario",
+            scenario,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     output = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
     result = re.search(r"Passed: (\d+)/(\d+), (\d+) failed", output)
     assert done.returncode == 0 and result, output[-3000:]

@@ -12,7 +12,13 @@ import pytest
 from nexudus_identity_mcp.fields import SENT_FIELDS
 from nexudus_identity_mcp.nexudus import NexudusClient, NexudusError, parse_retry_after
 from nexudus_identity_mcp.sandbox import (
-    ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN, VIEWER_PASSWORD, VIEWER_USER, Fault, Sandbox,
+    ADMIN_PASSWORD,
+    ADMIN_USER,
+    SANDBOX_TOKEN,
+    VIEWER_PASSWORD,
+    VIEWER_USER,
+    Fault,
+    Sandbox,
 )
 from nexudus_identity_mcp.sandbox.data import seed_document_numbers
 from nexudus_identity_mcp.settings import Settings
@@ -163,16 +169,23 @@ async def test_200_envelope_with_errors_is_a_failure(client_for, sandbox: Sandbo
 async def test_200_envelope_without_success_is_a_failure(client_for, sandbox: Sandbox) -> None:  # type: ignore[no-untyped-def]
     client = client_for()
     record = await client.get_check(CHECK)
-    sandbox.state.inject(Fault("status", route="update", status=200,
-                               body={"Status": 200, "Message": "Not saved", "WasSuccessful": False, "Errors": None}))
+    sandbox.state.inject(
+        Fault(
+            "status",
+            route="update",
+            status=200,
+            body={"Status": 200, "Message": "Not saved", "WasSuccessful": False, "Errors": None},
+        )
+    )
     with pytest.raises(NexudusError) as caught:
         await client.update_check(body_of(record))
     assert caught.value.kind == "upstream_error" and caught.value.message == "Not saved"
 
 
 async def test_409_throttle_honours_retry_after(client_for, sandbox: Sandbox, sleeps: Sleeps) -> None:  # type: ignore[no-untyped-def]
-    sandbox.state.inject(Fault("status", route="get", status=409, retry_after="2",
-                               body="You must wait before accessing this url again"))
+    sandbox.state.inject(
+        Fault("status", route="get", status=409, retry_after="2", body="You must wait before accessing this url again")
+    )
     await client_for().get_check(CHECK)
     assert sleeps.waits == [2.0]
     assert [r.status for r in sandbox.state.requests] == [409, 200]
@@ -306,8 +319,9 @@ def test_plain_http_is_refused_unless_loopback(url: str) -> None:
         Settings(_env_file=None, base_url=url)  # type: ignore[call-arg]
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:9000", "http://[::1]:80",
-                                 "https://spaces.nexudus.com/"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8080", "http://localhost:9000", "http://[::1]:80", "https://spaces.nexudus.com/"]
+)
 def test_https_and_loopback_are_accepted(url: str) -> None:
     assert Settings(_env_file=None, base_url=url).base_url == url.rstrip("/")  # type: ignore[call-arg]
 
@@ -323,7 +337,9 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
 
 
-async def test_no_secret_in_any_log_line(sandbox: Sandbox, sleeps: Sleeps, captured_logs: pytest.LogCaptureFixture) -> None:
+async def test_no_secret_in_any_log_line(
+    sandbox: Sandbox, sleeps: Sleeps, captured_logs: pytest.LogCaptureFixture
+) -> None:
     """Drive every path with password auth and bearer auth; no secret may appear in any log."""
     password = "Pw-7f3a-SECRET-do-not-log"
     token = "Tok-91c2-SECRET-do-not-log"
@@ -332,16 +348,27 @@ async def test_no_secret_in_any_log_line(sandbox: Sandbox, sleeps: Sleeps, captu
     for name in ("httpx2", "httpcore2", "nexudus_identity_mcp"):
         logging.getLogger(name).setLevel(logging.DEBUG)
     clients = [
-        NexudusClient(settings_for(token=None, username=ADMIN_USER, password=password),
-                      transport=sandbox.transport(), sleep=sleeps),
+        NexudusClient(
+            settings_for(token=None, username=ADMIN_USER, password=password),
+            transport=sandbox.transport(),
+            sleep=sleeps,
+        ),
         NexudusClient(settings_for(token=token), transport=sandbox.transport(), sleep=sleeps),
-        NexudusClient(settings_for(token=None, username=ADMIN_USER, password=password, auth="basic"),
-                      transport=sandbox.transport(), sleep=sleeps),
+        NexudusClient(
+            settings_for(token=None, username=ADMIN_USER, password=password, auth="basic"),
+            transport=sandbox.transport(),
+            sleep=sleeps,
+        ),
     ]
     issued: list[str] = []
     for client in clients:
-        for fault in (Fault("status", status=503), Fault("status", status=409), Fault("drop"),
-                      Fault("envelope_errors", route="update"), Fault("html", status=502)):
+        for fault in (
+            Fault("status", status=503),
+            Fault("status", status=409),
+            Fault("drop"),
+            Fault("envelope_errors", route="update"),
+            Fault("html", status=502),
+        ):
             sandbox.state.inject(fault)
             try:
                 record = await client.get_check(CHECK)

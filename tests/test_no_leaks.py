@@ -16,7 +16,7 @@ import pytest
 from mcp import Client
 
 from nexudus_identity_mcp.app import build_server
-from nexudus_identity_mcp.sandbox import ADMIN_USER, Fault, Sandbox, IssuedToken
+from nexudus_identity_mcp.sandbox import ADMIN_USER, Fault, IssuedToken, Sandbox
 from nexudus_identity_mcp.sandbox.data import seed_document_numbers
 
 from .conftest import settings_for
@@ -30,18 +30,31 @@ NEW_NUMBER = "NEWDOC-LEAKCHECK-77"
 
 
 def faults(number: str) -> list[Fault | None]:
-    quoted = {"Message": f"IdentityDocumentNumber: '{number}' failed the checksum", "Value": None,
-              "WasSuccessful": False, "Errors": [{"AttemptedValue": number, "Message": f"'{number}' is not valid",
-                                                  "PropertyName": "IdentityDocumentNumber"}]}
-    return [None, Fault("envelope_errors", route="update"), Fault("status", route="update", status=400, body=quoted),
-            Fault("html", route="update", status=502, count=10), Fault("status", route="update", status=409, count=10),
-            Fault("malformed", route="update"), Fault("drop", route="update", count=10),
-            Fault("status", route="get", status=401, count=10), Fault("status", route="get", status=404)]
+    quoted = {
+        "Message": f"IdentityDocumentNumber: '{number}' failed the checksum",
+        "Value": None,
+        "WasSuccessful": False,
+        "Errors": [
+            {"AttemptedValue": number, "Message": f"'{number}' is not valid", "PropertyName": "IdentityDocumentNumber"}
+        ],
+    }
+    return [
+        None,
+        Fault("envelope_errors", route="update"),
+        Fault("status", route="update", status=400, body=quoted),
+        Fault("html", route="update", status=502, count=10),
+        Fault("status", route="update", status=409, count=10),
+        Fault("malformed", route="update"),
+        Fault("drop", route="update", count=10),
+        Fault("status", route="get", status=401, count=10),
+        Fault("status", route="get", status=404),
+    ]
 
 
 @pytest.mark.parametrize("auth", ["password", "bearer", "basic"])
-async def test_nothing_secret_reaches_results_or_logs(sandbox: Sandbox, caplog: pytest.LogCaptureFixture,
-                                                      auth: str) -> None:
+async def test_nothing_secret_reaches_results_or_logs(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture, auth: str
+) -> None:
     caplog.set_level(logging.DEBUG)
     for name in ("httpx2", "httpcore2", "mcp", "nexudus_identity_mcp"):
         logging.getLogger(name).setLevel(logging.DEBUG)
@@ -52,12 +65,14 @@ async def test_nothing_secret_reaches_results_or_logs(sandbox: Sandbox, caplog: 
         "bearer": dict(token=TOKEN),
         "basic": dict(token=None, username=ADMIN_USER, password=PASSWORD, auth="basic"),
     }[auth]
-    settings = settings_for(**credentials, max_attempts=2, backoff_base=0, max_retry_after=0,
-                            mcp_secret=REDACTION_SECRET)
+    settings = settings_for(
+        **credentials, max_attempts=2, backoff_base=0, max_retry_after=0, mcp_secret=REDACTION_SECRET
+    )
     outputs: list[str] = []
     numbers = seed_document_numbers()
 
     async with Client(build_server(settings, transport=sandbox.transport()), mode="legacy") as client:
+
         async def call(tool: str, args: dict[str, Any]) -> dict[str, Any]:
             result = await client.call_tool(tool, args)
             outputs.append(result.model_dump_json())
@@ -73,11 +88,15 @@ async def test_nothing_secret_reaches_results_or_logs(sandbox: Sandbox, caplog: 
             for fault in faults(real):
                 if fault is not None:
                     sandbox.state.inject(copy.deepcopy(fault))
-                await call("update_coworker_identity_check", {**required_from(record), "Description": "leak check",
-                                                              "DryRun": fault is None})
+                await call(
+                    "update_coworker_identity_check",
+                    {**required_from(record), "Description": "leak check", "DryRun": fault is None},
+                )
             sandbox.state.faults.clear()
             sandbox.state.inject(Fault("envelope_errors", route="update"))
-            await call("update_coworker_identity_check", {**required_from(record), "IdentityDocumentNumber": NEW_NUMBER})
+            await call(
+                "update_coworker_identity_check", {**required_from(record), "IdentityDocumentNumber": NEW_NUMBER}
+            )
             await call("update_coworker_identity_check", {**required_from(record), "IdentityDocumentNumber": 12345})
             sandbox.state.faults.clear()
         # a real write of a new number, then a read of it

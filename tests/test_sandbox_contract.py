@@ -13,7 +13,13 @@ import pytest
 
 from nexudus_identity_mcp import enums, fields
 from nexudus_identity_mcp.sandbox import (
-    ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN, VIEWER_PASSWORD, VIEWER_USER, Fault, Sandbox,
+    ADMIN_PASSWORD,
+    ADMIN_USER,
+    SANDBOX_TOKEN,
+    VIEWER_PASSWORD,
+    VIEWER_USER,
+    Fault,
+    Sandbox,
 )
 from nexudus_identity_mcp.sandbox.data import BUSINESSES, COWORKERS
 
@@ -22,26 +28,75 @@ PATH = "/api/spaces/coworkeridentitychecks"
 AUTH = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
 
 # From the reference page ("Required Fields" and "Optional Fields").
-PAGE_REQUIRED = ["Id", "BusinessId", "CoworkerId", "Name", "IdentityCheckProvider", "IdentityDocumentType",
-                 "AddressDocumentType"]
-PAGE_OPTIONAL = ["IdentityDocumentNumber", "IdentityDocumentIssuedBy", "IdentityDocumentExpirationDate",
-                 "Description", "Billed", "StripeVerificationSessionId", "IdentityCheckProvider1",
-                 "VerificationType1", "Description1", "IdentityCheckProvider2", "VerificationType2", "Description2"]
+PAGE_REQUIRED = [
+    "Id",
+    "BusinessId",
+    "CoworkerId",
+    "Name",
+    "IdentityCheckProvider",
+    "IdentityDocumentType",
+    "AddressDocumentType",
+]
+PAGE_OPTIONAL = [
+    "IdentityDocumentNumber",
+    "IdentityDocumentIssuedBy",
+    "IdentityDocumentExpirationDate",
+    "Description",
+    "Billed",
+    "StripeVerificationSessionId",
+    "IdentityCheckProvider1",
+    "VerificationType1",
+    "Description1",
+    "IdentityCheckProvider2",
+    "VerificationType2",
+    "Description2",
+]
 # From the reference page's "Enums" tables, in order.
 PAGE_ENUMS = {
     "IdentityCheckProvider": {0: "None", 1: "Manual", 2: "StripeIdentity"},
-    "IdentityDocumentType": {0: "None", 1: "Passport", 2: "DriversLicense", 3: "IdCard", 4: "UniformedServiceId",
-                             5: "CertificateOfNaturalization", 6: "AccessCard", 7: "MatriculaConsular",
-                             8: "ResidentCard", 9: "UniversityId", 10: "NEXUSCard", 99: "Other"},
-    "AddressDocumentType": {0: "None", 1: "Passport", 2: "DriversLicense", 3: "IdCard", 4: "LeaseRentalAgreement",
-                            5: "InsurancePolicy", 6: "Mortgage", 7: "VehicleRegistrationCard", 8: "VoterCard",
-                            99: "Other"},
+    "IdentityDocumentType": {
+        0: "None",
+        1: "Passport",
+        2: "DriversLicense",
+        3: "IdCard",
+        4: "UniformedServiceId",
+        5: "CertificateOfNaturalization",
+        6: "AccessCard",
+        7: "MatriculaConsular",
+        8: "ResidentCard",
+        9: "UniversityId",
+        10: "NEXUSCard",
+        99: "Other",
+    },
+    "AddressDocumentType": {
+        0: "None",
+        1: "Passport",
+        2: "DriversLicense",
+        3: "IdCard",
+        4: "LeaseRentalAgreement",
+        5: "InsurancePolicy",
+        6: "Mortgage",
+        7: "VehicleRegistrationCard",
+        8: "VoterCard",
+        99: "Other",
+    },
     "VerificationType": {0: "None", 1: "IdDocument", 2: "Address"},
     "VerificationStatus": {0: "None", 1: "Pending", 2: "Submitted", 3: "Successful", 4: "Failed", 5: "Cancelled"},
 }
 # The page's example success response, keys in order.
-PAGE_SUCCESS_KEYS = ["Status", "Message", "Value", "OpenInDialog", "OpenInWindow", "RedirectURL", "JavaScript",
-                     "UpdatedOn", "UpdatedBy", "Errors", "WasSuccessful"]
+PAGE_SUCCESS_KEYS = [
+    "Status",
+    "Message",
+    "Value",
+    "OpenInDialog",
+    "OpenInWindow",
+    "RedirectURL",
+    "JavaScript",
+    "UpdatedOn",
+    "UpdatedBy",
+    "Errors",
+    "WasSuccessful",
+]
 
 
 @pytest.fixture
@@ -75,12 +130,7 @@ def test_enums_match_the_page() -> None:
 
 def test_every_field_get_returns_is_in_the_table(sandbox: Sandbox) -> None:
     # API-FACTS, "The record as GET returns it".
-    listed = ("Id UniqueId BusinessId BusinessName CoworkerId CoworkerFullName CoworkerType CompanyName "
-              "BillingName Name VerificationType VerificationStatus IdentityCheckProvider IdentityDocumentType "
-              "IdentityDocumentNumber IdentityDocumentIssuedBy IdentityDocumentExpirationDate AddressDocumentType "
-              "Description Billed StripeVerificationSessionId IdentityCheckProvider1 VerificationType1 Description1 "
-              "IdentityCheckProvider2 VerificationType2 Description2 LastError ProposalGuid CoworkerContractGuid "
-              "ContractContactGuid IdentityCheckGroupGuid CreatedOn UpdatedOn UpdatedBy IsNew SystemId").split()
+    listed = ["Id", "UniqueId", "BusinessId", "BusinessName", "CoworkerId", "CoworkerFullName", "CoworkerType", "CompanyName", "BillingName", "Name", "VerificationType", "VerificationStatus", "IdentityCheckProvider", "IdentityDocumentType", "IdentityDocumentNumber", "IdentityDocumentIssuedBy", "IdentityDocumentExpirationDate", "AddressDocumentType", "Description", "Billed", "StripeVerificationSessionId", "IdentityCheckProvider1", "VerificationType1", "Description1", "IdentityCheckProvider2", "VerificationType2", "Description2", "LastError", "ProposalGuid", "CoworkerContractGuid", "ContractContactGuid", "IdentityCheckGroupGuid", "CreatedOn", "UpdatedOn", "UpdatedBy", "IsNew", "SystemId"]
     assert set(fields.RECORD_FIELD_NAMES) == set(listed)
     assert set(sandbox.state.record(87654301)) == set(listed)
 
@@ -126,8 +176,7 @@ async def test_every_required_field_is_reported_at_once(http: httpx2.AsyncClient
 
 async def test_wrong_types_and_codes_are_reported_per_field(http: httpx2.AsyncClient) -> None:
     body = put_body(await current(http))
-    body.update(IdentityDocumentType=11, Billed="yes", IdentityDocumentExpirationDate="next year",
-                BusinessId="1001")
+    body.update(IdentityDocumentType=11, Billed="yes", IdentityDocumentExpirationDate="next year", BusinessId="1001")
     response = await http.put(PATH, json=body, headers=AUTH)
     assert response.status_code == 400
     errors = {e["PropertyName"]: e for e in response.json()["Errors"]}
@@ -170,23 +219,28 @@ async def test_unknown_ids_are_404(http: httpx2.AsyncClient) -> None:
 
 # ------------------------------------------------------------------ auth
 async def test_token_endpoint_rules(http: httpx2.AsyncClient) -> None:
-    as_json = await http.post("/api/token", json={"grant_type": "password", "username": ADMIN_USER,
-                                                  "password": ADMIN_PASSWORD})
+    as_json = await http.post(
+        "/api/token", json={"grant_type": "password", "username": ADMIN_USER, "password": ADMIN_PASSWORD}
+    )
     assert as_json.status_code == 400 and as_json.json() == {"error": "unsupported_grant_type"}
-    wrong = await http.post("/api/token", data={"grant_type": "password", "username": ADMIN_USER,
-                                                "password": "nope"})
+    wrong = await http.post("/api/token", data={"grant_type": "password", "username": ADMIN_USER, "password": "nope"})
     assert wrong.status_code == 400
     assert wrong.json() == {"error": "invalid_grant", "error_description": "The user name or password is incorrect."}
-    good = await http.post("/api/token", data={"grant_type": "password", "username": ADMIN_USER,
-                                               "password": ADMIN_PASSWORD})
+    good = await http.post(
+        "/api/token", data={"grant_type": "password", "username": ADMIN_USER, "password": ADMIN_PASSWORD}
+    )
     token = good.json()
     assert token["token_type"] == "bearer" and token["expires_in"] == 604799
-    assert (await http.get(f"{PATH}/87654301", headers={"Authorization": f"Bearer {token['access_token']}"})
-            ).status_code == 200
+    assert (
+        await http.get(f"{PATH}/87654301", headers={"Authorization": f"Bearer {token['access_token']}"})
+    ).status_code == 200
     refresh = {"grant_type": "refresh_token", "refresh_token": token["refresh_token"]}
     assert (await http.post("/api/token", data=refresh, headers={"client_id": "someone-else"})).status_code == 400
-    token = (await http.post("/api/token", data={"grant_type": "password", "username": ADMIN_USER,
-                                                 "password": ADMIN_PASSWORD})).json()
+    token = (
+        await http.post(
+            "/api/token", data={"grant_type": "password", "username": ADMIN_USER, "password": ADMIN_PASSWORD}
+        )
+    ).json()
     refresh = {"grant_type": "refresh_token", "refresh_token": token["refresh_token"]}
     renewed = await http.post("/api/token", data=refresh, headers={"client_id": ADMIN_USER})
     assert renewed.status_code == 200 and renewed.json()["access_token"] != token["access_token"]
@@ -210,7 +264,9 @@ async def test_search_filters_and_pages(http: httpx2.AsyncClient, sandbox: Sandb
     assert everything["TotalPages"] == 3 and everything["HasNextPage"] and not everything["HasPreviousPage"]
     seen = []
     for page in (1, 2, 3):
-        seen += [r["Id"] for r in (await http.get(PATH, params={"size": 5, "page": page}, headers=AUTH)).json()["Records"]]
+        seen += [
+            r["Id"] for r in (await http.get(PATH, params={"size": 5, "page": page}, headers=AUTH)).json()["Records"]
+        ]
     assert sorted(seen) == sorted(sandbox.state.records)
     by_business = (await http.get(PATH, params={"CoworkerIdentityCheck_Business": 1003}, headers=AUTH)).json()
     assert {r["BusinessName"] for r in by_business["Records"]} == {BUSINESSES[1003]}
@@ -218,8 +274,13 @@ async def test_search_filters_and_pages(http: httpx2.AsyncClient, sandbox: Sandb
     assert pending["TotalItems"] == 3 and all(r["VerificationStatus"] == 1 for r in pending["Records"])
     named = (await http.get(PATH, params={"CoworkerIdentityCheck_Name": "passport"}, headers=AUTH)).json()
     assert named["TotalItems"] == 4
-    mine = (await http.get(PATH, params={"CoworkerIdentityCheck_Coworker": 2008,
-                                         "CoworkerIdentityCheck_VerificationType": 2}, headers=AUTH)).json()
+    mine = (
+        await http.get(
+            PATH,
+            params={"CoworkerIdentityCheck_Coworker": 2008, "CoworkerIdentityCheck_VerificationType": 2},
+            headers=AUTH,
+        )
+    ).json()
     assert [r["Id"] for r in mine["Records"]] == [87654310]
 
 

@@ -36,11 +36,15 @@ async def test_stdio_sandbox_session(tmp_path: Path) -> None:
             assert client.server_info and client.server_info.name == "nexudus-identity-mcp"
             assert client.instructions and "DryRun" in client.instructions
             names = {t.name for t in (await client.list_tools()).tools}
-            assert names == {"find_coworker_identity_checks", "get_coworker_identity_check",
-                             "update_coworker_identity_check"}
+            assert names == {
+                "find_coworker_identity_checks",
+                "get_coworker_identity_check",
+                "update_coworker_identity_check",
+            }
             record = (await client.call_tool("get_coworker_identity_check", {"Id": CHECK})).structured_content["Record"]  # type: ignore[index]
-            result = await client.call_tool("update_coworker_identity_check",
-                                            {**required_from(record), "Description": "via stdio"})
+            result = await client.call_tool(
+                "update_coworker_identity_check", {**required_from(record), "Description": "via stdio"}
+            )
             assert not result.is_error and result.structured_content["Changes"][0]["Field"] == "Description"  # type: ignore[index]
         errlog.seek(0)
         logged = errlog.read()
@@ -58,8 +62,14 @@ async def test_stdio_without_credentials_answers_not_configured(tmp_path: Path) 
 
 
 def run_cli(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SERVER, *args], capture_output=True, text=True, timeout=timeout,
-                          env=clean_env(**env), stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [*SERVER, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=clean_env(**env),
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_check_against_the_sandbox() -> None:
@@ -82,8 +92,12 @@ def test_check_with_bad_credentials_is_one_line(served_sandbox) -> None:  # type
 
 
 def test_check_with_good_credentials_over_loopback(served_sandbox) -> None:  # type: ignore[no-untyped-def]
-    done = run_cli("check", NEXUDUS_BASE_URL=served_sandbox.url, NEXUDUS_USERNAME="admin@sandbox.example",
-                   NEXUDUS_PASSWORD="sandbox-password")
+    done = run_cli(
+        "check",
+        NEXUDUS_BASE_URL=served_sandbox.url,
+        NEXUDUS_USERNAME="admin@sandbox.example",
+        NEXUDUS_PASSWORD="sandbox-password",
+    )
     assert done.returncode == 0, done.stderr
     assert "password credentials" in done.stdout
 
@@ -101,17 +115,28 @@ def test_demo_passes() -> None:
 
 
 def test_typescript_sdk_client_accepts_our_results(node_tools: Path) -> None:
-    done = subprocess.run(["node", str(node_tools / "client.mjs"), *SERVER, "serve", "--sandbox"],
-                          capture_output=True, text=True, timeout=120, env=clean_env())
+    done = subprocess.run(
+        ["node", str(node_tools / "client.mjs"), *SERVER, "serve", "--sandbox"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     out = json.loads(done.stdout)
     assert "error" not in out
-    assert {t["name"] for t in out["tools"]} == {"find_coworker_identity_checks", "get_coworker_identity_check",
-                                                 "update_coworker_identity_check"}
+    assert {t["name"] for t in out["tools"]} == {
+        "find_coworker_identity_checks",
+        "get_coworker_identity_check",
+        "update_coworker_identity_check",
+    }
     assert all(t["hasOutputSchema"] for t in out["tools"])
     assert out["read"]["number"].startswith("«ID_DOC:")
-    assert out["failing"] == {"isError": True, "errorKind": "validation",
-                              "properties": ["IdentityDocumentExpiryDate", "IdentityDocumentType"],
-                              "hints": ["IdentityDocumentExpirationDate", "Passport"], "textStartsWithSummary": True}
-    assert out["succeeding"] == {"isError": False, "wasSuccessful": True,
-                                 "changes": ["IdentityDocumentExpirationDate"]}
+    assert out["failing"] == {
+        "isError": True,
+        "errorKind": "validation",
+        "properties": ["IdentityDocumentExpiryDate", "IdentityDocumentType"],
+        "hints": ["IdentityDocumentExpirationDate", "Passport"],
+        "textStartsWithSummary": True,
+    }
+    assert out["succeeding"] == {"isError": False, "wasSuccessful": True, "changes": ["IdentityDocumentExpirationDate"]}

@@ -12,8 +12,12 @@ from typing import Any
 
 import pytest
 
-INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
 
 BAD_LINES: list[str] = [
     "{not json",
@@ -29,17 +33,29 @@ BAD_LINES: list[str] = [
     '{"jsonrpc": "1.0", "id": "b7", "method": "tools/list"}',
     '{"id": "b8", "method": "tools/list"}',
     "\u0000\u0001garbage\u00ff",
-    json.dumps({"jsonrpc": "2.0", "id": "b9", "method": "tools/call",
-                "params": {"name": "get_coworker_identity_check", "arguments": {"Id": "x" * 100_000}}}),
+    json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": "b9",
+            "method": "tools/call",
+            "params": {"name": "get_coworker_identity_check", "arguments": {"Id": "x" * 100_000}},
+        }
+    ),
 ]
 
 
 class StdioServer:
     def __init__(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUDUS_")}
-        self.process = subprocess.Popen([sys.executable, "-m", "nexudus_identity_mcp", "serve", "--sandbox"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        env=env, text=True, bufsize=1)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nexudus_identity_mcp", "serve", "--sandbox"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
 
     def send(self, line: str) -> None:
         assert self.process.stdin is not None
@@ -95,7 +111,15 @@ def test_malformed_traffic_leaves_the_server_answering(stdio_server: StdioServer
     assert {"b3", "b4", "b5", "b6"} <= set(errors), "wrong parameter types are JSON-RPC errors"
     # b2 (params not an object) is not a valid JSON-RPC request at all; the SDK may drop it unanswered.
     # A tool call with arguments of the wrong shape is a protocol error or an isError result, never a crash.
-    stdio_server.send(json.dumps({"jsonrpc": "2.0", "id": "last", "method": "tools/call",
-                                  "params": {"name": "get_coworker_identity_check", "arguments": {"Id": 87654301}}}))
+    stdio_server.send(
+        json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": "last",
+                "method": "tools/call",
+                "params": {"name": "get_coworker_identity_check", "arguments": {"Id": 87654301}},
+            }
+        )
+    )
     final = stdio_server.read_until("last")[-1]
     assert final["result"]["structuredContent"]["Record"]["Id"] == 87654301

@@ -22,8 +22,15 @@ from .helpers import ERAS, server_for
 pytestmark = pytest.mark.anyio
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tool_list.json"
 FORBIDDEN = {"$ref", "$defs", "definitions", "anyOf", "oneOf", "allOf", "not", "format", "nullable"}
-PAGE_REQUIRED = ["Id", "BusinessId", "CoworkerId", "Name", "IdentityCheckProvider", "IdentityDocumentType",
-                 "AddressDocumentType"]
+PAGE_REQUIRED = [
+    "Id",
+    "BusinessId",
+    "CoworkerId",
+    "Name",
+    "IdentityCheckProvider",
+    "IdentityDocumentType",
+    "AddressDocumentType",
+]
 
 
 async def listed_tools(sandbox: Sandbox, era: str) -> list[dict[str, Any]]:
@@ -78,8 +85,15 @@ async def test_update_schema_is_the_reference_page(sandbox: Sandbox) -> None:
     assert list(schema["properties"])[:7] == PAGE_REQUIRED
     assert {"ClearFields", "DryRun", "ExpectedUpdatedOn"} <= set(schema["properties"])
     doc_type = schema["properties"]["IdentityDocumentType"]
-    assert doc_type["enum"][:3] == ["None", "Passport", "DriversLicense"] and "NEXUSCard = 10" in doc_type["description"]
-    assert update["annotations"] == {"title": "Update a coworker identity check", "readOnlyHint": False,
-                                     "destructiveHint": True, "idempotentHint": True, "openWorldHint": True}
+    assert (
+        doc_type["enum"][:3] == ["None", "Passport", "DriversLicense"] and "NEXUSCard = 10" in doc_type["description"]
+    )
+    assert update["annotations"] == {
+        "title": "Update a coworker identity check",
+        "readOnlyHint": False,
+        "destructiveHint": True,
+        "idempotentHint": True,
+        "openWorldHint": True,
+    }
     assert tools["get_coworker_identity_check"]["annotations"]["readOnlyHint"] is True
     assert update["title"] and "keeps every field you leave out" in update["description"]

@@ -10,10 +10,10 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
+from nexudus_identity_mcp.app import build_server
 from nexudus_identity_mcp.fields import SENT_FIELDS
 from nexudus_identity_mcp.sandbox import Fault, Sandbox
 from nexudus_identity_mcp.settings import Settings
-from nexudus_identity_mcp.app import build_server
 
 from .helpers import CHECK, ERAS, body, required_from, server_for
 
@@ -27,8 +27,9 @@ def era(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-async def call(sandbox: Sandbox, era: str, tool: str, arguments: dict[str, Any], **overrides: Any
-               ) -> tuple[bool, dict[str, Any]]:
+async def call(
+    sandbox: Sandbox, era: str, tool: str, arguments: dict[str, Any], **overrides: Any
+) -> tuple[bool, dict[str, Any]]:
     async with Client(server_for(sandbox, **overrides), mode=era) as client:
         result = await client.call_tool(tool, arguments)
     return bool(result.is_error), body(result, tool)
@@ -82,9 +83,16 @@ async def test_update_merges_onto_the_current_record(sandbox: Sandbox, era: str)
 
 async def test_lenient_values_are_normalised(sandbox: Sandbox, era: str) -> None:
     record = await read(sandbox, era, 87654310)
-    args = {**required_from(record), "IdentityCheckProvider": "stripe identity", "IdentityDocumentType": "3",
-            "AddressDocumentType": 7, "BusinessId": str(record["BusinessId"]), "Billed": "true",
-            "IdentityDocumentExpirationDate": "2030-02-28T12:00:00+02:00", "VerificationType1": "ADDRESS"}
+    args = {
+        **required_from(record),
+        "IdentityCheckProvider": "stripe identity",
+        "IdentityDocumentType": "3",
+        "AddressDocumentType": 7,
+        "BusinessId": str(record["BusinessId"]),
+        "Billed": "true",
+        "IdentityDocumentExpirationDate": "2030-02-28T12:00:00+02:00",
+        "VerificationType1": "ADDRESS",
+    }
     is_error, out = await call(sandbox, era, UPDATE, args)
     assert not is_error, out
     stored = sandbox.state.record(87654310)
@@ -92,23 +100,29 @@ async def test_lenient_values_are_normalised(sandbox: Sandbox, era: str) -> None
     assert stored["AddressDocumentType"] == 7 and stored["Billed"] is True and stored["VerificationType1"] == 2
     assert stored["IdentityDocumentExpirationDate"] == "2030-02-28T10:00:00Z"
     shown = {c["Field"]: c["To"] for c in out["Changes"]}
-    assert shown["IdentityCheckProvider"] == "StripeIdentity" and shown["AddressDocumentType"] == "VehicleRegistrationCard"
+    assert (
+        shown["IdentityCheckProvider"] == "StripeIdentity" and shown["AddressDocumentType"] == "VehicleRegistrationCard"
+    )
 
 
-@pytest.mark.parametrize("given", ["2031-03-14", "2031-03-14T00:00", "2031-03-14T00:00:00Z",
-                                   "2031-03-14T01:00:00+01:00", "2031-03-14T00:00:00.000Z"])
+@pytest.mark.parametrize(
+    "given",
+    ["2031-03-14", "2031-03-14T00:00", "2031-03-14T00:00:00Z", "2031-03-14T01:00:00+01:00", "2031-03-14T00:00:00.000Z"],
+)
 async def test_same_date_in_any_form_is_no_change(sandbox: Sandbox, given: str) -> None:
     record = await read(sandbox, "legacy")
-    is_error, out = await call(sandbox, "legacy", UPDATE, {**required_from(record),
-                                                            "IdentityDocumentExpirationDate": given})
+    is_error, out = await call(
+        sandbox, "legacy", UPDATE, {**required_from(record), "IdentityDocumentExpirationDate": given}
+    )
     assert not is_error and out["Changes"] == []
     assert sandbox.state.count("update") == 0
 
 
 async def test_clear_fields_blanks_only_what_is_named(sandbox: Sandbox, era: str) -> None:
     record = await read(sandbox, era)
-    is_error, out = await call(sandbox, era, UPDATE, {**required_from(record),
-                                                       "ClearFields": ["Description", "Billed"]})
+    is_error, out = await call(
+        sandbox, era, UPDATE, {**required_from(record), "ClearFields": ["Description", "Billed"]}
+    )
     assert not is_error, out
     assert {c["Field"] for c in out["Changes"]} == {"Description", "Billed"}
     stored = sandbox.state.record(CHECK)
@@ -118,9 +132,9 @@ async def test_clear_fields_blanks_only_what_is_named(sandbox: Sandbox, era: str
 
 async def test_clear_fields_refuses_required_and_unknown_names(sandbox: Sandbox, era: str) -> None:
     record = await read(sandbox, era)
-    is_error, out = await call(sandbox, era, UPDATE, {**required_from(record),
-                                                       "ClearFields": ["Name", "Descripton"],
-                                                       "Description": "x"})
+    is_error, out = await call(
+        sandbox, era, UPDATE, {**required_from(record), "ClearFields": ["Name", "Descripton"], "Description": "x"}
+    )
     assert is_error and out["ErrorKind"] == "validation"
     messages = " ".join(e["Message"] for e in out["Errors"])
     assert "required" in messages and "Descripton" in messages
@@ -130,8 +144,7 @@ async def test_clear_fields_refuses_required_and_unknown_names(sandbox: Sandbox,
 
 async def test_no_change_makes_no_put(sandbox: Sandbox, era: str) -> None:
     record = await read(sandbox, era)
-    is_error, out = await call(sandbox, era, UPDATE, {**required_from(record),
-                                                       "Description": record["Description"]})
+    is_error, out = await call(sandbox, era, UPDATE, {**required_from(record), "Description": record["Description"]})
     assert not is_error and out["WasSuccessful"] and out["Changes"] == []
     assert "Nothing" in out["Message"] and sandbox.state.count("update") == 0
 
@@ -139,8 +152,9 @@ async def test_no_change_makes_no_put(sandbox: Sandbox, era: str) -> None:
 async def test_dry_run_sends_nothing_and_shows_the_body(sandbox: Sandbox, era: str) -> None:
     before = sandbox.state.record(CHECK)
     record = await read(sandbox, era)
-    is_error, out = await call(sandbox, era, UPDATE, {**required_from(record), "IdentityDocumentType": "IdCard",
-                                                       "DryRun": True})
+    is_error, out = await call(
+        sandbox, era, UPDATE, {**required_from(record), "IdentityDocumentType": "IdCard", "DryRun": True}
+    )
     assert not is_error and out["DryRun"] is True
     assert out["Changes"] == [{"Field": "IdentityDocumentType", "From": "Passport", "To": "IdCard"}]
     assert set(out["Body"]) == {f.name for f in SENT_FIELDS}
@@ -151,11 +165,19 @@ async def test_dry_run_sends_nothing_and_shows_the_body(sandbox: Sandbox, era: s
 
 async def test_conflict_when_the_record_changed_since_it_was_read(sandbox: Sandbox, era: str) -> None:
     record = await read(sandbox, era)
-    is_error, _ = await call(sandbox, era, UPDATE, {**required_from(record), "Description": "first writer",
-                                                     "ExpectedUpdatedOn": record["UpdatedOn"]})
+    is_error, _ = await call(
+        sandbox,
+        era,
+        UPDATE,
+        {**required_from(record), "Description": "first writer", "ExpectedUpdatedOn": record["UpdatedOn"]},
+    )
     assert not is_error
-    is_error, out = await call(sandbox, era, UPDATE, {**required_from(record), "Description": "second writer",
-                                                       "ExpectedUpdatedOn": record["UpdatedOn"]})
+    is_error, out = await call(
+        sandbox,
+        era,
+        UPDATE,
+        {**required_from(record), "Description": "second writer", "ExpectedUpdatedOn": record["UpdatedOn"]},
+    )
     assert is_error and out["ErrorKind"] == "conflict" and not out["Retryable"]
     assert out["CurrentUpdatedOn"] == sandbox.state.record(CHECK)["UpdatedOn"] != record["UpdatedOn"]
     assert sandbox.state.record(CHECK)["Description"] == "first writer"
@@ -192,8 +214,12 @@ async def test_tokens_agree_across_servers_with_a_shared_secret(sandbox: Sandbox
 # ------------------------------------------------------------------ update: errors, one per kind
 async def test_local_validation_reports_everything_with_hints(sandbox: Sandbox, era: str) -> None:
     record = await read(sandbox, era)
-    args = {**required_from(record), "IdentityDocumentType": "Pasport", "IdentityDocumentExpiryDate": "2031-01-01",
-            "Billed": "maybe"}
+    args = {
+        **required_from(record),
+        "IdentityDocumentType": "Pasport",
+        "IdentityDocumentExpiryDate": "2031-01-01",
+        "Billed": "maybe",
+    }
     del args["Name"]
     requests_before = len(sandbox.state.requests)
     is_error, out = await call(sandbox, era, UPDATE, args)
@@ -211,29 +237,47 @@ async def test_api_validation_is_passed_through_with_allowed_values(sandbox: San
     record = await read(sandbox, era)
     is_error, out = await call(sandbox, era, UPDATE, {**required_from(record), "BusinessId": 9999})
     assert is_error and out["ErrorKind"] == "validation" and out["Source"] == "nexudus" and out["Status"] == 400
-    assert out["Errors"] == [{"PropertyName": "BusinessId", "Message": "does not match an existing business",
-                              "AttemptedValue": 9999}]
-    sandbox.state.inject(Fault("status", route="update", status=400, body={
-        "Message": "IdentityDocumentType: is not valid for this business", "Value": None, "WasSuccessful": False,
-        "Errors": [{"AttemptedValue": 1, "Message": "is not valid for this business",
-                    "PropertyName": "IdentityDocumentType"}]}))
+    assert out["Errors"] == [
+        {"PropertyName": "BusinessId", "Message": "does not match an existing business", "AttemptedValue": 9999}
+    ]
+    sandbox.state.inject(
+        Fault(
+            "status",
+            route="update",
+            status=400,
+            body={
+                "Message": "IdentityDocumentType: is not valid for this business",
+                "Value": None,
+                "WasSuccessful": False,
+                "Errors": [
+                    {
+                        "AttemptedValue": 1,
+                        "Message": "is not valid for this business",
+                        "PropertyName": "IdentityDocumentType",
+                    }
+                ],
+            },
+        )
+    )
     is_error, out = await call(sandbox, era, UPDATE, {**required_from(record), "Name": "x"})
     assert is_error and out["Errors"][0]["AllowedValues"][1] == "Passport"
 
 
-@pytest.mark.parametrize("fault,kind,retryable", [
-    (Fault("status", route="update", status=409, count=10, retry_after="3"), "rate_limited", True),
-    (Fault("status", route="update", status=429, count=10), "rate_limited", True),
-    (Fault("status", route="update", status=503, count=10), "upstream_unavailable", True),
-    (Fault("html", route="update", status=200), "upstream_error", False),
-    (Fault("envelope_errors", route="update"), "validation", False),
-    (Fault("status", route="get", status=401, count=10), "unauthorized", False),
-])
+@pytest.mark.parametrize(
+    "fault,kind,retryable",
+    [
+        (Fault("status", route="update", status=409, count=10, retry_after="3"), "rate_limited", True),
+        (Fault("status", route="update", status=429, count=10), "rate_limited", True),
+        (Fault("status", route="update", status=503, count=10), "upstream_unavailable", True),
+        (Fault("html", route="update", status=200), "upstream_error", False),
+        (Fault("envelope_errors", route="update"), "validation", False),
+        (Fault("status", route="get", status=401, count=10), "unauthorized", False),
+    ],
+)
 async def test_each_api_error_kind(sandbox: Sandbox, era: str, fault: Fault, kind: str, retryable: bool) -> None:
     record = await read(sandbox, era)
     sandbox.state.inject(copy.deepcopy(fault))  # the parameter is shared by both eras' runs
-    is_error, out = await call(sandbox, era, UPDATE, {**required_from(record), "Name": "changed"},
-                               max_attempts=1)
+    is_error, out = await call(sandbox, era, UPDATE, {**required_from(record), "Name": "changed"}, max_attempts=1)
     assert is_error and out["ErrorKind"] == kind and out["Retryable"] is retryable and out["Source"] == "nexudus"
     if kind == "rate_limited":
         assert out["RetryAfterSeconds"] == (3.0 if fault.retry_after else 1.0)
@@ -256,9 +300,18 @@ async def test_wrong_credentials(sandbox: Sandbox, era: str) -> None:
 async def test_not_configured(sandbox: Sandbox, era: str) -> None:
     server = build_server(Settings(_env_file=None), transport=sandbox.transport())  # type: ignore[call-arg]
     async with Client(server, mode=era) as client:
-        result = await client.call_tool(UPDATE, {"Id": CHECK, "BusinessId": 1001, "CoworkerId": 2001, "Name": "x",
-                                                 "IdentityCheckProvider": "Manual", "IdentityDocumentType": 1,
-                                                 "AddressDocumentType": 0})
+        result = await client.call_tool(
+            UPDATE,
+            {
+                "Id": CHECK,
+                "BusinessId": 1001,
+                "CoworkerId": 2001,
+                "Name": "x",
+                "IdentityCheckProvider": "Manual",
+                "IdentityDocumentType": 1,
+                "AddressDocumentType": 0,
+            },
+        )
     out = body(result, UPDATE)
     assert result.is_error and out["ErrorKind"] == "not_configured" and out["Source"] == "local"
     assert "NEXUDUS_TOKEN" in out["Message"] and "NEXUDUS_USERNAME" in out["Message"]

@@ -24,8 +24,9 @@ async def test_one_get_one_put_one_token_one_connection(served_sandbox: ServedSa
         record = (await client.call_tool("get_coworker_identity_check", {"Id": CHECK})).structured_content["Record"]  # type: ignore[index]
         state.requests.clear()
         for n in range(CALLS):
-            result = await client.call_tool("update_coworker_identity_check",
-                                            {**required_from(record), "Description": f"call {n}"})
+            result = await client.call_tool(
+                "update_coworker_identity_check", {**required_from(record), "Description": f"call {n}"}
+            )
             assert not result.is_error, result.structured_content
     routes = [r.route for r in state.requests]
     assert routes.count("get") == CALLS and routes.count("update") == CALLS

@@ -20,28 +20,46 @@ ROOT = Path(__file__).parent.parent
 def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dist = tmp_path_factory.mktemp("dist")
     target = tmp_path_factory.mktemp("site")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(dist)],
-                   check=True, timeout=300, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(dist)],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
     wheel = next(dist.glob("nexudus_identity_mcp-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for prompt in (ROOT / "prompts").glob("*.md"):
         assert f"nexudus_identity_mcp/prompts/{prompt.name}" in names
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
-                   check=True, timeout=300, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
     return target
 
 
 async def test_installed_wheel_serves_the_prompts(installed_wheel: Path, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUDUS_")}
     env["PYTHONPATH"] = str(installed_wheel)
-    where = subprocess.run([sys.executable, "-c", "import nexudus_identity_mcp.prompt_templates as p; "
-                            "print(p.__file__); print(p.prompts_dir())"], env=env, capture_output=True, text=True,
-                           check=True, cwd=tmp_path)
+    where = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import nexudus_identity_mcp.prompt_templates as p; print(p.__file__); print(p.prompts_dir())",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
     module_file, folder = where.stdout.split()
     assert module_file.startswith(str(installed_wheel)) and folder.startswith(str(installed_wheel))
 
-    params = StdioServerParameters(command=sys.executable, args=["-m", "nexudus_identity_mcp", "serve", "--sandbox"],
-                                   env=env, cwd=str(tmp_path))
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "nexudus_identity_mcp", "serve", "--sandbox"], env=env, cwd=str(tmp_path)
+    )
     with open(tmp_path / "stderr.txt", "w") as errlog:
         async with Client(stdio_client(params, errlog=errlog)) as client:
             prompts = {p.name for p in (await client.list_prompts()).prompts}

@@ -28,8 +28,8 @@ from .prompt_templates import PromptArgumentError, load_prompts
 from .redaction import Redactor, parse_categories
 from .reference import ENUMS_URI, FIELDS_URI, enums_json, fields_resource_markdown
 from .schemas import tool_definitions
-from .tool_names import FIND_TOOL, GET_TOOL, UPDATE_TOOL
 from .settings import Settings
+from .tool_names import FIND_TOOL, GET_TOOL, UPDATE_TOOL
 from .tools import CALLER, IdentityCheckTools, ToolResult, failure
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,11 @@ HANDLERS: dict[str, ToolHandler] = {
 
 
 def to_call_result(result: ToolResult) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(type="text", text=result.text())],
-                                structured_content=result.body, is_error=result.is_error)
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=result.text())],
+        structured_content=result.body,
+        is_error=result.is_error,
+    )
 
 
 READ_ONLY_INSTRUCTIONS = """\
@@ -81,22 +84,38 @@ say that it must be made by someone with write access. Find checks with find_cow
 read one with get_coworker_identity_check. Identity-document numbers appear as tokens like «ID_DOC:3f9a1c2b»."""
 
 RESOURCES = {
-    ENUMS_URI: (types.Resource(uri=ENUMS_URI, name="enums", title="Identity-check enums",
-                               description="The five enums of a coworker identity check: names, codes, meanings.",
-                               mime_type="application/json"), enums_json),
-    FIELDS_URI: (types.Resource(uri=FIELDS_URI, name="fields", title="Identity-check fields",
-                                description="Every field of the record: what the update takes, what it keeps.",
-                                mime_type="text/markdown"), fields_resource_markdown),
+    ENUMS_URI: (
+        types.Resource(
+            uri=ENUMS_URI,
+            name="enums",
+            title="Identity-check enums",
+            description="The five enums of a coworker identity check: names, codes, meanings.",
+            mime_type="application/json",
+        ),
+        enums_json,
+    ),
+    FIELDS_URI: (
+        types.Resource(
+            uri=FIELDS_URI,
+            name="fields",
+            title="Identity-check fields",
+            description="Every field of the record: what the update takes, what it keeps.",
+            mime_type="text/markdown",
+        ),
+        fields_resource_markdown,
+    ),
 }
 
 
-def build_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None,
-                 read_only: bool | None = None) -> Server[ServerState]:
+def build_server(
+    settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None, read_only: bool | None = None
+) -> Server[ServerState]:
     """The MCP server. `transport` reaches the API some other way (the in-process sandbox).
     `read_only` (default: NEXUDUS_MCP_READ_ONLY) serves the read tools only."""
     read_only = settings.mcp_read_only if read_only is None else read_only
-    redactor = Redactor(parse_categories(settings.mcp_redact),
-                        settings.mcp_secret.get_secret_value() if settings.mcp_secret else None)
+    redactor = Redactor(
+        parse_categories(settings.mcp_redact), settings.mcp_secret.get_secret_value() if settings.mcp_secret else None
+    )
     tool_list = tool_definitions(read_only=read_only)
     served = {t.name for t in tool_list}
     prompts = load_prompts()
@@ -106,41 +125,64 @@ def build_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | N
         async with NexudusClient(settings, transport=transport) as client:
             yield ServerState(IdentityCheckTools(client, redactor))
 
-    async def list_tools(ctx: ServerRequestContext[ServerState], params: types.PaginatedRequestParams | None
-                         ) -> types.ListToolsResult:
+    async def list_tools(
+        ctx: ServerRequestContext[ServerState], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
         return types.ListToolsResult(tools=tool_list)
 
-    async def call_tool(ctx: ServerRequestContext[ServerState], params: types.CallToolRequestParams
-                        ) -> types.CallToolResult:
+    async def call_tool(
+        ctx: ServerRequestContext[ServerState], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
         handler = HANDLERS.get(params.name)
         if handler is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name!r}. Tools: {', '.join(sorted(served))}")
         if params.name not in served:
-            return to_call_result(failure(ErrorKind.READ_ONLY, "This server is in read-only mode: it cannot change identity "
-                                          "checks. Nothing was written; ask someone with write access to make "
-                                          "the change.", source="local"))
+            return to_call_result(
+                failure(
+                    ErrorKind.READ_ONLY,
+                    "This server is in read-only mode: it cannot change identity "
+                    "checks. Nothing was written; ask someone with write access to make "
+                    "the change.",
+                    source="local",
+                )
+            )
         caller = ctx.request.scope.get(CLIENT_SCOPE_KEY, "http") if ctx.request is not None else "stdio"
         reset = CALLER.set(caller)
         try:
             result = await handler(ctx.lifespan_context.tools, params.arguments)
         except Exception:  # a bug of ours must not take the connection down or hide as a protocol error
             log.exception("tool %s failed unexpectedly", params.name)
-            result = failure(ErrorKind.INTERNAL_ERROR, "The server failed unexpectedly; nothing is known to have been "
-                             "written. The failure was logged on the server.", source="local")
+            result = failure(
+                ErrorKind.INTERNAL_ERROR,
+                "The server failed unexpectedly; nothing is known to have been "
+                "written. The failure was logged on the server.",
+                source="local",
+            )
         finally:
             CALLER.reset(reset)
         return to_call_result(result)
 
-    async def list_prompts(ctx: ServerRequestContext[ServerState], params: types.PaginatedRequestParams | None
-                           ) -> types.ListPromptsResult:
-        return types.ListPromptsResult(prompts=[
-            types.Prompt(name=p.name, title=p.title, description=p.description,
-                         arguments=[types.PromptArgument(name=a.name, description=a.description, required=a.required)
-                                    for a in p.arguments])
-            for p in prompts.values()])
+    async def list_prompts(
+        ctx: ServerRequestContext[ServerState], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        return types.ListPromptsResult(
+            prompts=[
+                types.Prompt(
+                    name=p.name,
+                    title=p.title,
+                    description=p.description,
+                    arguments=[
+                        types.PromptArgument(name=a.name, description=a.description, required=a.required)
+                        for a in p.arguments
+                    ],
+                )
+                for p in prompts.values()
+            ]
+        )
 
-    async def get_prompt(ctx: ServerRequestContext[ServerState], params: types.GetPromptRequestParams
-                         ) -> types.GetPromptResult:
+    async def get_prompt(
+        ctx: ServerRequestContext[ServerState], params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
         template = prompts.get(params.name)
         if template is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: {params.name!r}. Prompts: {', '.join(prompts)}")
@@ -148,21 +190,26 @@ def build_server(settings: Settings, *, transport: httpx2.AsyncBaseTransport | N
             text = template.render(params.arguments)
         except PromptArgumentError as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
-        return types.GetPromptResult(description=template.description, messages=[
-            types.PromptMessage(role="user", content=types.TextContent(type="text", text=text))])
+        return types.GetPromptResult(
+            description=template.description,
+            messages=[types.PromptMessage(role="user", content=types.TextContent(type="text", text=text))],
+        )
 
-    async def list_resources(ctx: ServerRequestContext[ServerState], params: types.PaginatedRequestParams | None
-                             ) -> types.ListResourcesResult:
+    async def list_resources(
+        ctx: ServerRequestContext[ServerState], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
         return types.ListResourcesResult(resources=[resource for resource, _ in RESOURCES.values()])
 
-    async def read_resource(ctx: ServerRequestContext[ServerState], params: types.ReadResourceRequestParams
-                            ) -> types.ReadResourceResult:
+    async def read_resource(
+        ctx: ServerRequestContext[ServerState], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
         entry = RESOURCES.get(str(params.uri))
         if entry is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {params.uri}. Resources: {', '.join(RESOURCES)}")
         resource, render = entry
-        return types.ReadResourceResult(contents=[
-            types.TextResourceContents(uri=resource.uri, mime_type=resource.mime_type, text=render())])
+        return types.ReadResourceResult(
+            contents=[types.TextResourceContents(uri=resource.uri, mime_type=resource.mime_type, text=render())]
+        )
 
     return Server(
         SERVER_NAME,

@@ -43,8 +43,14 @@ def sandbox_settings():  # type: ignore[no-untyped-def]
     from .settings import Settings
 
     base = load_settings()
-    return Settings(_env_file=None, base_url="http://127.0.0.1", token=SANDBOX_TOKEN,  # type: ignore[call-arg]
-                    mcp_secret=base.mcp_secret, mcp_redact=base.mcp_redact, mcp_read_only=base.mcp_read_only)
+    return Settings(
+        _env_file=None,
+        base_url="http://127.0.0.1",
+        token=SANDBOX_TOKEN,  # type: ignore[call-arg]
+        mcp_secret=base.mcp_secret,
+        mcp_redact=base.mcp_redact,
+        mcp_read_only=base.mcp_read_only,
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -68,8 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         if not settings.configured:
             from .settings import CREDENTIAL_VARIABLES
 
-            log.warning("no Nexudus credentials: every tool will answer not_configured; set %s",
-                        CREDENTIAL_VARIABLES)
+            log.warning("no Nexudus credentials: every tool will answer not_configured; set %s", CREDENTIAL_VARIABLES)
     try:
         from .redaction import parse_categories
 
@@ -138,16 +143,21 @@ def cmd_check(args: argparse.Namespace) -> None:
         total = anyio.run(probe)
     except NexudusError as error:
         fail(f"{error.kind}: {error.message}", 1)
-    print(f"ok: {settings.base_url} accepted the {settings.auth_mode} credentials; "
-          f"{total} coworker identity check(s) visible")
+    print(
+        f"ok: {settings.base_url} accepted the {settings.auth_mode} credentials; "
+        f"{total} coworker identity check(s) visible"
+    )
 
 
 def cmd_sandbox(args: argparse.Namespace) -> None:
     from .sandbox import ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN, SandboxState, serve
 
-    print(f"Nexudus sandbox on http://{args.host}:{args.port}  (Ctrl-C to stop)\n"
-          f"  NEXUDUS_BASE_URL=http://{args.host}:{args.port} NEXUDUS_TOKEN={SANDBOX_TOKEN}\n"
-          f"  or NEXUDUS_USERNAME={ADMIN_USER} NEXUDUS_PASSWORD={ADMIN_PASSWORD}", file=sys.stderr)
+    print(
+        f"Nexudus sandbox on http://{args.host}:{args.port}  (Ctrl-C to stop)\n"
+        f"  NEXUDUS_BASE_URL=http://{args.host}:{args.port} NEXUDUS_TOKEN={SANDBOX_TOKEN}\n"
+        f"  or NEXUDUS_USERNAME={ADMIN_USER} NEXUDUS_PASSWORD={ADMIN_PASSWORD}",
+        file=sys.stderr,
+    )
     serve(args.host, args.port, SandboxState(write_limit=args.write_limit or None))
 
 
@@ -196,8 +206,9 @@ def cmd_eval(args: argparse.Namespace) -> None:
     t = totals(outcomes)
     print("\n" + summary(t))
     if args.report:
-        Path(args.report).write_text(json.dumps(report(outcomes, agent.name), indent=2, ensure_ascii=False) + "\n",
-                                     encoding="utf-8")
+        Path(args.report).write_text(
+            json.dumps(report(outcomes, agent.name), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         print(f"report: {args.report}")
     sys.exit(0 if t["failed"] == 0 else 1)
 
@@ -208,8 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the MCP server over stdio (the default)")
     serve.add_argument("--sandbox", action="store_true", help="answer from the built-in sandbox, no account needed")
-    serve.add_argument("--read-only", action="store_true",
-                       help="serve the read tools only (also NEXUDUS_MCP_READ_ONLY=true)")
+    serve.add_argument(
+        "--read-only", action="store_true", help="serve the read tools only (also NEXUDUS_MCP_READ_ONLY=true)"
+    )
     serve.add_argument("--http", action="store_true", help="serve streamable HTTP at /mcp instead of stdio")
     serve.add_argument("--host", default="127.0.0.1", help="with --http: address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="with --http: port (default 8000)")
@@ -228,8 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="serve the sandbox Nexudus API over HTTP")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8080)
-    sandbox.add_argument("--write-limit", type=int, default=60,
-                         help="PUTs per minute before it answers 409 as Nexudus does (0: no throttling)")
+    sandbox.add_argument(
+        "--write-limit",
+        type=int,
+        default=60,
+        help="PUTs per minute before it answers 409 as Nexudus does (0: no throttling)",
+    )
     sandbox.set_defaults(func=cmd_sandbox)
     return parser
 

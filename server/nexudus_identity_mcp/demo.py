@@ -50,26 +50,38 @@ async def _session(t: Transcript, errlog: Any) -> None:
         for tool in tools:
             required = tool.input_schema.get("required", [])
             t.say(f"{tool.name}  ({tool.title}; required: {', '.join(required)})")
-        t.expect({FIND_TOOL, GET_TOOL, UPDATE_TOOL}
-                 == {x.name for x in tools}, "find, read and update are offered")
+        t.expect({FIND_TOOL, GET_TOOL, UPDATE_TOOL} == {x.name for x in tools}, "find, read and update are offered")
 
-        t.step(f"Staff: \"Tomás Ferreira showed his new passport, expiring 31 May 2034. Update check {CHECK_ID}.\"")
+        t.step(f'Staff: "Tomás Ferreira showed his new passport, expiring 31 May 2034. Update check {CHECK_ID}."')
         t.say(f"{GET_TOOL} {{Id: {CHECK_ID}}}")
         read = await client.call_tool(GET_TOOL, {"Id": CHECK_ID})
         record = (read.structured_content or {}).get("Record", {})
         t.say(read.content[0].text.splitlines()[0])  # type: ignore[union-attr]
-        for name in ("IdentityDocumentType", "IdentityDocumentNumber", "IdentityDocumentExpirationDate",
-                     "VerificationStatus", "UpdatedOn"):
+        for name in (
+            "IdentityDocumentType",
+            "IdentityDocumentNumber",
+            "IdentityDocumentExpirationDate",
+            "VerificationStatus",
+            "UpdatedOn",
+        ):
             t.show(name, record.get(name))
         t.expect(not read.is_error and record.get("Id") == CHECK_ID, "the check was read")
-        t.expect(str(record.get("IdentityDocumentNumber", "")).startswith("«ID_DOC:"),
-                 "the document number is shown as a token, not as the number")
+        t.expect(
+            str(record.get("IdentityDocumentNumber", "")).startswith("«ID_DOC:"),
+            "the document number is shown as a token, not as the number",
+        )
 
         t.step("First try, with typical mistakes: 'Pasport', no Name, and a date as 31/05/2034")
-        first = {"Id": CHECK_ID, "BusinessId": record["BusinessId"], "CoworkerId": record["CoworkerId"],
-                 "IdentityCheckProvider": record["IdentityCheckProvider"], "IdentityDocumentType": "Pasport",
-                 "AddressDocumentType": record["AddressDocumentType"],
-                 "IdentityDocumentExpirationDate": "31/05/2034", "ExpectedUpdatedOn": record["UpdatedOn"]}
+        first = {
+            "Id": CHECK_ID,
+            "BusinessId": record["BusinessId"],
+            "CoworkerId": record["CoworkerId"],
+            "IdentityCheckProvider": record["IdentityCheckProvider"],
+            "IdentityDocumentType": "Pasport",
+            "AddressDocumentType": record["AddressDocumentType"],
+            "IdentityDocumentExpirationDate": "31/05/2034",
+            "ExpectedUpdatedOn": record["UpdatedOn"],
+        }
         t.show(UPDATE_TOOL, first)
         failed = await client.call_tool(UPDATE_TOOL, first)
         body = failed.structured_content or {}
@@ -78,15 +90,18 @@ async def _session(t: Transcript, errlog: Any) -> None:
             extra = f"  Hint: {error['Hint']}" if error.get("Hint") else ""
             t.show(f"  {error['PropertyName']}", f"{error['Message']}{extra}")
         props = {e["PropertyName"] for e in body.get("Errors", [])}
-        t.expect(failed.is_error and body.get("ErrorKind") == "validation" and body.get("Source") == "local",
-                 "an error result (isError), found locally: nothing reached the API")
-        t.expect(props == {"IdentityDocumentType", "Name", "IdentityDocumentExpirationDate"},
-                 "every problem reported at once, by PropertyName")
+        t.expect(
+            failed.is_error and body.get("ErrorKind") == "validation" and body.get("Source") == "local",
+            "an error result (isError), found locally: nothing reached the API",
+        )
+        t.expect(
+            props == {"IdentityDocumentType", "Name", "IdentityDocumentExpirationDate"},
+            "every problem reported at once, by PropertyName",
+        )
 
         t.step("The corrected call, built from the error's own Hint")
         hint = next(e.get("Hint") for e in body["Errors"] if e["PropertyName"] == "IdentityDocumentType")
-        fixed = dict(first, IdentityDocumentType=hint, Name=record["Name"],
-                     IdentityDocumentExpirationDate="2034-05-31")
+        fixed = dict(first, IdentityDocumentType=hint, Name=record["Name"], IdentityDocumentExpirationDate="2034-05-31")
         t.show(UPDATE_TOOL, fixed)
         done = await client.call_tool(UPDATE_TOOL, fixed)
         result = done.structured_content or {}
@@ -94,19 +109,34 @@ async def _session(t: Transcript, errlog: Any) -> None:
         for change in result.get("Changes", []):
             t.show(f"  {change['Field']}", f"{change['From']} -> {change['To']}")
         t.expect(not done.is_error and result.get("WasSuccessful") is True, "the update succeeded")
-        t.expect({c["Field"] for c in result.get("Changes", [])} ==
-                 {"IdentityDocumentType", "IdentityDocumentExpirationDate"}, "exactly the asked-for fields changed")
+        t.expect(
+            {c["Field"] for c in result.get("Changes", [])}
+            == {"IdentityDocumentType", "IdentityDocumentExpirationDate"},
+            "exactly the asked-for fields changed",
+        )
 
-        after = ((await client.call_tool(GET_TOOL, {"Id": CHECK_ID})).structured_content
-                 or {}).get("Record", {})
-        kept = [n for n in ("IdentityDocumentNumber", "IdentityDocumentIssuedBy", "VerificationStatus", "Description")
-                if after.get(n) == record.get(n)]
+        after = ((await client.call_tool(GET_TOOL, {"Id": CHECK_ID})).structured_content or {}).get("Record", {})
+        kept = [
+            n
+            for n in ("IdentityDocumentNumber", "IdentityDocumentIssuedBy", "VerificationStatus", "Description")
+            if after.get(n) == record.get(n)
+        ]
         t.show("kept as they were", ", ".join(kept))
         t.expect(len(kept) == 4, "fields the call left out were kept (the PUT sent the full record)")
 
         t.step("A dry run: show the user a change before they confirm it")
-        proposal = {k: after[k] for k in ("Id", "BusinessId", "CoworkerId", "Name", "IdentityCheckProvider",
-                                          "IdentityDocumentType", "AddressDocumentType")}
+        proposal = {
+            k: after[k]
+            for k in (
+                "Id",
+                "BusinessId",
+                "CoworkerId",
+                "Name",
+                "IdentityCheckProvider",
+                "IdentityDocumentType",
+                "AddressDocumentType",
+            )
+        }
         proposal.update(Billed=True, Description="New passport seen at the front desk.", DryRun=True)
         t.show(UPDATE_TOOL, proposal)
         dry = await client.call_tool(UPDATE_TOOL, proposal)
@@ -115,19 +145,25 @@ async def _session(t: Transcript, errlog: Any) -> None:
         sent = dry_body.get("Body", {})
         for change in dry_body.get("Changes", []):
             t.show(f"  {change['Field']}", f"{change['From']} -> {change['To']}")
-        t.show("body that would be sent", f"{len(sent)} fields, IdentityDocumentNumber={sent.get('IdentityDocumentNumber')}")
-        again = ((await client.call_tool(GET_TOOL, {"Id": CHECK_ID})).structured_content
-                 or {}).get("Record", {})
-        t.expect(dry_body.get("DryRun") is True and again.get("UpdatedOn") == after.get("UpdatedOn"),
-                 "the dry run wrote nothing")
+        t.show(
+            "body that would be sent",
+            f"{len(sent)} fields, IdentityDocumentNumber={sent.get('IdentityDocumentNumber')}",
+        )
+        again = ((await client.call_tool(GET_TOOL, {"Id": CHECK_ID})).structured_content or {}).get("Record", {})
+        t.expect(
+            dry_body.get("DryRun") is True and again.get("UpdatedOn") == after.get("UpdatedOn"),
+            "the dry run wrote nothing",
+        )
 
 
 def run_demo() -> int:
     import anyio
 
     t = Transcript()
-    print("nexudus-identity-mcp demo: the real server over stdio, against the built-in sandbox "
-          "(fictional data, no account needed)")
+    print(
+        "nexudus-identity-mcp demo: the real server over stdio, against the built-in sandbox "
+        "(fictional data, no account needed)"
+    )
     with tempfile.TemporaryFile("w+") as errlog:
         try:
             anyio.run(_session, t, errlog)

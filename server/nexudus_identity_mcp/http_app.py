@@ -55,8 +55,10 @@ def parse_client_tokens(raw: str | None) -> dict[str, str]:
             continue
         name, sep, token = part.strip().partition("=")
         if not sep or not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", name) or len(token) < MIN_TOKEN_LENGTH:
-            raise ConfigError("NEXUDUS_MCP_CLIENT_TOKENS must be name=token pairs separated by commas, each token "
-                              f"at least {MIN_TOKEN_LENGTH} characters (got an entry named {name[:64]!r})")
+            raise ConfigError(
+                "NEXUDUS_MCP_CLIENT_TOKENS must be name=token pairs separated by commas, each token "
+                f"at least {MIN_TOKEN_LENGTH} characters (got an entry named {name[:64]!r})"
+            )
         if token in clients:
             raise ConfigError(f"NEXUDUS_MCP_CLIENT_TOKENS: clients {clients[token]!r} and {name!r} share a token")
         clients[token] = name
@@ -71,13 +73,14 @@ def security_for(settings: Settings, host: str | None) -> TransportSecuritySetti
     hosts, origins = _split(settings.mcp_allowed_hosts), _split(settings.mcp_allowed_origins)
     if not hosts:
         if host is not None and not is_loopback_host(host):
-            raise ConfigError(f"binding {host} needs NEXUDUS_MCP_ALLOWED_HOSTS (the Host names clients use, e.g. "
-                              "mcp.example.com); DNS-rebinding protection is never turned off")
+            raise ConfigError(
+                f"binding {host} needs NEXUDUS_MCP_ALLOWED_HOSTS (the Host names clients use, e.g. "
+                "mcp.example.com); DNS-rebinding protection is never turned off"
+            )
         hosts = LOOPBACK_HOSTS
     if not origins:
         origins = LOOPBACK_ORIGINS + [f"https://{h}" for h in hosts if "*" not in h and not is_loopback_host(h)]
-    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts,
-                                     allowed_origins=origins)
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
 class ClientAuthMiddleware:
@@ -95,8 +98,12 @@ class ClientAuthMiddleware:
         if not self.clients:
             server = scope.get("server") or ("", 0)
             if not is_loopback_host(server[0]):
-                await _deny(send, 403, "This server has no client tokens configured, so it answers on loopback only. "
-                            "Set NEXUDUS_MCP_CLIENT_TOKENS.")
+                await _deny(
+                    send,
+                    403,
+                    "This server has no client tokens configured, so it answers on loopback only. "
+                    "Set NEXUDUS_MCP_CLIENT_TOKENS.",
+                )
                 return
             scope[CLIENT_SCOPE_KEY] = "loopback"
             await self.app(scope, receive, send)
@@ -128,18 +135,29 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "pid": os.getpid()})
 
 
-def create_app(settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None, host: str | None = None,
-               read_only: bool | None = None) -> ASGIApp:
+def create_app(
+    settings: Settings,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    host: str | None = None,
+    read_only: bool | None = None,
+) -> ASGIApp:
     """The ASGI app. `host` is the address it will be bound to, when known (it decides the defaults)."""
     clients = parse_client_tokens(settings.mcp_client_tokens.get_secret_value() if settings.mcp_client_tokens else None)
     if host is not None and not is_loopback_host(host) and not clients:
-        raise ConfigError(f"binding {host} needs NEXUDUS_MCP_CLIENT_TOKENS (name=token pairs): a server reachable "
-                          "beyond this machine never runs without inbound authentication")
+        raise ConfigError(
+            f"binding {host} needs NEXUDUS_MCP_CLIENT_TOKENS (name=token pairs): a server reachable "
+            "beyond this machine never runs without inbound authentication"
+        )
     security = security_for(settings, host)
     server = build_server(settings, transport=transport, read_only=read_only)
     starlette_app = server.streamable_http_app(
-        streamable_http_path="/mcp", json_response=True, stateless_http=True, transport_security=security,
-        max_request_body_size=settings.mcp_max_body_bytes, host=host or "127.0.0.1",
+        streamable_http_path="/mcp",
+        json_response=True,
+        stateless_http=True,
+        transport_security=security,
+        max_request_body_size=settings.mcp_max_body_bytes,
+        host=host or "127.0.0.1",
         custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"])],
     )
     return ClientAuthMiddleware(starlette_app, clients)

@@ -58,7 +58,9 @@ class PromptTemplate:
             if missing:
                 parts.append(f"missing required argument(s): {', '.join(missing)}")
             if unknown:
-                parts.append(f"unknown argument(s): {', '.join(unknown)} (this prompt takes: {', '.join(sorted(known))})")
+                parts.append(
+                    f"unknown argument(s): {', '.join(unknown)} (this prompt takes: {', '.join(sorted(known))})"
+                )
             raise PromptArgumentError(f"Prompt {self.name!r}: " + "; ".join(parts))
         return PLACEHOLDER.sub(lambda m: str(values.get(m.group(1)) or "")[:MAX_ARGUMENT] or "(not given)", self.body)
 
@@ -79,11 +81,18 @@ def parse(text: str, source: str) -> PromptTemplate:
     if not match:
         raise ValueError(f"{source}: no +++ TOML front matter")
     meta: dict[str, Any] = tomllib.loads(match.group(1))
-    arguments = tuple(PromptArgument(str(a["name"]), str(a.get("description", "")), bool(a.get("required", False)))
-                      for a in meta.get("arguments", []))
-    template = PromptTemplate(name=str(meta["name"]), title=str(meta.get("title", meta["name"])),
-                              description=str(meta.get("description", "")), arguments=arguments,
-                              body=match.group(2).strip() + "\n", source=source)
+    arguments = tuple(
+        PromptArgument(str(a["name"]), str(a.get("description", "")), bool(a.get("required", False)))
+        for a in meta.get("arguments", [])
+    )
+    template = PromptTemplate(
+        name=str(meta["name"]),
+        title=str(meta.get("title", meta["name"])),
+        description=str(meta.get("description", "")),
+        arguments=arguments,
+        body=match.group(2).strip() + "\n",
+        source=source,
+    )
     used = set(PLACEHOLDER.findall(template.body))
     undeclared = used - {a.name for a in arguments}
     if undeclared:

@@ -51,19 +51,35 @@ FIELDS_URI = "nexudus://identity-checks/reference/fields"
 def enums_json() -> str:
     import json
 
-    return json.dumps({e.name: {"apiName": e.api_name, "summary": e.summary,
-                                "values": [{"name": v.name, "code": v.code, "meaning": v.meaning} for v in e.values]}
-                       for e in ALL_ENUMS}, ensure_ascii=False, indent=2)
+    return json.dumps(
+        {
+            e.name: {
+                "apiName": e.api_name,
+                "summary": e.summary,
+                "values": [{"name": v.name, "code": v.code, "meaning": v.meaning} for v in e.values],
+            }
+            for e in ALL_ENUMS
+        },
+        ensure_ascii=False,
+        indent=2,
+    )
 
 
 def fields_resource_markdown() -> str:
     from .fields import FIELDS
 
     roles = {"put": "update field", "carried": "kept as read (sent back unchanged)", "read_only": "read only"}
-    lines = ["# Coworker identity check: fields", "",
-             "What update_coworker_identity_check takes (the PUT reference page's fields; required ones marked):", "",
-             fields_markdown(), "",
-             "Every field get_coworker_identity_check returns, and what happens to it on update:", "",
-             "| Field | Role | Description |", "|---|---|---|"]
+    lines = [
+        "# Coworker identity check: fields",
+        "",
+        "What update_coworker_identity_check takes (the PUT reference page's fields; required ones marked):",
+        "",
+        fields_markdown(),
+        "",
+        "Every field get_coworker_identity_check returns, and what happens to it on update:",
+        "",
+        "| Field | Role | Description |",
+        "|---|---|---|",
+    ]
     lines += [f"| `{f.name}` | {roles[f.role]} | {f.description} |" for f in FIELDS]
     return "\n".join(lines) + "\n"

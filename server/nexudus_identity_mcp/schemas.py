@@ -13,16 +13,31 @@ from typing import Any
 
 import mcp.types as types
 
-from .tool_names import FIND_TOOL, GET_TOOL, READ_TOOLS, UPDATE_TOOL
-
-from .nexudus.errors import ErrorKind
 from .fields import BY_NAME, OPTIONAL_PUT, PUT_FIELDS, RECORD_FIELD_NAMES, Field
+from .nexudus.errors import ErrorKind
+from .tool_names import FIND_TOOL, GET_TOOL, READ_TOOLS, UPDATE_TOOL
 from .validation import (
-    CLEAR_FIELDS, DEFAULT_PAGE_SIZE, DRY_RUN, EXPECTED_UPDATED_ON, FIND_FILTERS, MAX_PAGE_SIZE, PAGE, PAGE_SIZE,
+    CLEAR_FIELDS,
+    DEFAULT_PAGE_SIZE,
+    DRY_RUN,
+    EXPECTED_UPDATED_ON,
+    FIND_FILTERS,
+    MAX_PAGE_SIZE,
+    PAGE,
+    PAGE_SIZE,
 )
 
-FIND_ROW_FIELDS = ("Id", "Name", "CoworkerId", "CoworkerFullName", "BusinessId", "BusinessName", "VerificationType",
-                   "VerificationStatus", "UpdatedOn")
+FIND_ROW_FIELDS = (
+    "Id",
+    "Name",
+    "CoworkerId",
+    "CoworkerFullName",
+    "BusinessId",
+    "BusinessName",
+    "VerificationType",
+    "VerificationStatus",
+    "UpdatedOn",
+)
 
 DATE_HINT = "ISO 8601 date or date-time, e.g. 2031-03-14 or 2031-03-14T00:00:00Z; sent as UTC."
 
@@ -30,13 +45,19 @@ DATE_HINT = "ISO 8601 date or date-time, e.g. 2031-03-14 or 2031-03-14T00:00:00Z
 def field_property(f: Field) -> dict[str, Any]:
     description = f.description
     if f.enum is not None:
-        return {"type": "string", "enum": f.enum.names,
-                "description": f"{description} One of: {f.enum.describe_codes()} (name or code)."}
+        return {
+            "type": "string",
+            "enum": f.enum.names,
+            "description": f"{description} One of: {f.enum.describe_codes()} (name or code).",
+        }
     if f.type == "datetime":
         return {"type": "string", "description": f"{description} {DATE_HINT}"}
     if f.pii == "id_document":
-        return {"type": "string", "description": f"{description} Results show it as a token like "
-                "«ID_DOC:3f9a1c2b»; leave it out (or pass that token back) to keep the current number."}
+        return {
+            "type": "string",
+            "description": f"{description} Results show it as a token like "
+            "«ID_DOC:3f9a1c2b»; leave it out (or pass that token back) to keep the current number.",
+        }
     return {"type": {"integer": "integer", "boolean": "boolean"}.get(f.type, "string"), "description": description}
 
 
@@ -46,18 +67,18 @@ def update_input_schema() -> dict[str, Any]:
         "type": "array",
         "items": {"type": "string", "enum": list(OPTIONAL_PUT)},
         "description": "Optional fields to blank on purpose. A field left out of the call keeps its "
-                       "current value; only the fields named here are cleared.",
+        "current value; only the fields named here are cleared.",
     }
     properties[DRY_RUN] = {
         "type": "boolean",
         "description": "true: validate, read the current record and return the changes and the exact body "
-                       "that would be sent, without writing. Use it to show the user the change before "
-                       "they confirm.",
+        "that would be sent, without writing. Use it to show the user the change before "
+        "they confirm.",
     }
     properties[EXPECTED_UPDATED_ON] = {
         "type": "string",
         "description": "The UpdatedOn value from when you read the check. If the record changed since, "
-                       "nothing is written and the error shows the current UpdatedOn.",
+        "nothing is written and the error shows the current UpdatedOn.",
     }
     return {
         "type": "object",
@@ -90,8 +111,12 @@ def find_input_schema() -> dict[str, Any]:
         codes = f" One of: {f.enum.describe_codes()} (name or code)." if f.enum else ""
         properties[name] = {**field_property(f), "description": _FIND_FILTER_TEXT[name] + codes}
     properties[PAGE] = {"type": "integer", "minimum": 1, "description": "Page number, from 1 (default 1)."}
-    properties[PAGE_SIZE] = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
-                             "description": f"Rows per page, 1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})."}
+    properties[PAGE_SIZE] = {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": MAX_PAGE_SIZE,
+        "description": f"Rows per page, 1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE}).",
+    }
     return {"type": "object", "properties": properties, "additionalProperties": False}
 
 
@@ -111,12 +136,18 @@ _ERROR_ITEM: dict[str, Any] = {
 _ERROR_PROPERTIES: dict[str, Any] = {
     "WasSuccessful": {"type": "boolean", "description": "true on success; false on any failure."},
     "Message": {"type": "string", "description": "What happened, in one or a few sentences."},
-    "ErrorKind": {"type": "string", "enum": [kind.value for kind in ErrorKind],
-                  "description": "On failure: what kind of problem it is."},
+    "ErrorKind": {
+        "type": "string",
+        "enum": [kind.value for kind in ErrorKind],
+        "description": "On failure: what kind of problem it is.",
+    },
     "Errors": {"type": "array", "items": _ERROR_ITEM, "description": "On failure: each problem found."},
     "Retryable": {"type": "boolean", "description": "On failure: whether the same call may succeed later."},
-    "Source": {"type": "string", "enum": ["local", "nexudus"],
-               "description": "On failure: whether this server or the Nexudus API found the problem."},
+    "Source": {
+        "type": "string",
+        "enum": ["local", "nexudus"],
+        "description": "On failure: whether this server or the Nexudus API found the problem.",
+    },
     "RetryAfterSeconds": {"type": "number", "description": "On throttling: seconds to wait before retrying."},
     "Status": {"type": "integer", "description": "On an API failure: the HTTP status Nexudus answered."},
     "CurrentUpdatedOn": {"type": "string", "description": "On conflict: the record's UpdatedOn now."},
@@ -136,14 +167,19 @@ UPDATE_OUTPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         **_ERROR_PROPERTIES,
-        "Value": {"type": "object", "description": "On success: the Id of the updated record.",
-                  "properties": {"Id": {"type": "integer", "description": "The record's Id."}}},
+        "Value": {
+            "type": "object",
+            "description": "On success: the Id of the updated record.",
+            "properties": {"Id": {"type": "integer", "description": "The record's Id."}},
+        },
         "UpdatedOn": {"type": "string", "description": "On success: the record's new UpdatedOn."},
         "UpdatedBy": {"type": "string", "description": "On success: who the API recorded as the updater."},
         "Changes": {"type": "array", "items": _CHANGE_ITEM, "description": "The fields that change."},
         "DryRun": {"type": "boolean", "description": "true when nothing was written on purpose."},
-        "Body": {"type": "object", "description": "On a dry run: the exact body that would be sent "
-                 "(identity-document numbers redacted)."},
+        "Body": {
+            "type": "object",
+            "description": "On a dry run: the exact body that would be sent (identity-document numbers redacted).",
+        },
     },
     "required": ["WasSuccessful", "Message"],
 }
@@ -152,9 +188,12 @@ GET_OUTPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         **_ERROR_PROPERTIES,
-        "Record": {"type": "object", "description": "On success: the whole record, enums as names, with the "
-                   "same field names the update tool takes.",
-                   "properties": {name: {"description": name} for name in RECORD_FIELD_NAMES}},
+        "Record": {
+            "type": "object",
+            "description": "On success: the whole record, enums as names, with the "
+            "same field names the update tool takes.",
+            "properties": {name: {"description": name} for name in RECORD_FIELD_NAMES},
+        },
     },
     "required": ["WasSuccessful", "Message"],
 }
@@ -163,9 +202,15 @@ FIND_OUTPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         **_ERROR_PROPERTIES,
-        "Checks": {"type": "array", "description": "On success: one compact row per check, enums as names.",
-                   "items": {"type": "object", "description": "A check.",
-                             "properties": {name: {"description": name} for name in FIND_ROW_FIELDS}}},
+        "Checks": {
+            "type": "array",
+            "description": "On success: one compact row per check, enums as names.",
+            "items": {
+                "type": "object",
+                "description": "A check.",
+                "properties": {name: {"description": name} for name in FIND_ROW_FIELDS},
+            },
+        },
         "Page": {"type": "integer", "description": "This page's number."},
         "PageSize": {"type": "integer", "description": "Rows per page."},
         "TotalItems": {"type": "integer", "description": "Checks matching the filters, on all pages."},
@@ -201,24 +246,55 @@ GET_DESCRIPTION = (
 )
 
 
-def _tool(name: str, title: str, description: str, input_schema: dict[str, Any], output_schema: dict[str, Any],
-          *, writes: bool) -> types.Tool:
+def _tool(
+    name: str,
+    title: str,
+    description: str,
+    input_schema: dict[str, Any],
+    output_schema: dict[str, Any],
+    *,
+    writes: bool,
+) -> types.Tool:
     """A tool with its annotations: read tools are read-only; the write is destructive (it replaces
     the record) yet idempotent (the same call twice leaves the same record). All reach Nexudus."""
-    return types.Tool(name=name, title=title, description=description, input_schema=input_schema,
-                      output_schema=output_schema,
-                      annotations=types.ToolAnnotations(title=title, read_only_hint=not writes, destructive_hint=writes,
-                                                        idempotent_hint=True, open_world_hint=True))
+    return types.Tool(
+        name=name,
+        title=title,
+        description=description,
+        input_schema=input_schema,
+        output_schema=output_schema,
+        annotations=types.ToolAnnotations(
+            title=title, read_only_hint=not writes, destructive_hint=writes, idempotent_hint=True, open_world_hint=True
+        ),
+    )
 
 
 def tool_definitions(*, read_only: bool = False) -> list[types.Tool]:
     """The tools a client sees; read-only mode leaves the update out."""
     tools = [
-        _tool(FIND_TOOL, "Find coworker identity checks", FIND_DESCRIPTION, find_input_schema(), FIND_OUTPUT_SCHEMA,
-              writes=False),
-        _tool(GET_TOOL, "Read a coworker identity check", GET_DESCRIPTION, GET_INPUT_SCHEMA, GET_OUTPUT_SCHEMA,
-              writes=False),
-        _tool(UPDATE_TOOL, "Update a coworker identity check", UPDATE_DESCRIPTION, update_input_schema(),
-              UPDATE_OUTPUT_SCHEMA, writes=True),
+        _tool(
+            FIND_TOOL,
+            "Find coworker identity checks",
+            FIND_DESCRIPTION,
+            find_input_schema(),
+            FIND_OUTPUT_SCHEMA,
+            writes=False,
+        ),
+        _tool(
+            GET_TOOL,
+            "Read a coworker identity check",
+            GET_DESCRIPTION,
+            GET_INPUT_SCHEMA,
+            GET_OUTPUT_SCHEMA,
+            writes=False,
+        ),
+        _tool(
+            UPDATE_TOOL,
+            "Update a coworker identity check",
+            UPDATE_DESCRIPTION,
+            update_input_schema(),
+            UPDATE_OUTPUT_SCHEMA,
+            writes=True,
+        ),
     ]
     return [t for t in tools if not read_only or t.name in READ_TOOLS]

@@ -66,9 +66,7 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"NEXUDUS_BASE_URL must be an http(s) URL, got {value!r}")
         if parts.scheme != "https" and not is_loopback_host(parts.hostname):
-            raise ValueError(
-                f"NEXUDUS_BASE_URL must use https unless it points at this machine, got {value!r}"
-            )
+            raise ValueError(f"NEXUDUS_BASE_URL must use https unless it points at this machine, got {value!r}")
         return value
 
     @model_validator(mode="after")
@@ -98,11 +96,15 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value, so that text leaving the server can be scrubbed of them."""
-        values = [s.get_secret_value() for s in (self.token, self.password, self.mcp_secret)
-                  if s and s.get_secret_value()]
+        values = [
+            s.get_secret_value() for s in (self.token, self.password, self.mcp_secret) if s and s.get_secret_value()
+        ]
         if self.mcp_client_tokens:
-            values += [part.partition("=")[2] for part in self.mcp_client_tokens.get_secret_value().split(",")
-                       if part.partition("=")[2]]
+            values += [
+                part.partition("=")[2]
+                for part in self.mcp_client_tokens.get_secret_value().split(",")
+                if part.partition("=")[2]
+            ]
         return values
 
 

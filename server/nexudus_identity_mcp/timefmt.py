@@ -8,8 +8,7 @@ no identity document expires then, and the API's date type cannot be assumed to 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-
+from datetime import UTC, date, datetime
 
 MIN_YEAR, MAX_YEAR = 1900, 2200
 
@@ -28,15 +27,15 @@ def parse_datetime(value: str) -> datetime | None:
         except ValueError:
             return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     try:
-        parsed = parsed.astimezone(timezone.utc)
+        parsed = parsed.astimezone(UTC)
     except OverflowError:
         return None
     return parsed if MIN_YEAR <= parsed.year <= MAX_YEAR else None
 
 
 def format_utc(moment: datetime, *, millis: bool = False) -> str:
-    m = moment.astimezone(timezone.utc)
+    m = moment.astimezone(UTC)
     text = f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
     return text + (f".{m.microsecond // 1000:03d}Z" if millis else "Z")

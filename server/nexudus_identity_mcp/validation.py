@@ -32,8 +32,9 @@ UPDATE_OPTIONS = (CLEAR_FIELDS, DRY_RUN, EXPECTED_UPDATED_ON)
 UPDATE_PROPERTIES = tuple(f.name for f in PUT_FIELDS) + UPDATE_OPTIONS
 
 
-def problem(prop: str, message: str, attempted: Any, *, allowed: list[str] | None = None,
-            hint: str | None = None) -> dict[str, Any]:
+def problem(
+    prop: str, message: str, attempted: Any, *, allowed: list[str] | None = None, hint: str | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {"PropertyName": prop, "Message": message, "AttemptedValue": attempted}
     if allowed is not None:
         out["AllowedValues"] = allowed
@@ -45,7 +46,7 @@ def problem(prop: str, message: str, attempted: Any, *, allowed: list[str] | Non
 @dataclass
 class UpdateRequest:
     check_id: int
-    values: dict[str, Any]            # API field name -> API value (enum codes, normalised dates)
+    values: dict[str, Any]  # API field name -> API value (enum codes, normalised dates)
     clear: list[str] = field(default_factory=list)
     dry_run: bool = False
     expected_updated_on: datetime | None = None
@@ -80,8 +81,14 @@ def unknown_properties(args: dict[str, Any], known: tuple[str, ...]) -> list[dic
     for name in args:
         if name not in known:
             hint = closest_property(name, known)
-            errors.append(problem(name, "is not a property of this tool" + (f"; did you mean {hint}?" if hint else ""),
-                                  _cap(args[name]), hint=hint))
+            errors.append(
+                problem(
+                    name,
+                    "is not a property of this tool" + (f"; did you mean {hint}?" if hint else ""),
+                    _cap(args[name]),
+                    hint=hint,
+                )
+            )
     return errors
 
 
@@ -113,8 +120,14 @@ def parse_update(arguments: dict[str, Any] | None) -> UpdateRequest:
             if f.required:
                 errors.append(problem(f.name, "is a required field", args.get(f.name)))
             elif f.name in args:
-                errors.append(problem(f.name, "cannot be null: leave it out to keep the current value, or "
-                                      f"name it in {CLEAR_FIELDS} to blank it", None))
+                errors.append(
+                    problem(
+                        f.name,
+                        "cannot be null: leave it out to keep the current value, or "
+                        f"name it in {CLEAR_FIELDS} to blank it",
+                        None,
+                    )
+                )
             continue
         try:
             values[f.name] = coerce(f, args[f.name])
@@ -133,13 +146,19 @@ def parse_update(arguments: dict[str, Any] | None) -> UpdateRequest:
         raw = args[EXPECTED_UPDATED_ON]
         expected = parse_datetime(raw) if isinstance(raw, str) else None
         if expected is None:
-            errors.append(problem(EXPECTED_UPDATED_ON, "is not an ISO 8601 date-time; copy UpdatedOn from "
-                                  "get_coworker_identity_check", _cap(raw)))
+            errors.append(
+                problem(
+                    EXPECTED_UPDATED_ON,
+                    "is not an ISO 8601 date-time; copy UpdatedOn from get_coworker_identity_check",
+                    _cap(raw),
+                )
+            )
 
     if errors:
         raise ArgumentErrors(errors)
-    return UpdateRequest(check_id=values["Id"], values=values, clear=clear, dry_run=dry_run,
-                         expected_updated_on=expected)
+    return UpdateRequest(
+        check_id=values["Id"], values=values, clear=clear, dry_run=dry_run, expected_updated_on=expected
+    )
 
 
 def _parse_clear(raw: Any, values: dict[str, Any], errors: list[dict[str, Any]]) -> list[str]:
@@ -148,21 +167,29 @@ def _parse_clear(raw: Any, values: dict[str, Any], errors: list[dict[str, Any]])
     if isinstance(raw, str):
         raw = [part.strip() for part in raw.split(",") if part.strip()]
     if not isinstance(raw, list):
-        errors.append(problem(CLEAR_FIELDS, "must be a list of optional field names", _cap(raw),
-                              allowed=list(OPTIONAL_PUT)))
+        errors.append(
+            problem(CLEAR_FIELDS, "must be a list of optional field names", _cap(raw), allowed=list(OPTIONAL_PUT))
+        )
         return []
     clear: list[str] = []
     for item in raw:
         if not isinstance(item, str) or item not in BY_NAME or BY_NAME[item].role != "put":
             hint = closest_property(str(item), OPTIONAL_PUT)
-            errors.append(problem(CLEAR_FIELDS, f"{item!r} is not an optional field of the record", _cap(item),
-                                  allowed=list(OPTIONAL_PUT), hint=hint))
+            errors.append(
+                problem(
+                    CLEAR_FIELDS,
+                    f"{item!r} is not an optional field of the record",
+                    _cap(item),
+                    allowed=list(OPTIONAL_PUT),
+                    hint=hint,
+                )
+            )
         elif BY_NAME[item].required:
-            errors.append(problem(CLEAR_FIELDS, f"{item} is required and cannot be cleared; give it a value "
-                                  "instead", item))
+            errors.append(
+                problem(CLEAR_FIELDS, f"{item} is required and cannot be cleared; give it a value instead", item)
+            )
         elif item in values:
-            errors.append(problem(CLEAR_FIELDS, f"{item} is both given a value and named to clear; do one",
-                                  item))
+            errors.append(problem(CLEAR_FIELDS, f"{item} is both given a value and named to clear; do one", item))
         elif item not in clear:
             clear.append(item)
     return clear
@@ -199,8 +226,10 @@ def coerce(f: Field, raw: Any) -> Any:
     if f.type == "datetime":
         parsed = parse_datetime(raw) if isinstance(raw, str) else None
         if parsed is None:
-            raise FieldError("is not an ISO 8601 date or date-time between the years 1900 and 2200 (for "
-                             "example 2031-03-14 or 2031-03-14T00:00:00Z)")
+            raise FieldError(
+                "is not an ISO 8601 date or date-time between the years 1900 and 2200 (for "
+                "example 2031-03-14 or 2031-03-14T00:00:00Z)"
+            )
         return format_utc(parsed)
     if not isinstance(raw, str):
         raise FieldError("must be a string")
@@ -252,7 +281,7 @@ DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 10, 50
 
 @dataclass
 class FindRequest:
-    filters: dict[str, Any]           # field name -> API value
+    filters: dict[str, Any]  # field name -> API value
     page: int = 1
     page_size: int = DEFAULT_PAGE_SIZE
 

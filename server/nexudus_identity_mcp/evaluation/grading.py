@@ -21,7 +21,7 @@ class Outcome:
     failures: list[str]
     tool_calls: int
     error_results: int
-    recovered: bool | None       # None: no error result to recover from
+    recovered: bool | None  # None: no error result to recover from
     api_requests: int
     writes: int
     seconds: float
@@ -40,8 +40,13 @@ def same_value(field_name: str, want: Any, got: Any) -> bool:
     return bool(want == got)
 
 
-def grade(scenario: Scenario, before: dict[int, dict[str, Any]], after: dict[int, dict[str, Any]],
-          calls: list[Call], writes: int) -> list[str]:
+def grade(
+    scenario: Scenario,
+    before: dict[int, dict[str, Any]],
+    after: dict[int, dict[str, Any]],
+    calls: list[Call],
+    writes: int,
+) -> list[str]:
     failures = []
     for check_id, expected in scenario.expect_records.items():
         record = after.get(check_id)
@@ -71,4 +76,4 @@ def recovered(calls: list[Call], passed: bool, scenario: Scenario) -> bool | Non
     first_error = next((i for i, c in enumerate(calls) if c.is_error), None)
     if first_error is None or scenario.expect_writes == 0:
         return None
-    return passed and any(not c.is_error for c in calls[first_error + 1:])
+    return passed and any(not c.is_error for c in calls[first_error + 1 :])

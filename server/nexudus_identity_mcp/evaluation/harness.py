@@ -42,8 +42,14 @@ def server_parameters(sandbox_url: str, read_only: bool) -> Any:
     from mcp import StdioServerParameters
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUDUS_")}
-    env.update(NEXUDUS_BASE_URL=sandbox_url, NEXUDUS_TOKEN=SANDBOX_TOKEN, NEXUDUS_MCP_SECRET="eval-run",
-               NEXUDUS_MAX_RETRY_AFTER="0.2", NEXUDUS_BACKOFF_BASE="0.05", NEXUDUS_MCP_LOG_LEVEL="WARNING")
+    env.update(
+        NEXUDUS_BASE_URL=sandbox_url,
+        NEXUDUS_TOKEN=SANDBOX_TOKEN,
+        NEXUDUS_MCP_SECRET="eval-run",
+        NEXUDUS_MAX_RETRY_AFTER="0.2",
+        NEXUDUS_BACKOFF_BASE="0.05",
+        NEXUDUS_MCP_LOG_LEVEL="WARNING",
+    )
     args = ["-m", "nexudus_identity_mcp", "serve"] + (["--read-only"] if read_only else [])
     return StdioServerParameters(command=sys.executable, args=args, env=env)
 
@@ -58,8 +64,11 @@ async def run_scenario(scenario: Scenario, agent: Agent, served: ServedSandbox) 
     started = time.monotonic()
     failures: list[str] = []
     with open(os.devnull, "w") as errlog:
-        async with Client(stdio_client(server_parameters(served.url, scenario.read_only), errlog=errlog),
-                          mode="legacy", read_timeout_seconds=60) as client:
+        async with Client(
+            stdio_client(server_parameters(served.url, scenario.read_only), errlog=errlog),
+            mode="legacy",
+            read_timeout_seconds=60,
+        ) as client:
             session = ToolSession(client)
             try:
                 await agent.run(session, scenario)
@@ -69,9 +78,15 @@ async def run_scenario(scenario: Scenario, agent: Agent, served: ServedSandbox) 
     failures += grade(scenario, before, copy.deepcopy(state.records), session.calls, writes)
     passed = not failures
     return Outcome(
-        name=scenario.name, passed=passed, failures=failures, tool_calls=len(session.calls),
-        error_results=sum(1 for c in session.calls if c.is_error), recovered=recovered(session.calls, passed, scenario),
-        api_requests=len(state.requests), writes=writes, seconds=round(time.monotonic() - started, 2),
+        name=scenario.name,
+        passed=passed,
+        failures=failures,
+        tool_calls=len(session.calls),
+        error_results=sum(1 for c in session.calls if c.is_error),
+        recovered=recovered(session.calls, passed, scenario),
+        api_requests=len(state.requests),
+        writes=writes,
+        seconds=round(time.monotonic() - started, 2),
         error_kinds=[str(c.body.get("ErrorKind")) for c in session.calls if c.is_error],
     )
 
@@ -83,8 +98,11 @@ async def run_all(scenarios: list[Scenario], agent: Agent, *, out: TextIO = sys.
             print(f"[{n}/{len(scenarios)}] {scenario.name} ...", end=" ", file=out, flush=True)
             outcome = await run_scenario(scenario, agent, served)
             outcomes.append(outcome)
-            print(f"{'PASS' if outcome.passed else 'FAIL'} ({outcome.tool_calls} calls, {outcome.seconds:.1f}s)",
-                  file=out, flush=True)
+            print(
+                f"{'PASS' if outcome.passed else 'FAIL'} ({outcome.tool_calls} calls, {outcome.seconds:.1f}s)",
+                file=out,
+                flush=True,
+            )
             for failure in outcome.failures:
                 print(f"      - {failure}", file=out, flush=True)
     return outcomes

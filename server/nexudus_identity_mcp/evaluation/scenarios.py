@@ -22,14 +22,14 @@ class Scenario:
     path: str
     description: str = ""
     read_only: bool = False
-    confirm: str | None = None          # what the staff says if the agent stops to ask for confirmation
+    confirm: str | None = None  # what the staff says if the agent stops to ask for confirmation
     max_turns: int = 12
     patch: dict[int, dict[str, Any]] = field(default_factory=dict)
     faults: list[dict[str, Any]] = field(default_factory=list)
     write_limit: int | None = 60
     expect_records: dict[int, dict[str, Any]] = field(default_factory=dict)
     expect_writes: int | None = None
-    expect_errors: list[str] = field(default_factory=list)   # error kinds the run must have met
+    expect_errors: list[str] = field(default_factory=list)  # error kinds the run must have met
     steps: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -45,13 +45,19 @@ def load_scenario(path: Path) -> Scenario:
     expect = data.get("expect", {})
     try:
         return Scenario(
-            name=str(data.get("name") or path.stem), request=str(data["request"]).strip(), path=str(path),
-            description=str(data.get("description", "")), read_only=bool(data.get("read_only", False)),
-            confirm=data.get("confirm"), max_turns=int(data.get("max_turns", 12)),
+            name=str(data.get("name") or path.stem),
+            request=str(data["request"]).strip(),
+            path=str(path),
+            description=str(data.get("description", "")),
+            read_only=bool(data.get("read_only", False)),
+            confirm=data.get("confirm"),
+            max_turns=int(data.get("max_turns", 12)),
             patch={int(k): v for k, v in sandbox.get("patch", {}).items()},
-            faults=list(sandbox.get("faults", [])), write_limit=sandbox.get("write_limit", 60),
+            faults=list(sandbox.get("faults", [])),
+            write_limit=sandbox.get("write_limit", 60),
             expect_records={int(k): v for k, v in expect.get("records", {}).items()},
-            expect_writes=expect.get("writes"), expect_errors=list(expect.get("errors", [])),
+            expect_writes=expect.get("writes"),
+            expect_errors=list(expect.get("errors", [])),
             steps=list(data.get("steps", [])),
         )
     except (KeyError, ValueError, TypeError) as exc:

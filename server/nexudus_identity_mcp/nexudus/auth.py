@@ -27,8 +27,9 @@ log = logging.getLogger("nexudus_identity_mcp.nexudus")
 class Auth:
     """Produces the Authorization header for each request; owns the token cache."""
 
-    def __init__(self, settings: Settings, http: Callable[[], httpx2.AsyncClient],
-                 scrub_fn: Callable[[str], str]) -> None:
+    def __init__(
+        self, settings: Settings, http: Callable[[], httpx2.AsyncClient], scrub_fn: Callable[[str], str]
+    ) -> None:
         self.mode = settings.auth_mode
         self.settings = settings
         self._http = http
@@ -73,8 +74,14 @@ class Auth:
                     raise
                 log.info("nexudus token: refresh refused, signing in with the password again")
         assert self.settings.password is not None
-        await self._token_request({"grant_type": "password", "username": self.settings.username or "",
-                                   "password": self.settings.password.get_secret_value()}, {})
+        await self._token_request(
+            {
+                "grant_type": "password",
+                "username": self.settings.username or "",
+                "password": self.settings.password.get_secret_value(),
+            },
+            {},
+        )
 
     async def _token_request(self, form: dict[str, str], headers: dict[str, str]) -> None:
         self.token_requests += 1
@@ -82,11 +89,19 @@ class Auth:
             with anyio.fail_after(self.settings.connect_timeout + self.settings.read_timeout):
                 response = await self._http().post("/api/token", data=form, headers=headers)
         except (TimeoutError, httpx2.TimeoutException):
-            raise NexudusError(ErrorKind.UPSTREAM_UNAVAILABLE, "Nexudus did not answer the token request in time.",
-                               operation="token", transient=True) from None
+            raise NexudusError(
+                ErrorKind.UPSTREAM_UNAVAILABLE,
+                "Nexudus did not answer the token request in time.",
+                operation="token",
+                transient=True,
+            ) from None
         except httpx2.HTTPError:
-            raise NexudusError(ErrorKind.UPSTREAM_UNAVAILABLE, "Could not reach Nexudus for a token.",
-                               operation="token", transient=True) from None
+            raise NexudusError(
+                ErrorKind.UPSTREAM_UNAVAILABLE,
+                "Could not reach Nexudus for a token.",
+                operation="token",
+                transient=True,
+            ) from None
         body = json_or_none(response)
         if response.status_code == 200 and isinstance(body, dict) and body.get("access_token"):
             expires_in = as_float(body.get("expires_in"), 3600.0)
@@ -98,17 +113,32 @@ class Auth:
             return
         if response.status_code in (400, 401) and isinstance(body, dict) and "error" in body:
             description = self._scrub(str(body.get("error_description") or ""))[:MAX_MESSAGE]
-            raise NexudusError(ErrorKind.UNAUTHORIZED, f"Nexudus refused to sign in ({body['error']}): "
-                               f"{description or 'no reason given'}", status=response.status_code,
-                               operation="token")
+            raise NexudusError(
+                ErrorKind.UNAUTHORIZED,
+                f"Nexudus refused to sign in ({body['error']}): {description or 'no reason given'}",
+                status=response.status_code,
+                operation="token",
+            )
         if response.status_code in (409, 429):
-            raise NexudusError(ErrorKind.RATE_LIMITED, "Nexudus is throttling token requests.",
-                               status=response.status_code, operation="token",
-                               retry_after=parse_retry_after(response.headers.get("Retry-After")))
+            raise NexudusError(
+                ErrorKind.RATE_LIMITED,
+                "Nexudus is throttling token requests.",
+                status=response.status_code,
+                operation="token",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
         if response.status_code >= 500:
-            raise NexudusError(ErrorKind.UPSTREAM_UNAVAILABLE, f"Nexudus failed the token request with HTTP "
-                               f"{response.status_code}.", status=response.status_code, operation="token",
-                               transient=response.status_code in TRANSIENT_STATUSES)
-        raise NexudusError(ErrorKind.UPSTREAM_ERROR, f"Nexudus answered the token request with HTTP "
-                           f"{response.status_code} and no token.", status=response.status_code,
-                           operation="token", excerpt=sanitise_excerpt(response.text, self.settings.secrets()))
+            raise NexudusError(
+                ErrorKind.UPSTREAM_UNAVAILABLE,
+                f"Nexudus failed the token request with HTTP {response.status_code}.",
+                status=response.status_code,
+                operation="token",
+                transient=response.status_code in TRANSIENT_STATUSES,
+            )
+        raise NexudusError(
+            ErrorKind.UPSTREAM_ERROR,
+            f"Nexudus answered the token request with HTTP {response.status_code} and no token.",
+            status=response.status_code,
+            operation="token",
+            excerpt=sanitise_excerpt(response.text, self.settings.secrets()),
+        )

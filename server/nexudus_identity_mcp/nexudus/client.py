@@ -32,7 +32,15 @@ from .. import __version__
 from ..fields import RESOURCE_PATH, ROLE_FOR
 from ..settings import CREDENTIAL_VARIABLES, Settings
 from .auth import Auth
-from .envelopes import MAX_MESSAGE, TRANSIENT_STATUSES, as_int, errors_of, json_or_none, loggable_path, parse_retry_after
+from .envelopes import (
+    MAX_MESSAGE,
+    TRANSIENT_STATUSES,
+    as_int,
+    errors_of,
+    json_or_none,
+    loggable_path,
+    parse_retry_after,
+)
 from .errors import ErrorKind, NexudusError, Operation
 from .sanitise import sanitise_excerpt, scrub
 
@@ -108,16 +116,26 @@ class NexudusClient:
     async def get_check(self, check_id: int) -> dict[str, Any]:
         body = await self._call("get", "GET", f"{RESOURCE_PATH}/{int(check_id)}")
         if not isinstance(body, dict) or not body:
-            raise NexudusError(ErrorKind.NOT_FOUND, f"No coworker identity check with Id {check_id}.",
-                               status=200, operation="get")
+            raise NexudusError(
+                ErrorKind.NOT_FOUND, f"No coworker identity check with Id {check_id}.", status=200, operation="get"
+            )
         errors = errors_of(body)
         if errors or body.get("WasSuccessful") is False:
             kind = ErrorKind.VALIDATION if errors else ErrorKind.UPSTREAM_ERROR
-            raise NexudusError(kind, self._message(body, "Nexudus answered the read with a failure envelope."),
-                               status=200, errors=errors, operation="get")
+            raise NexudusError(
+                kind,
+                self._message(body, "Nexudus answered the read with a failure envelope."),
+                status=200,
+                errors=errors,
+                operation="get",
+            )
         if body.get("Id") != check_id:
-            raise NexudusError(ErrorKind.UPSTREAM_ERROR, f"Nexudus answered the read of check {check_id} with something "
-                               "other than that record.", status=200, operation="get")
+            raise NexudusError(
+                ErrorKind.UPSTREAM_ERROR,
+                f"Nexudus answered the read of check {check_id} with something other than that record.",
+                status=200,
+                operation="get",
+            )
         return body
 
     async def search_checks(
@@ -150,8 +168,12 @@ class NexudusClient:
                 params["dir"] = -1 if descending else 1
         body = await self._call("search", "GET", RESOURCE_PATH, params=params)
         if not isinstance(body, dict) or not isinstance(body.get("Records"), list):
-            raise NexudusError(ErrorKind.UPSTREAM_ERROR, "Nexudus answered the search with something other "
-                               "than a page of records.", status=200, operation="search")
+            raise NexudusError(
+                ErrorKind.UPSTREAM_ERROR,
+                "Nexudus answered the search with something other than a page of records.",
+                status=200,
+                operation="search",
+            )
         records = [r for r in body["Records"] if isinstance(r, dict)]
         return SearchPage(
             records=records,
@@ -168,24 +190,44 @@ class NexudusClient:
         return await self._call("update", "PUT", RESOURCE_PATH, json=dict(body))
 
     # ----------------------------------------------------------------- machinery
-    async def _call(self, op: Operation, method: str, path: str, *, params: dict[str, Any] | None = None,
-                    json: dict[str, Any] | None = None) -> Any:
+    async def _call(
+        self,
+        op: Operation,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> Any:
         if not self.settings.configured:
-            raise NexudusError(ErrorKind.NOT_CONFIGURED, "No Nexudus credentials are configured: set "
-                               f"{CREDENTIAL_VARIABLES} (and NEXUDUS_BASE_URL if not the default).",
-                               operation=op)
+            raise NexudusError(
+                ErrorKind.NOT_CONFIGURED,
+                "No Nexudus credentials are configured: set "
+                f"{CREDENTIAL_VARIABLES} (and NEXUDUS_BASE_URL if not the default).",
+                operation=op,
+            )
         started = time.monotonic()
         deadline = started + self.settings.max_call_seconds
         try:
             with anyio.fail_after(self.settings.max_call_seconds):
                 return await self._call_with_retries(op, method, path, params, json, deadline)
         except TimeoutError:
-            raise NexudusError(ErrorKind.UPSTREAM_UNAVAILABLE, f"Nexudus did not complete the {op} within "
-                               f"{self.settings.max_call_seconds:g}s.", operation=op, transient=True) from None
+            raise NexudusError(
+                ErrorKind.UPSTREAM_UNAVAILABLE,
+                f"Nexudus did not complete the {op} within {self.settings.max_call_seconds:g}s.",
+                operation=op,
+                transient=True,
+            ) from None
 
-    async def _call_with_retries(self, op: Operation, method: str, path: str,
-                                 params: dict[str, Any] | None, json: dict[str, Any] | None,
-                                 deadline: float) -> Any:
+    async def _call_with_retries(
+        self,
+        op: Operation,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        json: dict[str, Any] | None,
+        deadline: float,
+    ) -> Any:
         reauthenticated = False
         attempt = 0
         while True:
@@ -205,8 +247,15 @@ class NexudusClient:
                 wait = self._retry_wait(error, attempt)
                 if wait is None or time.monotonic() + wait > deadline:
                     raise
-                log.warning("nexudus %s: %s (%s); retry %d of %d in %.2fs", op, error.kind,
-                            error.status or "no answer", attempt, self.settings.max_attempts - 1, wait)
+                log.warning(
+                    "nexudus %s: %s (%s); retry %d of %d in %.2fs",
+                    op,
+                    error.kind,
+                    error.status or "no answer",
+                    attempt,
+                    self.settings.max_attempts - 1,
+                    wait,
+                )
                 await self._sleep(wait)
 
     def _retry_wait(self, error: NexudusError, attempt: int) -> float | None:
@@ -226,23 +275,38 @@ class NexudusClient:
             with anyio.fail_after(self._exchange_limit):  # None: no extra scope deadline
                 response = await self._http.request(method, path, **kwargs)
         except (TimeoutError, httpx2.ReadTimeout, httpx2.WriteTimeout, httpx2.PoolTimeout):
-            raise NexudusError(ErrorKind.UPSTREAM_UNAVAILABLE, "Nexudus did not answer in time "
-                               f"(read timeout {self.settings.read_timeout:g}s).") from None
+            raise NexudusError(
+                ErrorKind.UPSTREAM_UNAVAILABLE,
+                f"Nexudus did not answer in time (read timeout {self.settings.read_timeout:g}s).",
+            ) from None
         except httpx2.ConnectTimeout:
-            raise NexudusError(ErrorKind.UPSTREAM_UNAVAILABLE, "Could not connect to Nexudus in time "
-                               f"(connect timeout {self.settings.connect_timeout:g}s).",
-                               transient=True) from None
+            raise NexudusError(
+                ErrorKind.UPSTREAM_UNAVAILABLE,
+                f"Could not connect to Nexudus in time (connect timeout {self.settings.connect_timeout:g}s).",
+                transient=True,
+            ) from None
         except httpx2.ConnectError:
-            raise NexudusError(ErrorKind.UPSTREAM_UNAVAILABLE, "Could not connect to Nexudus.", transient=True) from None
+            raise NexudusError(
+                ErrorKind.UPSTREAM_UNAVAILABLE, "Could not connect to Nexudus.", transient=True
+            ) from None
         except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError):
-            raise NexudusError(ErrorKind.UPSTREAM_UNAVAILABLE, "The connection to Nexudus was dropped "
-                               "before a complete answer arrived.", transient=True) from None
+            raise NexudusError(
+                ErrorKind.UPSTREAM_UNAVAILABLE,
+                "The connection to Nexudus was dropped before a complete answer arrived.",
+                transient=True,
+            ) from None
         except httpx2.HTTPError as exc:
-            raise NexudusError(ErrorKind.UPSTREAM_UNAVAILABLE, f"HTTP failure talking to Nexudus "
-                               f"({type(exc).__name__}).") from None
+            raise NexudusError(
+                ErrorKind.UPSTREAM_UNAVAILABLE, f"HTTP failure talking to Nexudus ({type(exc).__name__})."
+            ) from None
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s -> %d in %.0f ms", method, loggable_path(path), response.status_code,
-                      (time.monotonic() - started) * 1000)
+            log.debug(
+                "%s %s -> %d in %.0f ms",
+                method,
+                loggable_path(path),
+                response.status_code,
+                (time.monotonic() - started) * 1000,
+            )
         return response
 
     def _interpret(self, op: Operation, response: httpx2.Response) -> Any:
@@ -262,40 +326,76 @@ class NexudusClient:
         errors = errors_of(body)
         if errors or body.get("WasSuccessful") is not True:
             if errors:
-                raise NexudusError(ErrorKind.VALIDATION, self._message(body, "Nexudus rejected the update."),
-                                   status=response.status_code, errors=errors, operation="update")
-            raise NexudusError(ErrorKind.UPSTREAM_ERROR, self._message(body, "Nexudus did not confirm the update."),
-                               status=response.status_code, operation="update")
+                raise NexudusError(
+                    ErrorKind.VALIDATION,
+                    self._message(body, "Nexudus rejected the update."),
+                    status=response.status_code,
+                    errors=errors,
+                    operation="update",
+                )
+            raise NexudusError(
+                ErrorKind.UPSTREAM_ERROR,
+                self._message(body, "Nexudus did not confirm the update."),
+                status=response.status_code,
+                operation="update",
+            )
         return body
 
     def classify(self, op: Operation, response: httpx2.Response, body: Any) -> NexudusError:
         status = response.status_code
         if status == 400 and isinstance(body, dict) and ("Errors" in body or "Message" in body):
-            return NexudusError(ErrorKind.VALIDATION, self._message(body, "Nexudus rejected the request."),
-                                status=status, errors=errors_of(body), operation=op)
+            return NexudusError(
+                ErrorKind.VALIDATION,
+                self._message(body, "Nexudus rejected the request."),
+                status=status,
+                errors=errors_of(body),
+                operation=op,
+            )
         if status in (401, 403):
             role = ROLE_FOR.get(op)
             needs = f" The {op} needs a full unrestricted administrator or the {role} role." if role else ""
-            return NexudusError(ErrorKind.UNAUTHORIZED, "Nexudus refused the credentials (HTTP "
-                                f"{status}): they are wrong or expired, or the user lacks the role.{needs}",
-                                status=status, operation=op)
+            return NexudusError(
+                ErrorKind.UNAUTHORIZED,
+                "Nexudus refused the credentials (HTTP "
+                f"{status}): they are wrong or expired, or the user lacks the role.{needs}",
+                status=status,
+                operation=op,
+            )
         if status == 404:
-            return NexudusError(ErrorKind.NOT_FOUND, "Nexudus found no such coworker identity check (HTTP 404).",
-                                status=status, operation=op)
+            return NexudusError(
+                ErrorKind.NOT_FOUND,
+                "Nexudus found no such coworker identity check (HTTP 404).",
+                status=status,
+                operation=op,
+            )
         if status in (409, 429):
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            return NexudusError(ErrorKind.RATE_LIMITED, "Nexudus is throttling requests (HTTP "
-                                f"{status}: you must wait before accessing this url again).",
-                                status=status, retry_after=retry_after, operation=op)
+            return NexudusError(
+                ErrorKind.RATE_LIMITED,
+                f"Nexudus is throttling requests (HTTP {status}: you must wait before accessing this url again).",
+                status=status,
+                retry_after=retry_after,
+                operation=op,
+            )
         if status >= 500:
-            return NexudusError(ErrorKind.UPSTREAM_UNAVAILABLE, f"Nexudus failed with HTTP {status}.",
-                                status=status, operation=op, transient=status in TRANSIENT_STATUSES,
-                                excerpt=self._excerpt(response))
+            return NexudusError(
+                ErrorKind.UPSTREAM_UNAVAILABLE,
+                f"Nexudus failed with HTTP {status}.",
+                status=status,
+                operation=op,
+                transient=status in TRANSIENT_STATUSES,
+                excerpt=self._excerpt(response),
+            )
         return self._unexpected(op, response, f"HTTP {status}")
 
     def _unexpected(self, op: Operation, response: httpx2.Response, what: str) -> NexudusError:
-        return NexudusError(ErrorKind.UPSTREAM_ERROR, f"Nexudus answered the {op} with {what}.",
-                            status=response.status_code, operation=op, excerpt=self._excerpt(response))
+        return NexudusError(
+            ErrorKind.UPSTREAM_ERROR,
+            f"Nexudus answered the {op} with {what}.",
+            status=response.status_code,
+            operation=op,
+            excerpt=self._excerpt(response),
+        )
 
     def _message(self, body: dict[str, Any], default: str) -> str:
         message = body.get("Message")

@@ -37,11 +37,13 @@ def errors_of(body: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for item in errors:
         if isinstance(item, dict):
-            out.append({
-                "PropertyName": str(item.get("PropertyName") or "")[:200],
-                "Message": str(item.get("Message") or "")[:MAX_MESSAGE],
-                "AttemptedValue": item.get("AttemptedValue"),
-            })
+            out.append(
+                {
+                    "PropertyName": str(item.get("PropertyName") or "")[:200],
+                    "Message": str(item.get("Message") or "")[:MAX_MESSAGE],
+                    "AttemptedValue": item.get("AttemptedValue"),
+                }
+            )
         elif item is not None:
             out.append({"PropertyName": "", "Message": str(item)[:MAX_MESSAGE], "AttemptedValue": None})
     return out

@@ -3,11 +3,32 @@ rules), `data` (the fictional seed), `app` (the ASGI app and an in-process trans
 
 from .app import Sandbox, SandboxTransport, serve
 from .state import (
-    ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN, VIEWER_PASSWORD, VIEWER_USER, Fault, IssuedToken, RequestRecord,
-    SandboxState, validate_put, with_derived_fields,
+    ADMIN_PASSWORD,
+    ADMIN_USER,
+    SANDBOX_TOKEN,
+    VIEWER_PASSWORD,
+    VIEWER_USER,
+    Fault,
+    IssuedToken,
+    RequestRecord,
+    SandboxState,
+    validate_put,
+    with_derived_fields,
 )
 
 __all__ = [
-    "ADMIN_PASSWORD", "ADMIN_USER", "SANDBOX_TOKEN", "VIEWER_PASSWORD", "VIEWER_USER", "Fault", "IssuedToken", "RequestRecord",
-    "Sandbox", "SandboxState", "SandboxTransport", "serve", "validate_put", "with_derived_fields",
+    "ADMIN_PASSWORD",
+    "ADMIN_USER",
+    "SANDBOX_TOKEN",
+    "VIEWER_PASSWORD",
+    "VIEWER_USER",
+    "Fault",
+    "IssuedToken",
+    "RequestRecord",
+    "Sandbox",
+    "SandboxState",
+    "SandboxTransport",
+    "serve",
+    "validate_put",
+    "with_derived_fields",
 ]

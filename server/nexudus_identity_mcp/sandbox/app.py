@@ -26,7 +26,7 @@ import binascii
 import secrets
 import time
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -39,8 +39,19 @@ from starlette.routing import Route
 from ..fields import BY_NAME, RESOURCE_PATH, ROLE_FOR, SENT_FIELDS
 from ..timefmt import format_utc, parse_datetime
 from .state import (
-    ADMIN_USER, ALL_ROLES, SANDBOX_TOKEN, THROTTLE_TEXT, Fault, IssuedToken, RequestRecord, Route_, SandboxConnectionDropped, SandboxState,
-    api_error, validate_put, with_derived_fields,
+    ADMIN_USER,
+    ALL_ROLES,
+    SANDBOX_TOKEN,
+    THROTTLE_TEXT,
+    Fault,
+    IssuedToken,
+    RequestRecord,
+    Route_,
+    SandboxConnectionDropped,
+    SandboxState,
+    api_error,
+    validate_put,
+    with_derived_fields,
 )
 
 
@@ -50,17 +61,19 @@ class Sandbox:
 
     def __init__(self, state: SandboxState | None = None) -> None:
         self.state = state or SandboxState()
-        self.app = Starlette(routes=[
-            Route("/api/token", self._token, methods=["POST"]),
-            Route(RESOURCE_PATH, self._search, methods=["GET"]),
-            Route(RESOURCE_PATH, self._put, methods=["PUT"]),
-            Route(RESOURCE_PATH + "/{id}", self._get, methods=["GET"]),
-            Route("/_sandbox/reset", self._control_reset, methods=["POST"]),
-            Route("/_sandbox/faults", self._control_faults, methods=["POST"]),
-            Route("/_sandbox/requests", self._control_requests, methods=["GET"]),
-            Route("/_sandbox/records/{id}", self._control_record, methods=["GET"]),
-            Route("/healthz", lambda r: PlainTextResponse("ok"), methods=["GET"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/api/token", self._token, methods=["POST"]),
+                Route(RESOURCE_PATH, self._search, methods=["GET"]),
+                Route(RESOURCE_PATH, self._put, methods=["PUT"]),
+                Route(RESOURCE_PATH + "/{id}", self._get, methods=["GET"]),
+                Route("/_sandbox/reset", self._control_reset, methods=["POST"]),
+                Route("/_sandbox/faults", self._control_faults, methods=["POST"]),
+                Route("/_sandbox/requests", self._control_requests, methods=["GET"]),
+                Route("/_sandbox/records/{id}", self._control_record, methods=["GET"]),
+                Route("/healthz", lambda r: PlainTextResponse("ok"), methods=["GET"]),
+            ]
+        )
 
     def transport(self) -> httpx2.AsyncBaseTransport:
         return SandboxTransport(self.app)
@@ -68,8 +81,9 @@ class Sandbox:
     # -- plumbing shared by the API routes
     async def _answer(self, request: Request, route: Route_, handler: Any) -> Response:
         # Recorded on arrival (status 0 until answered), so a request whose caller gave up still counts.
-        entry = RequestRecord(request.method, route, 0, _auth_scheme(request), None,
-                              peer=request.client.port if request.client else None)
+        entry = RequestRecord(
+            request.method, route, 0, _auth_scheme(request), None, peer=request.client.port if request.client else None
+        )
         self.state.requests.append(entry)
         fault = self.state._take_fault(route)
         if fault is not None and fault.kind == "delay":
@@ -89,8 +103,10 @@ class Sandbox:
         if fault is not None:
             return _answered(entry, await self._fault_response(fault, request))
         if self.state._throttled(route):
-            return _answered(entry, PlainTextResponse(THROTTLE_TEXT, status_code=409,
-                                                      headers={"Retry-After": self.state.retry_after}))
+            return _answered(
+                entry,
+                PlainTextResponse(THROTTLE_TEXT, status_code=409, headers={"Retry-After": self.state.retry_after}),
+            )
         return _answered(entry, await handler(request, entry.user))
 
     def _authorise(self, request: Request, route: Route_) -> tuple[str | None, Response | None]:
@@ -114,8 +130,7 @@ class Sandbox:
             if found and secrets.compare_digest(found.password, password):
                 user, roles = name, found.roles
         if user is None or ROLE_FOR[route] not in roles:
-            return user, JSONResponse({"Message": "Authorization has been denied for this request."},
-                                      status_code=401)
+            return user, JSONResponse({"Message": "Authorization has been denied for this request."}, status_code=401)
         return user, None
 
     async def _fault_response(self, fault: Fault, request: Request) -> Response:
@@ -127,21 +142,35 @@ class Sandbox:
             return PlainTextResponse(str(fault.body), status_code=status, headers=headers)
         if fault.kind == "html":
             status = fault.status or 502
-            page = (f"<!DOCTYPE html><html><head><title>{status} Bad Gateway</title><style>body{{}}</style>"
-                    f"</head><body><h1>{status} Bad Gateway</h1><p>The server returned an invalid or "
-                    "incomplete response.</p><hr><address>nginx</address></body></html>")
+            page = (
+                f"<!DOCTYPE html><html><head><title>{status} Bad Gateway</title><style>body{{}}</style>"
+                f"</head><body><h1>{status} Bad Gateway</h1><p>The server returned an invalid or "
+                "incomplete response.</p><hr><address>nginx</address></body></html>"
+            )
             return Response(page, status_code=status, media_type="text/html", headers=headers)
         if fault.kind == "malformed":
-            return Response('{"Status": 200, "Message": "CoworkerIdentityCheck was succ', status_code=200,
-                            media_type="application/json", headers=headers)
+            return Response(
+                '{"Status": 200, "Message": "CoworkerIdentityCheck was succ',
+                status_code=200,
+                media_type="application/json",
+                headers=headers,
+            )
         if fault.kind == "envelope_errors":
             body = await _json_body(request)
             echoed = body if isinstance(body, dict) else {}
-            errors = [api_error(k, "could not be saved", v) for k, v in echoed.items()] or \
-                [api_error("", "could not be saved", None)]
-            return JSONResponse({"Status": 200, "Message": "\n".join(f"{e['PropertyName']}: {e['Message']}"
-                                                                    for e in errors),
-                                 "Value": None, "Errors": errors, "WasSuccessful": False}, status_code=200)
+            errors = [api_error(k, "could not be saved", v) for k, v in echoed.items()] or [
+                api_error("", "could not be saved", None)
+            ]
+            return JSONResponse(
+                {
+                    "Status": 200,
+                    "Message": "\n".join(f"{e['PropertyName']}: {e['Message']}" for e in errors),
+                    "Value": None,
+                    "Errors": errors,
+                    "WasSuccessful": False,
+                },
+                status_code=200,
+            )
         raise ValueError(f"unknown fault kind {fault.kind!r}")
 
     # -- the API
@@ -158,18 +187,20 @@ class Sandbox:
             name, password = str(form.get("username") or ""), str(form.get("password") or "")
             found = self.state.users.get(name)
             if not found or not secrets.compare_digest(found.password, password):
-                return JSONResponse({"error": "invalid_grant",
-                                     "error_description": "The user name or password is incorrect."},
-                                    status_code=400)
+                return JSONResponse(
+                    {"error": "invalid_grant", "error_description": "The user name or password is incorrect."},
+                    status_code=400,
+                )
             client_id = request.headers.get("client_id") or name
             return self._issue(name, client_id)
         if grant == "refresh_token":
             refresh = self.state._refresh.pop(str(form.get("refresh_token") or ""), None)
             client_id = request.headers.get("client_id") or ""
             if refresh is None or refresh.expires_at < time.monotonic() or refresh.client_id != client_id:
-                return JSONResponse({"error": "invalid_grant",
-                                     "error_description": "The refresh token is invalid or expired."},
-                                    status_code=400)
+                return JSONResponse(
+                    {"error": "invalid_grant", "error_description": "The refresh token is invalid or expired."},
+                    status_code=400,
+                )
             return self._issue(refresh.user, refresh.client_id)
         return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
 
@@ -178,8 +209,14 @@ class Sandbox:
         now = time.monotonic()
         self.state._tokens[access] = IssuedToken(user, now + self.state.token_lifetime, client_id)
         self.state._refresh[refresh] = IssuedToken(user, now + 15 * 86400, client_id)
-        return JSONResponse({"access_token": access, "token_type": "bearer",
-                             "expires_in": int(self.state.token_lifetime), "refresh_token": refresh})
+        return JSONResponse(
+            {
+                "access_token": access,
+                "token_type": "bearer",
+                "expires_in": int(self.state.token_lifetime),
+                "refresh_token": refresh,
+            }
+        )
 
     async def _get(self, request: Request) -> Response:
         return await self._answer(request, "get", self._get_inner)
@@ -205,10 +242,12 @@ class Sandbox:
         except ValueError:
             return JSONResponse({"Message": "page and size must be integers."}, status_code=400)
         rows = list(self.state.records.values())
-        int_filters = {"CoworkerIdentityCheck_Coworker": "CoworkerId",
-                       "CoworkerIdentityCheck_Business": "BusinessId",
-                       "CoworkerIdentityCheck_VerificationStatus": "VerificationStatus",
-                       "CoworkerIdentityCheck_VerificationType": "VerificationType"}
+        int_filters = {
+            "CoworkerIdentityCheck_Coworker": "CoworkerId",
+            "CoworkerIdentityCheck_Business": "BusinessId",
+            "CoworkerIdentityCheck_VerificationStatus": "VerificationStatus",
+            "CoworkerIdentityCheck_VerificationType": "VerificationType",
+        }
         for param, name in int_filters.items():
             if param in q:
                 try:
@@ -221,17 +260,27 @@ class Sandbox:
             rows = [r for r in rows if needle in (r.get("Name") or "").casefold()]
         order = q.get("orderBy") if q.get("orderBy") in BY_NAME else "Id"
         descending = q.get("dir") == "-1"
-        rows.sort(key=lambda r: (r.get(order) is None, r.get(order) if r.get(order) is not None else 0),
-                  reverse=descending)
+        rows.sort(
+            key=lambda r: (r.get(order) is None, r.get(order) if r.get(order) is not None else 0), reverse=descending
+        )
         total = len(rows)
         pages = max((total + size - 1) // size, 1)
-        chunk = rows[(page - 1) * size: page * size]
-        return JSONResponse({
-            "Records": chunk, "CurrentPage": page, "CurrentPageSize": size, "CurrentOrderField": order,
-            "CurrentSortDirection": -1 if descending else 1,
-            "FirstItem": (page - 1) * size + 1 if chunk else 0, "LastItem": (page - 1) * size + len(chunk),
-            "TotalItems": total, "TotalPages": pages, "HasNextPage": page < pages, "HasPreviousPage": page > 1,
-        })
+        chunk = rows[(page - 1) * size : page * size]
+        return JSONResponse(
+            {
+                "Records": chunk,
+                "CurrentPage": page,
+                "CurrentPageSize": size,
+                "CurrentOrderField": order,
+                "CurrentSortDirection": -1 if descending else 1,
+                "FirstItem": (page - 1) * size + 1 if chunk else 0,
+                "LastItem": (page - 1) * size + len(chunk),
+                "TotalItems": total,
+                "TotalPages": pages,
+                "HasNextPage": page < pages,
+                "HasPreviousPage": page > 1,
+            }
+        )
 
     async def _put(self, request: Request) -> Response:
         return await self._answer(request, "update", self._put_inner)
@@ -240,8 +289,15 @@ class Sandbox:
         body = await _json_body(request)
         errors = validate_put(body)
         if errors:
-            return JSONResponse({"Message": "\n".join(f"{e['PropertyName']}: {e['Message']}" for e in errors),
-                                 "Value": None, "Errors": errors, "WasSuccessful": False}, status_code=400)
+            return JSONResponse(
+                {
+                    "Message": "\n".join(f"{e['PropertyName']}: {e['Message']}" for e in errors),
+                    "Value": None,
+                    "Errors": errors,
+                    "WasSuccessful": False,
+                },
+                status_code=400,
+            )
         current = self.state.records.get(body["Id"])
         if current is None:
             return JSONResponse({"Message": f"No CoworkerIdentityCheck with Id {body['Id']}."}, status_code=404)
@@ -250,15 +306,26 @@ class Sandbox:
         for f in SENT_FIELDS:
             if f.type == "datetime" and stored[f.name] is not None:
                 stored[f.name] = format_utc(parse_datetime(stored[f.name]))  # type: ignore[arg-type]
-        now = format_utc(datetime.now(timezone.utc), millis=True)
-        stored.update(CreatedOn=current.get("CreatedOn"), UpdatedOn=now, UpdatedBy=user,
-                      SystemId=current.get("SystemId"))
+        now = format_utc(datetime.now(UTC), millis=True)
+        stored.update(
+            CreatedOn=current.get("CreatedOn"), UpdatedOn=now, UpdatedBy=user, SystemId=current.get("SystemId")
+        )
         self.state.records[body["Id"]] = with_derived_fields(stored)
-        return JSONResponse({
-            "Status": 200, "Message": "CoworkerIdentityCheck was successfully updated.",
-            "Value": {"Id": body["Id"]}, "OpenInDialog": False, "OpenInWindow": False, "RedirectURL": None,
-            "JavaScript": None, "UpdatedOn": now, "UpdatedBy": user, "Errors": None, "WasSuccessful": True,
-        })
+        return JSONResponse(
+            {
+                "Status": 200,
+                "Message": "CoworkerIdentityCheck was successfully updated.",
+                "Value": {"Id": body["Id"]},
+                "OpenInDialog": False,
+                "OpenInWindow": False,
+                "RedirectURL": None,
+                "JavaScript": None,
+                "UpdatedOn": now,
+                "UpdatedBy": user,
+                "Errors": None,
+                "WasSuccessful": True,
+            }
+        )
 
     # -- control routes (sandbox only)
     async def _control_reset(self, request: Request) -> Response:
@@ -290,8 +357,13 @@ class _DroppedResponse(Response):
         super().__init__(status_code=0)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+            }
+        )
         await send({"type": "http.response.body", "body": b'{"Status": 2', "more_body": True})
         raise SandboxConnectionDropped()
 
@@ -304,8 +376,9 @@ class SandboxTransport(httpx2.ASGITransport):
         try:
             return await super().handle_async_request(request)
         except SandboxConnectionDropped:
-            raise httpx2.RemoteProtocolError("Server disconnected without sending a complete response.",
-                                             request=request) from None
+            raise httpx2.RemoteProtocolError(
+                "Server disconnected without sending a complete response.", request=request
+            ) from None
 
 
 def _answered(entry: RequestRecord, response: Response) -> Response:

@@ -49,12 +49,12 @@ class Fault:
 class RequestRecord:
     method: str
     route: str
-    status: int                      # 0: no answer was given (dropped, or the caller gave up waiting)
+    status: int  # 0: no answer was given (dropped, or the caller gave up waiting)
     auth: str | None
     user: str | None
     fields: list[str] | None = None  # the property names of a PUT body, never its values
-    grant: str | None = None          # the grant_type of a token request
-    peer: int | None = None           # the client's source port: one value per TCP connection
+    grant: str | None = None  # the grant_type of a token request
+    peer: int | None = None  # the client's source port: one value per TCP connection
 
 
 @dataclass
@@ -79,7 +79,7 @@ class SandboxState:
     """Everything the sandbox knows. Tests read and change it directly; it is not thread-safe."""
 
     token_lifetime: float = 604799.0
-    write_limit: int | None = 60       # PUTs per window; None turns throttling off
+    write_limit: int | None = 60  # PUTs per window; None turns throttling off
     write_window: float = 60.0
     retry_after: str = "1"
     records: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -106,8 +106,9 @@ class SandboxState:
         self._writes.clear()
 
     def count(self, route: str | None = None, method: str | None = None) -> int:
-        return sum(1 for r in self.requests if (route is None or r.route == route)
-                   and (method is None or r.method == method))
+        return sum(
+            1 for r in self.requests if (route is None or r.route == route) and (method is None or r.method == method)
+        )
 
     def record(self, check_id: int) -> dict[str, Any]:
         return copy.deepcopy(self.records[check_id])

@@ -18,8 +18,9 @@ class ToolBase:
 
     def present(self, record: dict[str, Any]) -> dict[str, Any]:
         """A record as the model sees it: enums as names, sensitive values as tokens."""
-        shown = {k: (ENUM_FIELDS[k].name_of(v) if k in ENUM_FIELDS and isinstance(v, int) else v)
-                 for k, v in record.items()}
+        shown = {
+            k: (ENUM_FIELDS[k].name_of(v) if k in ENUM_FIELDS and isinstance(v, int) else v) for k, v in record.items()
+        }
         return self.redactor.record(shown)
 
     def _who(self, record: dict[str, Any]) -> str:
@@ -37,8 +38,9 @@ class ToolBase:
             shown[side] = self.redactor.value(name, value)
         return shown
 
-    def _redact_problems(self, errors: list[dict[str, Any]], records: tuple[dict[str, Any], ...] | None
-                         ) -> list[dict[str, Any]]:
+    def _redact_problems(
+        self, errors: list[dict[str, Any]], records: tuple[dict[str, Any], ...] | None
+    ) -> list[dict[str, Any]]:
         sensitive = self.redactor.sensitive_values(*(records or ()))
         out = []
         for error in errors:
@@ -55,13 +57,16 @@ class ToolBase:
             out.append(error)
         return out
 
-    def _api_failure(self, error: NexudusError, *, check_id: int | None = None,
-                     records: tuple[dict[str, Any], ...] = ()) -> ToolResult:
+    def _api_failure(
+        self, error: NexudusError, *, check_id: int | None = None, records: tuple[dict[str, Any], ...] = ()
+    ) -> ToolResult:
         sensitive = self.redactor.sensitive_values(*records)
         message = self.redactor.text(error.message, sensitive)
         if error.kind == ErrorKind.NOT_FOUND and check_id is not None:
-            message = (f"No coworker identity check with Id {check_id} was found. Use an Id from "
-                       "get_coworker_identity_check or a search; nothing was written.")
+            message = (
+                f"No coworker identity check with Id {check_id} was found. Use an Id from "
+                "get_coworker_identity_check or a search; nothing was written."
+            )
         elif error.kind == ErrorKind.VALIDATION:
             message = f"Nexudus rejected the update; nothing was changed. {message}"
         if error.excerpt:
@@ -69,6 +74,12 @@ class ToolBase:
         retry_after = error.retry_after if error.kind == ErrorKind.RATE_LIMITED else None
         if error.kind == ErrorKind.RATE_LIMITED and retry_after is None:
             retry_after = 1.0
-        return failure(error.kind, message, source="local" if error.kind == ErrorKind.NOT_CONFIGURED else "nexudus",
-                       errors=self._redact_problems(error.errors, records), retryable=error.retryable,
-                       RetryAfterSeconds=retry_after, Status=error.status)
+        return failure(
+            error.kind,
+            message,
+            source="local" if error.kind == ErrorKind.NOT_CONFIGURED else "nexudus",
+            errors=self._redact_problems(error.errors, records),
+            retryable=error.retryable,
+            RetryAfterSeconds=retry_after,
+            Status=error.status,
+        )

@@ -22,8 +22,9 @@ CALLER: ContextVar[str] = ContextVar("nexudus_mcp_caller", default="local")
 
 def audit(check_id: int, fields: list[str], outcome: str) -> None:
     """One line per update attempt: who, which check, which fields, what happened. Never values."""
-    audit_log.info("update client=%s check=%s fields=%s outcome=%s", CALLER.get(), check_id,
-                   ",".join(fields) or "-", outcome)
+    audit_log.info(
+        "update client=%s check=%s fields=%s outcome=%s", CALLER.get(), check_id, ",".join(fields) or "-", outcome
+    )
 
 
 @dataclass
@@ -37,15 +38,31 @@ class ToolResult:
         return f"{self.summary}\n{json.dumps(self.body, ensure_ascii=False)}"
 
 
-def failure(kind: ErrorKind, message: str, *, source: str, errors: list[dict[str, Any]] | None = None,
-            retryable: bool = False, **extra: Any) -> ToolResult:
-    body: dict[str, Any] = {"WasSuccessful": False, "ErrorKind": kind.value, "Message": message,
-                            "Errors": errors or [], "Retryable": retryable, "Source": source}
+def failure(
+    kind: ErrorKind,
+    message: str,
+    *,
+    source: str,
+    errors: list[dict[str, Any]] | None = None,
+    retryable: bool = False,
+    **extra: Any,
+) -> ToolResult:
+    body: dict[str, Any] = {
+        "WasSuccessful": False,
+        "ErrorKind": kind.value,
+        "Message": message,
+        "Errors": errors or [],
+        "Retryable": retryable,
+        "Source": source,
+    }
     body.update({k: v for k, v in extra.items() if v is not None})
     summary = f"Failed ({kind.value}): {message.splitlines()[0] if message else kind.value}"
     listed = [f"{e.get('PropertyName') or '(body)'}: {e.get('Message')}" for e in body["Errors"]]
     if listed and kind == ErrorKind.VALIDATION:
         more = len(listed) - MAX_SUMMARY_ERRORS
-        summary = (f"Failed (validation, {source}): {len(listed)} problem(s): "
-                   + "; ".join(listed[:MAX_SUMMARY_ERRORS]) + (f"; and {more} more" if more > 0 else ""))
+        summary = (
+            f"Failed (validation, {source}): {len(listed)} problem(s): "
+            + "; ".join(listed[:MAX_SUMMARY_ERRORS])
+            + (f"; and {more} more" if more > 0 else "")
+        )
     return ToolResult(body, True, summary)

@@ -46,9 +46,12 @@ class UpdateTool(ToolBase):
         try:
             request = parse_update(arguments)
         except ArgumentErrors as invalid:
-            return failure(ErrorKind.VALIDATION, "The arguments are not valid; nothing was sent to Nexudus. Fix "
-                           "each property in Errors and call again.", source="local",
-                           errors=self._redact_problems(invalid.errors, None))
+            return failure(
+                ErrorKind.VALIDATION,
+                "The arguments are not valid; nothing was sent to Nexudus. Fix each property in Errors and call again.",
+                source="local",
+                errors=self._redact_problems(invalid.errors, None),
+            )
         async with self._lock_for(request.check_id):
             return await self._read_merge_write(request)
 
@@ -61,17 +64,25 @@ class UpdateTool(ToolBase):
         values = dict(request.values)
         token_errors = self._resolve_tokens(values, current)
         if token_errors:
-            return failure(ErrorKind.VALIDATION, "The arguments are not valid; nothing was sent to Nexudus.",
-                           source="local", errors=token_errors)
+            return failure(
+                ErrorKind.VALIDATION,
+                "The arguments are not valid; nothing was sent to Nexudus.",
+                source="local",
+                errors=token_errors,
+            )
 
         if request.expected_updated_on is not None:
             now = parse_datetime(str(current.get("UpdatedOn") or ""))
             if now != request.expected_updated_on:
                 audit(request.check_id, sorted(request.values), "conflict")
-                return failure(ErrorKind.CONFLICT, f"Check {request.check_id} changed since it was read (UpdatedOn is now "
-                               f"{current.get('UpdatedOn')}). Nothing was written. Read it again, re-apply the "
-                               "user's change to the new values, and call again with the new UpdatedOn.",
-                               source="local", CurrentUpdatedOn=current.get("UpdatedOn"))
+                return failure(
+                    ErrorKind.CONFLICT,
+                    f"Check {request.check_id} changed since it was read (UpdatedOn is now "
+                    f"{current.get('UpdatedOn')}). Nothing was written. Read it again, re-apply the "
+                    "user's change to the new values, and call again with the new UpdatedOn.",
+                    source="local",
+                    CurrentUpdatedOn=current.get("UpdatedOn"),
+                )
 
         body = {f.name: current.get(f.name) for f in SENT_FIELDS}
         body.update(values)
@@ -83,33 +94,53 @@ class UpdateTool(ToolBase):
 
         if not changes:
             audit(request.check_id, [], "no_change")
-            return ToolResult({"WasSuccessful": True, "Message": f"Nothing to change: check {request.check_id} "
-                               "already has every given value. Nothing was written.",
-                               "Value": {"Id": request.check_id}, "Changes": [], "DryRun": request.dry_run},
-                              False, f"No change to check {request.check_id}; nothing was written.")
+            return ToolResult(
+                {
+                    "WasSuccessful": True,
+                    "Message": f"Nothing to change: check {request.check_id} "
+                    "already has every given value. Nothing was written.",
+                    "Value": {"Id": request.check_id},
+                    "Changes": [],
+                    "DryRun": request.dry_run,
+                },
+                False,
+                f"No change to check {request.check_id}; nothing was written.",
+            )
         if request.dry_run:
             audit(request.check_id, changed_names, "dry_run")
-            return ToolResult({"WasSuccessful": True, "Message": f"Dry run: {len(changes)} field(s) of check "
-                               f"{request.check_id} would change. Nothing was written; call again without "
-                               "DryRun to apply.", "Value": {"Id": request.check_id}, "Changes": shown_changes,
-                               "DryRun": True, "Body": self.redactor.record(body)},
-                              False, f"Dry run for check {request.check_id}: would change "
-                              f"{', '.join(changed_names)}. Nothing was written.")
+            return ToolResult(
+                {
+                    "WasSuccessful": True,
+                    "Message": f"Dry run: {len(changes)} field(s) of check "
+                    f"{request.check_id} would change. Nothing was written; call again without "
+                    "DryRun to apply.",
+                    "Value": {"Id": request.check_id},
+                    "Changes": shown_changes,
+                    "DryRun": True,
+                    "Body": self.redactor.record(body),
+                },
+                False,
+                f"Dry run for check {request.check_id}: would change {', '.join(changed_names)}. Nothing was written.",
+            )
         try:
             envelope = await self.client.update_check(body)
         except NexudusError as error:
             audit(request.check_id, changed_names, error.kind.value)
             return self._api_failure(error, check_id=request.check_id, records=(current, body))
         audit(request.check_id, changed_names, "updated")
-        return ToolResult({
-            "WasSuccessful": True,
-            "Message": str(envelope.get("Message") or "CoworkerIdentityCheck was successfully updated."),
-            "Value": envelope.get("Value") if isinstance(envelope.get("Value"), dict) else {"Id": request.check_id},
-            "UpdatedOn": envelope.get("UpdatedOn"),
-            "UpdatedBy": self.redactor.value("UpdatedBy", envelope.get("UpdatedBy")),
-            "Changes": shown_changes,
-            "DryRun": False,
-        }, False, f"Updated check {request.check_id}: changed {', '.join(changed_names)}.")
+        return ToolResult(
+            {
+                "WasSuccessful": True,
+                "Message": str(envelope.get("Message") or "CoworkerIdentityCheck was successfully updated."),
+                "Value": envelope.get("Value") if isinstance(envelope.get("Value"), dict) else {"Id": request.check_id},
+                "UpdatedOn": envelope.get("UpdatedOn"),
+                "UpdatedBy": self.redactor.value("UpdatedBy", envelope.get("UpdatedBy")),
+                "Changes": shown_changes,
+                "DryRun": False,
+            },
+            False,
+            f"Updated check {request.check_id}: changed {', '.join(changed_names)}.",
+        )
 
     def _resolve_tokens(self, values: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:
         """A redaction token given back means "unchanged" when it is the current value's token."""
@@ -119,14 +150,23 @@ class UpdateTool(ToolBase):
                 if values[name].strip() == self.redactor.value(name, current.get(name)):
                     values[name] = current.get(name)
                 else:
-                    errors.append(problem(name, "is a redaction token that does not match the current value. "
-                                          "Leave the field out to keep the current value, or give the real "
-                                          "new value to change it.", values[name]))
+                    errors.append(
+                        problem(
+                            name,
+                            "is a redaction token that does not match the current value. "
+                            "Leave the field out to keep the current value, or give the real "
+                            "new value to change it.",
+                            values[name],
+                        )
+                    )
         return errors
 
     def _changes(self, current: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]]:
-        return [{"Field": f.name, "From": current.get(f.name), "To": body.get(f.name)}
-                for f in PUT_FIELDS if not _same(f.type, current.get(f.name), body.get(f.name))]
+        return [
+            {"Field": f.name, "From": current.get(f.name), "To": body.get(f.name)}
+            for f in PUT_FIELDS
+            if not _same(f.type, current.get(f.name), body.get(f.name))
+        ]
 
 
 def _same(type_: str, old: Any, new: Any) -> bool:

@@ -17,8 +17,10 @@ class AgentConfigError(ValueError):
     """An agent cannot be built as asked (unknown name, missing API key); the message is one line."""
 
 
-SYSTEM_PREFIX = ("You are an assistant for the staff of a coworking space, working in Nexudus through the tools "
-                 "you have. Do what the staff member asks, and nothing more.")
+SYSTEM_PREFIX = (
+    "You are an assistant for the staff of a coworking space, working in Nexudus through the tools "
+    "you have. Do what the staff member asks, and nothing more."
+)
 
 
 class ModelAgent:
@@ -27,8 +29,14 @@ class ModelAgent:
     name = "model"
     env_key = ""
 
-    def __init__(self, model: str, *, api_key: str | None = None, transport: httpx2.AsyncBaseTransport | None = None,
-                 base_url: str = "") -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        base_url: str = "",
+    ) -> None:
         self.model = model
         self.api_key = api_key or os.environ.get(self.env_key, "")
         if not self.api_key:
@@ -79,31 +87,55 @@ class AnthropicAgent(ModelAgent):
     env_key = "ANTHROPIC_API_KEY"
 
     def __init__(self, model: str | None = None, **kwargs: Any) -> None:
-        super().__init__(model or os.environ.get("ANTHROPIC_MODEL", "claude-sonnet-4-5"),
-                         base_url=os.environ.get("ANTHROPIC_BASE_URL", "https://api.anthropic.com"), **kwargs)
+        super().__init__(
+            model or os.environ.get("ANTHROPIC_MODEL", "claude-sonnet-4-5"),
+            base_url=os.environ.get("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+            **kwargs,
+        )
 
     def first_messages(self, system: str, request: str) -> list[dict[str, Any]]:
         return [{"role": "user", "content": request}]
 
     async def complete(self, system: str, messages: list[dict[str, Any]], tools: list[Any]) -> dict[str, Any]:
-        response = await self.http.post("/v1/messages", headers={
-            "x-api-key": self.api_key, "anthropic-version": "2023-06-01"}, json={
-            "model": self.model, "max_tokens": 2048, "system": system, "messages": messages,
-            "tools": [{"name": t.name, "description": t.description or "", "input_schema": t.input_schema}
-                      for t in tools]})
+        response = await self.http.post(
+            "/v1/messages",
+            headers={"x-api-key": self.api_key, "anthropic-version": "2023-06-01"},
+            json={
+                "model": self.model,
+                "max_tokens": 2048,
+                "system": system,
+                "messages": messages,
+                "tools": [
+                    {"name": t.name, "description": t.description or "", "input_schema": t.input_schema} for t in tools
+                ],
+            },
+        )
         response.raise_for_status()
         return response.json()
 
     def tool_calls(self, reply: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-        return [(b["id"], b["name"], b.get("input") or {}) for b in reply.get("content", []) if b.get("type") == "tool_use"]
+        return [
+            (b["id"], b["name"], b.get("input") or {}) for b in reply.get("content", []) if b.get("type") == "tool_use"
+        ]
 
     def assistant_message(self, reply: dict[str, Any]) -> dict[str, Any]:
         return {"role": "assistant", "content": reply.get("content", [])}
 
     def tool_results(self, results: list[tuple[str, Call]], session: ToolSession) -> list[dict[str, Any]]:
-        return [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": call_id,
-                                              "content": session.text_of(call), "is_error": call.is_error}
-                                             for call_id, call in results]}]
+        return [
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": call_id,
+                        "content": session.text_of(call),
+                        "is_error": call.is_error,
+                    }
+                    for call_id, call in results
+                ],
+            }
+        ]
 
 
 class OpenAIAgent(ModelAgent):
@@ -111,19 +143,31 @@ class OpenAIAgent(ModelAgent):
     env_key = "OPENAI_API_KEY"
 
     def __init__(self, model: str | None = None, **kwargs: Any) -> None:
-        super().__init__(model or os.environ.get("OPENAI_MODEL", "gpt-4.1"),
-                         base_url=os.environ.get("OPENAI_BASE_URL", "https://api.openai.com"), **kwargs)
+        super().__init__(
+            model or os.environ.get("OPENAI_MODEL", "gpt-4.1"),
+            base_url=os.environ.get("OPENAI_BASE_URL", "https://api.openai.com"),
+            **kwargs,
+        )
 
     def first_messages(self, system: str, request: str) -> list[dict[str, Any]]:
         return [{"role": "system", "content": system}, {"role": "user", "content": request}]
 
     async def complete(self, system: str, messages: list[dict[str, Any]], tools: list[Any]) -> dict[str, Any]:
-        response = await self.http.post("/v1/chat/completions", headers={"Authorization": f"Bearer {self.api_key}"},
-                                        json={"model": self.model, "messages": messages, "tools": [
-                                            {"type": "function", "function": {"name": t.name,
-                                                                              "description": t.description or "",
-                                                                              "parameters": t.input_schema}}
-                                            for t in tools]})
+        response = await self.http.post(
+            "/v1/chat/completions",
+            headers={"Authorization": f"Bearer {self.api_key}"},
+            json={
+                "model": self.model,
+                "messages": messages,
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {"name": t.name, "description": t.description or "", "parameters": t.input_schema},
+                    }
+                    for t in tools
+                ],
+            },
+        )
         response.raise_for_status()
         return response.json()["choices"][0]["message"]
 
@@ -144,4 +188,6 @@ class OpenAIAgent(ModelAgent):
         return message
 
     def tool_results(self, results: list[tuple[str, Call]], session: ToolSession) -> list[dict[str, Any]]:
-        return [{"role": "tool", "tool_call_id": call_id, "content": session.text_of(call)} for call_id, call in results]
+        return [
+            {"role": "tool", "tool_call_id": call_id, "content": session.text_of(call)} for call_id, call in results
+        ]

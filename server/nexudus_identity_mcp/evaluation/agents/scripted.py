@@ -18,6 +18,7 @@ from ...fields import BY_NAME, REQUIRED
 from ...tool_names import GET_TOOL
 from ..scenarios import Scenario
 from ..session import Call, ScriptError, ToolSession
+
 PLACEHOLDER = re.compile(r"\{\{\s*(read|selected)\.([A-Za-z0-9]+)\s*\}\}")
 
 
@@ -35,8 +36,14 @@ class ScriptedAgent:
         for n, step in enumerate(scenario.steps, start=1):
             if "select" in step:
                 rows = (last.body.get("Checks") if last else None) or []
-                selected = next((r for r in rows if all(str(v).lower() in str(r.get(k, "")).lower()
-                                                        for k, v in step["select"].items())), {})
+                selected = next(
+                    (
+                        r
+                        for r in rows
+                        if all(str(v).lower() in str(r.get(k, "")).lower() for k, v in step["select"].items())
+                    ),
+                    {},
+                )
                 if not selected:
                     raise ScriptError(f"step {n}: no row of the last find matches {step['select']}")
                 continue
@@ -56,9 +63,13 @@ class ScriptedAgent:
                 read = last.body.get("Record", {})
             expected = step.get("expect_error")
             if expected and last.body.get("ErrorKind") != expected:
-                raise ScriptError(f"step {n}: expected a {expected} error, got {last.body.get('ErrorKind') or 'success'}")
+                raise ScriptError(
+                    f"step {n}: expected a {expected} error, got {last.body.get('ErrorKind') or 'success'}"
+                )
             if not expected and last.is_error and not _next_is_repair(scenario.steps, n):
-                raise ScriptError(f"step {n}: unexpected {last.body.get('ErrorKind')} error: {last.body.get('Message')}")
+                raise ScriptError(
+                    f"step {n}: unexpected {last.body.get('ErrorKind')} error: {last.body.get('Message')}"
+                )
 
     async def _repair(self, session: ToolSession, failed: Call, read: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         body = failed.body
@@ -76,15 +87,15 @@ class ScriptedAgent:
             raise ScriptError(f"cannot repair a {kind} error")
         for error in body.get("Errors", []):
             prop, hint, message = error.get("PropertyName", ""), error.get("Hint"), error.get("Message", "")
-            if prop not in BY_NAME and prop in arguments:       # an unknown property: rename it as hinted
+            if prop not in BY_NAME and prop in arguments:  # an unknown property: rename it as hinted
                 value = arguments.pop(prop)
                 if hint:
                     arguments[hint] = value
-            elif "required" in message and prop in read:        # copy it from the record that was read
+            elif "required" in message and prop in read:  # copy it from the record that was read
                 arguments[prop] = read[prop]
-            elif hint:                                          # the closest valid name
+            elif hint:  # the closest valid name
                 arguments[prop] = hint
-            elif error.get("AllowedValues"):                    # the allowed value nearest to the attempt
+            elif error.get("AllowedValues"):  # the allowed value nearest to the attempt
                 match = difflib.get_close_matches(str(error.get("AttemptedValue")), error["AllowedValues"], 1, 0)
                 arguments[prop] = match[0]
             elif "ISO 8601" in message and isinstance(arguments.get(prop), str):
