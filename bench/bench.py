@@ -95,7 +95,8 @@ def cold_start_once(command: list[str], env: dict[str, str]) -> float:
     proc = subprocess.Popen(
         command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT
     )
-    assert proc.stdin and proc.stdout
+    assert proc.stdin
+    assert proc.stdout
     lines = [
         INIT,
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
@@ -361,12 +362,12 @@ def main() -> int:
         if growth > 2 * 2**20:
             failures.append(f"RSS grew {growth / 2**20:.1f} MB between call {half} and {mem_calls}")
 
-    widths = [max(len(r[i]) for r in rows + [("figure", "ours", "floor", "ratio", "budget")]) for i in range(5)]
+    widths = [max(len(r[i]) for r in [*rows, ("figure", "ours", "floor", "ratio", "budget")]) for i in range(5)]
     header = ("figure", "ours", "floor", "ratio", "budget")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)))
     print("  ".join("-" * w for w in widths))
     for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)))
     print(
         f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {'quick' if args.quick else 'full'} run"
     )

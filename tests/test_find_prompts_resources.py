@@ -40,7 +40,7 @@ async def find(sandbox: Sandbox, era: str, args: dict[str, Any], **overrides: An
 
 # ------------------------------------------------------------------ find
 @pytest.mark.parametrize(
-    "args,expected",
+    ("args", "expected"),
     [
         ({"CoworkerId": 2001}, {87654301, 87654302}),
         ({"BusinessId": 1003}, {87654308, 87654309, 87654310, 87654311}),

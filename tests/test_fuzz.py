@@ -107,7 +107,7 @@ plausible_update = st.builds(
         {},
         optional={
             "DryRun": st.booleans(),
-            "ClearFields": st.lists(st.sampled_from(optional_names + ["Name", "Nope"]), max_size=3),
+            "ClearFields": st.lists(st.sampled_from([*optional_names, "Name", "Nope"]), max_size=3),
             "ExpectedUpdatedOn": st.sampled_from(["2026-10-10T14:20:00Z", "2020-01-01", "yesterday"]),
         },
     ),

@@ -105,7 +105,7 @@ async def test_nothing_secret_reaches_results_or_logs(
         await call("get_coworker_identity_check", {"Id": 87654301})
 
     assert sandbox.state.records[87654301]["IdentityDocumentNumber"] == NEW_NUMBER, "the real number was stored"
-    tokens = [t for t in sandbox.state._tokens] + [t for t in sandbox.state._refresh]
+    tokens = list(sandbox.state._tokens) + list(sandbox.state._refresh)
     logs = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
     sandbox_log = json.dumps([r.__dict__ for r in sandbox.state.requests])
     basic = base64.b64encode(f"{ADMIN_USER}:{PASSWORD}".encode()).decode()

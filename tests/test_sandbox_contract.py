@@ -130,7 +130,45 @@ def test_enums_match_the_page() -> None:
 
 def test_every_field_get_returns_is_in_the_table(sandbox: Sandbox) -> None:
     # API-FACTS, "The record as GET returns it".
-    listed = ["Id", "UniqueId", "BusinessId", "BusinessName", "CoworkerId", "CoworkerFullName", "CoworkerType", "CompanyName", "BillingName", "Name", "VerificationType", "VerificationStatus", "IdentityCheckProvider", "IdentityDocumentType", "IdentityDocumentNumber", "IdentityDocumentIssuedBy", "IdentityDocumentExpirationDate", "AddressDocumentType", "Description", "Billed", "StripeVerificationSessionId", "IdentityCheckProvider1", "VerificationType1", "Description1", "IdentityCheckProvider2", "VerificationType2", "Description2", "LastError", "ProposalGuid", "CoworkerContractGuid", "ContractContactGuid", "IdentityCheckGroupGuid", "CreatedOn", "UpdatedOn", "UpdatedBy", "IsNew", "SystemId"]
+    listed = [
+        "Id",
+        "UniqueId",
+        "BusinessId",
+        "BusinessName",
+        "CoworkerId",
+        "CoworkerFullName",
+        "CoworkerType",
+        "CompanyName",
+        "BillingName",
+        "Name",
+        "VerificationType",
+        "VerificationStatus",
+        "IdentityCheckProvider",
+        "IdentityDocumentType",
+        "IdentityDocumentNumber",
+        "IdentityDocumentIssuedBy",
+        "IdentityDocumentExpirationDate",
+        "AddressDocumentType",
+        "Description",
+        "Billed",
+        "StripeVerificationSessionId",
+        "IdentityCheckProvider1",
+        "VerificationType1",
+        "Description1",
+        "IdentityCheckProvider2",
+        "VerificationType2",
+        "Description2",
+        "LastError",
+        "ProposalGuid",
+        "CoworkerContractGuid",
+        "ContractContactGuid",
+        "IdentityCheckGroupGuid",
+        "CreatedOn",
+        "UpdatedOn",
+        "UpdatedBy",
+        "IsNew",
+        "SystemId",
+    ]
     assert set(fields.RECORD_FIELD_NAMES) == set(listed)
     assert set(sandbox.state.record(87654301)) == set(listed)
 

@@ -27,7 +27,7 @@ BAD_LINES: list[str] = [
     '{"jsonrpc": "2.0", "id": "b1", "method": "no/such/method", "params": {}}',
     '{"jsonrpc": "2.0", "id": "b2", "method": "tools/call", "params": "a string"}',
     '{"jsonrpc": "2.0", "id": "b3", "method": "tools/call", "params": {"name": 42, "arguments": []}}',
-    '{"jsonrpc": "2.0", "id": "b4", "method": "tools/call", "params": {"name": "update_coworker_identity_check", "arguments": "Id=1"}}',
+    '{"jsonrpc": "2.0", "id": "b4", "method": "tools/call", "params": {"name": "update_coworker_identity_check", "arguments": "Id=1"}}',  # noqa: E501 — data copied verbatim
     '{"jsonrpc": "2.0", "id": "b5", "method": "prompts/get", "params": {"name": ["x"]}}',
     '{"jsonrpc": "2.0", "id": "b6", "method": "resources/read", "params": {}}',
     '{"jsonrpc": "1.0", "id": "b7", "method": "tools/list"}',

@@ -264,7 +264,7 @@ async def test_api_validation_is_passed_through_with_allowed_values(sandbox: San
 
 
 @pytest.mark.parametrize(
-    "fault,kind,retryable",
+    ("fault", "kind", "retryable"),
     [
         (Fault("status", route="update", status=409, count=10, retry_after="3"), "rate_limited", True),
         (Fault("status", route="update", status=429, count=10), "rate_limited", True),

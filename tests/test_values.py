@@ -30,7 +30,7 @@ def test_dates_are_sent_in_one_zero_padded_form() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw,code",
+    ("raw", "code"),
     [
         ("Passport", 1),
         ("passport", 1),
@@ -48,7 +48,8 @@ def test_enum_parsing_is_lenient_where_certain(raw: object, code: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw,hint", [("Pasport", "Passport"), ("DriverLicense", "DriversLicense"), (11, None), (True, None), ("Ship", None)]
+    ("raw", "hint"),
+    [("Pasport", "Passport"), ("DriverLicense", "DriversLicense"), (11, None), (True, None), ("Ship", None)],
 )
 def test_enum_errors_carry_the_closest_name(raw: object, hint: str | None) -> None:
     with pytest.raises(EnumParseError) as caught:
@@ -57,7 +58,7 @@ def test_enum_errors_carry_the_closest_name(raw: object, hint: str | None) -> No
 
 
 @pytest.mark.parametrize(
-    "given,expected",
+    ("given", "expected"),
     [
         ("IdentityDocumentExpiryDate", "IdentityDocumentExpirationDate"),
         ("identitydocumenttype", "IdentityDocumentType"),

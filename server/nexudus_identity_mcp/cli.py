@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 PROG = "nexudus-identity-mcp"
 
@@ -26,7 +29,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
-def load_settings():  # type: ignore[no-untyped-def]
+def load_settings() -> Settings:
     from pydantic import ValidationError
 
     from .settings import Settings
@@ -38,7 +41,9 @@ def load_settings():  # type: ignore[no-untyped-def]
         fail(str(first.get("ctx", {}).get("error") or first.get("msg")).removeprefix("Value error, "))
 
 
-def sandbox_settings():  # type: ignore[no-untyped-def]
+def sandbox_settings() -> Settings:
+    from pydantic import SecretStr
+
     from .sandbox import SANDBOX_TOKEN
     from .settings import Settings
 
@@ -46,7 +51,7 @@ def sandbox_settings():  # type: ignore[no-untyped-def]
     return Settings(
         _env_file=None,
         base_url="http://127.0.0.1",
-        token=SANDBOX_TOKEN,  # type: ignore[call-arg]
+        token=SecretStr(SANDBOX_TOKEN),
         mcp_secret=base.mcp_secret,
         mcp_redact=base.mcp_redact,
         mcp_read_only=base.mcp_read_only,

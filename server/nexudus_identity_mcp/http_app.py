@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import re
-from typing import Any
 
 import httpx2
 from mcp.server.transport_security import TransportSecuritySettings
@@ -173,10 +172,17 @@ def create_app_from_env() -> ASGIApp:
     return create_app(settings)
 
 
-def __getattr__(name: str) -> Any:
-    """`app` is built on first access (uvicorn's import), not on import of this module."""
-    if name == "app":
-        global app
-        app = create_app_from_env()
-        return app
-    raise AttributeError(name)
+class _AppFromEnvironment:
+    """`uvicorn nexudus_identity_mcp.http_app:app`: the app, built from the environment on the first
+    ASGI event (uvicorn's lifespan start), not on import of this module."""
+
+    def __init__(self) -> None:
+        self._app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            self._app = create_app_from_env()
+        await self._app(scope, receive, send)
+
+
+app = _AppFromEnvironment()

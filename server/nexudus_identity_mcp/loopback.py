@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 LOOPBACK = "127.0.0.1"
 
@@ -36,7 +36,7 @@ class ServedApp:
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
-    def __enter__(self) -> ServedApp:
+    def __enter__(self) -> Self:
         self.thread.start()
         deadline = time.monotonic() + self.start_timeout
         while not self.server.started:

@@ -187,7 +187,8 @@ class NexudusClient:
 
     async def update_check(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """PUT a full record. Returns the success envelope; raises on anything else."""
-        return await self._call("update", "PUT", RESOURCE_PATH, json=dict(body))
+        envelope: dict[str, Any] = await self._call("update", "PUT", RESOURCE_PATH, json=dict(body))
+        return envelope
 
     # ----------------------------------------------------------------- machinery
     async def _call(

@@ -258,7 +258,9 @@ class Sandbox:
         if q.get("CoworkerIdentityCheck_Name"):
             needle = q["CoworkerIdentityCheck_Name"].casefold()
             rows = [r for r in rows if needle in (r.get("Name") or "").casefold()]
-        order = q.get("orderBy") if q.get("orderBy") in BY_NAME else "Id"
+        order = q.get("orderBy") or "Id"
+        if order not in BY_NAME:
+            order = "Id"
         descending = q.get("dir") == "-1"
         rows.sort(
             key=lambda r: (r.get(order) is None, r.get(order) if r.get(order) is not None else 0), reverse=descending
@@ -335,7 +337,7 @@ class Sandbox:
     async def _control_faults(self, request: Request) -> Response:
         body = await _json_body(request)
         try:
-            fault = Fault(**body)  # type: ignore[arg-type]
+            fault = Fault(**body)
         except TypeError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         self.state.inject(fault)

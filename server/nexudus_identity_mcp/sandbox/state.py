@@ -140,8 +140,9 @@ class SandboxState:
 def with_derived_fields(stored: dict[str, Any]) -> dict[str, Any]:
     """The record as GET returns it: every field of the table, joined names filled in."""
     record = {f.name: stored.get(f.name) for f in FIELDS}
-    business = BUSINESSES.get(record["BusinessId"]) if record.get("BusinessId") else None
-    coworker = COWORKERS.get(record["CoworkerId"]) if record.get("CoworkerId") else None
+    business_id, coworker_id = record.get("BusinessId"), record.get("CoworkerId")
+    business = BUSINESSES.get(business_id) if isinstance(business_id, int) else None
+    coworker = COWORKERS.get(coworker_id) if isinstance(coworker_id, int) else None
     if coworker and record.get("BusinessId") is None:
         record["BusinessId"] = coworker[1]
         business = BUSINESSES.get(coworker[1])
@@ -195,9 +196,8 @@ def _type_problem(type_: str, value: Any, enum: EnumType | None) -> str | None:
     elif type_ == "boolean":
         if not isinstance(value, bool):
             return "is not a valid boolean"
-    elif type_ == "datetime":
-        if not isinstance(value, str) or parse_datetime(value) is None:
-            return "is not a valid date"
+    elif type_ == "datetime" and (not isinstance(value, str) or parse_datetime(value) is None):
+        return "is not a valid date"
     return None
 
 

@@ -25,7 +25,9 @@ class ToolBase:
 
     def _who(self, record: dict[str, Any]) -> str:
         name = self.redactor.value("CoworkerFullName", record.get("CoworkerFullName"))
-        return f"{name or 'coworker ' + str(record.get('CoworkerId'))} at {record.get('BusinessName') or 'business ' + str(record.get('BusinessId'))}"
+        member = name or f"coworker {record.get('CoworkerId')}"
+        place = record.get("BusinessName") or f"business {record.get('BusinessId')}"
+        return f"{member} at {place}"
 
     def _show_change(self, change: dict[str, Any]) -> dict[str, Any]:
         name = change["Field"]

@@ -60,7 +60,8 @@ class ReadTools(ToolBase):
         return ToolResult(
             {
                 "WasSuccessful": True,
-                "Message": f"{page.total_items} check(s) match; this is page {page.current_page} of {page.total_pages}.{more}",
+                "Message": f"{page.total_items} check(s) match; this is page {page.current_page} of "
+                f"{page.total_pages}.{more}",
                 "Checks": rows,
                 "Page": page.current_page,
                 "PageSize": page.page_size,

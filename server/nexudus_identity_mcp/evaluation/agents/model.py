@@ -111,7 +111,8 @@ class AnthropicAgent(ModelAgent):
             },
         )
         response.raise_for_status()
-        return response.json()
+        reply: dict[str, Any] = response.json()
+        return reply
 
     def tool_calls(self, reply: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         return [
@@ -169,7 +170,8 @@ class OpenAIAgent(ModelAgent):
             },
         )
         response.raise_for_status()
-        return response.json()["choices"][0]["message"]
+        reply: dict[str, Any] = response.json()["choices"][0]["message"]
+        return reply
 
     def tool_calls(self, reply: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         calls = []
