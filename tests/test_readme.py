@@ -1,4 +1,4 @@
-"""The README's field reference is generated from the field table; this keeps them equal.
+"""The reference's field table is generated from the field table; this keeps them equal.
 To regenerate: python -c "from nexudus_identity_mcp.reference import readme_block; print(readme_block())"
 """
 
@@ -9,13 +9,15 @@ from pathlib import Path
 
 from nexudus_identity_mcp.reference import readme_block
 
-README = Path(__file__).parent.parent / "README.md"
+ROOT = Path(__file__).parent.parent
+README = ROOT / "README.md"
+REFERENCE = ROOT / "docs" / "reference.md"
 
 
-def test_readme_field_reference_is_generated_from_the_field_table() -> None:
-    text = README.read_text(encoding="utf-8")
+def test_reference_field_table_is_generated_from_the_field_table() -> None:
+    text = REFERENCE.read_text(encoding="utf-8")
     match = re.search(r"<!-- fields:start -->\n(.*?)\n<!-- fields:end -->", text, re.S)
-    assert match, "README.md lost its fields markers"
+    assert match, "docs/reference.md lost its fields markers"
     assert match.group(1) == readme_block()
 
 
@@ -25,3 +27,9 @@ def test_readme_names_the_two_newcomer_commands_and_ci_runs_the_test_one() -> No
     tests = "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest"
     assert demo in text and tests in text
     assert tests in (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_readme_links_resolve() -> None:
+    text = README.read_text(encoding="utf-8")
+    for target in re.findall(r"\]\((docs/[^)]+)\)", text):
+        assert (ROOT / target).is_file(), target

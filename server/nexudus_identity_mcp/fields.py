@@ -1,7 +1,7 @@
 """The one table of the coworker identity-check record's fields.
 
 Everything that names a field reads it from here: the update tool's input schema, the validator,
-the body sent to the API, the sandbox's rules and the README's field reference. A field has one of
+the body sent to the API, the sandbox's rules and the reference's field table (docs/reference.md). A field has one of
 three roles:
 
 - `put`: documented on the reference page of PUT /api/spaces/coworkeridentitychecks. The tool

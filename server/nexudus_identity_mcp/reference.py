@@ -1,4 +1,4 @@
-"""Human-readable references generated from the field table: the README's field section and
+"""Human-readable references generated from the field table: the field section of docs/reference.md and
 (later) the server's reference resources. Generated, never written by hand, so they cannot drift."""
 
 from __future__ import annotations
