@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 import jsonschema
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from mcp import Client
