@@ -24,11 +24,13 @@ from mcp.shared.exceptions import MCPError
 
 from . import __version__
 from .nexudus import ErrorKind, NexudusClient
+from .nexudus.budget import RequestBudget
 from .prompt_templates import PromptArgumentError, load_prompts
 from .redaction import Redactor, parse_categories
 from .reference import ENUMS_URI, FIELDS_URI, enums_json, fields_resource_markdown
 from .schemas import tool_definitions
 from .settings import Settings
+from .state import open_store
 from .tool_names import FIND_TOOL, GET_TOOL, UPDATE_TOOL
 from .tools import CALLER, IdentityCheckTools, ToolResult, failure
 
@@ -122,8 +124,13 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_server: Server[ServerState]) -> AsyncIterator[ServerState]:
-        async with NexudusClient(settings, transport=transport) as client:
-            yield ServerState(IdentityCheckTools(client, redactor))
+        store = open_store(settings)
+        try:
+            async with NexudusClient(settings, transport=transport) as client:
+                client.before_request = RequestBudget(store, settings).before
+                yield ServerState(IdentityCheckTools(client, redactor, store))
+        finally:
+            await store.aclose()
 
     async def list_tools(
         ctx: ServerRequestContext[ServerState], params: types.PaginatedRequestParams | None

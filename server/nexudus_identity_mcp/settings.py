@@ -9,11 +9,14 @@ A base URL that is not https is refused unless it points at this machine (the sa
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from .state.base import Rate
 
 DEFAULT_BASE_URL = "https://spaces.nexudus.com"
 
@@ -57,6 +60,14 @@ class Settings(BaseSettings):
     mcp_allowed_hosts: str | None = None
     mcp_allowed_origins: str | None = None
     mcp_max_body_bytes: int = Field(262_144, ge=1024)
+    # Shared state for several processes (NEXUDUS_MCP_*): Redis for several hosts, a SQLite file in a
+    # directory for several workers on one host; neither: in-process (one process). Request budgets
+    # per Nexudus account, "COUNT/SECONDS" or "COUNT/min" or "off"; unset: the API's limits when the
+    # state is shared (writes 60/min, reads 120/min), off for one process (the API's 409 is retried).
+    mcp_redis_url: SecretStr | None = None
+    mcp_state_dir: str | None = None
+    mcp_write_budget: str | None = None
+    mcp_read_budget: str | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -68,6 +79,28 @@ class Settings(BaseSettings):
         if parts.scheme != "https" and not is_loopback_host(parts.hostname):
             raise ValueError(f"NEXUDUS_BASE_URL must use https unless it points at this machine, got {value!r}")
         return value
+
+    @field_validator("mcp_write_budget", "mcp_read_budget")
+    @classmethod
+    def _check_budget(cls, value: str | None) -> str | None:
+        if value is not None:
+            from .state.base import Rate
+
+            Rate.parse(value)
+        return value
+
+    def request_budgets(self) -> tuple[Rate | None, Rate | None]:
+        """(writes, reads) budgets per Nexudus account, from the settings and the state backend."""
+        from .state.base import Rate
+
+        shared = self.mcp_redis_url is not None or bool(self.mcp_state_dir)
+        writes = Rate.parse(self.mcp_write_budget) if self.mcp_write_budget is not None else None
+        reads = Rate.parse(self.mcp_read_budget) if self.mcp_read_budget is not None else None
+        if shared and self.mcp_write_budget is None:
+            writes = Rate(60, 60.0)
+        if shared and self.mcp_read_budget is None:
+            reads = Rate(120, 60.0)
+        return writes, reads
 
     @model_validator(mode="after")
     def _check_auth(self) -> Settings:
@@ -105,6 +138,10 @@ class Settings(BaseSettings):
                 for part in self.mcp_client_tokens.get_secret_value().split(",")
                 if part.partition("=")[2]
             ]
+        if self.mcp_redis_url is not None:
+            password = urlsplit(self.mcp_redis_url.get_secret_value()).password
+            if password:
+                values.append(password)
         return values
 
 

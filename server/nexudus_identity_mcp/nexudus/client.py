@@ -78,6 +78,9 @@ class NexudusClient:
         self._secrets = settings.secrets()
         self._transport = transport
         self._client: httpx2.AsyncClient | None = None
+        # Called before each API call with the operation and the call's deadline (monotonic): the
+        # shared request budget (nexudus/budget.py) waits or raises here, before anything is sent.
+        self.before_request: Callable[[Operation, float], Awaitable[None]] | None = None
         self._auth = Auth(settings, lambda: self._http, self._scrub)
         # An in-process transport (the sandbox's ASGI app) ignores httpx timeouts, so each exchange
         # through one gets its own bound; on the network httpx's connect/read timeouts apply.
@@ -211,6 +214,8 @@ class NexudusClient:
         deadline = started + self.settings.max_call_seconds
         try:
             with anyio.fail_after(self.settings.max_call_seconds):
+                if self.before_request is not None:
+                    await self.before_request(op, deadline)
                 return await self._call_with_retries(op, method, path, params, json, deadline)
         except TimeoutError:
             raise NexudusError(

@@ -22,13 +22,16 @@ class ErrorKind(StrEnum):
     NOT_CONFIGURED = "not_configured"
     # Found by the tools rather than the API client.
     CONFLICT = "conflict"
+    BUSY = "busy"
     READ_ONLY = "read_only"
     INTERNAL_ERROR = "internal_error"
 
 
 Operation = Literal["get", "search", "update", "token"]
 
-RETRYABLE_KINDS: frozenset[ErrorKind] = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.UPSTREAM_UNAVAILABLE})
+RETRYABLE_KINDS: frozenset[ErrorKind] = frozenset(
+    {ErrorKind.RATE_LIMITED, ErrorKind.UPSTREAM_UNAVAILABLE, ErrorKind.BUSY}
+)
 
 
 @dataclass

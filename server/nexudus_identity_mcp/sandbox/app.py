@@ -222,6 +222,8 @@ class Sandbox:
         return await self._answer(request, "get", self._get_inner)
 
     async def _get_inner(self, request: Request, _user: str | None) -> Response:
+        if self.state.get_delay > 0:
+            await anyio.sleep(self.state.get_delay)
         try:
             check_id = int(request.path_params["id"])
         except ValueError:

@@ -82,6 +82,7 @@ class SandboxState:
     write_limit: int | None = 60  # PUTs per window; None turns throttling off
     write_window: float = 60.0
     retry_after: str = "1"
+    get_delay: float = 0.0  # seconds every GET of one record waits before answering (a slow API)
     records: dict[int, dict[str, Any]] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
     requests: list[RequestRecord] = field(default_factory=list)

@@ -8,13 +8,17 @@ from typing import Any
 from ..fields import ENUM_FIELDS
 from ..nexudus import ErrorKind, NexudusClient, NexudusError
 from ..redaction import Redactor
+from ..state import MemoryStore, StateStore
 from .results import ToolResult, failure
 
 
 class ToolBase:
-    def __init__(self, client: NexudusClient, redactor: Redactor) -> None:
+    def __init__(self, client: NexudusClient, redactor: Redactor, state: StateStore | None = None) -> None:
         self.client = client
         self.redactor = redactor
+        # What several processes must agree on (per-check locks, the request budget): in-process by
+        # default, SQLite or Redis when configured (state/).
+        self.state: StateStore = state if state is not None else MemoryStore()
 
     def present(self, record: dict[str, Any]) -> dict[str, Any]:
         """A record as the model sees it: enums as names, sensitive values as tokens."""

@@ -13,34 +13,24 @@ bodies and the API's errors.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
-import anyio
-
 from ..fields import BY_NAME, PUT_FIELDS, SENT_FIELDS
-from ..nexudus import ErrorKind, NexudusClient, NexudusError
-from ..redaction import Redactor
+from ..nexudus import ErrorKind, NexudusError
+from ..state import Lease, LockNotGranted, StateUnavailable
 from ..timefmt import parse_datetime
 from ..validation import ArgumentErrors, UpdateRequest, parse_update, problem
 from .base import ToolBase
 from .results import ToolResult, audit, failure
 
+LOCK_MARGIN_SECONDS = 5.0
+
 
 class UpdateTool(ToolBase):
-    def __init__(self, client: NexudusClient, redactor: Redactor) -> None:
-        super().__init__(client, redactor)
-        # One read-merge-write at a time per check in this process, so concurrent calls never lose each
-        # other's fields and ExpectedUpdatedOn is checked against what the write will replace. (The API
-        # has no conditional PUT, so writers in other processes can still interleave.)
-        self._locks: weakref.WeakValueDictionary[int, anyio.Lock] = weakref.WeakValueDictionary()
-
-    def _lock_for(self, check_id: int) -> anyio.Lock:
-        lock = self._locks.get(check_id)
-        if lock is None:
-            lock = anyio.Lock()
-            self._locks[check_id] = lock
-        return lock
+    """One read-merge-write at a time per check, across every process sharing the state store
+    (in-process by default), so concurrent calls never lose each other's fields and ExpectedUpdatedOn
+    is checked against what the write will replace. (The API has no conditional PUT: an edit made in
+    Nexudus's own admin panel at the same moment is not covered by any lock here.)"""
 
     async def update(self, arguments: dict[str, Any] | None) -> ToolResult:
         try:
@@ -52,10 +42,34 @@ class UpdateTool(ToolBase):
                 source="local",
                 errors=self._redact_problems(invalid.errors, None),
             )
-        async with self._lock_for(request.check_id):
-            return await self._read_merge_write(request)
+        budget = self.client.settings.max_call_seconds
+        try:
+            async with self.state.lock(
+                f"check:{request.check_id}", ttl=budget + LOCK_MARGIN_SECONDS, wait=budget
+            ) as lease:
+                return await self._read_merge_write(request, lease)
+        except LockNotGranted:
+            audit(request.check_id, sorted(request.values), "busy")
+            return failure(
+                ErrorKind.BUSY,
+                f"Check {request.check_id} is being updated by another call that did not finish within "
+                f"{budget:g} s. Nothing was written; call again shortly.",
+                source="local",
+                retryable=True,
+                RetryAfterSeconds=1.0,
+            )
+        except StateUnavailable:
+            audit(request.check_id, sorted(request.values), "state_unavailable")
+            return failure(
+                ErrorKind.UPSTREAM_UNAVAILABLE,
+                f"The shared state store ({self.state.backend}) cannot be reached, so this server refuses writes "
+                "(without it, workers could overwrite each other's changes). Nothing was written; reads still "
+                "work. Retry when the store is back.",
+                source="local",
+                retryable=True,
+            )
 
-    async def _read_merge_write(self, request: UpdateRequest) -> ToolResult:
+    async def _read_merge_write(self, request: UpdateRequest, lease: Lease) -> ToolResult:
         try:
             current = await self.client.get_check(request.check_id)
         except NexudusError as error:
@@ -121,6 +135,15 @@ class UpdateTool(ToolBase):
                 },
                 False,
                 f"Dry run for check {request.check_id}: would change {', '.join(changed_names)}. Nothing was written.",
+            )
+        if not await self.state.still_held(lease):  # fencing: a lease lost to expiry never writes
+            audit(request.check_id, changed_names, "lock_lost")
+            return failure(
+                ErrorKind.BUSY,
+                f"The lock on check {request.check_id} expired before the write. Nothing was written; call again.",
+                source="local",
+                retryable=True,
+                RetryAfterSeconds=1.0,
             )
         try:
             envelope = await self.client.update_check(body)

@@ -1,0 +1,77 @@
+"""The shared request budget per Nexudus account: every process draws from one token bucket (in the
+state store) before each API call, so N workers together stay within the API's limits instead of
+each being throttled (writes 60/minute, reads 120/minute by default with a shared store).
+
+An empty bucket waits within the call's deadline, or answers `rate_limited` with
+RetryAfterSeconds before the API has to. When the store cannot be reached, writes are refused
+(`upstream_unavailable`, naming the store: without the shared budget and locks a write could lose
+another worker's change or overrun the API's limit) and reads go ahead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+
+import anyio
+
+from ..settings import Settings
+from ..state import BudgetExhausted, StateStore, StateUnavailable
+from .errors import ErrorKind, NexudusError, Operation
+
+log = logging.getLogger("nexudus_identity_mcp.nexudus")
+WRITE_OPERATIONS = frozenset({"update", "command"})
+
+
+def account_key(settings: Settings) -> str:
+    """A stable, non-secret name for the Nexudus account the credentials belong to."""
+    who = settings.username or (
+        hashlib.sha256(settings.token.get_secret_value().encode()).hexdigest() if settings.token else "-"
+    )
+    return hashlib.sha256(f"{settings.base_url}\0{who}".encode()).hexdigest()[:16]
+
+
+class RequestBudget:
+    def __init__(self, store: StateStore, settings: Settings) -> None:
+        self.store = store
+        self.account = account_key(settings)
+        self.writes, self.reads = settings.request_budgets()
+        self._warned = False
+
+    async def before(self, op: Operation, deadline: float) -> None:
+        if op == "token":
+            return
+        write = op in WRITE_OPERATIONS
+        rate = self.writes if write else self.reads
+        if rate is None:
+            return
+        bucket = f"{'writes' if write else 'reads'}:{self.account}"
+        while True:
+            try:
+                await self.store.take(bucket, rate)
+                return
+            except BudgetExhausted as empty:
+                if time.monotonic() + empty.retry_after > deadline:
+                    raise NexudusError(
+                        ErrorKind.RATE_LIMITED,
+                        f"This server's shared budget for this Nexudus account ({rate.count} "
+                        f"{'writes' if write else 'reads'} per {rate.seconds:g} s, the API's limit) is used up; "
+                        f"nothing was sent. Retry after {empty.retry_after:.1f} s.",
+                        retry_after=empty.retry_after,
+                        operation=op,
+                    ) from None
+                await anyio.sleep(empty.retry_after)
+            except StateUnavailable as down:
+                if write:
+                    raise NexudusError(
+                        ErrorKind.UPSTREAM_UNAVAILABLE,
+                        f"The shared state store ({self.store.backend}) cannot be reached, so this server refuses "
+                        "writes (it could not keep workers from overwriting each other or overrunning the API's "
+                        "limits); nothing was sent. Reads still work; retry when the store is back.",
+                        operation=op,
+                    ) from None
+                if not self._warned:
+                    self._warned = True
+                    log.warning("state store unavailable (%s): reads go ahead without the shared budget", down)
+                return

@@ -1,0 +1,128 @@
+"""What several server processes must agree on, behind one small interface.
+
+- `lock(name, ttl, wait)`: a mutual-exclusion lease with a fencing token. Held for a whole
+  read-merge-write of one check; a holder that dies releases it when `ttl` expires; a caller that is
+  not granted it within `wait` gets `LockNotGranted` (a retryable `busy` result for the model).
+- `take(bucket, rate)`: one token from a token bucket shared by every process using the store; when
+  the bucket is empty the caller learns how long to wait (`BudgetExhausted.retry_after`).
+- `put`/`get`/`delete`: a key-value store with expiry (sign-in state, caches).
+
+Three backends: `memory` (one process: stdio, or one HTTP worker), `sqlite` (several workers on one
+host, a file in NEXUDUS_MCP_STATE_DIR) and `redis` (several hosts, NEXUDUS_MCP_REDIS_URL). Every
+backend raises `StateUnavailable` when the store cannot be reached; callers then refuse writes and
+keep serving reads.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+
+class StateError(Exception):
+    """Base of the state store's errors."""
+
+
+class StateUnavailable(StateError):
+    """The shared store (SQLite file, Redis) cannot be reached or answered with an error."""
+
+
+class LockNotGranted(StateError):
+    """Another holder kept the lock for longer than the caller could wait."""
+
+
+class BudgetExhausted(StateError):
+    def __init__(self, bucket: str, retry_after: float) -> None:
+        super().__init__(f"the {bucket} budget is empty for {retry_after:.2f}s")
+        self.bucket = bucket
+        self.retry_after = retry_after
+
+
+WINDOWS = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hour": 3600.0, "day": 86400.0}
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A limit of `count` per `seconds`, kept as a token bucket that can never exceed the limit in any
+    window of `seconds`: capacity C and refill r with C + r * seconds == count, so a burst of C is
+    allowed and the long-run rate is slightly below the limit."""
+
+    count: int
+    seconds: float
+
+    @property
+    def capacity(self) -> int:
+        return max(1, self.count // 6)
+
+    @property
+    def refill_per_second(self) -> float:
+        return max(self.count - self.capacity, 1) / self.seconds
+
+    @classmethod
+    def parse(cls, text: str) -> Rate | None:
+        """`60/60` or `60/min` -> Rate; `0`, `off`, `none` or empty -> None (no budget)."""
+        raw = text.strip().lower()
+        if raw in ("", "0", "off", "none"):
+            return None
+        count_text, _, window = raw.partition("/")
+        seconds = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hour": 3600.0, "day": 86400.0}.get(
+            window.strip()
+        )
+        try:
+            count = int(count_text)
+            if seconds is None:
+                seconds = float(window) if window else 60.0
+        except ValueError:
+            raise ValueError(f"{text!r} is not a rate: use COUNT/SECONDS or COUNT/min, e.g. 60/min") from None
+        if count < 1 or not 0 < seconds <= 86400:
+            raise ValueError(f"{text!r} is not a rate: the count must be 1 or more and the window 1 day or less")
+        return cls(count, seconds)
+
+
+@dataclass(frozen=True)
+class Lease:
+    name: str
+    owner: str
+    fence: int  # increases with every grant of this lock: a later holder always has a larger one
+
+
+class StateStore(ABC):
+    backend: str = "?"
+
+    @abstractmethod
+    async def acquire(self, name: str, ttl: float, wait: float) -> Lease: ...
+
+    @abstractmethod
+    async def release(self, lease: Lease) -> None: ...
+
+    @abstractmethod
+    async def still_held(self, lease: Lease) -> bool: ...
+
+    @abstractmethod
+    async def take(self, bucket: str, rate: Rate) -> None:
+        """Take one token or raise BudgetExhausted with the wait until the next one."""
+
+    @abstractmethod
+    async def put(self, key: str, value: bytes, ttl: float) -> None: ...
+
+    @abstractmethod
+    async def get(self, key: str) -> bytes | None: ...
+
+    @abstractmethod
+    async def delete(self, key: str) -> None: ...
+
+    async def aclose(self) -> None:
+        return None
+
+    @asynccontextmanager
+    async def lock(self, name: str, *, ttl: float, wait: float) -> AsyncIterator[Lease]:
+        lease = await self.acquire(name, ttl, wait)
+        try:
+            yield lease
+        finally:
+            try:
+                await self.release(lease)
+            except StateUnavailable:
+                pass  # the lease expires by itself after ttl

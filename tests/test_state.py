@@ -1,0 +1,138 @@
+"""The shared-state backends (memory, SQLite, a real Redis): locks with expiry and fencing, the token
+bucket, expiring keys; and the request budget's behaviour when the store is down."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from nexudus_identity_mcp.nexudus import ErrorKind, NexudusError
+from nexudus_identity_mcp.nexudus.budget import RequestBudget
+from nexudus_identity_mcp.state import LockNotGranted, MemoryStore, Rate, StateStore, StateUnavailable
+from nexudus_identity_mcp.state.base import BudgetExhausted
+from nexudus_identity_mcp.state.redis_store import RedisStore
+from nexudus_identity_mcp.state.sqlite_store import SqliteStore
+
+from .conftest import settings_for
+from .redis_server import RedisServer, running_redis
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    with running_redis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StateStore]:
+    made: StateStore
+    if request.param == "memory":
+        made = MemoryStore()
+    elif request.param == "sqlite":
+        made = SqliteStore(tmp_path)
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        made = RedisStore(server.url, prefix=f"test-{tmp_path.name}:")
+    yield made
+    await made.aclose()
+
+
+async def test_lock_excludes_and_fences_grow(store: StateStore) -> None:
+    first = await store.acquire("check:1", ttl=5, wait=0)
+    with pytest.raises(LockNotGranted):
+        await store.acquire("check:1", ttl=5, wait=0.05)
+    other = await store.acquire("check:2", ttl=5, wait=0)  # another name is independent
+    assert await store.still_held(first)
+    await store.release(first)
+    second = await store.acquire("check:1", ttl=5, wait=0)
+    assert second.fence > first.fence
+    assert not await store.still_held(first)
+    await store.release(second)
+    await store.release(other)
+
+
+async def test_a_waiter_gets_the_lock_when_it_is_released(store: StateStore) -> None:
+    order: list[str] = []
+
+    async def holder() -> None:
+        async with store.lock("check:7", ttl=5, wait=1):
+            order.append("first in")
+            await anyio.sleep(0.1)
+            order.append("first out")
+
+    async def waiter() -> None:
+        await anyio.sleep(0.02)
+        async with store.lock("check:7", ttl=5, wait=5):
+            order.append("second in")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(holder)
+        tg.start_soon(waiter)
+    assert order == ["first in", "first out", "second in"]
+
+
+async def test_a_dead_holders_lock_expires(store: StateStore) -> None:
+    if store.backend == "memory":
+        pytest.skip("in one process a holder cannot die and leave its lock behind")
+    dead = await store.acquire("check:9", ttl=0.2, wait=0)  # never released: its holder "died"
+    taken = await store.acquire("check:9", ttl=5, wait=3)
+    assert taken.fence > dead.fence and not await store.still_held(dead)
+    await store.release(dead)  # a late release does not free the new holder's lock
+    assert await store.still_held(taken)
+    await store.release(taken)
+
+
+async def test_bucket_allows_its_capacity_then_says_how_long_to_wait(store: StateStore) -> None:
+    rate = Rate(12, 60.0)  # capacity 2, then 10 per minute
+    await store.take("writes:a", rate)
+    await store.take("writes:a", rate)
+    with pytest.raises(BudgetExhausted) as empty:
+        await store.take("writes:a", rate)
+    assert 0 < empty.value.retry_after <= 60 / 10 + 0.5
+    await store.take("writes:b", rate)  # another bucket is independent
+
+
+async def test_expiring_keys(store: StateStore) -> None:
+    await store.put("grant:x", b"value", ttl=0.2)
+    assert await store.get("grant:x") == b"value"
+    await anyio.sleep(0.3)
+    assert await store.get("grant:x") is None
+    await store.put("grant:y", b"v", ttl=10)
+    await store.delete("grant:y")
+    assert await store.get("grant:y") is None
+
+
+def test_rate_never_exceeds_its_window() -> None:
+    for count, seconds in ((60, 60.0), (2500, 86400.0), (6, 6.0), (1, 1.0)):
+        rate = Rate(count, seconds)
+        assert rate.capacity + rate.refill_per_second * seconds <= count + 1e-9 or count == 1
+    assert Rate.parse("60/min") == Rate(60, 60.0)
+    assert Rate.parse("off") is None
+    with pytest.raises(ValueError, match="not a rate"):
+        Rate.parse("sixty")
+
+
+async def test_redis_down_refuses_writes_and_lets_reads_through(tmp_path: Path) -> None:
+    dead = RedisStore("redis://127.0.0.1:1/0", socket_timeout=0.2)  # nothing listens on port 1
+    with pytest.raises(StateUnavailable):
+        await dead.acquire("check:1", ttl=1, wait=0)
+    budget = RequestBudget(dead, settings_for(mcp_redis_url="redis://127.0.0.1:1/0"))
+    await budget.before("get", deadline=anyio.current_time() + 5)  # a read goes ahead
+    with pytest.raises(NexudusError) as refused:
+        await budget.before("update", deadline=anyio.current_time() + 5)
+    assert refused.value.kind == ErrorKind.UPSTREAM_UNAVAILABLE and "redis" in refused.value.message
+    await dead.aclose()
+
+
+async def test_budget_answers_rate_limited_when_the_wait_passes_the_deadline() -> None:
+    budget = RequestBudget(MemoryStore(), settings_for(mcp_write_budget="1/60"))
+    await budget.before("update", deadline=anyio.current_time() + 5)
+    with pytest.raises(NexudusError) as limited:
+        await budget.before("update", deadline=anyio.current_time() + 5)
+    assert limited.value.kind == ErrorKind.RATE_LIMITED and limited.value.retry_after
+    assert "nothing was sent" in limited.value.message
