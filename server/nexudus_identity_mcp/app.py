@@ -11,7 +11,7 @@ protocol error.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +24,7 @@ from mcp.shared.exceptions import MCPError
 
 from . import __version__
 from .nexudus import ErrorKind, NexudusClient
+from .nexudus.auth import CALLER_BEARER
 from .nexudus.budget import RequestBudget
 from .prompt_templates import PromptArgumentError, load_prompts
 from .redaction import Redactor, parse_categories
@@ -109,8 +110,25 @@ RESOURCES = {
 }
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling over HTTP: a name for the audit line, and their own Nexudus token when they signed
+    in with it (sign-in mode); None means the server's configured credentials."""
+
+    label: str
+    nexudus_bearer: str | None = None
+
+
+# Resolves the caller from the HTTP request's ASGI scope; None: their sign-in is no longer valid.
+CallerResolver = Callable[[Mapping[str, Any]], Awaitable[Caller | None]]
+
+
 def build_server(
-    settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None, read_only: bool | None = None
+    settings: Settings,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    read_only: bool | None = None,
+    resolve_caller: CallerResolver | None = None,
 ) -> Server[ServerState]:
     """The MCP server. `transport` reaches the API some other way (the in-process sandbox).
     `read_only` (default: NEXUDUS_MCP_READ_ONLY) serves the read tools only."""
@@ -154,7 +172,21 @@ def build_server(
                 )
             )
         caller = ctx.request.scope.get(CLIENT_SCOPE_KEY, "http") if ctx.request is not None else "stdio"
+        bearer: str | None = None
+        if resolve_caller is not None and ctx.request is not None:
+            signed_in = await resolve_caller(ctx.request.scope)
+            if signed_in is None:
+                return to_call_result(
+                    failure(
+                        ErrorKind.UNAUTHORIZED,
+                        "Your Nexudus sign-in has ended (it expired, was revoked, or Nexudus refused to renew it). "
+                        "Nothing was read or written. Sign in again: your assistant will open the sign-in page.",
+                        source="local",
+                    )
+                )
+            caller, bearer = signed_in.label, signed_in.nexudus_bearer
         reset = CALLER.set(caller)
+        reset_bearer = CALLER_BEARER.set(bearer)
         try:
             result = await handler(ctx.lifespan_context.tools, params.arguments)
         except Exception:  # a bug of ours must not take the connection down or hide as a protocol error
@@ -166,6 +198,7 @@ def build_server(
                 source="local",
             )
         finally:
+            CALLER_BEARER.reset(reset_bearer)
             CALLER.reset(reset)
         return to_call_result(result)
 

@@ -45,16 +45,17 @@ def sandbox_settings() -> Settings:
     from pydantic import SecretStr
 
     from .sandbox import SANDBOX_TOKEN
-    from .settings import Settings
 
-    base = load_settings()
-    return Settings(
-        _env_file=None,
-        base_url="http://127.0.0.1",
-        token=SecretStr(SANDBOX_TOKEN),
-        mcp_secret=base.mcp_secret,
-        mcp_redact=base.mcp_redact,
-        mcp_read_only=base.mcp_read_only,
+    # Every server setting (NEXUDUS_MCP_*, timeouts) as configured; the Nexudus credentials and URL
+    # are the sandbox's.
+    return load_settings().model_copy(
+        update={
+            "base_url": "http://127.0.0.1",
+            "token": SecretStr(SANDBOX_TOKEN),
+            "username": None,
+            "password": None,
+            "auth": "auto",
+        }
     )
 
 
@@ -74,6 +75,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
         settings = sandbox_settings()
         transport = Sandbox().transport()
         log.info("serving against the built-in sandbox: fictional data, nothing reaches Nexudus")
+        if args.http and settings.mcp_auth == "oauth":
+            from .sandbox.state import STAFF_PASSWORD, STAFF_TOTP_SECRET, STAFF_USERS
+
+            log.info(
+                "sandbox sign-in: password %s for %s; carla.2fa's authenticator secret is %s",
+                STAFF_PASSWORD,
+                ", ".join(f"{user} ({what})" for user, what in STAFF_USERS.items()),
+                STAFF_TOTP_SECRET,
+            )
     else:
         settings = load_settings()
         if not settings.configured:
@@ -113,9 +123,16 @@ def serve_http(settings, transport, host: str, port: int, read_only: bool | None
     import uvicorn
 
     from .http_app import ConfigError, create_app
+    from .settings import is_loopback_host
 
     try:
-        app = create_app(settings, transport=transport, host=host, read_only=read_only)
+        app = create_app(
+            settings,
+            transport=transport,
+            host=host,
+            read_only=read_only,
+            public_url=f"http://{host}:{port}" if is_loopback_host(host) else None,
+        )
     except ConfigError as exc:
         fail(str(exc))
     logging.getLogger(PROG).info("streamable HTTP on http://%s:%d/mcp (health: /healthz)", host, port)

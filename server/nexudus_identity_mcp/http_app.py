@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import re
+from urllib.parse import urlsplit
 
 import httpx2
 from mcp.server.transport_security import TransportSecuritySettings
@@ -140,8 +141,12 @@ def create_app(
     transport: httpx2.AsyncBaseTransport | None = None,
     host: str | None = None,
     read_only: bool | None = None,
+    public_url: str | None = None,
 ) -> ASGIApp:
-    """The ASGI app. `host` is the address it will be bound to, when known (it decides the defaults)."""
+    """The ASGI app. `host` is the address it will be bound to, when known (it decides the defaults);
+    `public_url` the origin clients reach it at (sign-in modes; default NEXUDUS_MCP_PUBLIC_URL)."""
+    if settings.mcp_auth != "tokens":
+        return _create_signin_app(settings, transport=transport, host=host, read_only=read_only, public_url=public_url)
     clients = parse_client_tokens(settings.mcp_client_tokens.get_secret_value() if settings.mcp_client_tokens else None)
     if host is not None and not is_loopback_host(host) and not clients:
         raise ConfigError(
@@ -160,6 +165,56 @@ def create_app(
         custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"])],
     )
     return ClientAuthMiddleware(starlette_app, clients)
+
+
+def _create_signin_app(
+    settings: Settings,
+    *,
+    transport: httpx2.AsyncBaseTransport | None,
+    host: str | None,
+    read_only: bool | None,
+    public_url: str | None,
+) -> ASGIApp:
+    """`NEXUDUS_MCP_AUTH=oauth` or `oauth-external`: the SDK's bearer middleware and protected-resource
+    metadata in front of /mcp, and (oauth) the embedded authorization server and sign-in page."""
+    from .signin.mode import SignInConfigError, build_signin, state_settings
+
+    origin = (settings.mcp_public_url or public_url or "").rstrip("/")
+    if not origin:
+        raise ConfigError(
+            f"NEXUDUS_MCP_AUTH={settings.mcp_auth} needs NEXUDUS_MCP_PUBLIC_URL (the https:// origin "
+            "clients reach this server at, e.g. https://mcp.example.com)"
+        )
+    parts = urlsplit(origin)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or (parts.scheme == "http" and not is_loopback_host(parts.hostname))
+    ):
+        raise ConfigError(f"NEXUDUS_MCP_PUBLIC_URL must be an https:// origin (http only on loopback), got {origin!r}")
+    if settings.mcp_auth == "oauth":
+        settings = state_settings(settings)
+    try:
+        signin = build_signin(settings, origin, transport)
+    except SignInConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    host_names = _split(settings.mcp_allowed_hosts)
+    if not is_loopback_host(parts.hostname) and parts.netloc not in host_names and parts.hostname not in host_names:
+        settings = settings.model_copy(update={"mcp_allowed_hosts": ",".join([*host_names, parts.netloc])})
+    security = security_for(settings, host)
+    server = build_server(settings, transport=transport, read_only=read_only, resolve_caller=signin.resolve_caller)
+    return server.streamable_http_app(
+        streamable_http_path="/mcp",
+        json_response=True,
+        stateless_http=True,
+        transport_security=security,
+        max_request_body_size=settings.mcp_max_body_bytes,
+        host=host or "127.0.0.1",
+        auth=signin.auth,
+        token_verifier=signin.verifier,
+        auth_server_provider=signin.provider,
+        custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"]), *signin.routes],
+    )
 
 
 def create_app_from_env() -> ASGIApp:

@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     mcp_allowed_hosts: str | None = None
     mcp_allowed_origins: str | None = None
     mcp_max_body_bytes: int = Field(262_144, ge=1024)
+    # How HTTP clients authenticate (NEXUDUS_MCP_AUTH): `tokens` (named client tokens, the server's own
+    # Nexudus credentials), `oauth` (each staff member signs in with their own Nexudus account through
+    # the embedded authorization server), `oauth-external` (JWTs from the organisation's identity
+    # provider, the server's own Nexudus credentials). NEXUDUS_MCP_PUBLIC_URL: the server's public
+    # origin, e.g. https://mcp.example.com (issuer and resource identifiers are built from it).
+    mcp_auth: Literal["tokens", "oauth", "oauth-external"] = "tokens"
+    mcp_public_url: str | None = None
+    mcp_oauth_issuer: str | None = None
+    mcp_oauth_audience: str | None = None
+    mcp_oauth_jwks_url: str | None = None
     # Shared state for several processes (NEXUDUS_MCP_*): Redis for several hosts, a SQLite file in a
     # directory for several workers on one host; neither: in-process (one process). Request budgets
     # per Nexudus account, "COUNT/SECONDS" or "COUNT/min" or "off"; unset: the API's limits when the

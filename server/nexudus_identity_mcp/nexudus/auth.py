@@ -12,6 +12,7 @@ import base64
 import logging
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 
 import anyio
 import httpx2
@@ -22,6 +23,11 @@ from .errors import ErrorKind, NexudusError
 from .sanitise import sanitise_excerpt
 
 log = logging.getLogger("nexudus_identity_mcp.nexudus")
+
+
+# The signed-in staff member's own Nexudus access token for the current tool call (HTTP sign-in mode,
+# set by app.py around each call); when set it replaces the server's configured credentials.
+CALLER_BEARER: ContextVar[str | None] = ContextVar("nexudus_caller_bearer", default=None)
 
 
 class Auth:
@@ -45,13 +51,16 @@ class Auth:
 
     @property
     def can_reauthenticate(self) -> bool:
-        return self.mode == "password"
+        return self.mode == "password" and CALLER_BEARER.get() is None
 
     def invalidate(self) -> None:
         self._access = None
         self._expires_at = 0.0
 
     async def headers(self) -> dict[str, str]:
+        caller = CALLER_BEARER.get()
+        if caller is not None:
+            return {"Authorization": f"Bearer {caller}"}
         if self.mode == "bearer":
             return {"Authorization": f"Bearer {self.settings.token.get_secret_value()}"}  # type: ignore[union-attr]
         if self.mode == "basic":

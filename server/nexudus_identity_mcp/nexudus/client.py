@@ -31,7 +31,7 @@ import httpx2
 from .. import __version__
 from ..fields import RESOURCE_PATH, ROLE_FOR
 from ..settings import CREDENTIAL_VARIABLES, Settings
-from .auth import Auth
+from .auth import CALLER_BEARER, Auth
 from .envelopes import (
     MAX_MESSAGE,
     TRANSIENT_STATUSES,
@@ -203,7 +203,7 @@ class NexudusClient:
         params: dict[str, Any] | None = None,
         json: dict[str, Any] | None = None,
     ) -> Any:
-        if not self.settings.configured:
+        if not self.settings.configured and CALLER_BEARER.get() is None:
             raise NexudusError(
                 ErrorKind.NOT_CONFIGURED,
                 "No Nexudus credentials are configured: set "
@@ -411,4 +411,5 @@ class NexudusClient:
         return sanitise_excerpt(response.text, self._secrets)
 
     def _scrub(self, text: str) -> str:
-        return scrub(text, self._secrets)
+        caller = CALLER_BEARER.get()
+        return scrub(text, [*self._secrets, caller] if caller else self._secrets)

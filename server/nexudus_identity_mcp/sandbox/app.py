@@ -191,6 +191,31 @@ class Sandbox:
                     {"error": "invalid_grant", "error_description": "The user name or password is incorrect."},
                     status_code=400,
                 )
+            if found.totp_secret is not None:
+                import pyotp
+
+                code = str(form.get("totp") or "")
+                if not code:
+                    return JSONResponse(
+                        {
+                            "error": "invalid_grant",
+                            "error_description": "A two-factor authentication code (totp) is required for this user.",
+                        },
+                        status_code=400,
+                    )
+                if not pyotp.TOTP(found.totp_secret).verify(code, valid_window=1):
+                    return JSONResponse(
+                        {
+                            "error": "invalid_grant",
+                            "error_description": "The two-factor authentication code is incorrect.",
+                        },
+                        status_code=400,
+                    )
+            if not found.api_access:
+                return JSONResponse(
+                    {"error": "invalid_grant", "error_description": "API access is not enabled for this user."},
+                    status_code=400,
+                )
             client_id = request.headers.get("client_id") or name
             return self._issue(name, client_id)
         if grant == "refresh_token":

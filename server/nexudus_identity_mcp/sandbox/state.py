@@ -61,6 +61,20 @@ class RequestRecord:
 class User:
     password: str
     roles: frozenset[str]
+    totp_secret: str | None = None  # base32: the user signs in with a current 6-digit code too
+    api_access: bool = True  # False: Nexudus refuses API sign-in for this user
+
+
+# Named staff for trying the sign-in mode (`serve --http --sandbox` with NEXUDUS_MCP_AUTH=oauth): fictional.
+STAFF_PASSWORD = "staff-password"
+STAFF_USERS = {
+    "ana.staff@sandbox.example": "front desk, every role",
+    "ben.staff@sandbox.example": "front desk, every role",
+    "carla.2fa@sandbox.example": "every role, two-factor authentication",
+    "dev.viewer@sandbox.example": "read and list only",
+    "eve.noapi@sandbox.example": "API access not enabled",
+}
+STAFF_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DP"  # carla.2fa's authenticator secret (base32)
 
 
 @dataclass
@@ -96,6 +110,11 @@ class SandboxState:
             self.users = {
                 ADMIN_USER: User(ADMIN_PASSWORD, ALL_ROLES),
                 VIEWER_USER: User(VIEWER_PASSWORD, frozenset({ROLE_FOR["get"], ROLE_FOR["search"]})),
+                "ana.staff@sandbox.example": User(STAFF_PASSWORD, ALL_ROLES),
+                "ben.staff@sandbox.example": User(STAFF_PASSWORD, ALL_ROLES),
+                "carla.2fa@sandbox.example": User(STAFF_PASSWORD, ALL_ROLES, totp_secret=STAFF_TOTP_SECRET),
+                "dev.viewer@sandbox.example": User(STAFF_PASSWORD, frozenset({ROLE_FOR["get"], ROLE_FOR["search"]})),
+                "eve.noapi@sandbox.example": User(STAFF_PASSWORD, ALL_ROLES, api_access=False),
             }
         if not self.records:
             self.reset()

@@ -1,0 +1,201 @@
+"""The sign-in page: server-rendered HTML that works without JavaScript. It names the client asking
+for access and what it will be able to do, asks for the staff member's Nexudus email and password,
+and for the 6-digit code only when Nexudus says the account needs one.
+
+- CSRF: the form carries a token bound to the pending authorization request (server side), and a
+  POST whose Origin is not this server is refused.
+- Failed attempts are limited per account (5) and per address (20) in 15 minutes.
+- The password goes to Nexudus once and is never stored or logged; between the password and the
+  2FA step it travels back to the browser only sealed (encrypted, 5-minute lifetime).
+- Framing is refused (X-Frame-Options, CSP frame-ancestors), and nothing is cached.
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from .nexudus_login import MESSAGES, SignInFailed
+from .provider import NexudusOAuthProvider
+from .vault import digest
+
+ACCOUNT_LIMIT, ADDRESS_LIMIT, WINDOW_SECONDS = 5, 20, 900
+SEALED_PASSWORD_SECONDS = 300
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    # No form-action: browsers apply it to the redirect after the POST, which goes to the client's
+    # callback (another origin) by design.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    # same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on the form POST.
+    "Referrer-Policy": "same-origin",
+}
+
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem;line-height:1.5}"
+    "label{display:block;margin-top:1rem;font-weight:600}input{width:100%;padding:.5rem;font-size:1rem;"
+    "box-sizing:border-box}button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}"
+    ".error{border-left:4px solid #b00020;padding:.5rem 1rem;background:#fdecee}"
+)
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
+        f'content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title><style>{STYLE}</style>'
+        f"</head><body><main>{body}</main></body></html>",
+        status_code=status,
+        headers=HEADERS,
+    )
+
+
+def _form(
+    pending: dict[str, Any],
+    request_id: str,
+    *,
+    error: str | None = None,
+    email: str = "",
+    sealed_password: str | None = None,
+) -> str:
+    client = html.escape(str(pending.get("client_name") or pending["client_id"]))
+    parts = [
+        "<h1>Sign in with Nexudus</h1>",
+        f"<p><strong>{client}</strong> is asking to work with Nexudus coworker identity checks <em>as you</em>: "
+        "find and read them, update them, and run verification commands, with your own Nexudus roles. "
+        "Changes are recorded in Nexudus under your name.</p>",
+    ]
+    if error:
+        parts.append(f'<p class="error" role="alert" id="error">{html.escape(error)}</p>')
+    described = ' aria-describedby="error"' if error else ""
+    parts += [
+        '<form method="post" action="signin">',
+        f'<input type="hidden" name="request" value="{html.escape(request_id)}">',
+        f'<input type="hidden" name="csrf" value="{html.escape(str(pending["csrf"]))}">',
+    ]
+    if sealed_password is None:
+        parts += [
+            '<label for="email">Nexudus email</label>',
+            f'<input id="email" name="email" type="email" autocomplete="username" required value="{html.escape(email)}"'
+            f"{described}>",
+            '<label for="password">Password</label>',
+            '<input id="password" name="password" type="password" autocomplete="current-password" required'
+            f"{described}>",
+        ]
+    else:
+        parts += [
+            f"<p>Signing in as <strong>{html.escape(email)}</strong>.</p>",
+            f'<input type="hidden" name="email" value="{html.escape(email)}">',
+            f'<input type="hidden" name="sealed" value="{html.escape(sealed_password)}">',
+            '<label for="code">6-digit code from your authenticator app</label>',
+            '<input id="code" name="code" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" '
+            f'autocomplete="one-time-code" required autofocus{described}>',
+        ]
+    parts += [
+        '<button type="submit">Sign in and allow</button>',
+        "</form>",
+        "<p><small>Your password is sent to Nexudus only; this server never stores it.</small></p>",
+    ]
+    return "".join(parts)
+
+
+class SignInPages:
+    def __init__(self, provider: NexudusOAuthProvider, public_origin: str) -> None:
+        self.provider = provider
+        self.public_origin = public_origin.rstrip("/")
+
+    def routes(self) -> list[Route]:
+        return [Route("/signin", self.show, methods=["GET"]), Route("/signin", self.submit, methods=["POST"])]
+
+    async def show(self, request: Request) -> Response:
+        request_id = request.query_params.get("request", "")
+        pending = await self.provider.pending(request_id)
+        if pending is None:
+            return _page(
+                "Sign-in expired",
+                "<h1>This sign-in link has expired</h1><p>Start again from your "
+                "assistant: it will open a new sign-in page.</p>",
+                400,
+            )
+        return _page("Sign in with Nexudus", _form(pending, request_id))
+
+    async def _count(self, key: str) -> int:
+        raw = await self.provider.store.get(key)
+        return int(raw or b"0")
+
+    async def _fail(self, *keys: str) -> None:
+        for key in keys:
+            await self.provider.store.put(key, str(await self._count(key) + 1).encode(), WINDOW_SECONDS)
+
+    async def submit(self, request: Request) -> Response:
+        origin = request.headers.get("origin")
+        if origin and origin.rstrip("/") != self.public_origin:
+            return _page("Refused", "<h1>Refused</h1><p>This form can only be sent from its own page.</p>", 403)
+        form = await request.form()
+        request_id = str(form.get("request") or "")
+        pending = await self.provider.pending(request_id)
+        if pending is None:
+            return _page(
+                "Sign-in expired", "<h1>This sign-in link has expired</h1><p>Start again from your assistant.</p>", 400
+            )
+        if not secrets.compare_digest(str(form.get("csrf") or ""), str(pending["csrf"])):
+            return _page("Refused", "<h1>Refused</h1><p>The form was not sent from this sign-in page.</p>", 403)
+        email = str(form.get("email") or "").strip()[:254]
+        address = request.client.host if request.client else "unknown"
+        account_key, address_key = f"signin-fail:account:{digest(email.lower())}", f"signin-fail:address:{address}"
+        if await self._count(account_key) >= ACCOUNT_LIMIT or await self._count(address_key) >= ADDRESS_LIMIT:
+            return _page(
+                "Too many attempts",
+                "<h1>Too many failed attempts</h1><p>Wait 15 minutes, then start again from your assistant.</p>",
+                429,
+            )
+        sealed = str(form.get("sealed") or "")
+        if sealed:
+            opened = self.provider.vault.open(sealed.encode(), ttl=SEALED_PASSWORD_SECONDS)
+            if opened is None:
+                return _page(
+                    "Sign in with Nexudus",
+                    _form(pending, request_id, email=email, error="That took too long; enter your password again."),
+                    400,
+                )
+            password = str(opened.get("password") or "")
+        else:
+            password = str(form.get("password") or "")
+        code = "".join(ch for ch in str(form.get("code") or "") if ch.isdigit())[:6] or None
+        if not email or not password:
+            return _page(
+                "Sign in with Nexudus",
+                _form(pending, request_id, email=email, error="Enter your Nexudus email and password."),
+                400,
+            )
+        grant_id = self.provider.new_grant_id()
+        try:
+            tokens = await self.provider.login.password(
+                email, password, code, self.provider.nexudus_client_id(grant_id)
+            )
+        except SignInFailed as failed:
+            if failed.reason in ("wrong_credentials", "wrong_code"):
+                await self._fail(account_key, address_key)
+            if failed.reason in ("needs_code", "wrong_code"):
+                reseal = self.provider.vault.seal({"password": password}).decode()
+                return _page(
+                    "Sign in with Nexudus",
+                    _form(
+                        pending,
+                        request_id,
+                        email=email,
+                        sealed_password=reseal,
+                        error=None if failed.reason == "needs_code" else failed.message,
+                    ),
+                    401 if code else 200,
+                )
+            status = {"unavailable": 503, "throttled": 429}.get(failed.reason, 401)
+            return _page(
+                "Sign in with Nexudus", _form(pending, request_id, email=email, error=MESSAGES[failed.reason]), status
+            )
+        target = await self.provider.complete_sign_in(request_id, grant_id, email, tokens)
+        return RedirectResponse(target, status_code=303, headers=HEADERS)
