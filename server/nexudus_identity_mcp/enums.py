@@ -106,7 +106,7 @@ IDENTITY_CHECK_PROVIDER = EnumType(
 
 IDENTITY_DOCUMENT_TYPE = EnumType(
     name="IdentityDocumentType",
-    api_name="eIdentityDocumentType",
+    api_name="eIdentityCheckDocumentType",
     summary="Type of identity document, used when VerificationType is IdDocument.",
     values=(
         EnumValue(0, "None", "No identity document."),
@@ -126,7 +126,7 @@ IDENTITY_DOCUMENT_TYPE = EnumType(
 
 ADDRESS_DOCUMENT_TYPE = EnumType(
     name="AddressDocumentType",
-    api_name="eAddressDocumentType",
+    api_name="eAddressCheckDocumentType",
     summary="Type of address document, used when VerificationType is Address.",
     values=(
         EnumValue(0, "None", "No address document."),

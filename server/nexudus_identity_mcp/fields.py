@@ -11,12 +11,20 @@ three roles:
   back exactly as it read them: a PUT must never clear what the caller did not mention.
 - `read_only`: derived or audit fields GET returns (names joined from other records, timestamps).
   Shown to the model, never sent.
+
+The field list of a real record is not closed: the API may send fields this table does not know.
+`put_body` keeps them (a PUT is a full replace, so leaving one out could clear it) and `shown`
+decides what of them a model may see (plain non-string scalars only). `SEARCH_FILTERS` maps the
+find tool's filters to the API's query parameters and says how a returned row is checked against
+each, so a filter the API ignores is caught rather than trusted.
 """
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from .enums import (
     ADDRESS_DOCUMENT_TYPE,
@@ -138,9 +146,9 @@ FIELDS: tuple[Field, ...] = (
     # --- Returned by GET, derived or audit: never sent ---
     Field("BusinessName", "string", "read_only", "Name of the business (location) of BusinessId."),
     Field("CoworkerFullName", "string", "read_only", "Full name of the coworker of CoworkerId.", pii="name"),
-    Field("CoworkerType", "string", "read_only", "Kind of coworker record (individual or company)."),
-    Field("CompanyName", "string", "read_only", "Company of the coworker, if any.", pii="name"),
-    Field("BillingName", "string", "read_only", "Billing name of the coworker.", pii="name"),
+    Field("CoworkerCoworkerType", "string", "read_only", "Kind of coworker record (e.g. Member, TeamMember)."),
+    Field("CoworkerCompanyName", "string", "read_only", "Company of the coworker, if any.", pii="name"),
+    Field("CoworkerBillingName", "string", "read_only", "Billing name of the coworker.", pii="name"),
     Field("CreatedOn", "datetime", "read_only", "When the record was created (UTC)."),
     Field("UpdatedOn", "datetime", "read_only", "When the record was last updated (UTC)."),
     Field("UpdatedBy", "string", "read_only", "Who last updated the record.", pii="name"),
@@ -155,6 +163,62 @@ REQUIRED: tuple[str, ...] = tuple(f.name for f in PUT_FIELDS if f.required)
 OPTIONAL_PUT: tuple[str, ...] = tuple(f.name for f in PUT_FIELDS if not f.required)
 ENUM_FIELDS: dict[str, EnumType] = {f.name: f.enum for f in FIELDS if f.enum is not None}
 RECORD_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
+READ_ONLY_NAMES: frozenset[str] = frozenset(f.name for f in FIELDS if f.role == "read_only")
+
+
+def put_body(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The base of a PUT: every field the GET returned, known or not, minus the known read-only and
+    joined ones. A field this table does not know goes back exactly as it came."""
+    return {k: v for k, v in record.items() if k not in READ_ONLY_NAMES}
+
+
+def is_plain_scalar(value: Any) -> bool:
+    """What a model may see of a field the table does not know: a number, a boolean or null."""
+    return value is None or isinstance(value, (bool, int, float))
+
+
+def shown(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a model may see: every known field, and unknown ones only when plain scalars."""
+    return {k: v for k, v in record.items() if k in BY_NAME or is_plain_scalar(v)}
+
+
+def unknown_names(record: Mapping[str, Any]) -> list[str]:
+    """The names of the fields this table does not know (never their values)."""
+    return sorted(k for k in record if k not in BY_NAME)
+
+
+# ------------------------------------------------------------------ search filters
+def fold(text: str) -> str:
+    """Text for a contains-match: any case, accents dropped (NFKD, combining marks removed)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """One filter of the find tool: the API's query parameter for it, and how a row is checked."""
+
+    argument: str  # the find tool's property, a field name
+    param: str  # the API's query parameter (inferred from the API's naming pattern, not published)
+    match: Literal["equals", "contains"]
+
+    def matches(self, row: Mapping[str, Any], wanted: Any) -> bool:
+        value = row.get(self.argument)
+        if self.match == "contains":
+            return isinstance(value, str) and fold(str(wanted)) in fold(value)
+        return bool(value == wanted) and not isinstance(value, bool)
+
+
+SEARCH_FILTERS: tuple[SearchFilter, ...] = (
+    SearchFilter("CoworkerId", "CoworkerIdentityCheck_Coworker", "equals"),
+    SearchFilter("BusinessId", "CoworkerIdentityCheck_Business", "equals"),
+    SearchFilter("Name", "CoworkerIdentityCheck_Name", "contains"),
+    SearchFilter("CoworkerFullName", "CoworkerIdentityCheck_Coworker_FullName", "contains"),
+    SearchFilter("VerificationStatus", "CoworkerIdentityCheck_VerificationStatus", "equals"),
+    SearchFilter("VerificationType", "CoworkerIdentityCheck_VerificationType", "equals"),
+)
+FILTER_BY_ARGUMENT: dict[str, SearchFilter] = {f.argument: f for f in SEARCH_FILTERS}
+FILTER_BY_PARAM: dict[str, SearchFilter] = {f.param: f for f in SEARCH_FILTERS}
 
 # Roles the API asks for, by operation (API-FACTS, "Base URL and resource").
 ROLE_FOR = {

@@ -96,9 +96,10 @@ GET_INPUT_SCHEMA: dict[str, Any] = {
 }
 
 _FIND_FILTER_TEXT = {
+    "CoworkerFullName": "Member's name or part of it (any case, accents optional).",
     "CoworkerId": "Only the checks of this coworker (member) Id.",
     "BusinessId": "Only the checks at this business (location) Id.",
-    "Name": "Only checks whose name (e.g. 'Passport check') contains this text, any case. Not the member's name.",
+    "Name": "The check's own title (e.g. 'Passport check'), or part of it. Not the member's name.",
     "VerificationStatus": "Only checks in this status.",
     "VerificationType": "Only checks of this type.",
 }
@@ -216,16 +217,24 @@ FIND_OUTPUT_SCHEMA: dict[str, Any] = {
         "TotalItems": {"type": "integer", "description": "Checks matching the filters, on all pages."},
         "TotalPages": {"type": "integer", "description": "Pages in all."},
         "HasNextPage": {"type": "boolean", "description": "true: call again with Page + 1 for more."},
+        "FilteredHere": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Filters the API ignored; this server applied them to the rows itself.",
+        },
+        "Complete": {
+            "type": "boolean",
+            "description": "With FilteredHere: false when the scan stopped at its bound and later matches may exist.",
+        },
     },
     "required": ["WasSuccessful", "Message"],
 }
 
 FIND_DESCRIPTION = (
-    "Find Nexudus coworker identity checks by CoworkerId, BusinessId (location), check Name, "
-    "VerificationStatus or VerificationType, a page at a time (TotalItems, HasNextPage). Rows are compact: "
-    "read one with get_coworker_identity_check before updating it. The API cannot filter by the member's "
-    "name: to find a member's checks without their CoworkerId, filter by their location (BusinessId) and "
-    "the kind of check, and match CoworkerFullName in the rows, paging until HasNextPage is false."
+    "Find Nexudus coworker identity checks, a page at a time (TotalItems, HasNextPage). To find a member's "
+    "checks by their name, use CoworkerFullName (Name is the check's title, like 'Passport check'); narrow "
+    "with BusinessId (location), VerificationStatus or VerificationType. Rows are compact: read one with "
+    "get_coworker_identity_check before updating it."
 )
 
 UPDATE_DESCRIPTION = (

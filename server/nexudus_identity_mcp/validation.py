@@ -273,7 +273,7 @@ def _cap(value: Any) -> Any:
 
 
 # ------------------------------------------------------------------ the find tool
-FIND_FILTERS = ("CoworkerId", "BusinessId", "Name", "VerificationStatus", "VerificationType")
+FIND_FILTERS = ("CoworkerFullName", "CoworkerId", "BusinessId", "Name", "VerificationStatus", "VerificationType")
 PAGE, PAGE_SIZE = "Page", "PageSize"
 FIND_PROPERTIES = (*FIND_FILTERS, PAGE, PAGE_SIZE)
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 10, 50

@@ -151,18 +151,24 @@ class NexudusClient:
         name: str | None = None,
         verification_status: int | None = None,
         verification_type: int | None = None,
+        coworker_full_name: str | None = None,
+        filters: Mapping[str, Any] | None = None,
         order_by: str | None = None,
         descending: bool | None = None,
     ) -> SearchPage:
+        """One page of a search. `filters` adds query parameters by their API names. The API ignores a
+        parameter it does not know, so a caller must check the rows (tools/search.py does)."""
         params: dict[str, Any] = {"page": page, "size": size}
-        filters = {
+        named = {
             "CoworkerIdentityCheck_Coworker": coworker_id,
             "CoworkerIdentityCheck_Business": business_id,
             "CoworkerIdentityCheck_Name": name,
             "CoworkerIdentityCheck_VerificationStatus": verification_status,
             "CoworkerIdentityCheck_VerificationType": verification_type,
+            "CoworkerIdentityCheck_Coworker_FullName": coworker_full_name,
+            **(filters or {}),
         }
-        params.update({k: v for k, v in filters.items() if v is not None})
+        params.update({k: v for k, v in named.items() if v is not None})
         if order_by:
             params["orderBy"] = order_by
             if descending is not None:

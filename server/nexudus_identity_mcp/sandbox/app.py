@@ -32,6 +32,7 @@ from typing import Any
 import anyio
 import httpx2
 from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -269,6 +270,11 @@ class Sandbox:
         except ValueError:
             return JSONResponse({"Message": "page and size must be integers."}, status_code=400)
         rows = list(self.state.records.values())
+        # The live profile ignores the parameters it does not honour, as the API ignores any it does not know.
+        honoured = self.state.honoured_filters or frozenset()
+        q = QueryParams(
+            [(k, v) for k, v in q.multi_items() if not k.startswith("CoworkerIdentityCheck_") or k in honoured]
+        )
         int_filters = {
             "CoworkerIdentityCheck_Coworker": "CoworkerId",
             "CoworkerIdentityCheck_Business": "BusinessId",
@@ -282,9 +288,13 @@ class Sandbox:
                 except ValueError:
                     return JSONResponse({"Message": f"{param} must be an integer."}, status_code=400)
                 rows = [r for r in rows if r.get(name) == wanted]
-        if q.get("CoworkerIdentityCheck_Name"):
-            needle = q["CoworkerIdentityCheck_Name"].casefold()
-            rows = [r for r in rows if needle in (r.get("Name") or "").casefold()]
+        for param, name in (
+            ("CoworkerIdentityCheck_Name", "Name"),
+            ("CoworkerIdentityCheck_Coworker_FullName", "CoworkerFullName"),
+        ):
+            if q.get(param):
+                needle = q[param].casefold()
+                rows = [r for r in rows if needle in (r.get(name) or "").casefold()]
         order = q.get("orderBy") or "Id"
         if order not in BY_NAME:
             order = "Id"
@@ -332,6 +342,9 @@ class Sandbox:
             return JSONResponse({"Message": f"No CoworkerIdentityCheck with Id {body['Id']}."}, status_code=404)
         # Full replace: every sent field takes the body's value, absent means cleared.
         stored = {f.name: body.get(f.name) for f in SENT_FIELDS}
+        if self.state.keeps_unknown_fields:
+            # The live profile stores what it does not know too; one left out of the body is cleared.
+            stored.update({k: body.get(k) for k in (*current, *body) if k not in BY_NAME})
         for f in SENT_FIELDS:
             if f.type == "datetime" and stored[f.name] is not None:
                 stored[f.name] = format_utc(parse_datetime(stored[f.name]))  # type: ignore[arg-type]

@@ -184,3 +184,18 @@ def seed_checks() -> list[dict[str, Any]]:
 def seed_document_numbers() -> list[str]:
     """Every identity-document number in the seed: what must never reach a model unredacted."""
     return [c["IdentityDocumentNumber"] for c in _CHECKS if c.get("IdentityDocumentNumber")]
+
+
+def live_extra_fields(check: dict[str, Any]) -> dict[str, Any]:
+    """Fields a real record may carry that no documentation page lists (the live profile): a text
+    that names the member, a number, a boolean, a null and a nested object. Fictional."""
+    coworker = COWORKERS.get(check.get("CoworkerId") or 0)
+    first = coworker[0].split()[0].lower() if coworker else "member"
+    return {
+        "ToStringText": f"{check.get('Name')} ({coworker[0] if coworker else 'unknown'})",
+        "CoworkerEmail": f"{first}@members.sandbox.example",
+        "ReviewAttempts": 1 + int(check["Id"]) % 3,
+        "RequiresReview": check.get("VerificationStatus") == 2,
+        "LocalizationDetails": None,
+        "CustomFields": {"Data": [{"Name": "Locker", "Value": f"B{int(check['Id']) % 40}"}]},
+    }

@@ -1,5 +1,15 @@
 """The sandbox's state: users and tokens, records, the request log, throttling and injected faults,
-and the API's rules for a PUT body. Tests read and change it directly."""
+and the API's rules for a PUT body. Tests read and change it directly.
+
+A profile picks which API the sandbox imitates:
+- `documented`: the API as its pages describe it. Every search filter this server sends is
+  honoured; records carry only the fields of the field table.
+- `live`: the API's habits seen by public clients (API-FACTS, "Second survey"). Unknown query
+  parameters are silently ignored: only `honoured_filters` filter (by default the member and the
+  location, the two the CLI and sibling entities confirm); records carry extra fields no page
+  lists (text, numbers, an object), and a PUT that leaves one out clears it.
+Both use the joined names the API returns (CoworkerCoworkerType, CoworkerCompanyName, ...).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..enums import EnumType
-from ..fields import FIELDS, ROLE_FOR, SENT_FIELDS
+from ..fields import BY_NAME, FIELDS, ROLE_FOR, SEARCH_FILTERS, SENT_FIELDS
 from ..timefmt import parse_datetime
-from .data import BUSINESSES, COWORKERS, seed_checks
+from .data import BUSINESSES, COWORKERS, live_extra_fields, seed_checks
 
 SANDBOX_TOKEN = "sandbox-token"
 ADMIN_USER = "admin@sandbox.example"
@@ -24,6 +34,13 @@ ALL_ROLES = frozenset(ROLE_FOR.values())
 THROTTLE_TEXT = "You must wait before accessing this url again"
 Route_ = Literal["token", "get", "search", "update"]
 MAX_STRING = 1000
+Profile = Literal["documented", "live"]
+PROFILES: tuple[Profile, ...] = ("documented", "live")
+# The filters the live profile honours; the others (`_Name`, `_Coworker_FullName`,
+# `_VerificationStatus`, `_VerificationType`) are inferred names it ignores, as the API ignores
+# any parameter it does not know.
+LIVE_HONOURED_FILTERS = frozenset({"CoworkerIdentityCheck_Coworker", "CoworkerIdentityCheck_Business"})
+ALL_FILTERS = frozenset(f.param for f in SEARCH_FILTERS)
 
 
 @dataclass
@@ -92,6 +109,9 @@ class SandboxConnectionDropped(Exception):
 class SandboxState:
     """Everything the sandbox knows. Tests read and change it directly; it is not thread-safe."""
 
+    profile: Profile = "documented"
+    # The search parameters that filter; None: the profile's default (every one when documented).
+    honoured_filters: frozenset[str] | None = None
     token_lifetime: float = 604799.0
     write_limit: int | None = 60  # PUTs per window; None turns throttling off
     write_window: float = 60.0
@@ -106,6 +126,10 @@ class SandboxState:
     _writes: deque[float] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown sandbox profile {self.profile!r}: use documented or live")
+        if self.honoured_filters is None:
+            self.honoured_filters = LIVE_HONOURED_FILTERS if self.profile == "live" else ALL_FILTERS
         if not self.users:
             self.users = {
                 ADMIN_USER: User(ADMIN_PASSWORD, ALL_ROLES),
@@ -119,8 +143,17 @@ class SandboxState:
         if not self.records:
             self.reset()
 
+    @property
+    def keeps_unknown_fields(self) -> bool:
+        """Whether records carry (and a PUT stores) fields the field table does not know."""
+        return self.profile == "live"
+
     def reset(self) -> None:
-        self.records = {r["Id"]: with_derived_fields(r) for r in seed_checks()}
+        seed = seed_checks()
+        if self.keeps_unknown_fields:
+            for record in seed:
+                record.update(live_extra_fields(record))
+        self.records = {r["Id"]: with_derived_fields(r) for r in seed}
         self.requests.clear()
         self.faults.clear()
         self._writes.clear()
@@ -158,8 +191,10 @@ class SandboxState:
 
 
 def with_derived_fields(stored: dict[str, Any]) -> dict[str, Any]:
-    """The record as GET returns it: every field of the table, joined names filled in."""
+    """The record as GET returns it: every field of the table, joined names filled in, and any
+    stored field the table does not know (the live profile's extra fields) as it is."""
     record = {f.name: stored.get(f.name) for f in FIELDS}
+    record.update({k: v for k, v in stored.items() if k not in BY_NAME})
     business_id, coworker_id = record.get("BusinessId"), record.get("CoworkerId")
     business = BUSINESSES.get(business_id) if isinstance(business_id, int) else None
     coworker = COWORKERS.get(coworker_id) if isinstance(coworker_id, int) else None
@@ -168,9 +203,9 @@ def with_derived_fields(stored: dict[str, Any]) -> dict[str, Any]:
         business = BUSINESSES.get(coworker[1])
     record["BusinessName"] = business
     record["CoworkerFullName"] = coworker[0] if coworker else None
-    record["CompanyName"] = coworker[2] if coworker else None
-    record["BillingName"] = (coworker[2] or coworker[0]) if coworker else None
-    record["CoworkerType"] = ("Company" if coworker[2] else "Individual") if coworker else None
+    record["CoworkerCompanyName"] = coworker[2] if coworker else None
+    record["CoworkerBillingName"] = (coworker[2] or coworker[0]) if coworker else None
+    record["CoworkerCoworkerType"] = ("TeamMember" if coworker[2] else "Member") if coworker else None
     record["IsNew"] = False
     record["Billed"] = bool(record.get("Billed"))
     return record

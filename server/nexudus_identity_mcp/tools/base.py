@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..fields import ENUM_FIELDS
+from ..fields import BY_NAME, ENUM_FIELDS, shown
 from ..nexudus import ErrorKind, NexudusClient, NexudusError
 from ..redaction import Redactor
 from ..state import MemoryStore, StateStore
@@ -21,11 +21,15 @@ class ToolBase:
         self.state: StateStore = state if state is not None else MemoryStore()
 
     def present(self, record: dict[str, Any]) -> dict[str, Any]:
-        """A record as the model sees it: enums as names, sensitive values as tokens."""
-        shown = {
-            k: (ENUM_FIELDS[k].name_of(v) if k in ENUM_FIELDS and isinstance(v, int) else v) for k, v in record.items()
+        """A record as the model sees it: the fields the table knows (enums as names, sensitive values
+        as tokens) and, of the fields it does not know, only plain non-string scalars: an unknown text
+        or object could carry anything, so it stays out of the model's context (and goes back
+        unchanged in a PUT)."""
+        visible = {
+            k: (ENUM_FIELDS[k].name_of(v) if k in ENUM_FIELDS and isinstance(v, int) else v)
+            for k, v in shown(record).items()
         }
-        return self.redactor.record(shown)
+        return self.redactor.record(visible)
 
     def _who(self, record: dict[str, Any]) -> str:
         name = self.redactor.value("CoworkerFullName", record.get("CoworkerFullName"))
@@ -54,6 +58,11 @@ class ToolBase:
             prop = error.get("PropertyName") or ""
             if prop in self.redactor.fields:
                 error["AttemptedValue"] = self.redactor.value(prop, error.get("AttemptedValue"))
+            elif (
+                records and prop and prop not in BY_NAME and isinstance(error.get("AttemptedValue"), (str, dict, list))
+            ):
+                # A field the table does not know, echoed by the API: its value is not shown.
+                error["AttemptedValue"] = "(not shown: a field this server does not know)"
             elif isinstance(error.get("AttemptedValue"), str):
                 error["AttemptedValue"] = self.redactor.text(error["AttemptedValue"], sensitive)
             error["Message"] = self.redactor.text(str(error.get("Message") or ""), sensitive)

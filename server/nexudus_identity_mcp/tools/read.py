@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..nexudus import ErrorKind, NexudusError
@@ -9,6 +10,7 @@ from ..schemas import FIND_ROW_FIELDS
 from ..validation import ArgumentErrors, parse_find, parse_get
 from .base import ToolBase
 from .results import ToolResult, failure
+from .search import MAX_SCAN_PAGES, MAX_SCAN_ROWS, verified_search
 
 
 class ReadTools(ToolBase):
@@ -42,34 +44,62 @@ class ReadTools(ToolBase):
                 source="local",
                 errors=invalid.errors,
             )
-        f = request.filters
+        filters = {k: v for k, v in request.filters.items() if v != ""}
         try:
-            page = await self.client.search_checks(
-                page=request.page,
-                size=request.page_size,
-                coworker_id=f.get("CoworkerId"),
-                business_id=f.get("BusinessId"),
-                name=f.get("Name"),
-                verification_status=f.get("VerificationStatus"),
-                verification_type=f.get("VerificationType"),
-            )
+            found = await verified_search(self.client, filters, page=request.page, size=request.page_size)
         except NexudusError as error:
             return self._api_failure(error)
-        rows = [{k: shown.get(k) for k in FIND_ROW_FIELDS} for shown in map(self.present, page.records)]
-        more = " Call again with Page + 1 for more." if page.has_next_page else ""
+        rows = [{k: shown.get(k) for k in FIND_ROW_FIELDS} for shown in map(self.present, found.rows)]
+        more = " Call again with Page + 1 for more." if found.has_next_page else ""
+        notes = ""
+        if found.filtered_here:
+            notes += (
+                f" The API ignored the {', '.join(found.filtered_here)} filter(s); this server checked every "
+                "row itself, so only true matches are listed."
+            )
+        if not found.complete:
+            notes += (
+                f" Only the first {found.scanned} checks were scanned (at most {MAX_SCAN_PAGES} pages / "
+                f"{MAX_SCAN_ROWS} rows); later matches may exist: narrow the search with CoworkerId or BusinessId."
+            )
+        if not rows and looks_like_person(filters.get("Name")):
+            notes += " Name matches the check's name; to search by member use CoworkerFullName."
+        body: dict[str, Any] = {
+            "WasSuccessful": True,
+            "Message": f"{found.total_items} check(s) match; this is page {found.page} of "
+            f"{found.total_pages}.{more}{notes}",
+            "Checks": rows,
+            "Page": found.page,
+            "PageSize": found.page_size,
+            "TotalItems": found.total_items,
+            "TotalPages": found.total_pages,
+            "HasNextPage": found.has_next_page,
+        }
+        if found.filtered_here:
+            body.update(FilteredHere=found.filtered_here, Complete=found.complete)
         return ToolResult(
-            {
-                "WasSuccessful": True,
-                "Message": f"{page.total_items} check(s) match; this is page {page.current_page} of "
-                f"{page.total_pages}.{more}",
-                "Checks": rows,
-                "Page": page.current_page,
-                "PageSize": page.page_size,
-                "TotalItems": page.total_items,
-                "TotalPages": page.total_pages,
-                "HasNextPage": page.has_next_page,
-            },
+            body,
             False,
-            f"Found {page.total_items} check(s); page {page.current_page} of {page.total_pages} "
-            f"shows {len(rows)}.{more}",
+            f"Found {found.total_items} check(s); page {found.page} of {found.total_pages} "
+            f"shows {len(rows)}.{more}{notes}",
         )
+
+
+CHECK_WORDS = frozenset(
+    {
+        *("check", "checks", "verification", "verify", "identity", "id", "passport", "address", "proof"),
+        *("licence", "license", "driver", "drivers", "card", "document", "documents", "bill", "utility"),
+        *("permit", "residence", "lease", "statement", "kyc"),
+    }
+)
+
+
+def looks_like_person(text: Any) -> bool:
+    """Two or more capitalised words and none that names a kind of check: "Grace Okafor", not
+    "Passport check" or "Proof of Address"."""
+    if not isinstance(text, str):
+        return False
+    words = re.findall(r"[^\W\d_][^\W\d_'’.-]*(?:['’.-][^\W\d_]+)*", text)
+    if len(words) < 2 or any(w.casefold().strip("'’") in CHECK_WORDS for w in words):
+        return False
+    return sum(1 for w in words if w[0].isupper()) >= 2

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..fields import BY_NAME, PUT_FIELDS, SENT_FIELDS
+from ..fields import BY_NAME, PUT_FIELDS, put_body, shown, unknown_names
 from ..nexudus import ErrorKind, NexudusError
 from ..state import Lease, LockNotGranted, StateUnavailable
 from ..timefmt import parse_datetime
@@ -98,7 +98,9 @@ class UpdateTool(ToolBase):
                     CurrentUpdatedOn=current.get("UpdatedOn"),
                 )
 
-        body = {f.name: current.get(f.name) for f in SENT_FIELDS}
+        # Every field the GET returned, known or not, minus the read-only and joined ones: a field
+        # this server does not know goes back unchanged, so the full replace cannot clear it.
+        body = put_body(current)
         body.update(values)
         for name in request.clear:
             body[name] = False if BY_NAME[name].type == "boolean" else None
@@ -122,16 +124,18 @@ class UpdateTool(ToolBase):
             )
         if request.dry_run:
             audit(request.check_id, changed_names, "dry_run")
+            hidden = [k for k in unknown_names(body) if k not in shown(body)]
+            kept = f" {len(hidden)} other field(s) the API sent go back unchanged and are not shown." if hidden else ""
             return ToolResult(
                 {
                     "WasSuccessful": True,
                     "Message": f"Dry run: {len(changes)} field(s) of check "
                     f"{request.check_id} would change. Nothing was written; call again without "
-                    "DryRun to apply.",
+                    f"DryRun to apply.{kept}",
                     "Value": {"Id": request.check_id},
                     "Changes": shown_changes,
                     "DryRun": True,
-                    "Body": self.redactor.record(body),
+                    "Body": self.redactor.record(shown(body)),
                 },
                 False,
                 f"Dry run for check {request.check_id}: would change {', '.join(changed_names)}. Nothing was written.",

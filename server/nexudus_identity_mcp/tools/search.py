@@ -1,0 +1,163 @@
+"""Self-verifying search: a filter the API ignores cannot turn "every check" into "the matches".
+
+The API silently ignores a query parameter it does not know, and the filter names for identity
+checks are inferred, not published (API-FACTS, "Second survey"). So after every search each
+returned row is checked against every filter that was sent (`fields.SEARCH_FILTERS` says how).
+Rows that happen to match prove nothing, so a filter is also proven once per process (the same
+search without it finds more). When a row fails a filter, the API ignored it: its rows are not
+reported as matches; the search runs again without it and the rows are filtered here, scanning
+further pages within a bound (`MAX_SCAN_PAGES` pages, `MAX_SCAN_ROWS` rows), and the result says
+which filter was applied here and whether the scan was complete. What was learnt is remembered
+per API client (one per process), so the next search neither sends the ignored filter nor pays
+for the first try again; the warning is logged once per filter.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..fields import FILTER_BY_ARGUMENT, SearchFilter
+from ..nexudus import NexudusClient
+
+log = logging.getLogger("nexudus_identity_mcp.search")
+
+MAX_SCAN_PAGES = 10
+MAX_SCAN_ROWS = 500
+SCAN_PAGE_SIZE = 50
+
+
+@dataclass
+class FilterMemory:
+    """What this process has seen of the API's search filters: parameter -> honoured (True) or
+    ignored (False). A parameter not yet tested is absent."""
+
+    verdicts: dict[str, bool] = field(default_factory=dict)
+
+    def ignored(self, param: str) -> bool:
+        return self.verdicts.get(param) is False
+
+    def learn(self, param: str, honoured: bool) -> None:
+        if honoured:
+            self.verdicts.setdefault(param, True)
+        elif self.verdicts.get(param) is not False:
+            self.verdicts[param] = False
+            log.warning("nexudus search: the API ignored the filter %s; filtering its rows here from now on", param)
+
+
+_MEMORIES: weakref.WeakKeyDictionary[NexudusClient, FilterMemory] = weakref.WeakKeyDictionary()
+
+
+def memory_for(client: NexudusClient) -> FilterMemory:
+    """The filter verdicts of this API client (so of this process)."""
+    memory = _MEMORIES.get(client)
+    if memory is None:
+        memory = _MEMORIES[client] = FilterMemory()
+    return memory
+
+
+@dataclass
+class VerifiedPage:
+    rows: list[dict[str, Any]]
+    page: int
+    page_size: int
+    total_items: int
+    total_pages: int
+    has_next_page: bool
+    filtered_here: list[str]  # find arguments the API ignored, applied by this server
+    complete: bool = True  # False: the scan stopped at its bound, so later matches may exist
+    scanned: int = 0  # rows read from the API to filter here
+
+
+def check_rows(
+    rows: list[dict[str, Any]], wanted: list[tuple[SearchFilter, Any]], memory: FilterMemory
+) -> list[SearchFilter]:
+    """The sent filters some returned row contradicts: the API ignored them (remembered)."""
+    failed = []
+    for f, value in wanted:
+        if any(not f.matches(row, value) for row in rows):
+            memory.learn(f.param, False)
+            failed.append(f)
+    return failed
+
+
+async def verified_search(client: NexudusClient, filters: Mapping[str, Any], *, page: int, size: int) -> VerifiedPage:
+    """One page of checks matching every filter (find argument -> API value), proven row by row.
+
+    Rows that all match do not prove a filter was honoured (they may match by chance, and the next
+    page may not). So when not every match is on this page, a filter not yet proven is proven once
+    per process: the same search without it must find more checks. A filter that cannot be proven
+    (it made no difference here) is applied here over a bounded scan, as an ignored one is."""
+    memory = memory_for(client)
+    wanted = [(FILTER_BY_ARGUMENT[name], value) for name, value in filters.items()]
+    if not any(memory.ignored(f.param) for f, _ in wanted):
+        result = await client.search_checks(page=page, size=size, filters={f.param: v for f, v in wanted})
+        if not check_rows(result.records, wanted, memory):
+            everything_seen = result.current_page == 1 and not result.has_next_page
+            unproven = [f for f, _ in wanted if memory.verdicts.get(f.param) is not True]
+            if not everything_seen:
+                for f in unproven:
+                    others = {g.param: v for g, v in wanted if g is not f}
+                    without = await client.search_checks(page=1, size=1, filters=others)
+                    if without.total_items > result.total_items:
+                        memory.learn(f.param, True)
+            if everything_seen or all(memory.verdicts.get(f.param) is True for f in unproven):
+                return VerifiedPage(
+                    result.records,
+                    result.current_page,
+                    result.page_size,
+                    result.total_items,
+                    result.total_pages,
+                    result.has_next_page,
+                    [],
+                )
+    return await _scan(client, wanted, memory, page=page, size=size)
+
+
+async def _scan(
+    client: NexudusClient,
+    wanted: list[tuple[SearchFilter, Any]],
+    memory: FilterMemory,
+    *,
+    page: int,
+    size: int,
+) -> VerifiedPage:
+    """Search with the filters the API has not been seen to ignore, and apply all of them here."""
+    matches: list[dict[str, Any]] = []
+    seen: set[Any] = set()
+    scanned = 0
+    complete = False
+    # Fixed for the whole scan, so that the pages read belong to one result set.
+    sent = [(f, v) for f, v in wanted if not memory.ignored(f.param)]
+    for api_page in range(1, MAX_SCAN_PAGES + 1):
+        result = await client.search_checks(page=api_page, size=SCAN_PAGE_SIZE, filters={f.param: v for f, v in sent})
+        check_rows(result.records, sent, memory)
+        fresh = [r for r in result.records if r.get("Id") not in seen]
+        if result.records and not fresh:
+            complete = True  # the API answered a page it already gave: paging ended (or is ignored)
+            break
+        for row in fresh:
+            seen.add(row.get("Id"))
+            if all(f.matches(row, v) for f, v in wanted):
+                matches.append(row)
+        scanned += len(fresh)
+        if not result.has_next_page or not result.records:
+            complete = True
+            break
+        if scanned >= MAX_SCAN_ROWS:
+            break
+    total_pages = max((len(matches) + size - 1) // size, 1)
+    return VerifiedPage(
+        rows=matches[(page - 1) * size : page * size],
+        page=page,
+        page_size=size,
+        total_items=len(matches),
+        total_pages=total_pages,
+        has_next_page=page < total_pages,
+        filtered_here=[f.argument for f, _ in wanted if memory.ignored(f.param)],
+        complete=complete,
+        scanned=scanned,
+    )
