@@ -16,8 +16,10 @@ import pytest
 from mcp import Client
 
 from nexudus_identity_mcp.app import build_server
-from nexudus_identity_mcp.sandbox import ADMIN_USER, Fault, IssuedToken, Sandbox
-from nexudus_identity_mcp.sandbox.data import seed_document_numbers
+from nexudus_identity_mcp.nexudus import NexudusClient
+from nexudus_identity_mcp.probe import report, run_probe, table
+from nexudus_identity_mcp.sandbox import ADMIN_USER, Fault, IssuedToken, Sandbox, SandboxState
+from nexudus_identity_mcp.sandbox.data import COWORKERS, seed_document_numbers
 
 from .conftest import settings_for
 from .helpers import required_from
@@ -114,3 +116,56 @@ async def test_nothing_secret_reaches_results_or_logs(
             assert secret not in text, f"{secret!r} leaked into {where}"
     assert "authorization" not in logs.lower()
     assert "«ID_DOC:" in "\n".join(outputs), "numbers were shown as tokens"
+
+
+async def test_probe_output_and_report_carry_no_secret(caplog: pytest.LogCaptureFixture) -> None:
+    password, token = "Pw-PROBELEAK-91ac", "Tok-PROBELEAK-2f7d"
+    caplog.set_level(logging.DEBUG)
+    for bearer in (True, False):
+        sandbox = Sandbox(SandboxState(profile="live"))
+        sandbox.state.users[ADMIN_USER].password = password
+        sandbox.state._tokens[token] = IssuedToken(ADMIN_USER, float("inf"), ADMIN_USER)
+        credentials: dict[str, Any] = (
+            {"token": token} if bearer else {"token": None, "username": ADMIN_USER, "password": password}
+        )
+        settings = settings_for(**credentials)
+        async with NexudusClient(settings, transport=sandbox.transport()) as client:
+            findings = await run_probe(client, write_check=87654301)
+            text = table(findings) + json.dumps(report(findings, client))
+        records = list(sandbox.state.records.values())
+        member_text = [
+            *(name for name, _, _ in COWORKERS.values()),
+            *(str(r[k]) for r in records for k in ("CoworkerEmail", "ToStringText", "CoworkerBillingName")),
+        ]
+        secrets = [*seed_document_numbers(), password, token, *sandbox.state._tokens, *sandbox.state._refresh]
+        logs = "\n".join(r.getMessage() for r in caplog.records)
+        for value in [*secrets, *member_text]:
+            assert value not in text, f"{value!r} is in the probe's output or report"
+        for value in secrets:
+            assert value not in logs, f"{value!r} is in the logs"
+
+
+async def test_unknown_fields_of_the_live_api_never_reach_the_model() -> None:
+    """The live profile's records carry text no page lists (an email, a display text, an object):
+    get, find, a dry run, an update and an API error echoing the body show none of it."""
+    sandbox = Sandbox(SandboxState(profile="live"))
+    hidden = ["Locker"] + [r[k] for r in sandbox.state.records.values() for k in ("CoworkerEmail", "ToStringText")]
+    outputs: list[str] = []
+    async with Client(build_server(settings_for(), transport=sandbox.transport()), mode="legacy") as client:
+        for check_id in sorted(sandbox.state.records):
+            got = await client.call_tool("get_coworker_identity_check", {"Id": check_id})
+            record = (got.structured_content or {})["Record"]
+            outputs.append(got.model_dump_json())
+            for args in ({"CoworkerId": record["CoworkerId"]}, {"Name": "check"}, {"CoworkerFullName": "a"}):
+                outputs.append((await client.call_tool("find_coworker_identity_checks", args)).model_dump_json())
+            update = {**required_from(record), "Description": "leak check"}
+            for fault in (None, Fault("envelope_errors", route="update")):
+                if fault is not None:
+                    sandbox.state.inject(fault)
+                for dry_run in (True, False):
+                    result = await client.call_tool("update_coworker_identity_check", {**update, "DryRun": dry_run})
+                    outputs.append(result.model_dump_json())
+    text = "\n".join(outputs)
+    for value in hidden:
+        assert value not in text, f"{value!r} reached the model"
+    assert '"ReviewAttempts"' in text, "plain numbers are shown"

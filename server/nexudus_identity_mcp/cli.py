@@ -4,6 +4,7 @@
     nexudus-identity-mcp serve [--sandbox] the same; --sandbox answers from the built-in sandbox
     nexudus-identity-mcp demo              a scripted session against the sandbox, as a transcript
     nexudus-identity-mcp check             test the configured credentials with one cheap read
+    nexudus-identity-mcp probe             check every assumption about the API on your account
     nexudus-identity-mcp sandbox           serve the sandbox API over HTTP for other clients
 
 Configuration problems end the command with one line naming the bad value, never a traceback.
@@ -59,6 +60,13 @@ def sandbox_settings() -> Settings:
     )
 
 
+def sandbox_transport(profile: str) -> Any:
+    """An in-process transport to a fresh sandbox in that profile."""
+    from .sandbox import Sandbox, SandboxState
+
+    return Sandbox(SandboxState(profile=profile)).transport()  # type: ignore[arg-type]  # argparse choices
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import logging
 
@@ -70,11 +78,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
     log = logging.getLogger(PROG)
     transport = None
     if args.sandbox:
-        from .sandbox import Sandbox
-
         settings = sandbox_settings()
-        transport = Sandbox().transport()
-        log.info("serving against the built-in sandbox: fictional data, nothing reaches Nexudus")
+        transport = sandbox_transport(args.profile)
+        log.info(
+            "serving against the built-in sandbox (%s profile): fictional data, nothing reaches Nexudus", args.profile
+        )
         if args.http and settings.mcp_auth == "oauth":
             from .sandbox.state import STAFF_PASSWORD, STAFF_TOTP_SECRET, STAFF_USERS
 
@@ -147,10 +155,8 @@ def cmd_check(args: argparse.Namespace) -> None:
 
     transport = None
     if args.sandbox:
-        from .sandbox import Sandbox
-
         settings = sandbox_settings()
-        transport = Sandbox().transport()
+        transport = sandbox_transport(args.profile)
     else:
         settings = load_settings()
     if not settings.configured:
@@ -171,6 +177,47 @@ def cmd_check(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_probe(args: argparse.Namespace) -> None:
+    import json
+    from pathlib import Path
+
+    import anyio
+
+    from .logs import configure_logging
+    from .nexudus import NexudusClient
+    from .probe import report, run_probe, table
+    from .settings import CREDENTIAL_VARIABLES
+
+    configure_logging()
+    transport = None
+    if args.sandbox:
+        settings = sandbox_settings()
+        transport = sandbox_transport(args.profile)
+    else:
+        settings = load_settings()
+    if not settings.configured:
+        fail(f"no Nexudus credentials: set {CREDENTIAL_VARIABLES}")
+
+    async def probe() -> dict[str, Any]:
+        async with NexudusClient(settings, transport=transport) as client:
+            findings = await run_probe(client, write_check=args.write_check)
+            return report(findings, client, sandbox_profile=args.profile if args.sandbox else None)
+
+    result = anyio.run(probe)
+    from .probe import Finding
+
+    findings = [Finding(**f) for f in result["findings"]]
+    where = f"the built-in sandbox ({args.profile} profile)" if args.sandbox else result["base_url"]
+    mode = "one no-change write" if args.write_check is not None else "read-only"
+    print(f"nexudus-identity-mcp probe against {where} ({mode})\n")
+    print(table(findings))
+    print("verdicts: " + ", ".join(f"{n} {v}" for v, n in sorted(result["verdicts"].items())))
+    if args.report:
+        Path(args.report).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"report: {args.report}")
+    sys.exit(1 if any(f.verdict == "failed" for f in findings) else 0)
+
+
 def cmd_sandbox(args: argparse.Namespace) -> None:
     from .sandbox import ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN, SandboxState, serve
 
@@ -180,7 +227,8 @@ def cmd_sandbox(args: argparse.Namespace) -> None:
         f"  or NEXUDUS_USERNAME={ADMIN_USER} NEXUDUS_PASSWORD={ADMIN_PASSWORD}",
         file=sys.stderr,
     )
-    serve(args.host, args.port, SandboxState(write_limit=args.write_limit or None))
+    print(f"  profile: {args.profile}", file=sys.stderr)
+    serve(args.host, args.port, SandboxState(profile=args.profile, write_limit=args.write_limit or None))
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -235,6 +283,16 @@ def cmd_eval(args: argparse.Namespace) -> None:
     sys.exit(0 if t["failed"] == 0 else 1)
 
 
+def add_profile(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile",
+        choices=["live", "documented"],
+        default="live",
+        help="sandbox behaviour: live (default: the API's observed habits, e.g. unknown filters ignored, "
+        "extra fields) or documented (as the documentation describes it)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="MCP server for Nexudus coworker identity checks.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
@@ -244,13 +302,26 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--read-only", action="store_true", help="serve the read tools only (also NEXUDUS_MCP_READ_ONLY=true)"
     )
+    add_profile(serve)
     serve.add_argument("--http", action="store_true", help="serve streamable HTTP at /mcp instead of stdio")
     serve.add_argument("--host", default="127.0.0.1", help="with --http: address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="with --http: port (default 8000)")
     serve.set_defaults(func=cmd_serve)
     check = sub.add_parser("check", help="test the configured Nexudus credentials with one cheap read")
     check.add_argument("--sandbox", action="store_true", help="check against the built-in sandbox")
+    add_profile(check)
     check.set_defaults(func=cmd_check)
+    probe = sub.add_parser("probe", help="check this server's assumptions about the API on your account (run first)")
+    probe.add_argument("--sandbox", action="store_true", help="probe the built-in sandbox instead")
+    add_profile(probe)
+    probe.add_argument(
+        "--write-check",
+        type=int,
+        metavar="ID",
+        help="also PUT check ID back unchanged and compare it before and after (the only write)",
+    )
+    probe.add_argument("--report", metavar="FILE", help="write the findings as JSON to this file")
+    probe.set_defaults(func=cmd_probe)
     demo = sub.add_parser("demo", help="run a scripted session against the sandbox and print it")
     demo.set_defaults(func=cmd_demo)
     evals = sub.add_parser("eval", help="run evaluation scenarios against the server and the sandbox")
@@ -268,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=60,
         help="PUTs per minute before it answers 409 as Nexudus does (0: no throttling)",
     )
+    add_profile(sandbox)
     sandbox.set_defaults(func=cmd_sandbox)
     return parser
 

@@ -28,7 +28,7 @@ class ServedSandbox(ServedApp):
 
     def prepare(self, scenario: Scenario) -> None:
         state = self.sandbox.state
-        state.reset()
+        state.use_profile(scenario.profile)
         state.write_limit = scenario.write_limit
         for check_id, values in scenario.patch.items():
             if check_id not in state.records:

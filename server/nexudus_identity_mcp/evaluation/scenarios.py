@@ -27,6 +27,7 @@ class Scenario:
     patch: dict[int, dict[str, Any]] = field(default_factory=dict)
     faults: list[dict[str, Any]] = field(default_factory=list)
     write_limit: int | None = 60
+    profile: str = "documented"  # the sandbox profile: documented, or live (the API's observed habits)
     expect_records: dict[int, dict[str, Any]] = field(default_factory=dict)
     expect_writes: int | None = None
     expect_errors: list[str] = field(default_factory=list)  # error kinds the run must have met
@@ -43,6 +44,8 @@ def load_scenario(path: Path) -> Scenario:
         raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
     sandbox = data.get("sandbox", {})
     expect = data.get("expect", {})
+    if sandbox.get("profile", "documented") not in ("documented", "live"):
+        raise ScenarioError(f"{path}: sandbox.profile must be documented or live, got {sandbox['profile']!r}")
     try:
         return Scenario(
             name=str(data.get("name") or path.stem),
@@ -55,6 +58,7 @@ def load_scenario(path: Path) -> Scenario:
             patch={int(k): v for k, v in sandbox.get("patch", {}).items()},
             faults=list(sandbox.get("faults", [])),
             write_limit=sandbox.get("write_limit", 60),
+            profile=str(sandbox.get("profile", "documented")),
             expect_records={int(k): v for k, v in expect.get("records", {}).items()},
             expect_writes=expect.get("writes"),
             expect_errors=list(expect.get("errors", [])),

@@ -143,6 +143,14 @@ class SandboxState:
         if not self.records:
             self.reset()
 
+    def use_profile(self, profile: str) -> None:
+        """Switch to a profile (with its default honoured filters) and reset to the seed."""
+        if profile not in PROFILES:
+            raise ValueError(f"unknown sandbox profile {profile!r}: use documented or live")
+        self.profile = profile
+        self.honoured_filters = LIVE_HONOURED_FILTERS if profile == "live" else ALL_FILTERS
+        self.reset()
+
     @property
     def keeps_unknown_fields(self) -> bool:
         """Whether records carry (and a PUT stores) fields the field table does not know."""
