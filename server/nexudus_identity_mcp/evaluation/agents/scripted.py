@@ -23,7 +23,8 @@ PLACEHOLDER = re.compile(r"\{\{\s*(read|selected)\.([A-Za-z0-9]+)\s*\}\}")
 
 
 class ScriptedAgent:
-    """Replays `[[steps]]`: `call` (with `arguments`, `copy_required`, `expect_error`), `select` (a row
+    """Replays `[[steps]]`: `call` (with `arguments`, `copy_required`, `expect_error`, `expect_message`: a
+    text the result's Message must contain), `select` (a row
     of the last find), `repair` (rebuild the last failed call from its error)."""
 
     name = "scripted"
@@ -61,6 +62,8 @@ class ScriptedAgent:
             last = await session.call(tool, arguments)
             if tool == GET_TOOL and not last.is_error:
                 read = last.body.get("Record", {})
+            if step.get("expect_message") and step["expect_message"] not in str(last.body.get("Message")):
+                raise ScriptError(f"step {n}: the result's Message does not say {step['expect_message']!r}")
             expected = step.get("expect_error")
             if expected and last.body.get("ErrorKind") != expected:
                 raise ScriptError(
