@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.responses import JSONResponse
 
 from nexudus_identity_mcp import cli
 from nexudus_identity_mcp.fields import SEARCH_FILTERS
 from nexudus_identity_mcp.nexudus import NexudusClient
 from nexudus_identity_mcp.probe import Finding, run_probe
-from nexudus_identity_mcp.sandbox import Sandbox, SandboxState
+from nexudus_identity_mcp.sandbox import Fault, Sandbox, SandboxState
 from nexudus_identity_mcp.sandbox.state import ALL_FILTERS, LIVE_HONOURED_FILTERS
 
 from .conftest import settings_for
@@ -105,3 +106,26 @@ def test_cli_probe_prints_the_table_and_writes_the_report(
     assert data["sandbox_profile"] == profile and data["findings"]
     ignored = [f for f in data["findings"] if f["assumption"].startswith("Search filter") and f["verdict"] == "differs"]
     assert len(ignored) == (0 if profile == "documented" else 4)
+
+
+async def test_a_throttle_met_during_the_probe_is_reported() -> None:
+    sandbox = Sandbox()
+    sandbox.state.inject(Fault("status", route="search", status=409, count=1, retry_after="1"))
+    throttle = by_start(await probe(sandbox, max_retry_after=0), "Throttling answers")
+    assert throttle.verdict == "ok" and "HTTP 409 x1" in throttle.observed
+
+
+async def test_listed_commands_are_counted_by_key() -> None:
+    sandbox = Sandbox()
+    original = sandbox.app
+    listed = [{"Key": "MarkAsVerified", "Name": "Mark as verified"}, {"Key": "Reject", "Name": "Reject"}]
+
+    async def with_commands(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].endswith("/commands"):
+            await JSONResponse(listed)(scope, receive, send)
+            return
+        await original(scope, receive, send)
+
+    sandbox.app = with_commands  # type: ignore[assignment]
+    commands = by_start(await probe(sandbox), "The API lists commands")
+    assert commands.verdict == "ok" and commands.details == {"count": 2, "keys": ["MarkAsVerified", "Reject"]}

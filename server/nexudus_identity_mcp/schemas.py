@@ -179,7 +179,8 @@ UPDATE_OUTPUT_SCHEMA: dict[str, Any] = {
         "DryRun": {"type": "boolean", "description": "true when nothing was written on purpose."},
         "Body": {
             "type": "object",
-            "description": "On a dry run: the exact body that would be sent (identity-document numbers redacted).",
+            "description": "On a dry run: the body that would be sent (identity-document numbers redacted; "
+            "text fields this server does not know are sent unchanged but not shown).",
         },
     },
     "required": ["WasSuccessful", "Message"],
