@@ -4,6 +4,7 @@ search, and the sandbox's two profiles (documented and live) that show each of t
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -262,3 +263,27 @@ async def test_sandbox_profiles_filter_as_they_say(profile: str) -> None:
 def test_unknown_profile_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown sandbox profile"):
         SandboxState(profile="staging")  # type: ignore[arg-type]
+
+
+async def test_rows_without_the_filtered_field_do_not_condemn_the_filter() -> None:
+    """If search rows left a field out, the filter on it could not be checked: it is trusted, not
+    declared ignored (which would filter every row away here)."""
+    sandbox = Sandbox()
+    original = sandbox.app
+
+    async def without_full_names(scope: Any, receive: Any, send: Any) -> None:
+        async def strip(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body" and message.get("body", b"").startswith(b'{"Records"'):
+                page = json.loads(message["body"])
+                for row in page["Records"]:
+                    row.pop("CoworkerFullName", None)
+                message = {**message, "body": json.dumps(page).encode()}
+            elif message["type"] == "http.response.start":
+                message = {**message, "headers": [(k, v) for k, v in message["headers"] if k != b"content-length"]}
+            await send(message)
+
+        await original(scope, receive, strip)
+
+    sandbox.app = without_full_names  # type: ignore[assignment]
+    [out] = await calls(sandbox, (FIND, {"CoworkerFullName": "Priya"}))
+    assert sorted(r["Id"] for r in out["Checks"]) == [87654304, 87654312] and "FilteredHere" not in out

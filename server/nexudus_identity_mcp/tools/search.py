@@ -75,10 +75,11 @@ class VerifiedPage:
 def check_rows(
     rows: list[dict[str, Any]], wanted: list[tuple[SearchFilter, Any]], memory: FilterMemory
 ) -> list[SearchFilter]:
-    """The sent filters some returned row contradicts: the API ignored them (remembered)."""
+    """The sent filters some returned row contradicts: the API ignored them (remembered). A row
+    without the filter's field cannot contradict it (it is not shown as a match when filtered here)."""
     failed = []
     for f, value in wanted:
-        if any(not f.matches(row, value) for row in rows):
+        if any(f.argument in row and not f.matches(row, value) for row in rows):
             memory.learn(f.param, False)
             failed.append(f)
     return failed
