@@ -287,3 +287,15 @@ async def test_rows_without_the_filtered_field_do_not_condemn_the_filter() -> No
     sandbox.app = without_full_names  # type: ignore[assignment]
     [out] = await calls(sandbox, (FIND, {"CoworkerFullName": "Priya"}))
     assert sorted(r["Id"] for r in out["Checks"]) == [87654304, 87654312] and "FilteredHere" not in out
+
+
+async def test_a_name_token_given_back_as_a_filter_is_refused_with_a_way_out() -> None:
+    sandbox = Sandbox()
+    async with Client(server_for(sandbox, mcp_redact="id_document,name"), mode="legacy") as client:
+        session = Session(client)
+        _, found = await session(FIND, {"CoworkerId": 2005})
+        token = found["Checks"][0]["CoworkerFullName"]
+        assert token.startswith("«NAME:")
+        is_error, out = await session(FIND, {"CoworkerFullName": token})
+    assert is_error and out["ErrorKind"] == "validation" and out["Errors"][0]["PropertyName"] == "CoworkerFullName"
+    assert "CoworkerId" in out["Errors"][0]["Message"] and searches(sandbox) == 1

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..nexudus import ErrorKind, NexudusError
 from ..schemas import FIND_ROW_FIELDS
-from ..validation import ArgumentErrors, parse_find, parse_get
+from ..validation import ArgumentErrors, parse_find, parse_get, problem
 from .base import ToolBase
 from .results import ToolResult, failure
 from .search import MAX_SCAN_PAGES, MAX_SCAN_ROWS, verified_search
@@ -45,6 +45,22 @@ class ReadTools(ToolBase):
                 errors=invalid.errors,
             )
         filters = {k: v for k, v in request.filters.items() if v != ""}
+        tokens = [k for k, v in filters.items() if self.redactor.is_token(v)]
+        if tokens:
+            return failure(
+                ErrorKind.VALIDATION,
+                "A redaction token cannot be searched for; nothing was searched.",
+                source="local",
+                errors=[
+                    problem(
+                        k,
+                        "is a redaction token, not text the API knows: give the name as the user wrote it, "
+                        "or filter by the CoworkerId shown in the row",
+                        filters[k],
+                    )
+                    for k in tokens
+                ],
+            )
         try:
             found = await verified_search(self.client, filters, page=request.page, size=request.page_size)
         except NexudusError as error:
