@@ -222,6 +222,18 @@ async def test_member_name_search_is_accent_insensitive_when_filtered_here() -> 
     assert [r["Id"] for r in out["Checks"]] == [87654303]
 
 
+async def test_a_name_the_api_misses_for_its_accents_is_matched_here() -> None:
+    sandbox = Sandbox()  # documented: the API matches the name itself, by case only
+    found, missing = await calls(
+        sandbox, (FIND, {"CoworkerFullName": "tomas ferreira"}), (FIND, {"CoworkerFullName": "Nobody Here"})
+    )
+    assert [r["Id"] for r in found["Checks"]] == [87654303] and found["FilteredHere"] == ["CoworkerFullName"]
+    assert "matched CoworkerFullName itself (any case, accents ignored)" in found["Message"]
+    assert "The API ignored" not in found["Message"]
+    assert missing["TotalItems"] == 0 and missing["Complete"] is True
+    assert searches(sandbox) == 4, "each: the API's search, then one scan page of the 12 checks"
+
+
 async def test_member_name_search_is_sent_as_the_inferred_filter() -> None:
     seen: list[str] = []
     sandbox = Sandbox()

@@ -42,6 +42,8 @@ async def test_documented_profile_every_assumption_holds() -> None:
     sandbox = Sandbox(SandboxState(profile="documented"))
     findings = await probe(sandbox)
     assert set(filter_verdicts(findings).values()) == {"ok"}
+    # The sandbox matches names by case only, as a SQL Server default collation would.
+    assert by_start(findings, "Search filter CoworkerFullName").details["accent_insensitive"] is False
     assert by_start(findings, "GET returns the joined names").verdict == "ok"
     assert by_start(findings, "GET returns only fields").verdict == "ok"
     assert by_start(findings, "The search pages").verdict == "ok"

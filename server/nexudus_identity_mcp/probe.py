@@ -184,13 +184,19 @@ class Probe:
                 )
                 continue
             observed = f"filtered by {source}: {page.total_items} of {self.total} checks, every row matches"
+            details: dict[str, Any] = {"honoured": True}
             if f.match == "contains" and not await self._contains(f, value):
                 observed += "; a part of it in other case matches nothing (exact or case-sensitive)"
                 self.add(assumption, observed, "differs", _EXACT, honoured=True, contains=False)
                 continue
             if f.match == "contains":
                 observed += "; a part of it in other case matches too"
-            self.add(assumption, observed, "ok", _ACT[True], honoured=True)
+                accents = await self._accents(f, value)
+                if accents is not None:
+                    observed += "; without its accents it " + ("matches too" if accents else "matches nothing")
+                    details["accent_insensitive"] = accents
+            action = _ACT[True] if details.get("accent_insensitive") is not False else _ACCENTS
+            self.add(assumption, observed, "ok", action, **details)
 
     async def _contains(self, f: SearchFilter, value: str) -> bool:
         """Whether a text filter matches a part of the text in any case, as the server assumes."""
@@ -200,6 +206,18 @@ class Probe:
         except NexudusError:
             return False
         return any(fold(fragment) in fold(str(r.get(f.argument) or "")) for r in page.records)
+
+    async def _accents(self, f: SearchFilter, value: str) -> bool | None:
+        """For a text with accents: whether the API finds it by the text without them (None: no
+        accents to test, or the test failed)."""
+        plain = fold(value)
+        if plain == value.casefold():
+            return None
+        try:
+            page = await self.client.search_checks(page=1, size=SAMPLE_SIZE, filters={f.param: plain})
+        except NexudusError:
+            return None
+        return any(fold(str(r.get(f.argument) or "")) == plain for r in page.records)
 
     # ------------------------------------------------------------ paging
     async def _paging(self, sample: list[dict[str, Any]]) -> None:
@@ -330,6 +348,7 @@ _ACT: dict[bool | None, str] = {
 _EXACT = (
     "sends it and checks rows with contains; a part of a name may find nothing through the API, so give the whole text"
 )
+_ACCENTS = "sends it; a text typed without its accents may find nothing through the API, so give them"
 _NO_COMMANDS = "no command can be offered; status changes stay in the admin panel"
 
 
@@ -339,7 +358,8 @@ def _probe_value(f: SearchFilter, sample: list[dict[str, Any]]) -> tuple[Any, An
     values = Counter(r.get(f.argument) for r in sample if r.get(f.argument) not in (None, ""))
     if not values:
         return None, None
-    value = min(values, key=lambda v: (values[v], str(v)))
+    # Among the rarest, a text with accents first, so that the accent test has something to test.
+    value = min(values, key=lambda v: (values[v], not isinstance(v, str) or fold(v) == v.casefold(), str(v)))
     row = next(r for r in sample if r.get(f.argument) == value)
     return value, row.get("Id")
 

@@ -221,7 +221,8 @@ FIND_OUTPUT_SCHEMA: dict[str, Any] = {
         "FilteredHere": {
             "type": "array",
             "items": {"type": "string"},
-            "description": "Filters the API ignored; this server applied them to the rows itself.",
+            "description": "Filters this server applied to the rows itself (the API ignored them, or matched "
+            "no member name as given).",
         },
         "Complete": {
             "type": "boolean",

@@ -12,6 +12,8 @@ from .base import ToolBase
 from .results import ToolResult, failure
 from .search import MAX_SCAN_PAGES, MAX_SCAN_ROWS, verified_search
 
+LOCAL_NAME = frozenset({"CoworkerFullName"})
+
 
 class ReadTools(ToolBase):
     async def get(self, arguments: dict[str, Any] | None) -> ToolResult:
@@ -63,14 +65,28 @@ class ReadTools(ToolBase):
             )
         try:
             found = await verified_search(self.client, filters, page=request.page, size=request.page_size)
+            name = filters.get("CoworkerFullName")
+            accents_retry = not found.rows and "CoworkerFullName" not in found.filtered_here and isinstance(name, str)
+            if accents_retry:
+                # The API matched the name itself and found nothing; it may match accents exactly
+                # ("Tomas" is not "Tomás"). Match it here once more, any case and accents ignored.
+                found = await verified_search(
+                    self.client, filters, page=request.page, size=request.page_size, local=LOCAL_NAME
+                )
         except NexudusError as error:
             return self._api_failure(error)
         rows = [{k: shown.get(k) for k in FIND_ROW_FIELDS} for shown in map(self.present, found.rows)]
         more = " Call again with Page + 1 for more." if found.has_next_page else ""
         notes = ""
-        if found.filtered_here:
+        if accents_retry:
             notes += (
-                f" The API ignored the {', '.join(found.filtered_here)} filter(s); this server checked every "
+                " The API matched no member name as given; this server matched CoworkerFullName itself "
+                "(any case, accents ignored)."
+            )
+        ignored = [f for f in found.filtered_here if not (accents_retry and f == "CoworkerFullName")]
+        if ignored:
+            notes += (
+                f" The API ignored the {', '.join(ignored)} filter(s); this server checked every "
                 "row itself, so only true matches are listed."
             )
         if not found.complete:

@@ -85,7 +85,14 @@ def check_rows(
     return failed
 
 
-async def verified_search(client: NexudusClient, filters: Mapping[str, Any], *, page: int, size: int) -> VerifiedPage:
+async def verified_search(
+    client: NexudusClient,
+    filters: Mapping[str, Any],
+    *,
+    page: int,
+    size: int,
+    local: frozenset[str] = frozenset(),
+) -> VerifiedPage:
     """One page of checks matching every filter (find argument -> API value), proven row by row.
 
     Rows that all match do not prove a filter was honoured (they may match by chance, and the next
@@ -94,6 +101,8 @@ async def verified_search(client: NexudusClient, filters: Mapping[str, Any], *, 
     (it made no difference here) is applied here over a bounded scan, as an ignored one is."""
     memory = memory_for(client)
     wanted = [(FILTER_BY_ARGUMENT[name], value) for name, value in filters.items()]
+    if local & set(filters):
+        return await _scan(client, wanted, memory, page=page, size=size, local=local)
     if not any(memory.ignored(f.param) for f, _ in wanted):
         result = await client.search_checks(page=page, size=size, filters={f.param: v for f, v in wanted})
         if not check_rows(result.records, wanted, memory):
@@ -125,20 +134,23 @@ async def _scan(
     *,
     page: int,
     size: int,
+    local: frozenset[str] = frozenset(),
 ) -> VerifiedPage:
-    """Search with the filters the API has not been seen to ignore, and apply all of them here."""
+    """Search with the filters the API has not been seen to ignore (nor asked to be `local`), and
+    apply all of them here."""
     matches: list[dict[str, Any]] = []
     seen: set[Any] = set()
     scanned = 0
     complete = False
     # Fixed for the whole scan, so that the pages read belong to one result set.
-    sent = [(f, v) for f, v in wanted if not memory.ignored(f.param)]
+    sent = [(f, v) for f, v in wanted if not memory.ignored(f.param) and f.argument not in local]
     for api_page in range(1, MAX_SCAN_PAGES + 1):
         result = await client.search_checks(page=api_page, size=SCAN_PAGE_SIZE, filters={f.param: v for f, v in sent})
         check_rows(result.records, sent, memory)
         fresh = [r for r in result.records if r.get("Id") not in seen]
         if result.records and not fresh:
-            complete = True  # the API answered a page it already gave: paging ended (or is ignored)
+            # A page it already gave: paging ended, or the API ignores `page` and the rest is out of reach.
+            complete = not result.has_next_page
             break
         for row in fresh:
             seen.add(row.get("Id"))
@@ -158,7 +170,7 @@ async def _scan(
         total_items=len(matches),
         total_pages=total_pages,
         has_next_page=page < total_pages,
-        filtered_here=[f.argument for f, _ in wanted if memory.ignored(f.param)],
+        filtered_here=[f.argument for f, _ in wanted if memory.ignored(f.param) or f.argument in local],
         complete=complete,
         scanned=scanned,
     )
