@@ -152,9 +152,11 @@ async def _scan(
             # A page it already gave: paging ended, or the API ignores `page` and the rest is out of reach.
             complete = not result.has_next_page
             break
+        trusted = {f.argument for f, _ in sent if not memory.ignored(f.param)}
         for row in fresh:
             seen.add(row.get("Id"))
-            if all(f.matches(row, v) for f, v in wanted):
+            # A row without a filter's field is trusted to the API when the API applied that filter.
+            if all(f.matches(row, v) or (f.argument not in row and f.argument in trusted) for f, v in wanted):
                 matches.append(row)
         scanned += len(fresh)
         if not result.has_next_page or not result.records:
