@@ -66,7 +66,9 @@ class ReadTools(ToolBase):
         try:
             found = await verified_search(self.client, filters, page=request.page, size=request.page_size)
             name = filters.get("CoworkerFullName")
-            accents_retry = not found.rows and "CoworkerFullName" not in found.filtered_here and isinstance(name, str)
+            accents_retry = (
+                not found.total_items and "CoworkerFullName" not in found.filtered_here and isinstance(name, str)
+            )
             if accents_retry:
                 # The API matched the name itself and found nothing; it may match accents exactly
                 # ("Tomas" is not "Tomás"). Match it here once more, any case and accents ignored.
