@@ -72,6 +72,12 @@ HANDLERS: dict[str, ToolHandler] = {
 }
 
 
+def redacted(redactor: Redactor, result: ToolResult) -> ToolResult:
+    """The result after the final redaction pass (body and summary in one pass)."""
+    body, summary = redactor.scrub([result.body, result.summary])
+    return ToolResult(body, result.is_error, summary)
+
+
 def to_call_result(result: ToolResult) -> types.CallToolResult:
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=result.text())],
@@ -187,20 +193,23 @@ def build_server(
             caller, bearer = signed_in.label, signed_in.nexudus_bearer
         reset = CALLER.set(caller)
         reset_bearer = CALLER_BEARER.set(bearer)
-        try:
-            result = await handler(ctx.lifespan_context.tools, params.arguments)
-        except Exception:  # a bug of ours must not take the connection down or hide as a protocol error
-            log.exception("tool %s failed unexpectedly", params.name)
-            result = failure(
-                ErrorKind.INTERNAL_ERROR,
-                "The server failed unexpectedly; nothing is known to have been "
-                "written. The failure was logged on the server.",
-                source="local",
-            )
-        finally:
-            CALLER_BEARER.reset(reset_bearer)
-            CALLER.reset(reset)
-        return to_call_result(result)
+        # The tools register every record they read or write into this scope; the one redaction
+        # pass below then covers the whole result, whatever the tool put where.
+        with redactor.scope(params.arguments):
+            try:
+                result = await handler(ctx.lifespan_context.tools, params.arguments)
+            except Exception:  # a bug of ours must not take the connection down or hide as a protocol error
+                log.exception("tool %s failed unexpectedly", params.name)
+                result = failure(
+                    ErrorKind.INTERNAL_ERROR,
+                    "The server failed unexpectedly; nothing is known to have been "
+                    "written. The failure was logged on the server.",
+                    source="local",
+                )
+            finally:
+                CALLER_BEARER.reset(reset_bearer)
+                CALLER.reset(reset)
+            return to_call_result(redacted(redactor, result))
 
     async def list_prompts(
         ctx: ServerRequestContext[ServerState], params: types.PaginatedRequestParams | None
@@ -230,6 +239,8 @@ def build_server(
             text = template.render(params.arguments)
         except PromptArgumentError as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
+        with redactor.scope(everything=True):  # no record of its own: every value remembered
+            text = redactor.scrub(text)
         return types.GetPromptResult(
             description=template.description,
             messages=[types.PromptMessage(role="user", content=types.TextContent(type="text", text=text))],

@@ -10,6 +10,8 @@ import logging
 import os
 import sys
 
+from .redaction import RedactingLogFilter
+
 QUIET_LOGGERS = ("httpx2", "httpcore2", "httpx", "httpcore", "mcp", "uvicorn.access")
 
 
@@ -17,6 +19,7 @@ def configure_logging(level: str | None = None) -> None:
     name = (level or os.environ.get("NEXUDUS_MCP_LOG_LEVEL") or "INFO").upper()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"))
+    handler.addFilter(RedactingLogFilter())  # a log line written during a tool call gets its redaction pass
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, name, logging.INFO))

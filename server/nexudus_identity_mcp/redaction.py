@@ -4,25 +4,69 @@ A redacted value becomes a deterministic token, `«ID_DOC:3f9a1c2b»`: an HMAC o
 server secret (`NEXUDUS_MCP_SECRET`; random per process when unset, so tokens cannot be linked
 across processes). The same value always gives the same token within a process, so a model can
 still tell "unchanged" from "changed" and copy a token back: the update tool reads a token that
-matches the current value as "keep it", and refuses one that does not.
+matches the current value as "keep it", and refuses anything else that looks like a token, so a
+token is never stored as data.
 
 `NEXUDUS_MCP_REDACT` picks the categories: `id_document` (default), `name` adds member names and
 the `UpdatedBy` user, `none` turns redaction off. Categories come from the field table.
+
+Two layers. The tools show a record's redacted fields as tokens (`record`, `value`). And one final
+pass (`scrub`) runs over everything that leaves the server towards a model: tool results, prompt
+text and log lines. `app.py` opens a per-call `RedactionScope` (a ContextVar) around each tool
+call; the tools register every record they read or write into it (`note_record`), the call's
+arguments are registered too, and the pass then replaces each known sensitive value wherever it
+appears, in any casing, with separators (spaces, hyphens, dots, slashes, punctuation) or markup
+(`K7Q<b>9</b>20`, `&nbsp;`) between its characters, in dict keys, and as a JSON number. Values the
+server was never told about are still caught when labelled: under a key or `PropertyName` that
+names a redacted field (any casing), or after the field's name in text (`IdentityDocumentNumber:
+'…'`). The pass compiles one regex per call from the values (cached by value set) and walks the
+result once to discover labelled values and once to replace.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
-from collections.abc import Iterable
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import lru_cache
 from typing import Any
 
 from .fields import FIELDS
 
 CATEGORY_LABELS = {"id_document": "ID_DOC", "name": "NAME"}
+LABEL_CATEGORIES = {label: category for category, label in CATEGORY_LABELS.items()}
 TOKEN_PATTERN = re.compile(r"«(ID_DOC|NAME):([0-9a-f]{8})»")
+# Every field that holds a redactable value, whatever categories are on: a token-like value given for
+# one of these is never written (see `Redactor.resolve_given`).
+PII_FIELDS: dict[str, str] = {f.name: f.pii for f in FIELDS if f.pii}
+# Shorter values are not looked for in free text (they would match ordinary words and numbers).
+MIN_FREE_TEXT = 4
+# Values shorter than this match only as a whole word (not glued to other letters or digits).
+SHORT_VALUE = 8
+# Record ids remembered with their sensitive values, so a value that changed is still caught later.
+HISTORY_CHECKS = 2048
+HISTORY_VALUES = 4
+
+# What may stand between two characters of a sensitive value: separators and punctuation (anything
+# that is not a letter or digit), markup tags and HTML entities; at most 8 pieces, possessive so a
+# long run of punctuation cannot make the regex backtrack.
+_TAG = r"<[^<>]{0,100}>"
+_ENTITY = r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z]{2,10});"
+_GAP = rf"(?:{_TAG}|{_ENTITY}|[^\w<]|_|<){{0,8}}+"
+_STRIP_MARKUP = re.compile(rf"{_TAG}|{_ENTITY}")
+# A token as the server writes it: kept as it is by the final pass (never re-redacted).
+_TOKEN_ALT = r"«(?:ID_DOC|NAME):[0-9a-f]{8}»"
+# Looks like a token in any form (used on values given for redacted fields).
+_TOKENISH = re.compile(r"(?i)ID[\W_]*DOC|«|»|‹|›|<<|>>|\bPII\b|\bNAME\s*[:=]")
+_TOKEN_CORE = re.compile(r"(?i)(?:PII\s*[:_]\s*)?(ID[\W_]*DOC|NAME)\s*[:=]\s*([0-9a-f]{8})")
+_WRAPPERS = "\"'`«»‹›<>[](){} \t\r\n"
 
 
 def parse_categories(raw: str | None) -> frozenset[str]:
@@ -43,12 +87,114 @@ def parse_categories(raw: str | None) -> frozenset[str]:
     return frozenset(parts | {"id_document"})
 
 
+def normalise(text: str) -> str:
+    """The comparison key of a value: markup removed, accents dropped, letters and digits only, folded."""
+    plain = unicodedata.normalize("NFKD", _STRIP_MARKUP.sub("", text))
+    return "".join(c for c in plain if c.isalnum() and not unicodedata.combining(c)).casefold()
+
+
+def _label_key(name: str) -> str:
+    return re.sub(r"[\W_]", "", name).casefold()
+
+
+def _char_pattern(c: str) -> str:
+    options = {c}
+    base = unicodedata.normalize("NFKD", c)[0]
+    options.add(base)
+    for o in list(options):
+        if "!" <= o <= "~":
+            options.add(chr(ord(o) + 0xFEE0))  # the full-width form (Ｋ７Ｑ)
+    if len(options) == 1:
+        return re.escape(c)
+    return "[" + "".join(re.escape(o) for o in sorted(options)) + "]"
+
+
+def _value_pattern(value: str) -> str:
+    chars = [c for c in unicodedata.normalize("NFC", value) if c.isalnum()]
+    body = _GAP.join(_char_pattern(c) for c in chars)
+    if len(chars) < SHORT_VALUE:  # a short value only as a whole word: not inside dates or longer ids
+        return rf"(?<![^\W_]){body}(?![^\W_])"
+    return body
+
+
+@lru_cache(maxsize=256)
+def _compiled(values: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
+    """One regex for a set of (category, value): a token (kept), or any variant of any value."""
+    groups = [f"(?P<token>{_TOKEN_ALT})"]
+    for category in CATEGORY_LABELS:
+        mine = sorted({v for c, v in values if c == category}, key=lambda v: (-len(normalise(v)), v))
+        if mine:
+            groups.append(f"(?P<{category}>" + "|".join(_value_pattern(v) for v in mine) + ")")
+    return re.compile("|".join(groups), re.IGNORECASE)
+
+
+def _label_text_pattern(fields: Mapping[str, str]) -> re.Pattern[str] | None:
+    """A field's name in text (any casing and spacing), then what follows it: a quoted or bare value.
+    The group `l_<category>` says which category's field was named."""
+    by_category: dict[str, list[str]] = {}
+    for name, category in sorted(fields.items()):
+        words = re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", name)
+        by_category.setdefault(category, []).append(r"[\W_]*".join(words))
+    if not by_category:
+        return None
+    labels = "|".join(f"(?P<l_{c}>{'|'.join(alts)})" for c, alts in by_category.items())
+    return re.compile(
+        rf"(?:{labels})(?:[\s:=>\]}}]|{_TAG})*+"
+        r"(?:\"(?P<dq>[^\"]{1,64})\"|'(?P<sq>[^']{1,64})'"
+        r"|(?P<bare>[^\W_][^\s\"'<>,;]{0,40}(?:[ ./-][^\s\"'<>,;]{1,20}){0,5}))",
+        re.IGNORECASE,
+    )
+
+
+def _trim_bare(text: str) -> str:
+    """A bare value after a label, without the trailing words that hold no digit ("… is invalid")."""
+    pieces = re.findall(r"[ ./-]?[^ ./-]+", text)
+    while len(pieces) > 1 and not any(c.isdigit() for c in pieces[-1]):
+        pieces.pop()
+    return "".join(pieces).strip(" ./-")
+
+
+class RedactionScope:
+    """The sensitive values one tool call has met: every record it read or wrote, its arguments."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self.values: dict[str, tuple[str, str]] = {}  # normalised -> (category, value as first seen)
+
+    def note(self, category: str, value: Any) -> None:
+        if category not in self.redactor.categories or value is None or isinstance(value, bool):
+            return
+        if isinstance(value, (int, float)):
+            value = _number_text(value)
+        if not isinstance(value, str) or TOKEN_PATTERN.fullmatch(value.strip()):
+            return
+        key = normalise(value)
+        if key and key not in self.values:
+            self.values[key] = (category, value)
+
+    def searchable(self) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted(v for k, v in self.values.items() if len(k) >= MIN_FREE_TEXT))
+
+
+_ACTIVE: ContextVar[RedactionScope | None] = ContextVar("nexudus_mcp_redaction_scope", default=None)
+
+
+def _number_text(value: int | float) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e18:
+        return str(int(value))
+    return str(value)
+
+
 class Redactor:
     def __init__(self, categories: Iterable[str] = ("id_document",), secret: str | None = None) -> None:
         self.categories = frozenset(categories)
         self._key = (secret or secrets.token_hex(32)).encode()
         self.fields: dict[str, str] = {f.name: f.pii for f in FIELDS if f.pii and f.pii in self.categories}
+        self._labels: dict[str, str] = {_label_key(n): c for n, c in self.fields.items()}
+        self._label_text = _label_text_pattern(self.fields)
+        self._history: OrderedDict[int, list[tuple[str, str]]] = OrderedDict()
 
+    # ------------------------------------------------------------------ tokens
     def token(self, category: str, value: str) -> str:
         digest = hmac.new(self._key, f"{category}\0{value}".encode(), hashlib.sha256).hexdigest()[:8]
         return f"«{CATEGORY_LABELS[category]}:{digest}»"
@@ -81,3 +227,194 @@ class Redactor:
                 if record and isinstance(record.get(name), str) and record[name]:
                     out.append((name, record[name]))
         return out
+
+    # ------------------------------------------------------------------ tokens given back
+    def resolve_given(self, field_name: str, given: Any, current: Any) -> tuple[Any, str | None]:
+        """A value given for a redacted field: (value to use, None) or (None, why it is refused).
+
+        Anything that looks like a token is the current value's token after normalising case and
+        brackets (so "unchanged": the current value is used), or it is refused: a token is never data.
+        """
+        category = PII_FIELDS.get(field_name)
+        if category is None or not isinstance(given, str) or not _TOKENISH.search(given):
+            return given, None
+        core = given.strip(_WRAPPERS)
+        match = _TOKEN_CORE.fullmatch(core)
+        label = CATEGORY_LABELS[category]
+        if match and category in self.categories and isinstance(current, str) and current:
+            canonical = f"«{'ID_DOC' if _label_key(match[1]) == 'iddoc' else 'NAME'}:{match[2].lower()}»"
+            if canonical == self.token(category, current):
+                return current, None
+        why = (
+            f"looks like a redaction token («{label}:…»), and a token is never stored as data. "
+            + (
+                "It is not the current value's token. "
+                if category in self.categories
+                else "This server does not redact the field, so no token stands for its value. "
+            )
+            + "Leave the field out to keep the current value, pass the exact token read from "
+            "get_coworker_identity_check, or give the real new value to change it."
+        )
+        return None, why
+
+    # ------------------------------------------------------------------ the per-call scope
+    @contextmanager
+    def scope(
+        self, arguments: Mapping[str, Any] | None = None, *, everything: bool = False
+    ) -> Iterator[RedactionScope]:
+        """Open the scope that the tools register into and `scrub` reads. `arguments` (a tool's) are
+        registered: values under redacted fields' names, and what is remembered of any `Id`/`Ids`.
+        `everything` registers every remembered value (for text with no record of its own: prompts)."""
+        scope = RedactionScope(self)
+        for key, raw in (arguments or {}).items():
+            category = self._labels.get(_label_key(str(key)))
+            if category is not None and not (isinstance(raw, str) and _TOKENISH.search(raw)):
+                scope.note(category, raw)
+            if _label_key(str(key)) in ("id", "ids"):
+                for check_id in raw if isinstance(raw, list) else [raw]:
+                    if isinstance(check_id, int) and not isinstance(check_id, bool):
+                        for category, value in self._history.get(check_id, ()):
+                            scope.note(category, value)
+        if everything:
+            for values in self._history.values():
+                for category, value in values:
+                    scope.note(category, value)
+        reset = _ACTIVE.set(scope)
+        try:
+            yield scope
+        finally:
+            _ACTIVE.reset(reset)
+
+    def note_record(self, record: Mapping[str, Any] | None) -> None:
+        """Register a record read or written in this call: its redacted fields' values (now and as
+        remembered for its Id) are then looked for everywhere in what the call returns."""
+        if not record:
+            return
+        found = [(c, record[n]) for n, c in self.fields.items() if isinstance(record.get(n), (str, int, float))]
+        check_id = record.get("Id")
+        remembered: list[tuple[str, str]] = []
+        if isinstance(check_id, int) and not isinstance(check_id, bool):
+            remembered = self._history.pop(check_id, [])
+            for category, value in found:
+                text = value if isinstance(value, str) else _number_text(value)
+                if text and (category, text) not in remembered:
+                    remembered.append((category, text))
+            self._history[check_id] = remembered[-HISTORY_VALUES:]
+            while len(self._history) > HISTORY_CHECKS:
+                self._history.popitem(last=False)
+        scope = _ACTIVE.get()
+        if scope is not None and scope.redactor is self:
+            for category, value in [*found, *remembered]:
+                scope.note(category, value)
+
+    # ------------------------------------------------------------------ the final pass
+    def scrub(self, value: Any, scope: RedactionScope | None = None) -> Any:
+        """`value` (any JSON-like data, or text) with every sensitive value replaced by its token."""
+        if not self.categories:
+            return value
+        scope = scope or _ACTIVE.get() or RedactionScope(self)
+        local = RedactionScope(self)
+        local.values = dict(scope.values)
+        self._discover(value, local, None)
+        searchable = local.searchable()
+        pattern = _compiled(searchable) if searchable else None
+        by_key = {normalise(v): (c, v) for c, v in searchable}
+        return self._replace(value, pattern, by_key, None)
+
+    def _discover(self, value: Any, scope: RedactionScope, under: str | None) -> None:
+        """Register values that are labelled sensitive: under a redacted field's key, as the
+        AttemptedValue of an error naming one, or after the field's name in text."""
+        if isinstance(value, str):
+            if under is not None:
+                scope.note(under, value)
+            elif self._label_text is not None:
+                for m in self._label_text.finditer(value):
+                    quoted = m["dq"] or m["sq"]
+                    candidate = quoted or _trim_bare(m["bare"] or "")
+                    labelled = next((c for c in self.categories if m.groupdict().get(f"l_{c}")), "id_document")
+                    if candidate and (quoted or any(c.isdigit() for c in candidate)):
+                        scope.note(labelled, candidate)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            if under is not None:
+                scope.note(under, value)
+        elif isinstance(value, Mapping):
+            named = self._property_category(value)
+            for k, v in value.items():
+                category = under or self._labels.get(_label_key(str(k)))
+                if named is not None and _label_key(str(k)) == "attemptedvalue":
+                    category = named
+                self._discover(k, scope, None)
+                self._discover(v, scope, category)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                self._discover(item, scope, under)
+
+    def _property_category(self, value: Mapping[str, Any]) -> str | None:
+        for k, v in value.items():
+            if _label_key(str(k)) == "propertyname" and isinstance(v, str):
+                key = _label_key(v)
+                for label, category in self._labels.items():
+                    if key.endswith(label):
+                        return category
+        return None
+
+    def _replace(
+        self, value: Any, pattern: re.Pattern[str] | None, by_key: dict[str, tuple[str, str]], forced: str | None
+    ) -> Any:
+        if isinstance(value, str):
+            if forced is not None and value and not TOKEN_PATTERN.fullmatch(value.strip()):
+                return self.token(forced, value)
+            return self._replace_text(value, pattern, by_key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            text = _number_text(value)
+            if forced is not None:
+                return self.token(forced, text)
+            # A number equal to a sensitive value becomes its token; one that merely contains a long
+            # one becomes text with the token in it; an Id that happens to contain a short one stays.
+            match = pattern.search(text) if pattern is not None else None
+            if match is None or (match.end() - match.start() < len(text) and len(match.group(0)) < 6):
+                return value
+            return self._replace_text(text, pattern, by_key)
+        if isinstance(value, Mapping):
+            named = self._property_category(value)
+            out: dict[Any, Any] = {}
+            for k, v in value.items():
+                category = forced or self._labels.get(_label_key(str(k)))
+                if named is not None and _label_key(str(k)) == "attemptedvalue":
+                    category = named
+                out[self._replace(k, pattern, by_key, None)] = self._replace(v, pattern, by_key, category)
+            return out
+        if isinstance(value, (list, tuple)):
+            return [self._replace(item, pattern, by_key, forced) for item in value]
+        return value
+
+    def _replace_text(self, text: str, pattern: re.Pattern[str] | None, by_key: dict[str, tuple[str, str]]) -> str:
+        if pattern is None or not text:
+            return text
+
+        def token_for(m: re.Match[str]) -> str:
+            if m["token"] is not None:
+                return m.group(0)
+            category = m.lastgroup or "id_document"
+            known = by_key.get(normalise(m.group(0)))
+            return self.token(*known) if known else self.token(category, m.group(0))
+
+        return pattern.sub(token_for, text)
+
+
+class RedactingLogFilter(logging.Filter):
+    """Scrubs each log line (and its traceback) with the active call's redaction scope, if any."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        scope = _ACTIVE.get()
+        if scope is None or not scope.redactor.categories:
+            return True
+        message = record.getMessage()
+        scrubbed = scope.redactor.scrub(message, scope)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scope.redactor.scrub(record.exc_text, scope)
+        return True

@@ -25,6 +25,7 @@ class ToolBase:
         as tokens) and, of the fields it does not know, only plain non-string scalars: an unknown text
         or object could carry anything, so it stays out of the model's context (and goes back
         unchanged in a PUT)."""
+        self.redactor.note_record(record)  # its values are looked for everywhere in the call's result
         visible = {
             k: (ENUM_FIELDS[k].name_of(v) if k in ENUM_FIELDS and isinstance(v, int) else v)
             for k, v in shown(record).items()

@@ -74,6 +74,7 @@ class UpdateTool(ToolBase):
             current = await self.client.get_check(request.check_id)
         except NexudusError as error:
             return self._api_failure(error, check_id=request.check_id)
+        self.redactor.note_record(current)
 
         values = dict(request.values)
         token_errors = self._resolve_tokens(values, current)
@@ -102,6 +103,7 @@ class UpdateTool(ToolBase):
         # this server does not know goes back unchanged, so the full replace cannot clear it.
         body = put_body(current)
         body.update(values)
+        self.redactor.note_record(body)
         for name in request.clear:
             body[name] = False if BY_NAME[name].type == "boolean" else None
         changes = self._changes(current, body)
@@ -170,22 +172,15 @@ class UpdateTool(ToolBase):
         )
 
     def _resolve_tokens(self, values: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:
-        """A redaction token given back means "unchanged" when it is the current value's token."""
+        """A token-like value for a redacted field is the current value's token ("unchanged") or an
+        error; never data (see `Redactor.resolve_given`)."""
         errors = []
         for name in list(values):
-            if name in self.redactor.fields and self.redactor.is_token(values[name]):
-                if values[name].strip() == self.redactor.value(name, current.get(name)):
-                    values[name] = current.get(name)
-                else:
-                    errors.append(
-                        problem(
-                            name,
-                            "is a redaction token that does not match the current value. "
-                            "Leave the field out to keep the current value, or give the real "
-                            "new value to change it.",
-                            values[name],
-                        )
-                    )
+            value, why = self.redactor.resolve_given(name, values[name], current.get(name))
+            if why is None:
+                values[name] = value
+            else:
+                errors.append(problem(name, why, values[name]))
         return errors
 
     def _changes(self, current: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]]:
