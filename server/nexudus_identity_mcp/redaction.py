@@ -50,6 +50,9 @@ PII_FIELDS: dict[str, str] = {f.name: f.pii for f in FIELDS if f.pii}
 MIN_FREE_TEXT = 4
 # Values shorter than this match only as a whole word (not glued to other letters or digits).
 SHORT_VALUE = 8
+# A text that ends in this many or more first characters of a value was cut through it.
+MIN_CUT = 5
+TAIL_WINDOW = 200
 # Record ids remembered with their sensitive values, so a value that changed is still caught later.
 HISTORY_CHECKS = 2048
 HISTORY_VALUES = 4
@@ -128,6 +131,19 @@ def _compiled(values: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
     return re.compile("|".join(groups), re.IGNORECASE)
 
 
+@lru_cache(maxsize=256)
+def _compiled_tail(values: tuple[tuple[str, str], ...]) -> re.Pattern[str] | None:
+    """The start of a value at the end of a text that was cut short (an excerpt, a capped message)."""
+    alts: set[str] = set()
+    for _category, value in values:
+        chars = [_char_pattern(c) for c in unicodedata.normalize("NFC", value) if c.isalnum()]
+        alts.update(_GAP.join(chars[:n]) for n in range(MIN_CUT, len(chars)))
+    if not alts:
+        return None
+    ordered = sorted(alts, key=lambda a: (-len(a), a))
+    return re.compile(rf"(?<![^\W_])(?:{'|'.join(ordered)}){_GAP}(?:…|\.\.\.)?\s*\Z", re.IGNORECASE)
+
+
 def _label_text_pattern(fields: Mapping[str, str]) -> re.Pattern[str] | None:
     """A field's name in text (any casing and spacing), then what follows it: a quoted or bare value.
     The group `l_<category>` says which category's field was named."""
@@ -139,8 +155,8 @@ def _label_text_pattern(fields: Mapping[str, str]) -> re.Pattern[str] | None:
         return None
     labels = "|".join(f"(?P<l_{c}>{'|'.join(alts)})" for c, alts in by_category.items())
     return re.compile(
-        rf"(?:{labels})(?:[\s:=>\]}}]|{_TAG})*+"
-        r"(?:\"(?P<dq>[^\"]{1,64})\"|'(?P<sq>[^']{1,64})'"
+        rf"(?:{labels})[\"'`]?+(?:[\s:=>\]}}]|{_TAG})*+"
+        r"(?:\"(?P<dq>[^\"…]{1,64})|'(?P<sq>[^'…]{1,64})"
         r"|(?P<bare>[^\W_][^\s\"'<>,;]{0,40}(?:[ ./-][^\s\"'<>,;]{1,20}){0,5}))",
         re.IGNORECASE,
     )
@@ -316,10 +332,7 @@ class Redactor:
         local = RedactionScope(self)
         local.values = dict(scope.values)
         self._discover(value, local, None)
-        searchable = local.searchable()
-        pattern = _compiled(searchable) if searchable else None
-        by_key = {normalise(v): (c, v) for c, v in searchable}
-        return self._replace(value, pattern, by_key, None)
+        return self._replace(value, _Matcher(self, local.searchable()), None)
 
     def _discover(self, value: Any, scope: RedactionScope, under: str | None) -> None:
         """Register values that are labelled sensitive: under a redacted field's key, as the
@@ -332,7 +345,8 @@ class Redactor:
                     quoted = m["dq"] or m["sq"]
                     candidate = quoted or _trim_bare(m["bare"] or "")
                     labelled = next((c for c in self.categories if m.groupdict().get(f"l_{c}")), "id_document")
-                    if candidate and (quoted or any(c.isdigit() for c in candidate)):
+                    # A document number has a digit; a name is taken only when quoted.
+                    if candidate and (quoted if labelled == "name" else any(c.isdigit() for c in candidate)):
                         scope.note(labelled, candidate)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             if under is not None:
@@ -358,23 +372,21 @@ class Redactor:
                         return category
         return None
 
-    def _replace(
-        self, value: Any, pattern: re.Pattern[str] | None, by_key: dict[str, tuple[str, str]], forced: str | None
-    ) -> Any:
+    def _replace(self, value: Any, matcher: _Matcher, forced: str | None) -> Any:
         if isinstance(value, str):
             if forced is not None and value and not TOKEN_PATTERN.fullmatch(value.strip()):
                 return self.token(forced, value)
-            return self._replace_text(value, pattern, by_key)
+            return matcher.text(value)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             text = _number_text(value)
             if forced is not None:
                 return self.token(forced, text)
             # A number equal to a sensitive value becomes its token; one that merely contains a long
             # one becomes text with the token in it; an Id that happens to contain a short one stays.
-            match = pattern.search(text) if pattern is not None else None
+            match = matcher.pattern.search(text)
             if match is None or (match.end() - match.start() < len(text) and len(match.group(0)) < 6):
                 return value
-            return self._replace_text(text, pattern, by_key)
+            return matcher.text(text)
         if isinstance(value, Mapping):
             named = self._property_category(value)
             out: dict[Any, Any] = {}
@@ -382,24 +394,37 @@ class Redactor:
                 category = forced or self._labels.get(_label_key(str(k)))
                 if named is not None and _label_key(str(k)) == "attemptedvalue":
                     category = named
-                out[self._replace(k, pattern, by_key, None)] = self._replace(v, pattern, by_key, category)
+                out[self._replace(k, matcher, None)] = self._replace(v, matcher, category)
             return out
         if isinstance(value, (list, tuple)):
-            return [self._replace(item, pattern, by_key, forced) for item in value]
+            return [self._replace(item, matcher, forced) for item in value]
         return value
 
-    def _replace_text(self, text: str, pattern: re.Pattern[str] | None, by_key: dict[str, tuple[str, str]]) -> str:
-        if pattern is None or not text:
+
+class _Matcher:
+    """The compiled regexes of one pass: every variant of every value, and a value cut at the end."""
+
+    def __init__(self, redactor: Redactor, values: tuple[tuple[str, str], ...]) -> None:
+        self.redactor = redactor
+        self.pattern = _compiled(values)
+        self.tail = _compiled_tail(values)
+        self.by_key = {normalise(v): (c, v) for c, v in values}
+
+    def _token_for(self, m: re.Match[str]) -> str:
+        if m["token"] is not None:
+            return m.group(0)
+        known = self.by_key.get(normalise(m.group(0)))
+        return self.redactor.token(*known) if known else self.redactor.token(m.lastgroup or "id_document", m.group(0))
+
+    def text(self, text: str) -> str:
+        if not text:
             return text
-
-        def token_for(m: re.Match[str]) -> str:
-            if m["token"] is not None:
-                return m.group(0)
-            category = m.lastgroup or "id_document"
-            known = by_key.get(normalise(m.group(0)))
-            return self.token(*known) if known else self.token(category, m.group(0))
-
-        return pattern.sub(token_for, text)
+        out = self.pattern.sub(self._token_for, text)
+        if self.tail is not None:
+            cut = self.tail.search(out, max(0, len(out) - TAIL_WINDOW))
+            if cut is not None:
+                out = out[: cut.start()] + "«redacted»" + (" …" if out.rstrip().endswith(("…", "...")) else "")
+        return out
 
 
 class RedactingLogFilter(logging.Filter):
