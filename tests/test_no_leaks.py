@@ -169,3 +169,259 @@ async def test_unknown_fields_of_the_live_api_never_reach_the_model() -> None:
     for value in hidden:
         assert value not in text, f"{value!r} reached the model"
     assert '"ReviewAttempts"' in text, "plain numbers are shown"
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 18: the number in other fields, in other forms, in misbehaving API answers; tokens as data.
+SEEDED_ID = 87654301
+SEEDED_NUMBER = "CB7734129"
+NUMERIC_NUMBER = "920553117"
+OTHER_FIELDS = (
+    "Description",
+    "Name",
+    "LastError",
+    "Description1",
+    "IdentityDocumentIssuedBy",
+    "StripeVerificationSessionId",
+)
+
+
+def assert_no_variant(texts: list[str], *numbers: str) -> None:
+    """No form of the numbers (any case, separators or markup between characters) in any text."""
+    from nexudus_identity_mcp.redaction import normalise
+
+    for text in texts:
+        flat = normalise(text) + "\n" + normalise(text.replace("<", " ").replace("&", " "))
+        for number in numbers:
+            assert normalise(number) not in flat, f"{number!r} leaked in {text[:400]!r}"
+
+
+class Recorder:
+    """The sandbox's transport, keeping every PUT body that reached it."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        import httpx2
+
+        inner = sandbox.transport()
+        self.bodies: list[dict[str, Any]] = []
+        recorder = self
+
+        class Transport(httpx2.AsyncBaseTransport):
+            async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+                if request.method == "PUT":
+                    recorder.bodies.append(json.loads(request.content))
+                return await inner.handle_async_request(request)
+
+        self.transport = Transport()
+
+
+async def outputs_of(
+    sandbox: Sandbox, calls: list[tuple[str, dict[str, Any], Fault | None]], **overrides: Any
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Run tool calls (each after injecting its fault) through a real client; every output as JSON."""
+    settings = settings_for(max_attempts=1, backoff_base=0, max_retry_after=0, **overrides)
+    texts: list[str] = []
+    bodies: list[dict[str, Any]] = []
+    async with Client(build_server(settings, transport=sandbox.transport()), mode="legacy") as client:
+        for tool, args, fault in calls:
+            sandbox.state.faults.clear()
+            if fault is not None:
+                sandbox.state.inject(fault)
+            result = await client.call_tool(tool, args)
+            texts.append(result.model_dump_json())
+            bodies.append(result.structured_content or {})
+    sandbox.state.faults.clear()
+    return texts, bodies
+
+
+def seeded_record(sandbox: Sandbox) -> dict[str, Any]:
+    return sandbox.state.record(SEEDED_ID)
+
+
+def update_args(sandbox: Sandbox, **extra: Any) -> dict[str, Any]:
+    record = seeded_record(sandbox)
+    return {**required_from(record), "Description": "leak check", **extra}
+
+
+@pytest.mark.parametrize(
+    "form", [SEEDED_NUMBER, SEEDED_NUMBER.lower(), "cb7 734 129", "CB-7734-129", "C.B.7.7.3.4.1.2.9", "cb7/734/129"]
+)
+async def test_the_number_in_every_other_field_in_get_and_find(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture, form: str
+) -> None:
+    for name in OTHER_FIELDS:
+        sandbox.state.records[SEEDED_ID][name] = f"{name} mentions {form} here"
+    texts, bodies = await outputs_of(
+        sandbox,
+        [
+            ("get_coworker_identity_check", {"Id": SEEDED_ID}, None),
+            ("find_coworker_identity_checks", {"CoworkerId": 2001}, None),
+            ("find_coworker_identity_checks", {"Name": "mentions"}, None),
+            ("update_coworker_identity_check", {**update_args(sandbox), "DryRun": True}, None),
+        ],
+    )
+    assert_no_variant([*texts, caplog.text], SEEDED_NUMBER)
+    record = bodies[0]["Record"]
+    token = record["IdentityDocumentNumber"]
+    assert all(record[name] == f"{name} mentions {token} here" for name in OTHER_FIELDS)
+    assert any(token in row.get("Name", "") for row in bodies[1]["Checks"])
+
+
+def api_faults(number: str, route: Route) -> list[Fault]:
+    upper = number.upper()
+    split = f"{upper[:3]}<b>{upper[3:6]}</b>{upper[6:]}"
+    error = {"Message": "rejected", "Value": None, "WasSuccessful": False}
+    return [
+        # an HTML error page that splits the number with a tag
+        Fault("status", route=route, status=502, body=f"<html><body><p>Bad record {split}</p></body></html>"),
+        # a 500 page that dumps the record
+        Fault("status", route=route, status=500, body=f"Unhandled error. Record: {json.dumps(record_like(number))}"),
+        Fault("status", route=route, status=500, body={"Exception": "NullReference", "Record": record_like(number)}),
+        # API errors carrying it in PropertyName, a camelCase property, an AttemptedValue object or list
+        Fault("status", route=route, status=400, body={**error, "Errors": [prop_error(f"Number[{number}]", None)]}),
+        Fault(
+            "status", route=route, status=400, body={**error, "Errors": [prop_error("identityDocumentNumber", number)]}
+        ),
+        Fault("status", route=route, status=400, body={**error, "Errors": [prop_error("Check", {"number": number})]}),
+        Fault("status", route=route, status=400, body={**error, "Errors": [prop_error("Check", [1, number])]}),
+        Fault(
+            "status",
+            route=route,
+            status=400,
+            body={**error, "Errors": [prop_error("identityDocumentNumber", {"Value": number, "Parts": [number]})]},
+        ),
+        # a 200 failure envelope carrying it lower-cased
+        Fault("status", route=route, status=200, body={**error, "Status": 200, "Message": f"dup of {number.lower()}"}),
+        Fault("status", route=route, status=200, body={**error, "Message": "no", "Errors": [f"bad {number.lower()}"]}),
+    ]
+
+
+def record_like(number: str) -> dict[str, Any]:
+    return {"Id": SEEDED_ID, "Name": "Passport check", "IdentityDocumentNumber": number, "Description": "x"}
+
+
+def prop_error(prop: str, attempted: Any) -> dict[str, Any]:
+    return {"PropertyName": prop, "Message": "is not valid", "AttemptedValue": attempted}
+
+
+Route = str
+
+
+@pytest.mark.parametrize("index", range(10))
+async def test_misbehaving_api_answers_never_carry_the_number(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture, index: int
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    get = ("get_coworker_identity_check", {"Id": SEEDED_ID})
+    calls: list[tuple[str, dict[str, Any], Fault | None]] = [
+        # the update reads the record, then the PUT answers badly
+        ("update_coworker_identity_check", update_args(sandbox), api_faults(SEEDED_NUMBER, "update")[index]),
+        # a read after a read: the server remembers the check's number
+        (*get, None),
+        (*get, api_faults(SEEDED_NUMBER, "get")[index]),
+        ("find_coworker_identity_checks", {"CoworkerId": 2001}, api_faults(SEEDED_NUMBER, "search")[index]),
+    ]
+    texts, bodies = await outputs_of(sandbox, calls)
+    assert_no_variant([*texts, caplog.text], SEEDED_NUMBER)
+    assert bodies[0]["WasSuccessful"] is False and bodies[2]["WasSuccessful"] is False
+    assert sandbox.state.records[SEEDED_ID]["IdentityDocumentNumber"] == SEEDED_NUMBER
+
+
+async def test_a_dump_on_the_first_read_is_caught_by_its_label(sandbox: Sandbox) -> None:
+    """The server has never seen the check: the number is known only from the field name beside it."""
+    texts, _ = await outputs_of(
+        sandbox,
+        [
+            ("get_coworker_identity_check", {"Id": SEEDED_ID}, fault)
+            for i, fault in enumerate(api_faults(SEEDED_NUMBER, "get"))
+            if i in (1, 2, 4, 7)  # the dumps, and the errors that name the field
+        ],
+    )
+    assert_no_variant(texts, SEEDED_NUMBER)
+
+
+async def test_a_number_that_is_a_json_number(sandbox: Sandbox, caplog: pytest.LogCaptureFixture) -> None:
+    sandbox.state.records[SEEDED_ID]["IdentityDocumentNumber"] = NUMERIC_NUMBER
+    as_number = {**seeded_record(sandbox), "IdentityDocumentNumber": int(NUMERIC_NUMBER)}
+    numeric_error = {
+        "Message": "rejected",
+        "WasSuccessful": False,
+        "Errors": [prop_error("Description", int(NUMERIC_NUMBER)), prop_error("Check", {"n": int(NUMERIC_NUMBER)})],
+    }
+    texts, bodies = await outputs_of(
+        sandbox,
+        [
+            (
+                "get_coworker_identity_check",
+                {"Id": SEEDED_ID},
+                Fault("status", route="get", status=200, body=as_number),
+            ),
+            ("get_coworker_identity_check", {"Id": SEEDED_ID}, None),
+            (
+                "update_coworker_identity_check",
+                update_args(sandbox),
+                Fault("status", route="update", status=400, body=numeric_error),
+            ),
+            ("find_coworker_identity_checks", {"CoworkerId": 2001}, None),
+        ],
+    )
+    assert_no_variant([*texts, caplog.text], NUMERIC_NUMBER)
+    assert str(bodies[0]["Record"]["IdentityDocumentNumber"]).startswith("«ID_DOC:")
+    assert bodies[0]["Record"]["IdentityDocumentNumber"] == bodies[1]["Record"]["IdentityDocumentNumber"]
+
+
+async def test_prompts_rendered_text_is_redacted(sandbox: Sandbox) -> None:
+    from nexudus_identity_mcp.prompt_templates import load_prompts
+
+    name, template = next(iter(load_prompts().items()))
+    settings = settings_for()
+    async with Client(build_server(settings, transport=sandbox.transport()), mode="legacy") as client:
+        await client.call_tool("get_coworker_identity_check", {"Id": SEEDED_ID})
+        args = {a.name: f"about {SEEDED_NUMBER.lower()}" for a in template.arguments}
+        prompt = await client.get_prompt(name, args)
+    assert_no_variant([prompt.model_dump_json()], SEEDED_NUMBER)
+
+
+@pytest.mark.parametrize(
+    ("form", "unchanged"),
+    [
+        ("{T}", True),  # upper-case hex
+        ("<<{b}>>", True),  # ASCII brackets
+        ("{b}", True),  # no guillemets
+        ('"{t}"', True),  # quoted
+        ("'{t}'", True),
+        ("« ID_DOC : {h} »", True),  # extra spaces
+        ("{t} (unchanged)", False),  # a suffix
+        ("{t}.", False),
+        ("«ID_DOC:{h}» «ID_DOC:{h}»", False),
+        ("«ID_DOC:0000beef»", False),  # another value's token
+        ("«NAME:{h}»", False),  # the wrong label
+        ("<<NAME:{h}>>", False),
+        ("ID_DOC", False),
+        ("«PII:ID_DOC:7f3a…»", False),
+    ],
+)
+@pytest.mark.parametrize("dry_run", [False, True])
+async def test_a_token_like_value_is_never_stored(sandbox: Sandbox, form: str, unchanged: bool, dry_run: bool) -> None:
+    recorder = Recorder(sandbox)
+    settings = settings_for()
+    async with Client(build_server(settings, transport=recorder.transport), mode="legacy") as client:
+        read = await client.call_tool("get_coworker_identity_check", {"Id": SEEDED_ID})
+        record = (read.structured_content or {})["Record"]
+        t = record["IdentityDocumentNumber"]
+        given = form.format(t=t, T=t.upper(), b=t.strip("«»"), h=t[len("«ID_DOC:") : -1])
+        args = {**required_from(record), "IdentityDocumentNumber": given, "Description": "changed", "DryRun": dry_run}
+        result = await client.call_tool("update_coworker_identity_check", args)
+    out = result.structured_content or {}
+    stored = sandbox.state.records[SEEDED_ID]
+    assert stored["IdentityDocumentNumber"] == SEEDED_NUMBER, "the real number is kept"
+    assert all(body["IdentityDocumentNumber"] == SEEDED_NUMBER for body in recorder.bodies), "no PUT carried it"
+    if unchanged:
+        assert out["WasSuccessful"] is True, out
+        assert [c["Field"] for c in out["Changes"]] == ["Description"]
+        assert len(recorder.bodies) == (0 if dry_run else 1)
+    else:
+        assert out["WasSuccessful"] is False and out["ErrorKind"] == "validation", out
+        assert [e["PropertyName"] for e in out["Errors"]] == ["IdentityDocumentNumber"]
+        assert "token" in out["Errors"][0]["Message"]
+        assert recorder.bodies == [] and stored["Description"] != "changed"

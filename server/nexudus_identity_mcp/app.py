@@ -239,8 +239,7 @@ def build_server(
             text = template.render(params.arguments)
         except PromptArgumentError as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
-        with redactor.scope(everything=True):  # no record of its own: every value remembered
-            text = redactor.scrub(text)
+        text = redactor.scrub(text)  # no record of its own: the values remembered from earlier calls
         return types.GetPromptResult(
             description=template.description,
             messages=[types.PromptMessage(role="user", content=types.TextContent(type="text", text=text))],

@@ -64,6 +64,7 @@ _TAG = r"<[^<>]{0,100}>"
 _ENTITY = r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z]{2,10});"
 _GAP = rf"(?:{_TAG}|{_ENTITY}|[^\w<]|_|<){{0,8}}+"
 _STRIP_MARKUP = re.compile(rf"{_TAG}|{_ENTITY}")
+_STRIP_ENTITY = re.compile(_ENTITY)
 # A token as the server writes it: kept as it is by the final pass (never re-redacted).
 _TOKEN_ALT = r"«(?:ID_DOC|NAME):[0-9a-f]{8}»"
 # Looks like a token in any form (used on values given for redacted fields).
@@ -92,7 +93,11 @@ def parse_categories(raw: str | None) -> frozenset[str]:
 
 def normalise(text: str) -> str:
     """The comparison key of a value: markup removed, accents dropped, letters and digits only, folded."""
-    plain = unicodedata.normalize("NFKD", _STRIP_MARKUP.sub("", text))
+    return _alnum(_STRIP_MARKUP.sub("", text))
+
+
+def _alnum(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text)
     return "".join(c for c in plain if c.isalnum() and not unicodedata.combining(c)).casefold()
 
 
@@ -195,6 +200,26 @@ class RedactionScope:
 _ACTIVE: ContextVar[RedactionScope | None] = ContextVar("nexudus_mcp_redaction_scope", default=None)
 
 
+def _occurs(key: str, flat: str) -> bool:
+    """Whether a value (or the start of one, cut short) may occur in the normalised text."""
+    return key in flat or (len(key) > MIN_CUT and key[:MIN_CUT] in flat)
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every string, key and number in a JSON-like value."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield _number_text(value)
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _texts(k)
+            yield from _texts(v)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _texts(item)
+
+
 def _number_text(value: int | float) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e18:
         return str(int(value))
@@ -209,6 +234,7 @@ class Redactor:
         self._labels: dict[str, str] = {_label_key(n): c for n, c in self.fields.items()}
         self._label_text = _label_text_pattern(self.fields)
         self._history: OrderedDict[int, list[tuple[str, str]]] = OrderedDict()
+        self._index: dict[str, list[tuple[str, str, str]]] | None = None
 
     # ------------------------------------------------------------------ tokens
     def token(self, category: str, value: str) -> str:
@@ -275,26 +301,14 @@ class Redactor:
 
     # ------------------------------------------------------------------ the per-call scope
     @contextmanager
-    def scope(
-        self, arguments: Mapping[str, Any] | None = None, *, everything: bool = False
-    ) -> Iterator[RedactionScope]:
-        """Open the scope that the tools register into and `scrub` reads. `arguments` (a tool's) are
-        registered: values under redacted fields' names, and what is remembered of any `Id`/`Ids`.
-        `everything` registers every remembered value (for text with no record of its own: prompts)."""
+    def scope(self, arguments: Mapping[str, Any] | None = None) -> Iterator[RedactionScope]:
+        """Open the scope that the tools register into and `scrub` reads. The values of `arguments`
+        (a tool's) under redacted fields' names are registered, unless they look like tokens."""
         scope = RedactionScope(self)
         for key, raw in (arguments or {}).items():
             category = self._labels.get(_label_key(str(key)))
             if category is not None and not (isinstance(raw, str) and _TOKENISH.search(raw)):
                 scope.note(category, raw)
-            if _label_key(str(key)) in ("id", "ids"):
-                for check_id in raw if isinstance(raw, list) else [raw]:
-                    if isinstance(check_id, int) and not isinstance(check_id, bool):
-                        for category, value in self._history.get(check_id, ()):
-                            scope.note(category, value)
-        if everything:
-            for values in self._history.values():
-                for category, value in values:
-                    scope.note(category, value)
         reset = _ACTIVE.set(scope)
         try:
             yield scope
@@ -311,13 +325,18 @@ class Redactor:
         remembered: list[tuple[str, str]] = []
         if isinstance(check_id, int) and not isinstance(check_id, bool):
             remembered = self._history.pop(check_id, [])
+            before = len(remembered)
             for category, value in found:
                 text = value if isinstance(value, str) else _number_text(value)
                 if text and (category, text) not in remembered:
                     remembered.append((category, text))
             self._history[check_id] = remembered[-HISTORY_VALUES:]
+            changed = len(remembered) != before or len(remembered) > HISTORY_VALUES
             while len(self._history) > HISTORY_CHECKS:
                 self._history.popitem(last=False)
+                changed = True
+            if changed:
+                self._index = None
         scope = _ACTIVE.get()
         if scope is not None and scope.redactor is self:
             for category, value in [*found, *remembered]:
@@ -332,7 +351,31 @@ class Redactor:
         local = RedactionScope(self)
         local.values = dict(scope.values)
         self._discover(value, local, None)
-        return self._replace(value, _Matcher(self, local.searchable()), None)
+        # The regex holds the scope's values, and any value remembered from an earlier call that occurs
+        # in the text in some form (found through an index of their first characters).
+        present = dict(local.values)
+        joined = "\n".join(_texts(value))
+        # markup removed, entities removed, and kept (`<K7Q9205531>` is not a tag to hide)
+        flat = "\n".join((normalise(joined), _alnum(_STRIP_ENTITY.sub("", joined)), _alnum(joined)))
+        index = self._history_index()
+        if index:
+            for i in range(len(flat) - MIN_FREE_TEXT + 1):
+                for key, category, remembered in index.get(flat[i : i + MIN_FREE_TEXT], ()):
+                    if key not in present and _occurs(key, flat):
+                        present[key] = (category, remembered)
+        searchable = tuple(sorted(v for k, v in present.items() if len(k) >= MIN_FREE_TEXT))
+        return self._replace(value, _Matcher(self, searchable), None)
+
+    def _history_index(self) -> dict[str, list[tuple[str, str, str]]]:
+        if self._index is None:
+            index: dict[str, list[tuple[str, str, str]]] = {}
+            for values in self._history.values():
+                for category, value in values:
+                    key = normalise(value)
+                    if len(key) >= MIN_FREE_TEXT and category in self.categories:
+                        index.setdefault(key[:MIN_FREE_TEXT], []).append((key, category, value))
+            self._index = index
+        return self._index
 
     def _discover(self, value: Any, scope: RedactionScope, under: str | None) -> None:
         """Register values that are labelled sensitive: under a redacted field's key, as the
