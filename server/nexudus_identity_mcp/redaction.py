@@ -65,6 +65,7 @@ _ENTITY = r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z]{2,10});"
 _GAP = rf"(?:{_TAG}|{_ENTITY}|[^\w<]|_|<){{0,8}}+"
 _STRIP_MARKUP = re.compile(rf"{_TAG}|{_ENTITY}")
 _STRIP_ENTITY = re.compile(_ENTITY)
+_NOT_ALNUM = re.compile(r"[\W_]+")
 # A token as the server writes it: kept as it is by the final pass (never re-redacted).
 _TOKEN_ALT = r"«(?:ID_DOC|NAME):[0-9a-f]{8}»"
 # Looks like a token in any form (used on values given for redacted fields).
@@ -97,12 +98,15 @@ def normalise(text: str) -> str:
 
 
 def _alnum(text: str) -> str:
-    plain = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in plain if c.isalnum() and not unicodedata.combining(c)).casefold()
+    """Letters and digits only (accents dropped: NFKD, and combining marks are not \\w), folded."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+    return _NOT_ALNUM.sub("", text).casefold()
 
 
+@lru_cache(maxsize=4096)
 def _label_key(name: str) -> str:
-    return re.sub(r"[\W_]", "", name).casefold()
+    return _NOT_ALNUM.sub("", name).casefold()
 
 
 def _char_pattern(c: str) -> str:
@@ -355,10 +359,11 @@ class Redactor:
         # in the text in some form (found through an index of their first characters).
         present = dict(local.values)
         joined = "\n".join(_texts(value))
-        # markup removed, entities removed, and kept (`<K7Q9205531>` is not a tag to hide)
-        flat = "\n".join((normalise(joined), _alnum(_STRIP_ENTITY.sub("", joined)), _alnum(joined)))
+        flat = normalise(joined)
+        if "<" in joined:  # `<K7Q9205531>` has the shape of a tag: also look with tags kept
+            flat += "\n" + _alnum(_STRIP_ENTITY.sub("", joined))
         index = self._history_index()
-        if index:
+        if index and not all(key in present for entries in index.values() for key, _, _ in entries):
             for i in range(len(flat) - MIN_FREE_TEXT + 1):
                 for key, category, remembered in index.get(flat[i : i + MIN_FREE_TEXT], ()):
                     if key not in present and _occurs(key, flat):
