@@ -343,3 +343,25 @@ def test_a_short_start_or_a_token_at_the_end_is_left() -> None:
     token = tok(r, "something else")
     assert scrubbed(r, "ends with K7Q9", RECORD) == "ends with K7Q9"
     assert scrubbed(r, f"see {token}", RECORD) == f"see {token}"
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON)
+def test_any_json_passes_through_without_error_and_the_pass_is_stable(value: Any) -> None:
+    r = redactor("id_document", "name")
+    once = scrubbed(r, value, RECORD)
+    assert scrubbed(r, once, RECORD) == once or json.dumps(once) == json.dumps(scrubbed(r, once, RECORD))
+
+
+def test_a_bad_log_format_string_does_not_raise_from_the_filter() -> None:
+    r = redactor()
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "%s %s", ("one",), None)
+    with r.scope():
+        assert RedactingLogFilter().filter(record) is True

@@ -482,7 +482,10 @@ class RedactingLogFilter(logging.Filter):
         scope = _ACTIVE.get()
         if scope is None or not scope.redactor.categories:
             return True
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a bad format string: logging reports it when the line is written
+            return True
         scrubbed = scope.redactor.scrub(message, scope)
         if scrubbed != message:
             record.msg, record.args = scrubbed, None
