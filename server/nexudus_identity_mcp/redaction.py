@@ -215,7 +215,7 @@ def _texts(value: Any) -> Iterator[str]:
         yield value
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         yield _number_text(value)
-    elif isinstance(value, Mapping):
+    elif isinstance(value, dict):
         for k, v in value.items():
             yield from _texts(k)
             yield from _texts(v)
@@ -239,6 +239,7 @@ class Redactor:
         self._label_text = _label_text_pattern(self.fields)
         self._history: OrderedDict[int, list[tuple[str, str]]] = OrderedDict()
         self._index: dict[str, list[tuple[str, str, str]]] | None = None
+        self._indexed = 0
 
     # ------------------------------------------------------------------ tokens
     def token(self, category: str, value: str) -> str:
@@ -358,14 +359,15 @@ class Redactor:
         # The regex holds the scope's values, and any value remembered from an earlier call that occurs
         # in the text in some form (found through an index of their first characters).
         present = dict(local.values)
-        joined = "\n".join(_texts(value))
-        flat = normalise(joined)
-        if "<" in joined:  # `<K7Q9205531>` has the shape of a tag: also look with tags kept
-            flat += "\n" + _alnum(_STRIP_ENTITY.sub("", joined))
         index = self._history_index()
-        if index and not all(key in present for entries in index.values() for key, _, _ in entries):
+        if index and not (self._indexed <= len(present) and all(k in present for k in self._indexed_keys())):
+            joined = "\n".join(_texts(value))
+            flat = normalise(joined)
+            if "<" in joined:  # `<K7Q9205531>` has the shape of a tag: also look with tags kept
+                flat += "\n" + _alnum(_STRIP_ENTITY.sub("", joined))
+            get = index.get
             for i in range(len(flat) - MIN_FREE_TEXT + 1):
-                for key, category, remembered in index.get(flat[i : i + MIN_FREE_TEXT], ()):
+                for key, category, remembered in get(flat[i : i + MIN_FREE_TEXT], ()):
                     if key not in present and _occurs(key, flat):
                         present[key] = (category, remembered)
         searchable = tuple(sorted(v for k, v in present.items() if len(k) >= MIN_FREE_TEXT))
@@ -380,7 +382,13 @@ class Redactor:
                     if len(key) >= MIN_FREE_TEXT and category in self.categories:
                         index.setdefault(key[:MIN_FREE_TEXT], []).append((key, category, value))
             self._index = index
+            self._indexed = sum(len(entries) for entries in index.values())
         return self._index
+
+    def _indexed_keys(self) -> Iterator[str]:
+        for entries in (self._index or {}).values():
+            for key, _, _ in entries:
+                yield key
 
     def _discover(self, value: Any, scope: RedactionScope, under: str | None) -> None:
         """Register values that are labelled sensitive: under a redacted field's key, as the
@@ -399,7 +407,7 @@ class Redactor:
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             if under is not None:
                 scope.note(under, value)
-        elif isinstance(value, Mapping):
+        elif isinstance(value, dict):
             named = self._property_category(value)
             for k, v in value.items():
                 category = under or self._labels.get(_label_key(str(k)))
@@ -411,7 +419,7 @@ class Redactor:
             for item in value:
                 self._discover(item, scope, under)
 
-    def _property_category(self, value: Mapping[str, Any]) -> str | None:
+    def _property_category(self, value: dict[Any, Any]) -> str | None:
         for k, v in value.items():
             if _label_key(str(k)) == "propertyname" and isinstance(v, str):
                 key = _label_key(v)
@@ -435,7 +443,7 @@ class Redactor:
             if match is None or (match.end() - match.start() < len(text) and len(match.group(0)) < 6):
                 return value
             return matcher.text(text)
-        if isinstance(value, Mapping):
+        if isinstance(value, dict):
             named = self._property_category(value)
             out: dict[Any, Any] = {}
             for k, v in value.items():
