@@ -2,7 +2,8 @@
 
     python bench/redaction.py
 
-Prints the median time of one pass for: a get result, a 50-row find page, a 64 KB result (one long
+Prints the median time of one pass for: a get result, a 50-row find page (and the same 50 records
+in full), a 64 KB result (one long
 Description with the number in it), each with nothing remembered and with 2,048 checks remembered
 from earlier calls, and a log line. Not a test: no budget, just figures for docs/performance.md.
 """
@@ -17,15 +18,20 @@ from typing import Any
 from nexudus_identity_mcp.redaction import Redactor
 from nexudus_identity_mcp.sandbox.data import seed_checks
 from nexudus_identity_mcp.sandbox.state import with_derived_fields
+from nexudus_identity_mcp.schemas import FIND_ROW_FIELDS
 
 
 def median_ms(work: Callable[[], Any], rounds: int = 200) -> float:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+    """The median of `rounds` passes; the least of three such medians (the machine is shared)."""
+    medians = []
+    for _ in range(3):
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - started)
+        medians.append(statistics.median(times))
+    return min(medians) * 1000
 
 
 def main() -> None:
@@ -35,11 +41,15 @@ def main() -> None:
     big = {**record, "Description": ("notes " * 10_000)[:64_000] + f" {record['IdentityDocumentNumber'].lower()}"}
     cases: dict[str, tuple[Any, list[dict[str, Any]]]] = {
         "get (1 record)": ({"WasSuccessful": True, "Record": record}, [record]),
-        "find (50 rows)": ({"WasSuccessful": True, "Checks": rows}, rows),
+        "find (50 rows)": (
+            {"WasSuccessful": True, "Checks": [{k: r.get(k) for k in FIND_ROW_FIELDS} for r in rows]},
+            rows,
+        ),
+        "50 full records": ({"WasSuccessful": True, "Checks": rows}, rows),
         "64 KB result": ({"WasSuccessful": True, "Record": big}, [big]),
         "log line": ("nexudus update: upstream_error (502); retry 1 of 2 in 0.40s", [record]),
     }
-    print(f"{'result':<18}{'fresh':>10}{'2,048 remembered':>20}")
+    print(f"{'result':<18}{'fresh':>10}{'2,048 remembered':>20}")  # one call: note the records, then scrub
     for name, (value, read) in cases.items():
         figures = []
         for remembered in (0, 2048):
@@ -54,7 +64,7 @@ def main() -> None:
                         r.note_record(rec)
                     return r.scrub(v)
 
-            figures.append(median_ms(one_call, rounds=50 if name == "64 KB result" else 200))
+            figures.append(median_ms(one_call, rounds=30 if name in ("64 KB result", "50 full records") else 200))
         print(f"{name:<18}{figures[0]:>8.2f}ms{figures[1]:>18.2f}ms")
 
 

@@ -238,8 +238,9 @@ class Redactor:
         self._labels: dict[str, str] = {_label_key(n): c for n, c in self.fields.items()}
         self._label_text = _label_text_pattern(self.fields)
         self._history: OrderedDict[int, list[tuple[str, str]]] = OrderedDict()
-        self._index: dict[str, list[tuple[str, str, str]]] | None = None
-        self._indexed = 0
+        # Remembered values by their first MIN_FREE_TEXT normalised characters, and how many checks hold each.
+        self._index: dict[str, dict[str, tuple[str, str]]] = {}
+        self._refs: dict[str, int] = {}
 
     # ------------------------------------------------------------------ tokens
     def token(self, category: str, value: str) -> str:
@@ -330,18 +331,17 @@ class Redactor:
         remembered: list[tuple[str, str]] = []
         if isinstance(check_id, int) and not isinstance(check_id, bool):
             remembered = self._history.pop(check_id, [])
-            before = len(remembered)
             for category, value in found:
                 text = value if isinstance(value, str) else _number_text(value)
                 if text and (category, text) not in remembered:
                     remembered.append((category, text))
-            self._history[check_id] = remembered[-HISTORY_VALUES:]
-            changed = len(remembered) != before or len(remembered) > HISTORY_VALUES
+                    self._remember(category, text, +1)
+            for category, text in remembered[:-HISTORY_VALUES]:
+                self._remember(category, text, -1)
+            self._history[check_id] = remembered = remembered[-HISTORY_VALUES:]
             while len(self._history) > HISTORY_CHECKS:
-                self._history.popitem(last=False)
-                changed = True
-            if changed:
-                self._index = None
+                for category, text in self._history.popitem(last=False)[1]:
+                    self._remember(category, text, -1)
         scope = _ACTIVE.get()
         if scope is not None and scope.redactor is self:
             for category, value in [*found, *remembered]:
@@ -359,36 +359,37 @@ class Redactor:
         # The regex holds the scope's values, and any value remembered from an earlier call that occurs
         # in the text in some form (found through an index of their first characters).
         present = dict(local.values)
-        index = self._history_index()
-        if index and not (self._indexed <= len(present) and all(k in present for k in self._indexed_keys())):
+        index = self._index
+        if index and not (len(self._refs) <= len(present) and all(k in present for k in self._refs)):
             joined = "\n".join(_texts(value))
             flat = normalise(joined)
             if "<" in joined:  # `<K7Q9205531>` has the shape of a tag: also look with tags kept
                 flat += "\n" + _alnum(_STRIP_ENTITY.sub("", joined))
             get = index.get
             for i in range(len(flat) - MIN_FREE_TEXT + 1):
-                for key, category, remembered in get(flat[i : i + MIN_FREE_TEXT], ()):
-                    if key not in present and _occurs(key, flat):
-                        present[key] = (category, remembered)
+                bucket = get(flat[i : i + MIN_FREE_TEXT])
+                if bucket:
+                    for key, known in bucket.items():
+                        if key not in present and _occurs(key, flat):
+                            present[key] = known
         searchable = tuple(sorted(v for k, v in present.items() if len(k) >= MIN_FREE_TEXT))
         return self._replace(value, _Matcher(self, searchable), None)
 
-    def _history_index(self) -> dict[str, list[tuple[str, str, str]]]:
-        if self._index is None:
-            index: dict[str, list[tuple[str, str, str]]] = {}
-            for values in self._history.values():
-                for category, value in values:
-                    key = normalise(value)
-                    if len(key) >= MIN_FREE_TEXT and category in self.categories:
-                        index.setdefault(key[:MIN_FREE_TEXT], []).append((key, category, value))
-            self._index = index
-            self._indexed = sum(len(entries) for entries in index.values())
-        return self._index
-
-    def _indexed_keys(self) -> Iterator[str]:
-        for entries in (self._index or {}).values():
-            for key, _, _ in entries:
-                yield key
+    def _remember(self, category: str, value: str, change: int) -> None:
+        """Keep the index of remembered values (by their first characters) in step with the history."""
+        key = normalise(value)
+        if len(key) < MIN_FREE_TEXT or category not in self.categories:
+            return
+        count = self._refs.get(key, 0) + change
+        bucket = self._index.setdefault(key[:MIN_FREE_TEXT], {})
+        if count > 0:
+            self._refs[key] = count
+            bucket.setdefault(key, (category, value))
+        else:
+            self._refs.pop(key, None)
+            bucket.pop(key, None)
+            if not bucket:
+                del self._index[key[:MIN_FREE_TEXT]]
 
     def _discover(self, value: Any, scope: RedactionScope, under: str | None) -> None:
         """Register values that are labelled sensitive: under a redacted field's key, as the
