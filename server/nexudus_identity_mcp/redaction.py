@@ -19,8 +19,10 @@ appears, in any casing, with separators (spaces, hyphens, dots, slashes, punctua
 (`K7Q<b>9</b>20`, `&nbsp;`) between its characters, in dict keys, and as a JSON number. Values the
 server was never told about are still caught when labelled: under a key or `PropertyName` that
 names a redacted field (any casing), or after the field's name in text (`IdentityDocumentNumber:
-'…'`). The pass compiles one regex per call from the values (cached by value set) and walks the
-result once to discover labelled values and once to replace.
+'…'`). Each check's values are also remembered (bounded: HISTORY_CHECKS), so a call that read
+nothing, or an answer that echoes a number since changed, is still covered. The pass compiles one
+regex per call from the values present (cached by value set) and walks the result once to discover
+labelled values and once to replace.
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ from typing import Any
 from .fields import FIELDS
 
 CATEGORY_LABELS = {"id_document": "ID_DOC", "name": "NAME"}
-LABEL_CATEGORIES = {label: category for category, label in CATEGORY_LABELS.items()}
 TOKEN_PATTERN = re.compile(r"«(ID_DOC|NAME):([0-9a-f]{8})»")
 # Every field that holds a redactable value, whatever categories are on: a token-like value given for
 # one of these is never written (see `Redactor.resolve_given`).
@@ -196,9 +197,6 @@ class RedactionScope:
         key = normalise(value)
         if key and key not in self.values:
             self.values[key] = (category, value)
-
-    def searchable(self) -> tuple[tuple[str, str], ...]:
-        return tuple(sorted(v for k, v in self.values.items() if len(k) >= MIN_FREE_TEXT))
 
 
 _ACTIVE: ContextVar[RedactionScope | None] = ContextVar("nexudus_mcp_redaction_scope", default=None)
