@@ -387,3 +387,22 @@ def test_the_memory_of_earlier_values_is_bounded_and_forgets_the_oldest(monkeypa
         r.note_record({"Id": 9, "IdentityDocumentNumber": "NEXT00009"})  # check 5 is forgotten, 7 is not
     assert r._refs[normalise("OTHER0005")] == 1 and len(r._refs) == 3
     assert r.scrub("OTHER0005") == tok(r, "OTHER0005")
+
+
+def test_keys_that_end_in_a_redacted_fields_name_are_redacted() -> None:
+    """The API's joined names are CoworkerCompanyName and CoworkerBillingName (API-FACTS)."""
+    r = redactor("id_document", "name")
+    company = "Ferreira & Filhos Lda"
+    value = {
+        "CoworkerCompanyName": company,
+        "CoworkerBillingName": "Tomás F.",
+        "BusinessName": "Harbour Works Lisbon",
+        "PreviousIdentityDocumentNumber": "AB12",
+        "Note": "billed to ferreira and filhos lda",
+    }
+    out = scrubbed(r, value)
+    assert out["CoworkerCompanyName"] == tok(r, company, "name")
+    assert out["CoworkerBillingName"] == tok(r, "Tomás F.", "name")
+    assert out["BusinessName"] == "Harbour Works Lisbon"
+    assert out["PreviousIdentityDocumentNumber"] == tok(r, "AB12")
+    assert out["Note"] == "billed to ferreira and filhos lda"  # `&` is not `and`: a different text

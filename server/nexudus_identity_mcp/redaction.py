@@ -234,6 +234,7 @@ class Redactor:
         self._key = (secret or secrets.token_hex(32)).encode()
         self.fields: dict[str, str] = {f.name: f.pii for f in FIELDS if f.pii and f.pii in self.categories}
         self._labels: dict[str, str] = {_label_key(n): c for n, c in self.fields.items()}
+        self._label_cache: dict[str, str | None] = {}
         self._label_text = _label_text_pattern(self.fields)
         self._history: OrderedDict[int, list[tuple[str, str]]] = OrderedDict()
         # Remembered values by their first MIN_FREE_TEXT normalised characters, and how many checks hold each.
@@ -310,7 +311,7 @@ class Redactor:
         (a tool's) under redacted fields' names are registered, unless they look like tokens."""
         scope = RedactionScope(self)
         for key, raw in (arguments or {}).items():
-            category = self._labels.get(_label_key(str(key)))
+            category = self._category_of(key)
             if category is not None and not (isinstance(raw, str) and _TOKENISH.search(raw)):
                 scope.note(category, raw)
         reset = _ACTIVE.set(scope)
@@ -409,7 +410,7 @@ class Redactor:
         elif isinstance(value, dict):
             named = self._property_category(value)
             for k, v in value.items():
-                category = under or self._labels.get(_label_key(str(k)))
+                category = under or self._category_of(k)
                 if named is not None and _label_key(str(k)) == "attemptedvalue":
                     category = named
                 self._discover(k, scope, None)
@@ -418,13 +419,22 @@ class Redactor:
             for item in value:
                 self._discover(item, scope, under)
 
+    def _category_of(self, name: Any) -> str | None:
+        """The category of a key or property name that names a redacted field: in any casing or
+        spacing, or ending in one (`identityDocumentNumber`, `Check.IdentityDocumentNumber`, and the
+        API's `CoworkerCompanyName` for the table's `CompanyName`)."""
+        key = _label_key(str(name))
+        found = self._label_cache.get(key, "")
+        if found == "":
+            found = next((c for label, c in self._labels.items() if key.endswith(label)), None)
+            if len(self._label_cache) < 4096:
+                self._label_cache[key] = found
+        return found
+
     def _property_category(self, value: dict[Any, Any]) -> str | None:
         for k, v in value.items():
             if _label_key(str(k)) == "propertyname" and isinstance(v, str):
-                key = _label_key(v)
-                for label, category in self._labels.items():
-                    if key.endswith(label):
-                        return category
+                return self._category_of(v)
         return None
 
     def _replace(self, value: Any, matcher: _Matcher, forced: str | None) -> Any:
@@ -446,7 +456,7 @@ class Redactor:
             named = self._property_category(value)
             out: dict[Any, Any] = {}
             for k, v in value.items():
-                category = forced or self._labels.get(_label_key(str(k)))
+                category = forced or self._category_of(k)
                 if named is not None and _label_key(str(k)) == "attemptedvalue":
                     category = named
                 out[self._replace(k, matcher, None)] = self._replace(v, matcher, category)
