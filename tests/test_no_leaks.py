@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import copy
+import html
 import json
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -191,7 +193,8 @@ def assert_no_variant(texts: list[str], *numbers: str) -> None:
     from nexudus_identity_mcp.redaction import normalise
 
     for text in texts:
-        flat = normalise(text) + "\n" + normalise(text.replace("<", " ").replace("&", " "))
+        decoded = html.unescape(re.sub(r"\\+u([0-9a-fA-F]{4})", lambda m: chr(int(m[1], 16)), text))
+        flat = "\n".join(normalise(t) for t in (text, text.replace("<", " ").replace("&", " "), decoded))
         for number in numbers:
             assert normalise(number) not in flat, f"{number!r} leaked in {text[:400]!r}"
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import logging
 import re
 import secrets
@@ -360,10 +361,14 @@ class Redactor:
         present = dict(local.values)
         index = self._index
         if index and not (len(self._refs) <= len(present) and all(k in present for k in self._refs)):
-            joined = "\n".join(_texts(value))
-            flat = normalise(joined)
-            if "<" in joined:  # `<K7Q9205531>` has the shape of a tag: also look with tags kept
-                flat += "\n" + _alnum(_STRIP_ENTITY.sub("", joined))
+            texts = list(_texts(value))
+            flat = normalise("\n".join(texts))
+            # Texts with markup, entities or escapes are also looked at decoded and with tags kept
+            # (`<K7Q9205531>` has the shape of a tag; `&#75;7Q9205531` hides a character).
+            marked = "\n".join(t for t in texts if "<" in t or "&" in t or "\\u" in t)
+            if marked:
+                decoded = _decoded(marked)
+                flat += "\n".join(("", _alnum(_STRIP_ENTITY.sub("", marked)), normalise(decoded), _alnum(decoded)))
             get = index.get
             for i in range(len(flat) - MIN_FREE_TEXT + 1):
                 bucket = get(flat[i : i + MIN_FREE_TEXT])
@@ -466,6 +471,15 @@ class Redactor:
         return value
 
 
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def _decoded(text: str) -> str:
+    """HTML entities and \\uXXXX escapes as the characters they stand for."""
+    out = html.unescape(text) if "&" in text else text
+    return _ESCAPE.sub(lambda m: chr(int(m[1], 16)), out) if "\\u" in out else out
+
+
 class _Matcher:
     """The compiled regexes of one pass: every variant of every value, and a value cut at the end."""
 
@@ -482,9 +496,15 @@ class _Matcher:
         return self.redactor.token(*known) if known else self.redactor.token(m.lastgroup or "id_document", m.group(0))
 
     def text(self, text: str) -> str:
-        if not text:
+        if not text or not self.by_key:
             return text
         out = self.pattern.sub(self._token_for, text)
+        if "&" in out or "\\u" in out:  # characters written as entities or escapes (`&#67;B7734129`)
+            plain = _decoded(out)
+            if plain != out:
+                again = self.pattern.sub(self._token_for, plain)
+                if again != plain:
+                    out = again
         if self.tail is not None:
             cut = self.tail.search(out, max(0, len(out) - TAIL_WINDOW))
             if cut is not None:
