@@ -427,4 +427,5 @@ async def test_a_token_like_value_is_never_stored(sandbox: Sandbox, form: str, u
         assert out["WasSuccessful"] is False and out["ErrorKind"] == "validation", out
         assert [e["PropertyName"] for e in out["Errors"]] == ["IdentityDocumentNumber"]
         assert "token" in out["Errors"][0]["Message"]
+        assert out["Errors"][0]["AttemptedValue"] == given, "shown back as sent, not as a new token"
         assert recorder.bodies == [] and stored["Description"] != "changed"

@@ -193,7 +193,7 @@ class RedactionScope:
             return
         if isinstance(value, (int, float)):
             value = _number_text(value)
-        if not isinstance(value, str) or TOKEN_PATTERN.fullmatch(value.strip()):
+        if not isinstance(value, str) or _TOKENISH.search(value):  # a token, or an attempt at one: not data
             return
         key = normalise(value)
         if key and key not in self.values:
@@ -444,7 +444,9 @@ class Redactor:
 
     def _replace(self, value: Any, matcher: _Matcher, forced: str | None) -> Any:
         if isinstance(value, str):
-            if forced is not None and value and not TOKEN_PATTERN.fullmatch(value.strip()):
+            # Under a redacted field: a token, unless it already looks like one (a token the model
+            # copied imperfectly is shown back as it was sent, so the refusal makes sense).
+            if forced is not None and value and not _TOKENISH.search(value):
                 return self.token(forced, value)
             return matcher.text(value)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
