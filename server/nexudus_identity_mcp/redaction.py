@@ -44,7 +44,6 @@ from typing import Any
 from .fields import FIELDS
 
 CATEGORY_LABELS = {"id_document": "ID_DOC", "name": "NAME"}
-TOKEN_PATTERN = re.compile(r"«(ID_DOC|NAME):([0-9a-f]{8})»")
 # Every field that holds a redactable value, whatever categories are on: a token-like value given for
 # one of these is never written (see `Redactor.resolve_given`).
 PII_FIELDS: dict[str, str] = {f.name: f.pii for f in FIELDS if f.pii}
@@ -246,9 +245,6 @@ class Redactor:
     def token(self, category: str, value: str) -> str:
         digest = hmac.new(self._key, f"{category}\0{value}".encode(), hashlib.sha256).hexdigest()[:8]
         return f"«{CATEGORY_LABELS[category]}:{digest}»"
-
-    def is_token(self, value: Any) -> bool:
-        return isinstance(value, str) and TOKEN_PATTERN.fullmatch(value.strip()) is not None
 
     def value(self, field_name: str, value: Any) -> Any:
         """One field's value as the model may see it."""
