@@ -420,3 +420,14 @@ def test_keys_that_end_in_a_redacted_fields_name_are_redacted() -> None:
     assert out["BusinessName"] == "Harbour Works Lisbon"
     assert out["PreviousIdentityDocumentNumber"] == tok(r, "AB12")
     assert out["Note"] == "billed to ferreira and filhos lda"  # `&` is not `and`: a different text
+
+
+def test_names_that_contain_the_label_letters_are_still_names() -> None:
+    """`ID DOC` inside a word (David Docherty) is not a token label: the name is redacted as usual."""
+    r = redactor("id_document", "name")
+    record = {"Id": 21, "CoworkerFullName": "David Docherty", "IdentityDocumentNumber": "IDDOC12345"}
+    out = scrubbed(r, r.record(record) | {"Note": "call david docherty"}, record)
+    assert out["CoworkerFullName"] == tok(r, "David Docherty", "name")
+    assert out["Note"] == f"call {tok(r, 'David Docherty', 'name')}"
+    assert r.is_token(tok(r, NUMBER)) and r.is_token(f"<<{tok(r, NUMBER)[1:-1].upper()}>>")
+    assert not r.is_token("ID doc check") and not r.is_token("David Docherty")

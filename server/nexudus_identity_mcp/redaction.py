@@ -70,7 +70,7 @@ _NOT_ALNUM = re.compile(r"[\W_]+")
 # A token as the server writes it: kept as it is by the final pass (never re-redacted).
 _TOKEN_ALT = r"«(?:ID_DOC|NAME):[0-9a-f]{8}»"
 # Looks like a token in any form (used on values given for redacted fields).
-_TOKENISH = re.compile(r"(?i)ID[\W_]*DOC|«|»|‹|›|<<|>>|\bPII\b|\bNAME\s*[:=]")
+_TOKENISH = re.compile(r"(?i)\bID[\W_]*DOC\b|«|»|‹|›|<<|>>|\bPII\b|\bNAME\s*[:=]")
 _TOKEN_CORE = re.compile(r"(?i)(?:PII\s*[:_]\s*)?(ID[\W_]*DOC|NAME)\s*[:=]\s*([0-9a-f]{8})")
 _WRAPPERS = "\"'`«»‹›<>[](){} \t\r\n"
 
@@ -245,6 +245,10 @@ class Redactor:
     def token(self, category: str, value: str) -> str:
         digest = hmac.new(self._key, f"{category}\0{value}".encode(), hashlib.sha256).hexdigest()[:8]
         return f"«{CATEGORY_LABELS[category]}:{digest}»"
+
+    def is_token(self, value: Any) -> bool:
+        """A token, exactly or in a form a model may copy it (any case, other brackets, quoted)."""
+        return isinstance(value, str) and _TOKEN_CORE.fullmatch(value.strip(_WRAPPERS)) is not None
 
     def value(self, field_name: str, value: Any) -> Any:
         """One field's value as the model may see it."""
