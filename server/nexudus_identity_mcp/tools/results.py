@@ -57,12 +57,23 @@ def failure(
     }
     body.update({k: v for k, v in extra.items() if v is not None})
     summary = f"Failed ({kind.value}): {message.splitlines()[0] if message else kind.value}"
-    listed = [f"{e.get('PropertyName') or '(body)'}: {e.get('Message')}" for e in body["Errors"]]
+    listed = [_problem_line(e) for e in body["Errors"]]
     if listed and kind == ErrorKind.VALIDATION:
+        # The first line is all that some frameworks show a model: what failed, where, what to do.
         more = len(listed) - MAX_SUMMARY_ERRORS
         summary = (
-            f"Failed (validation, {source}): {len(listed)} problem(s): "
+            f"Failed (validation, {source}): nothing was written. {len(listed)} problem(s): "
             + "; ".join(listed[:MAX_SUMMARY_ERRORS])
             + (f"; and {more} more" if more > 0 else "")
+            + ". Fix them and call again."
         )
     return ToolResult(body, True, summary)
+
+
+def _problem_line(error: dict[str, Any]) -> str:
+    line = f"{error.get('PropertyName') or '(body)'}: {error.get('Message')}"
+    hint = error.get("Hint")
+    if hint and f"did you mean {hint}" not in line:
+        shown = str(hint)
+        line += f" (Hint: {shown if len(shown) <= 100 else shown[:99] + '…'})"
+    return line
