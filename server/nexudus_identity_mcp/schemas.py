@@ -11,6 +11,7 @@ What a model reads of the three tools is budgeted (bench/bench.py prints it): ke
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import mcp.types as types
@@ -319,3 +320,13 @@ def tool_definitions(*, read_only: bool = False) -> list[types.Tool]:
         ),
     ]
     return [t for t in tools if not read_only or t.name in READ_TOOLS]
+
+
+MODEL_VISIBLE_BUDGET = 7600
+"""Bytes a model reads of the three original tools (find, get, update): issue #13's ceiling."""
+
+
+def model_visible_bytes(tool: types.Tool) -> int:
+    """What a model reads of a tool: the JSON of its name, description and input schema (UTF-8)."""
+    seen = {"name": tool.name, "description": tool.description, "inputSchema": tool.input_schema}
+    return len(json.dumps(seen, ensure_ascii=False).encode())

@@ -64,7 +64,7 @@ class ScriptedAgent:
                         raise ScriptError(f"step {n}: copy_required before any read")
                     arguments = {**{k: read[k] for k in REQUIRED if k in read}, **arguments}
                 if step.get("strict"):
-                    schema = next((t.input_schema for t in session.tools if t.name == tool), {})
+                    schema: dict[str, Any] = next((t.input_schema for t in session.tools if t.name == tool), {})
                     arguments = {**dict.fromkeys(schema.get("properties", {})), **arguments}
             last = await session.call(tool, arguments)
             if tool == GET_TOOL and not last.is_error:
