@@ -90,7 +90,7 @@ async def test_every_missing_required_field_carries_the_records_value(sandbox: S
     is_error, out, line = await call(sandbox, UPDATE_TOOL, {"Id": CHECK, "Description": "x"})
     hints = {e["PropertyName"]: e["Hint"] for e in out["Errors"]}
     assert is_error and hints == {k: str(v) for k, v in required_from(record).items() if k != "Id"}
-    assert "(Hint: 1001)" in line and line.endswith("Fix them and call again.")
+    assert '(Hint: "1001")' in line and line.endswith("Fix them and call again.")
     # The Hints alone repair the call.
     is_error, out, _ = await call(sandbox, UPDATE_TOOL, {"Id": CHECK, "Description": "x", **hints})
     assert not is_error and [c["Field"] for c in out["Changes"]] == ["Description"]

@@ -14,7 +14,7 @@ from typing import Any
 from ..nexudus import ErrorKind
 
 audit_log = logging.getLogger("nexudus_identity_mcp.audit")
-MAX_SUMMARY_ERRORS = 3
+MAX_SUMMARY_ERRORS = 7  # the seven required fields fit: one retry can be built from the first line
 
 # Who is calling: "stdio", or the client name an HTTP bearer token maps to. Set per tool call by app.py.
 CALLER: ContextVar[str] = ContextVar("nexudus_mcp_caller", default="local")
@@ -74,6 +74,7 @@ def _problem_line(error: dict[str, Any]) -> str:
     line = f"{error.get('PropertyName') or '(body)'}: {error.get('Message')}"
     hint = error.get("Hint")
     if hint and f"did you mean {hint}" not in line:
+        # A Hint may be a record's value: quoted as JSON (no raw newlines) and capped, never prose.
         shown = str(hint)
-        line += f" (Hint: {shown if len(shown) <= 100 else shown[:99] + '…'})"
+        line += f" (Hint: {json.dumps(shown if len(shown) <= 100 else shown[:99] + '…', ensure_ascii=False)})"
     return line
