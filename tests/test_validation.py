@@ -82,12 +82,18 @@ def test_did_you_mean_only_for_a_near_miss_with_that_propertys_allowed_values() 
 # ------------------------------------------------------------------ item 4: required fields
 def test_required_hint_is_the_records_value_as_a_read_shows_it() -> None:
     shown = {"BusinessId": 1001, "IdentityDocumentType": "Passport", "Name": "", "Billed": False}
-    assert required_hint("BusinessId", shown) == {
+    errors = errors_of({"Id": 87654301, "Name": " ", "IdentityDocumentType": None, "Colour": 1})
+    assert required_hint(errors["BusinessId"], shown) == {
+        "PropertyName": "BusinessId",
         "Message": "is a required field; copy the record's current value from Hint",
+        "AttemptedValue": None,
         "Hint": "1001",
     }
-    assert required_hint("IdentityDocumentType", shown)["Hint"] == "Passport"  # type: ignore[index]
-    assert required_hint("Name", shown) is None and required_hint("Missing", shown) is None
+    assert required_hint(errors["IdentityDocumentType"], shown)["Hint"] == "Passport"
+    blank = required_hint(errors["Name"], {"Name": "Passport check"})
+    assert blank["Hint"] == "Passport check" and blank["Message"].startswith("is a required field and cannot be empty")
+    assert required_hint(errors["Name"], shown) == errors["Name"]  # the record's is blank too: no Hint
+    assert required_hint(errors["Colour"], {"Colour": "x"}) == errors["Colour"]
 
 
 def test_the_failed_call_keeps_its_valid_id_for_the_hints() -> None:

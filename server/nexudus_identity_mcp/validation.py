@@ -104,7 +104,8 @@ def unknown_properties(args: dict[str, Any], known: tuple[str, ...]) -> list[dic
     known_set = set(known)
     unknown = [name for name in args if name not in known_set]
     errors = []
-    for name in unknown[:MAX_UNKNOWN_LISTED]:
+    listed = len(unknown) if len(unknown) <= MAX_UNKNOWN_LISTED + 1 else MAX_UNKNOWN_LISTED
+    for name in unknown[:listed]:
         shown = _cap(name)
         if name in NOT_WRITABLE:
             message = "is read-only: the record has it but this tool cannot change it; leave it out"
@@ -124,7 +125,7 @@ def unknown_properties(args: dict[str, Any], known: tuple[str, ...]) -> list[dic
                 hint=hint,
             )
         )
-    more = len(unknown) - MAX_UNKNOWN_LISTED
+    more = len(unknown) - listed
     if more > 0:
         errors.append(
             problem(
@@ -241,12 +242,14 @@ def change_warnings(changes: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def required_hint(prop: str, shown_record: dict[str, Any]) -> dict[str, str] | None:
-    """For a missing required field, the record's current value (as a read shows it) as the Hint."""
-    value = shown_record.get(prop)
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    return {"Message": f"{REQUIRED_MESSAGE}; copy the record's current value from Hint", "Hint": str(value)}
+def required_hint(error: dict[str, Any], shown_record: dict[str, Any]) -> dict[str, Any]:
+    """A missing or blank required field's error, with the record's current value (as a read shows it)
+    as its Hint; any other error as it is."""
+    message = str(error.get("Message") or "")
+    value = shown_record.get(error.get("PropertyName") or "")
+    if not message.startswith(REQUIRED_MESSAGE) or value is None or value == "" or isinstance(value, bool):
+        return error
+    return {**error, "Message": f"{message}; copy the record's current value from Hint", "Hint": str(value)}
 
 
 def _option_flag(args: dict[str, Any], name: str, errors: list[dict[str, Any]]) -> bool:

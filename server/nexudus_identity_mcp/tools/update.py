@@ -82,17 +82,13 @@ class UpdateTool(ToolBase):
         """Each missing required field gets the record's current value as its Hint, when the call named
         a check that can be read (so one retry fixes it); otherwise the errors as they are."""
         errors = invalid.errors
-        if invalid.check_id is None or not any(e.get("Message") == REQUIRED_MESSAGE for e in errors):
+        if invalid.check_id is None or not any(str(e.get("Message")).startswith(REQUIRED_MESSAGE) for e in errors):
             return errors
         try:
             shown = self.present(await self.client.get_check(invalid.check_id))
         except NexudusError:
             return errors
-        out = []
-        for error in errors:
-            hint = required_hint(error["PropertyName"], shown) if error.get("Message") == REQUIRED_MESSAGE else None
-            out.append({**error, **hint} if hint else error)
-        return out
+        return [required_hint(error, shown) for error in errors]
 
     async def _read_merge_write(self, request: UpdateRequest, lease: Lease) -> ToolResult:
         try:
