@@ -10,7 +10,7 @@ from .schemas import DATE_HINT
 
 def _type_of(f: Field) -> str:
     if f.enum is not None:
-        return f"{f.enum.name} (name or code)"
+        return f"{f.enum.name} (names; codes also accepted)"
     return {"datetime": "date (ISO 8601)"}.get(f.type, f.type)
 
 

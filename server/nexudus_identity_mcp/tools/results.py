@@ -61,11 +61,11 @@ def failure(
     if listed and kind == ErrorKind.VALIDATION:
         # The first line is all that some frameworks show a model: what failed, where, what to do.
         more = len(listed) - MAX_SUMMARY_ERRORS
+        problems = "; ".join(listed[:MAX_SUMMARY_ERRORS]) + (f"; and {more} more" if more > 0 else "")
         summary = (
-            f"Failed (validation, {source}): nothing was written. {len(listed)} problem(s): "
-            + "; ".join(listed[:MAX_SUMMARY_ERRORS])
-            + (f"; and {more} more" if more > 0 else "")
-            + ". Fix them and call again."
+            f"Failed (validation, {source}): nothing was written. {len(listed)} problem(s): {problems}"
+            + ("" if problems.endswith((".", "?")) else ".")
+            + " Fix them and call again."
         )
     return ToolResult(body, True, summary)
 
