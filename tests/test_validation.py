@@ -66,6 +66,23 @@ def test_other_record_fields_are_read_only_without_the_command_tool() -> None:
         assert "Hint" not in errors[name]
 
 
+def test_a_near_miss_of_a_read_only_field_is_not_sent_to_a_writable_one() -> None:
+    errors = errors_of({**REQUIRED_ARGS, "verificationstatus": "Successful", "VerificationStatuss": "3"})
+    for name in ("verificationstatus", "VerificationStatuss"):
+        message = errors[name]["Message"]
+        assert "the record's VerificationStatus is read-only here" in message and RUN_COMMAND_TOOL in message
+        assert "Hint" not in errors[name] and "AllowedValues" not in errors[name]
+
+
+def test_read_only_wording_is_the_updates_alone() -> None:
+    with pytest.raises(ArgumentErrors) as caught:
+        parse_get({"Id": 1, "UpdatedOn": "x"})
+    assert caught.value.errors[0]["Message"].startswith("is not a property of this tool")
+    with pytest.raises(ArgumentErrors) as caught:
+        parse_find({"UpdatedOn": "x"})
+    assert "read-only" not in caught.value.errors[0]["Message"]
+
+
 def test_did_you_mean_only_for_a_near_miss_with_that_propertys_allowed_values() -> None:
     errors = errors_of(
         {**REQUIRED_ARGS, "IdentityDocumentExpiryDate": "2031-01-01", "identitydocumenttype2": "Passport", "Colour": 1}

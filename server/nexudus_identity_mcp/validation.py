@@ -96,24 +96,31 @@ def _words(name: str) -> list[str]:
     return [w.lower()[:5] for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
 
 
-def unknown_properties(args: dict[str, Any], known: tuple[str, ...]) -> list[dict[str, Any]]:
+def unknown_properties(
+    args: dict[str, Any], known: tuple[str, ...], read_only: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
     """A problem for each of the first few arguments the tool does not take, then one that counts the
-    rest. A field the record has but this tool cannot write says so (no Hint); any other name gets
-    the closest writable property as Hint, and that property's AllowedValues when it is an enum.
-    Linear in the number of arguments: difflib runs for the listed few only."""
+    rest. A `read_only` field (one the record has but this tool cannot write), or a near-miss of one,
+    says so, with no Hint; any other name gets the closest property the tool takes as Hint, and that
+    property's AllowedValues when it is an enum. Linear in the number of arguments: difflib runs for
+    the listed few only."""
     known_set = set(known)
     unknown = [name for name in args if name not in known_set]
     errors = []
     listed = len(unknown) if len(unknown) <= MAX_UNKNOWN_LISTED + 1 else MAX_UNKNOWN_LISTED
     for name in unknown[:listed]:
         shown = _cap(name)
-        if name in NOT_WRITABLE:
-            message = "is read-only: the record has it but this tool cannot change it; leave it out"
-            if name in STATUS_FIELDS:
+        meant = name if name in read_only else closest_property(name, known + read_only)
+        if meant is not None and meant in read_only:
+            if meant == name:
+                message = "is read-only: the record has it but this tool cannot change it; leave it out"
+            else:
+                message = f"is not a property of this tool, and the record's {meant} is read-only here; leave it out"
+            if meant in STATUS_FIELDS:
                 message += f". To change a check's status use {RUN_COMMAND_TOOL}"
             errors.append(problem(shown, message, _cap(args[name])))
             continue
-        hint = closest_property(name, known)
+        hint = meant
         target = BY_NAME.get(hint) if hint else None
         allowed = target.enum.names if target is not None and target.enum is not None else None
         errors.append(
@@ -157,7 +164,7 @@ def parse_get(arguments: dict[str, Any] | None) -> int:
 def parse_update(arguments: dict[str, Any] | None) -> UpdateRequest:
     """Validate the update tool's arguments; raise ArgumentErrors listing every problem."""
     args = dict(arguments or {})
-    errors = unknown_properties(args, UPDATE_PROPERTIES)
+    errors = unknown_properties(args, UPDATE_PROPERTIES, NOT_WRITABLE)
     values: dict[str, Any] = {}
     blanked: list[str] = []  # optional text or date fields given as "": cleared, like ClearFields
 
