@@ -9,6 +9,9 @@ Prints one table of medians and ratios; each figure is measured in the same run 
 3. upstream efficiency over 100 sequential updates: GETs, PUTs, token requests, TCP connections
 4. HTTP mode: calls per second and p50/p99 with 16 concurrent clients, one worker and two
 5. peak memory (RSS) of the server after 1,000 calls, and growth from the 500th to the 1,000th
+0. first, what a model reads of the tool list: the JSON of name + description + inputSchema of the
+   three original tools (budget 7,600 bytes, issue #13), and any newer tool listed on its own row
+   (`--tools-only` prints just this)
 Exit status 1 when a budget is missed. Needs the test extra installed (pip install -e '.[test]').
 """
 
@@ -31,7 +34,8 @@ import httpx2
 
 from nexudus_identity_mcp.loopback import free_port
 from nexudus_identity_mcp.sandbox import ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN
-from nexudus_identity_mcp.tool_names import GET_TOOL, UPDATE_TOOL
+from nexudus_identity_mcp.schemas import MODEL_VISIBLE_BUDGET, model_visible_bytes, tool_definitions
+from nexudus_identity_mcp.tool_names import FIND_TOOL, GET_TOOL, UPDATE_TOOL
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -241,9 +245,26 @@ async def http_load(url: str, clients: int, calls_each: int) -> tuple[float, flo
 
 
 # ------------------------------------------------------------------ main
+def tool_list_rows(rows: list[tuple[str, str, str, str, str]], failures: list[str]) -> None:
+    """What a model reads of the tools: the three original ones against their budget, newer ones apart."""
+    original = (FIND_TOOL, GET_TOOL, UPDATE_TOOL)
+    sizes = {t.name: model_visible_bytes(t) for t in tool_definitions()}
+    three = sum(sizes[name] for name in original)
+    detail = " + ".join(str(sizes[name]) for name in original)
+    rows.append(
+        ("tool list a model reads: find + get + update", f"{three:,} B", detail, "", f"<= {MODEL_VISIBLE_BUDGET:,} B")
+    )
+    if three > MODEL_VISIBLE_BUDGET:
+        failures.append(f"tool list {three:,} B > {MODEL_VISIBLE_BUDGET:,} B")
+    for name, size in sizes.items():
+        if name not in original:
+            rows.append((f"tool list a model reads: {name}", f"{size:,} B", "", "", "report"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, noisier)")
+    parser.add_argument("--tools-only", action="store_true", help="print only the tool-list size (figure 0)")
     args = parser.parse_args()
     runs, calls, mem_calls, http_each = (5, 50, 200, 10) if args.quick else (15, 300, 1000, 40)
 
@@ -251,6 +272,9 @@ def main() -> int:
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     rows: list[tuple[str, str, str, str, str]] = []
     failures: list[str] = []
+    tool_list_rows(rows, failures)
+    if args.tools_only:
+        return print_rows(rows, failures, "tools only")
     env = base_env(sandbox_url)
     sandbox_cmd = [PY, "-m", "nexudus_identity_mcp", "sandbox", "--port", str(sandbox_port), "--write-limit", "0"]
     with process(sandbox_cmd, env, health=f"{sandbox_url}/healthz"):
@@ -362,15 +386,17 @@ def main() -> int:
         if growth > 2 * 2**20:
             failures.append(f"RSS grew {growth / 2**20:.1f} MB between call {half} and {mem_calls}")
 
+    return print_rows(rows, failures, "quick" if args.quick else "full")
+
+
+def print_rows(rows: list[tuple[str, str, str, str, str]], failures: list[str], kind: str) -> int:
     widths = [max(len(r[i]) for r in [*rows, ("figure", "ours", "floor", "ratio", "budget")]) for i in range(5)]
     header = ("figure", "ours", "floor", "ratio", "budget")
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)))
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)))
-    print(
-        f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {'quick' if args.quick else 'full'} run"
-    )
+    print(f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {kind} run")
     if failures:
         print("BUDGET MISSED: " + "; ".join(failures))
         return 1

@@ -42,6 +42,11 @@ def test_the_suite_has_the_scenarios_the_issue_names() -> None:
         "throttled_then_retry",
         "read_only_refused",
         "status_not_writable",
+        "status_error_not_followed",
+        "wrong_required_copy",
+        "reassign_refused",
+        "reassign_explicit",
+        "null_as_keep",
     ):
         assert needed in names
 

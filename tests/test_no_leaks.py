@@ -103,6 +103,15 @@ async def test_nothing_secret_reaches_results_or_logs(
             )
             await call("update_coworker_identity_check", {**required_from(record), "IdentityDocumentNumber": 12345})
             sandbox.state.faults.clear()
+            # Paths that read the record to explain an error: required-field Hints, a differing owner,
+            # a read-only field, and an enum change reported in Warnings (a dry run).
+            for args in (
+                {"Id": check_id, "IdentityDocumentNumber": NEW_NUMBER},
+                {**required_from(record), "CoworkerId": 2999, "IdentityDocumentNumber": NEW_NUMBER},
+                {**required_from(record), "VerificationStatus": "Successful", "IdentityDocumentNumber": NEW_NUMBER},
+                {**required_from(record), "IdentityDocumentType": "Other", "DryRun": True},
+            ):
+                await call("update_coworker_identity_check", args)
         # a real write of a new number, then a read of it
         record = (await call("get_coworker_identity_check", {"Id": 87654301}))["Record"]
         await call("update_coworker_identity_check", {**required_from(record), "IdentityDocumentNumber": NEW_NUMBER})

@@ -74,7 +74,8 @@ async def test_every_schema_is_portable(sandbox: Sandbox) -> None:
                     assert node.get("description"), f"{tool['name']} {kind} {path} has no description"
                 if "enum" in node:
                     assert node["type"] == "string" and all(isinstance(v, str) for v in node["enum"]), path
-        assert tool["inputSchema"]["additionalProperties"] is False
+        # google-genai's MCP support crashes on it; the server refuses unknown properties itself.
+        assert "additionalProperties" not in tool["inputSchema"]
 
 
 async def test_update_schema_is_the_reference_page(sandbox: Sandbox) -> None:
@@ -83,11 +84,10 @@ async def test_update_schema_is_the_reference_page(sandbox: Sandbox) -> None:
     schema = update["inputSchema"]
     assert schema["required"] == PAGE_REQUIRED
     assert list(schema["properties"])[:7] == PAGE_REQUIRED
-    assert {"ClearFields", "DryRun", "ExpectedUpdatedOn"} <= set(schema["properties"])
+    assert {"ClearFields", "DryRun", "ExpectedUpdatedOn", "Reassign"} <= set(schema["properties"])
     doc_type = schema["properties"]["IdentityDocumentType"]
-    assert (
-        doc_type["enum"][:3] == ["None", "Passport", "DriversLicense"] and "NEXUSCard = 10" in doc_type["description"]
-    )
+    assert doc_type["enum"][:3] == ["None", "Passport", "DriversLicense"]
+    assert doc_type["description"].endswith("Names; codes are also accepted.")
     assert update["annotations"] == {
         "title": "Update a coworker identity check",
         "readOnlyHint": False,
@@ -97,3 +97,5 @@ async def test_update_schema_is_the_reference_page(sandbox: Sandbox) -> None:
     }
     assert tools["get_coworker_identity_check"]["annotations"]["readOnlyHint"] is True
     assert update["title"] and "keeps every field you leave out" in update["description"]
+    assert "VerificationStatus and VerificationType are read-only here" in update["description"]
+    assert "run_coworker_identity_check_command" in update["description"]

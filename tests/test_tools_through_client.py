@@ -230,12 +230,15 @@ async def test_local_validation_reports_everything_with_hints(sandbox: Sandbox, 
     assert "NEXUSCard" in errors["IdentityDocumentType"]["AllowedValues"]
     assert errors["IdentityDocumentType"]["AttemptedValue"] == "Pasport"
     assert errors["IdentityDocumentExpiryDate"]["Hint"] == "IdentityDocumentExpirationDate"
-    assert len(sandbox.state.requests) == requests_before, "invalid input never reaches the API"
+    assert errors["Name"]["Hint"] == record["Name"], "a missing required field carries the record's value"
+    assert "AllowedValues" not in errors["IdentityDocumentExpiryDate"], "no enum names for a date property"
+    new = sandbox.state.requests[requests_before:]
+    assert [r.method for r in new] == ["GET"], "invalid input is never sent; the record is only read for the Hints"
 
 
 async def test_api_validation_is_passed_through_with_allowed_values(sandbox: Sandbox, era: str) -> None:
     record = await read(sandbox, era)
-    is_error, out = await call(sandbox, era, UPDATE, {**required_from(record), "BusinessId": 9999})
+    is_error, out = await call(sandbox, era, UPDATE, {**required_from(record), "BusinessId": 9999, "Reassign": True})
     assert is_error and out["ErrorKind"] == "validation" and out["Source"] == "nexudus" and out["Status"] == 400
     assert out["Errors"] == [
         {"PropertyName": "BusinessId", "Message": "does not match an existing business", "AttemptedValue": 9999}

@@ -48,7 +48,9 @@ coworking members). Work like this:
 get_coworker_identity_check, so you know its current values and UpdatedOn.
 2. Change only what the user asked for. Copy the required fields (Id, BusinessId, CoworkerId, Name, \
 IdentityCheckProvider, IdentityDocumentType, AddressDocumentType) from the record you read; leave every \
-other field out unless the user asked to change it. Left-out fields keep their values.
+other field out unless the user asked to change it. Left-out (or null) fields keep their values. \
+VerificationStatus and VerificationType are read-only in the update; a status changes with \
+run_coworker_identity_check_command.
 3. When the user has not confirmed the exact change, call update_coworker_identity_check with \
 DryRun: true, show them the Changes, and apply it only after they agree.
 4. Pass ExpectedUpdatedOn (the UpdatedOn you read) so a change made by someone else meanwhile is not \

@@ -68,6 +68,9 @@ class EnumType:
         if isinstance(raw, str):
             text = raw.strip()
             if re.fullmatch(r"[+-]?\d+", text):
+                # No code has more than a few digits; a longer string would hit Python's int-digit limit.
+                if len(text) > 9:
+                    raise EnumParseError(self, raw, None)
                 return self.parse(int(text))
             value = self._by_key.get(_key(text))
             if value is not None:

@@ -5,7 +5,9 @@ the body sent to the API, the sandbox's rules and the reference's field table (d
 three roles:
 
 - `put`: documented on the reference page of PUT /api/spaces/coworkeridentitychecks. The tool
-  accepts it; `required` is the page's own required list. Descriptions are the page's words.
+  accepts it; `required` is the page's own required list. Descriptions are hand-written for a model
+  (the page's are generated from the names: "Whether billed is enabled"), short, because every one
+  of them is in the tool list a client sends with each request.
 - `carried`: returned by GET but not documented for PUT (VerificationType, VerificationStatus, the
   links to proposals and contracts). The API's update is a full replace, so the server sends these
   back exactly as it read them: a PUT must never clear what the caller did not mention.
@@ -70,64 +72,64 @@ def _put(
 
 FIELDS: tuple[Field, ...] = (
     # --- Required on PUT (reference page, "Required Fields") ---
-    _put("Id", "integer", "The Id of the CoworkerIdentityCheck record to update.", required=True),
-    _put("BusinessId", "integer", "ID of the business linked to this record.", required=True),
-    _put("CoworkerId", "integer", "ID of the coworker linked to this record.", required=True),
-    _put("Name", "string", "Display name for this verification check.", required=True),
+    _put("Id", "integer", "The check's Id.", required=True),
+    _put("BusinessId", "integer", "The check's location (business) Id.", required=True),
+    _put("CoworkerId", "integer", "The member (coworker) Id the check belongs to.", required=True),
+    _put("Name", "string", "The check's own name, e.g. 'Passport check' (not the member's).", required=True),
     _put(
         "IdentityCheckProvider",
         "integer",
-        "How the check is performed: Manual (operator review) or StripeIdentity (Stripe-delegated).",
+        "Who verifies: Manual (staff) or StripeIdentity.",
         required=True,
         enum=IDENTITY_CHECK_PROVIDER,
     ),
     _put(
         "IdentityDocumentType",
         "integer",
-        "Type of identity document used when VerificationType is IdDocument.",
+        "The identity document, for an IdDocument check.",
         required=True,
         enum=IDENTITY_DOCUMENT_TYPE,
     ),
     _put(
         "AddressDocumentType",
         "integer",
-        "Type of address document used when VerificationType is Address.",
+        "The proof of address, for an Address check.",
         required=True,
         enum=ADDRESS_DOCUMENT_TYPE,
     ),
     # --- Optional on PUT (reference page, "Optional Fields") ---
-    _put("IdentityDocumentNumber", "string", "Number or identifier on the identity document.", pii="id_document"),
-    _put("IdentityDocumentIssuedBy", "string", "Authority or organisation that issued the identity document."),
-    _put("IdentityDocumentExpirationDate", "datetime", "Expiration date of the identity document."),
-    _put("Description", "string", "Free-text notes or details about this check."),
-    _put("Billed", "boolean", "Whether billed is enabled."),
-    _put("StripeVerificationSessionId", "string", "ID of the stripe verification session associated with this record."),
+    _put("IdentityDocumentNumber", "string", "The identity document's number.", pii="id_document"),
+    _put("IdentityDocumentIssuedBy", "string", "Who issued the identity document."),
+    _put("IdentityDocumentExpirationDate", "datetime", "When the identity document expires."),
+    _put("Description", "string", "Staff notes on the check."),
+    _put("Billed", "boolean", "Whether the member has been charged for this check."),
+    _put("StripeVerificationSessionId", "string", "Stripe Identity session id (vs_…), for StripeIdentity checks."),
     _put(
         "IdentityCheckProvider1",
         "integer",
-        "The identity check provider1 value for this coworker identity check.",
+        "Extra verification slot 1 (beside the main one): who verifies.",
         enum=IDENTITY_CHECK_PROVIDER,
     ),
     _put(
         "VerificationType1",
         "integer",
-        "The verification type1 value for this coworker identity check.",
+        "Slot 1: what it verifies.",
         enum=VERIFICATION_TYPE,
     ),
-    _put("Description1", "string", "The description1 value for this coworker identity check."),
+    _put("Description1", "string", "Slot 1: notes."),
     _put(
         "IdentityCheckProvider2",
         "integer",
-        "The identity check provider2 value for this coworker identity check.",
+        "Extra verification slot 2: who verifies.",
         enum=IDENTITY_CHECK_PROVIDER,
     ),
     _put(
         "VerificationType2",
         "integer",
-        "The verification type2 value for this coworker identity check.",
+        "Slot 2: what it verifies.",
         enum=VERIFICATION_TYPE,
     ),
-    _put("Description2", "string", "The description2 value for this coworker identity check."),
+    _put("Description2", "string", "Slot 2: notes."),
     # --- Returned by GET, not documented for PUT: sent back unchanged so a full replace keeps them ---
     Field(
         "VerificationType",
@@ -136,7 +138,13 @@ FIELDS: tuple[Field, ...] = (
         "What the check verifies: IdDocument uses the IdentityDocument* fields, Address uses AddressDocumentType.",
         enum=VERIFICATION_TYPE,
     ),
-    Field("VerificationStatus", "integer", "carried", "Where the check stands.", enum=VERIFICATION_STATUS),
+    Field(
+        "VerificationStatus",
+        "integer",
+        "carried",
+        "Where the check stands; not writable by the update.",
+        enum=VERIFICATION_STATUS,
+    ),
     Field("LastError", "string", "carried", "The last error the verification provider reported."),
     Field("UniqueId", "guid", "carried", "Globally unique id of the record."),
     Field("ProposalGuid", "guid", "carried", "Proposal this check belongs to, if any."),
@@ -219,6 +227,23 @@ SEARCH_FILTERS: tuple[SearchFilter, ...] = (
 )
 FILTER_BY_ARGUMENT: dict[str, SearchFilter] = {f.argument: f for f in SEARCH_FILTERS}
 FILTER_BY_PARAM: dict[str, SearchFilter] = {f.param: f for f in SEARCH_FILTERS}
+
+# Fields of the record the update cannot write (carried back unchanged, or derived).
+NOT_WRITABLE: tuple[str, ...] = tuple(f.name for f in FIELDS if f.role != "put")
+# Changed only by the API's commands (the command tool), never by the update.
+STATUS_FIELDS: tuple[str, ...] = ("VerificationStatus", "VerificationType")
+# Internal linkage and bookkeeping: shown in a read only when set (they are almost always empty).
+LINKAGE_FIELDS: frozenset[str] = frozenset(
+    (
+        "UniqueId",
+        "ProposalGuid",
+        "CoworkerContractGuid",
+        "ContractContactGuid",
+        "IdentityCheckGroupGuid",
+        "IsNew",
+        "SystemId",
+    )
+)
 
 # Roles the API asks for, by operation (API-FACTS, "Base URL and resource").
 ROLE_FOR = {

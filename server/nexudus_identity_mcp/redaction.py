@@ -250,6 +250,10 @@ class Redactor:
         """A token, exactly or in a form a model may copy it (any case, other brackets, quoted)."""
         return isinstance(value, str) and _TOKEN_CORE.fullmatch(value.strip(_WRAPPERS)) is not None
 
+    def looks_like_token(self, value: Any) -> bool:
+        """Token-like text (the ID_DOC/NAME label in any form): shown back as sent, never re-tokenised."""
+        return isinstance(value, str) and _TOKENISH.search(value) is not None
+
     def value(self, field_name: str, value: Any) -> Any:
         """One field's value as the model may see it."""
         category = self.fields.get(field_name)

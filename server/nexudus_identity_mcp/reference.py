@@ -10,7 +10,7 @@ from .schemas import DATE_HINT
 
 def _type_of(f: Field) -> str:
     if f.enum is not None:
-        return f"{f.enum.name} (name or code)"
+        return f"{f.enum.name} (names; codes also accepted)"
     return {"datetime": "date (ISO 8601)"}.get(f.type, f.type)
 
 
@@ -25,10 +25,12 @@ def fields_markdown() -> str:
             description += " Shown to the model as a token (see Redaction)."
         lines.append(f"| `{f.name}` | {_type_of(f)} | {'yes' if f.required else ''} | {description} |")
     lines += [
-        "| `ClearFields` | list of field names | | Optional fields to blank on purpose; all others left out keep "
-        "their value. |",
+        "| `ClearFields` | list of field names | | Optional fields to blank on purpose; all others left out (or "
+        'null) keep their value. `""` for a text or date field does the same as naming it here. |',
         "| `DryRun` | boolean | | Do everything but the write; return the changes and the exact body. |",
         "| `ExpectedUpdatedOn` | date-time | | Refuse (`conflict`) if the record's `UpdatedOn` is no longer this. |",
+        "| `Reassign` | boolean | | `true` only when the user asked to move the check: without it a `BusinessId` "
+        "or `CoworkerId` that differs from the record's is refused. |",
     ]
     return "\n".join(lines)
 

@@ -2,20 +2,23 @@
 
 The update tool's input schema is generated from the field table, so it cannot drift from the
 validator or the API. Every schema here is portable (see DESIGN.md): a flat object, everything
-inline, no `$ref`/`$defs`, no `anyOf`/`oneOf`/`allOf`, no nullable type lists, no `format`,
-`additionalProperties: false`, and a description on every property. Enums are names, with each
-code in the description; the server also accepts the codes.
+inline, no `$ref`/`$defs`, no `anyOf`/`oneOf`/`allOf`, no nullable type lists, no `format`, no
+`additionalProperties` (google-genai's MCP support reads `false` there as a sub-schema and crashes;
+the validator refuses unknown properties itself, with a hint), and a description on every property.
+Enums are names; the server also accepts the codes (the description says so, without listing them).
+What a model reads of the three tools is budgeted (bench/bench.py prints it): keep descriptions short.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import mcp.types as types
 
 from .fields import BY_NAME, OPTIONAL_PUT, PUT_FIELDS, RECORD_FIELD_NAMES, Field
 from .nexudus.errors import ErrorKind
-from .tool_names import FIND_TOOL, GET_TOOL, READ_TOOLS, UPDATE_TOOL
+from .tool_names import FIND_TOOL, GET_TOOL, READ_TOOLS, RUN_COMMAND_TOOL, UPDATE_TOOL
 from .validation import (
     CLEAR_FIELDS,
     DEFAULT_PAGE_SIZE,
@@ -25,6 +28,7 @@ from .validation import (
     MAX_PAGE_SIZE,
     PAGE,
     PAGE_SIZE,
+    REASSIGN,
 )
 
 FIND_ROW_FIELDS = (
@@ -40,6 +44,7 @@ FIND_ROW_FIELDS = (
 )
 
 DATE_HINT = "ISO 8601 date or date-time, e.g. 2031-03-14 or 2031-03-14T00:00:00Z; sent as UTC."
+ENUM_NOTE = "Names; codes are also accepted."
 
 
 def field_property(f: Field) -> dict[str, Any]:
@@ -48,15 +53,15 @@ def field_property(f: Field) -> dict[str, Any]:
         return {
             "type": "string",
             "enum": f.enum.names,
-            "description": f"{description} One of: {f.enum.describe_codes()} (name or code).",
+            "description": f"{description} {ENUM_NOTE}",
         }
     if f.type == "datetime":
         return {"type": "string", "description": f"{description} {DATE_HINT}"}
     if f.pii == "id_document":
         return {
             "type": "string",
-            "description": f"{description} Results show it as a token like "
-            "«ID_DOC:3f9a1c2b»; leave it out (or pass that token back) to keep the current number.",
+            "description": f"{description} Reads show a token like «ID_DOC:3f9a1c2b»; "
+            "leave it out (or pass the token back) to keep it.",
         }
     return {"type": {"integer": "integer", "boolean": "boolean"}.get(f.type, "string"), "description": description}
 
@@ -66,25 +71,27 @@ def update_input_schema() -> dict[str, Any]:
     properties[CLEAR_FIELDS] = {
         "type": "array",
         "items": {"type": "string", "enum": list(OPTIONAL_PUT)},
-        "description": "Optional fields to blank on purpose. A field left out of the call keeps its "
-        "current value; only the fields named here are cleared.",
+        "description": 'Optional fields to blank. Only these are cleared; "" for a text or date field '
+        "does the same. A field left out or null keeps its value.",
     }
     properties[DRY_RUN] = {
         "type": "boolean",
-        "description": "true: validate, read the current record and return the changes and the exact body "
-        "that would be sent, without writing. Use it to show the user the change before "
-        "they confirm.",
+        "description": "true: return the Changes and the exact body without writing, to show the user "
+        "before they confirm.",
     }
     properties[EXPECTED_UPDATED_ON] = {
         "type": "string",
-        "description": "The UpdatedOn value from when you read the check. If the record changed since, "
-        "nothing is written and the error shows the current UpdatedOn.",
+        "description": "The UpdatedOn you read. If the record changed since, nothing is written.",
+    }
+    properties[REASSIGN] = {
+        "type": "boolean",
+        "description": "true only when the user asked to move the check to another BusinessId or "
+        "CoworkerId; otherwise those must match the record.",
     }
     return {
         "type": "object",
         "properties": properties,
         "required": [f.name for f in PUT_FIELDS if f.required],
-        "additionalProperties": False,
     }
 
 
@@ -92,7 +99,6 @@ GET_INPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"Id": {"type": "integer", "description": "The Id of the CoworkerIdentityCheck record to read."}},
     "required": ["Id"],
-    "additionalProperties": False,
 }
 
 _FIND_FILTER_TEXT = {
@@ -109,7 +115,7 @@ def find_input_schema() -> dict[str, Any]:
     properties: dict[str, Any] = {}
     for name in FIND_FILTERS:
         f = BY_NAME[name]
-        codes = f" One of: {f.enum.describe_codes()} (name or code)." if f.enum else ""
+        codes = f" {ENUM_NOTE}" if f.enum else ""
         properties[name] = {**field_property(f), "description": _FIND_FILTER_TEXT[name] + codes}
     properties[PAGE] = {"type": "integer", "minimum": 1, "description": "Page number, from 1 (default 1)."}
     properties[PAGE_SIZE] = {
@@ -118,7 +124,7 @@ def find_input_schema() -> dict[str, Any]:
         "maximum": MAX_PAGE_SIZE,
         "description": f"Rows per page, 1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE}).",
     }
-    return {"type": "object", "properties": properties, "additionalProperties": False}
+    return {"type": "object", "properties": properties}
 
 
 _ERROR_ITEM: dict[str, Any] = {
@@ -129,7 +135,10 @@ _ERROR_ITEM: dict[str, Any] = {
         "Message": {"type": "string", "description": "What is wrong with it."},
         "AttemptedValue": {"description": "The value that was given (identity-document numbers redacted)."},
         "AllowedValues": {"type": "array", "items": {"type": "string"}, "description": "Valid names, for enums."},
-        "Hint": {"type": "string", "description": "The closest valid name or property."},
+        "Hint": {
+            "type": "string",
+            "description": "The closest valid name or property; for a required field, the record's current value.",
+        },
     },
 }
 
@@ -176,6 +185,11 @@ UPDATE_OUTPUT_SCHEMA: dict[str, Any] = {
         "UpdatedOn": {"type": "string", "description": "On success: the record's new UpdatedOn."},
         "UpdatedBy": {"type": "string", "description": "On success: who the API recorded as the updater."},
         "Changes": {"type": "array", "items": _CHANGE_ITEM, "description": "The fields that change."},
+        "Warnings": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Changes to tell the user about, e.g. a required enum that changes or becomes None.",
+        },
         "DryRun": {"type": "boolean", "description": "true when nothing was written on purpose."},
         "Body": {
             "type": "object",
@@ -240,14 +254,11 @@ FIND_DESCRIPTION = (
 )
 
 UPDATE_DESCRIPTION = (
-    "Update a Nexudus coworker identity check (PUT /api/spaces/coworkeridentitychecks). "
-    "Read the check first with get_coworker_identity_check and copy its required fields; change only "
-    "what the user asked for. The API replaces the whole record, so this tool reads the current "
-    "record, lays your fields over it and keeps every field you leave out; only fields named in "
-    "ClearFields are blanked. A call that changes nothing writes nothing. DryRun shows the changes "
-    "and the exact body without writing; ExpectedUpdatedOn refuses the write if someone changed the "
-    "record since you read it. Errors come back as results with each problem's PropertyName, "
-    "AllowedValues and a Hint to fix the next call."
+    "Update a Nexudus coworker identity check. Read it first with get_coworker_identity_check and copy "
+    "its required fields; change only what the user asked for. The tool keeps every field you leave "
+    "out (or send as null); only ClearFields blanks. VerificationStatus and VerificationType are "
+    f"read-only here (a status changes with {RUN_COMMAND_TOOL}). DryRun shows the changes without "
+    "writing. Errors name each PropertyName to fix, with a Hint."
 )
 
 GET_DESCRIPTION = (
@@ -309,3 +320,13 @@ def tool_definitions(*, read_only: bool = False) -> list[types.Tool]:
         ),
     ]
     return [t for t in tools if not read_only or t.name in READ_TOOLS]
+
+
+MODEL_VISIBLE_BUDGET = 7600
+"""Bytes a model reads of the three original tools (find, get, update): issue #13's ceiling."""
+
+
+def model_visible_bytes(tool: types.Tool) -> int:
+    """What a model reads of a tool: the JSON of its name, description and input schema (UTF-8)."""
+    seen = {"name": tool.name, "description": tool.description, "inputSchema": tool.input_schema}
+    return len(json.dumps(seen, ensure_ascii=False).encode())

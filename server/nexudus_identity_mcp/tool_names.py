@@ -6,3 +6,6 @@ GET_TOOL = "get_coworker_identity_check"
 UPDATE_TOOL = "update_coworker_identity_check"
 READ_TOOLS = (FIND_TOOL, GET_TOOL)
 WRITE_TOOLS = (UPDATE_TOOL,)
+# The command tools (another issue): the only way to change a check's VerificationStatus.
+LIST_COMMANDS_TOOL = "list_coworker_identity_check_commands"
+RUN_COMMAND_TOOL = "run_coworker_identity_check_command"

@@ -1,8 +1,14 @@
 """Tool arguments -> a clean update request, or every problem at once in the API's error shape.
 
 Each problem is `{PropertyName, Message, AttemptedValue}` as the API reports them, plus
-`AllowedValues` for enum fields and `Hint` (the closest enum name for a typo, the closest property
-for an unknown one), so that a model can correct its next call from the error alone.
+`AllowedValues` for enum fields and `Hint` (the closest enum name for a typo, the closest writable
+property for a near-miss spelling, the record's current value for a required field), so that a
+model can correct its next call from the error alone. A field the record has but the update cannot
+write is said to be exactly that, never "did you mean" another field.
+
+Strict clients (OpenAI strict mode, smolagents) send every property: `null` for an optional field
+means "not given, keep", and `""` for a text or date field means the same as naming it in
+ClearFields. Floods of unknown properties cost O(n) and list only the first few.
 
 Lenient where the meaning is certain: enum names in any case or as their integer codes, numeric
 strings for integers, "true"/"false" for booleans, ISO 8601 dates or datetimes (normalised to
@@ -13,23 +19,31 @@ from __future__ import annotations
 
 import difflib
 import re
+import reprlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from .enums import EnumParseError
-from .fields import BY_NAME, OPTIONAL_PUT, PUT_FIELDS, Field
+from .fields import BY_NAME, NOT_WRITABLE, OPTIONAL_PUT, PUT_FIELDS, STATUS_FIELDS, Field
 from .timefmt import format_utc, parse_datetime
+from .tool_names import RUN_COMMAND_TOOL
 
 MAX_STRING = 1000
 INT32 = (-(2**31), 2**31 - 1)
+MAX_ECHO = 100  # characters of a name or value echoed back in an error
+MAX_UNKNOWN_LISTED = 5  # unknown properties listed one by one; the rest are counted
 
 # Options of the update tool that are not record fields.
 CLEAR_FIELDS = "ClearFields"
 DRY_RUN = "DryRun"
 EXPECTED_UPDATED_ON = "ExpectedUpdatedOn"
-UPDATE_OPTIONS = (CLEAR_FIELDS, DRY_RUN, EXPECTED_UPDATED_ON)
+REASSIGN = "Reassign"
+UPDATE_OPTIONS = (CLEAR_FIELDS, DRY_RUN, EXPECTED_UPDATED_ON, REASSIGN)
 UPDATE_PROPERTIES = tuple(f.name for f in PUT_FIELDS) + UPDATE_OPTIONS
+# Required fields that say whose check it is and where: a differing copy is refused without Reassign.
+OWNER_FIELDS = ("BusinessId", "CoworkerId")
+REQUIRED_MESSAGE = "is a required field"
 
 
 def problem(
@@ -50,15 +64,22 @@ class UpdateRequest:
     clear: list[str] = field(default_factory=list)
     dry_run: bool = False
     expected_updated_on: datetime | None = None
+    reassign: bool = False
 
 
 class ArgumentErrors(Exception):
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
+    """Every problem of one call; `check_id` is the valid Id the call named, if any (so the update can
+    read the record and give each missing required field's current value as its Hint)."""
+
+    def __init__(self, errors: list[dict[str, Any]], check_id: int | None = None) -> None:
         self.errors = errors
+        self.check_id = check_id
         super().__init__(f"{len(errors)} invalid argument(s)")
 
 
 def closest_property(name: str, candidates: tuple[str, ...]) -> str | None:
+    """The candidate a near-miss spelling meant (case, a typo, or two shared words), else None."""
+    name = name[:MAX_ECHO]
     lowered = {c.lower(): c for c in candidates}
     if name.lower() in lowered:
         return lowered[name.lower()]
@@ -75,20 +96,51 @@ def _words(name: str) -> list[str]:
     return [w.lower()[:5] for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
 
 
-def unknown_properties(args: dict[str, Any], known: tuple[str, ...]) -> list[dict[str, Any]]:
-    """A problem for each argument the tool does not take, with the closest property as Hint."""
+def unknown_properties(
+    args: dict[str, Any], known: tuple[str, ...], read_only: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """A problem for each of the first few arguments the tool does not take, then one that counts the
+    rest. A `read_only` field (one the record has but this tool cannot write), or a near-miss of one,
+    says so, with no Hint; any other name gets the closest property the tool takes as Hint, and that
+    property's AllowedValues when it is an enum. Linear in the number of arguments: difflib runs for
+    the listed few only."""
+    known_set = set(known)
+    unknown = [name for name in args if name not in known_set]
     errors = []
-    for name in args:
-        if name not in known:
-            hint = closest_property(name, known)
-            errors.append(
-                problem(
-                    name,
-                    "is not a property of this tool" + (f"; did you mean {hint}?" if hint else ""),
-                    _cap(args[name]),
-                    hint=hint,
-                )
+    listed = len(unknown) if len(unknown) <= MAX_UNKNOWN_LISTED + 1 else MAX_UNKNOWN_LISTED
+    for name in unknown[:listed]:
+        shown = _cap(name)
+        meant = name if name in read_only else closest_property(name, known + read_only)
+        if meant is not None and meant in read_only:
+            if meant == name:
+                message = "is read-only: the record has it but this tool cannot change it; leave it out"
+            else:
+                message = f"is not a property of this tool, and the record's {meant} is read-only here; leave it out"
+            if meant in STATUS_FIELDS:
+                message += f". To change a check's status use {RUN_COMMAND_TOOL}"
+            errors.append(problem(shown, message, _cap(args[name])))
+            continue
+        hint = meant
+        target = BY_NAME.get(hint) if hint else None
+        allowed = target.enum.names if target is not None and target.enum is not None else None
+        errors.append(
+            problem(
+                shown,
+                "is not a property of this tool" + (f"; did you mean {hint}?" if hint else "; leave it out"),
+                _cap(args[name]),
+                allowed=allowed,
+                hint=hint,
             )
+        )
+    more = len(unknown) - listed
+    if more > 0:
+        errors.append(
+            problem(
+                "(more)",
+                f"and {more:,} more properties this tool does not take, not listed; send only its properties",
+                None,
+            )
+        )
     return errors
 
 
@@ -112,35 +164,28 @@ def parse_get(arguments: dict[str, Any] | None) -> int:
 def parse_update(arguments: dict[str, Any] | None) -> UpdateRequest:
     """Validate the update tool's arguments; raise ArgumentErrors listing every problem."""
     args = dict(arguments or {})
-    errors = unknown_properties(args, UPDATE_PROPERTIES)
+    errors = unknown_properties(args, UPDATE_PROPERTIES, NOT_WRITABLE)
     values: dict[str, Any] = {}
+    blanked: list[str] = []  # optional text or date fields given as "": cleared, like ClearFields
 
     for f in PUT_FIELDS:
-        if f.name not in args or args[f.name] is None:
+        raw = args.get(f.name)
+        if raw is None:  # left out, or null from a strict client: not given, keep
             if f.required:
-                errors.append(problem(f.name, "is a required field", args.get(f.name)))
-            elif f.name in args:
-                errors.append(
-                    problem(
-                        f.name,
-                        "cannot be null: leave it out to keep the current value, or "
-                        f"name it in {CLEAR_FIELDS} to blank it",
-                        None,
-                    )
-                )
+                errors.append(problem(f.name, REQUIRED_MESSAGE, None))
+            continue
+        if not f.required and raw == "" and f.type in ("string", "datetime"):
+            blanked.append(f.name)
             continue
         try:
-            values[f.name] = coerce(f, args[f.name])
+            values[f.name] = coerce(f, raw)
         except FieldError as exc:
-            errors.append(exc.as_problem(f, args[f.name]))
+            errors.append(exc.as_problem(f, raw))
 
     clear = _parse_clear(args.get(CLEAR_FIELDS), values, errors)
-    dry_run = False
-    if args.get(DRY_RUN) is not None:
-        try:
-            dry_run = _boolean(args[DRY_RUN])
-        except FieldError as exc:
-            errors.append(problem(DRY_RUN, exc.message, _cap(args[DRY_RUN])))
+    clear += [name for name in blanked if name not in clear]
+    dry_run = _option_flag(args, DRY_RUN, errors)
+    reassign = _option_flag(args, REASSIGN, errors)
     expected: datetime | None = None
     if args.get(EXPECTED_UPDATED_ON) is not None:
         raw = args[EXPECTED_UPDATED_ON]
@@ -155,14 +200,77 @@ def parse_update(arguments: dict[str, Any] | None) -> UpdateRequest:
             )
 
     if errors:
-        raise ArgumentErrors(errors)
+        raise ArgumentErrors(errors, values.get("Id"))
     return UpdateRequest(
-        check_id=values["Id"], values=values, clear=clear, dry_run=dry_run, expected_updated_on=expected
+        check_id=values["Id"],
+        values=values,
+        clear=clear,
+        dry_run=dry_run,
+        expected_updated_on=expected,
+        reassign=reassign,
     )
 
 
+def check_against_record(request: UpdateRequest, current: dict[str, Any]) -> list[dict[str, Any]]:
+    """What only the current record can tell: a BusinessId or CoworkerId that differs from the record's
+    is a wrong copy unless the call says Reassign (it would move the check to another location or
+    member). Also drops an enum "None" given for a slot the record has empty (null): no change."""
+    errors = []
+    for name in OWNER_FIELDS:
+        given, now = request.values.get(name), current.get(name)
+        if given is not None and now is not None and given != now and not request.reassign:
+            what = "location" if name == "BusinessId" else "member"
+            errors.append(
+                problem(
+                    name,
+                    f"is {given} but the check's {name} is {now}: that would move the check to another {what}. "
+                    f"Send the record's value (Hint), or also {REASSIGN}: true if the user asked to move it",
+                    given,
+                    hint=str(now),
+                )
+            )
+    for name, value in list(request.values.items()):
+        if value == 0 and BY_NAME[name].enum is not None and current.get(name) is None:
+            request.values[name] = None
+    return errors
+
+
+def change_warnings(changes: list[dict[str, Any]]) -> list[str]:
+    """Changes a model should tell the user about, because they are easy to make by a wrong copy: an
+    enum that becomes None, and a required enum that changes (changes hold API codes)."""
+    out = []
+    for change in changes:
+        f = BY_NAME[change["Field"]]
+        if f.enum is None:
+            continue
+        old, new = change["From"], change["To"]
+        if (new == 0 and old not in (None, 0)) or (f.required and old is not None):
+            out.append(f"{f.name} changes from {f.enum.name_of(old) or 'empty'} to {f.enum.name_of(new) or 'empty'}")
+    return out
+
+
+def required_hint(error: dict[str, Any], shown_record: dict[str, Any]) -> dict[str, Any]:
+    """A missing or blank required field's error, with the record's current value (as a read shows it)
+    as its Hint; any other error as it is."""
+    message = str(error.get("Message") or "")
+    value = shown_record.get(error.get("PropertyName") or "")
+    if not message.startswith(REQUIRED_MESSAGE) or value is None or value == "" or isinstance(value, bool):
+        return error
+    return {**error, "Message": f"{message}; copy the record's current value from Hint", "Hint": str(value)}
+
+
+def _option_flag(args: dict[str, Any], name: str, errors: list[dict[str, Any]]) -> bool:
+    if args.get(name) is None:
+        return False
+    try:
+        return _boolean(args[name])
+    except FieldError as exc:
+        errors.append(problem(name, exc.message, _cap(args[name])))
+        return False
+
+
 def _parse_clear(raw: Any, values: dict[str, Any], errors: list[dict[str, Any]]) -> list[str]:
-    if raw is None:
+    if raw is None or raw == "":
         return []
     if isinstance(raw, str):
         raw = [part.strip() for part in raw.split(",") if part.strip()]
@@ -218,7 +326,7 @@ def coerce(f: Field, raw: Any) -> Any:
             raise FieldError(message, allowed=f.enum.names, hint=exc.hint) from None
     if f.type == "integer":
         value = _integer(raw)
-        if f.name == "Id" and value <= 0:
+        if f.name in ("Id", *OWNER_FIELDS) and value <= 0:
             raise FieldError("must be a positive record Id")
         return value
     if f.type == "boolean":
@@ -263,13 +371,15 @@ def _boolean(raw: Any) -> bool:
 
 
 def _cap(value: Any) -> Any:
-    """Attempted values are echoed back to the model: keep them short and JSON-plain."""
+    """Names and values are echoed back to the model: keep them short and JSON-plain."""
     if isinstance(value, str):
-        return value if len(value) <= 200 else value[:199] + "…"
+        return value if len(value) <= MAX_ECHO else value[: MAX_ECHO - 1] + "…"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
+        return "(a number too long to show)"
     if isinstance(value, (int, float, bool)) or value is None:
         return value
-    text = repr(value)
-    return text if len(text) <= 200 else text[:199] + "…"
+    text = reprlib.repr(value)
+    return text if len(text) <= MAX_ECHO else text[: MAX_ECHO - 1] + "…"
 
 
 # ------------------------------------------------------------------ the find tool
@@ -292,7 +402,7 @@ def parse_find(arguments: dict[str, Any] | None) -> FindRequest:
     errors = unknown_properties(args, FIND_PROPERTIES)
     filters: dict[str, Any] = {}
     for name in FIND_FILTERS:
-        if args.get(name) is None:
+        if args.get(name) is None or args[name] == "":  # "" from a strict client: no filter
             continue
         try:
             filters[name] = coerce(BY_NAME[name], args[name])

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..fields import BY_NAME, ENUM_FIELDS, shown
+from ..fields import BY_NAME, ENUM_FIELDS, LINKAGE_FIELDS, PUT_FIELDS, shown
 from ..nexudus import ErrorKind, NexudusClient, NexudusError
 from ..redaction import Redactor
 from ..state import MemoryStore, StateStore
 from .results import ToolResult, failure
+
+_WRITABLE = frozenset(f.name for f in PUT_FIELDS)
 
 
 class ToolBase:
@@ -24,11 +26,12 @@ class ToolBase:
         """A record as the model sees it: the fields the table knows (enums as names, sensitive values
         as tokens) and, of the fields it does not know, only plain non-string scalars: an unknown text
         or object could carry anything, so it stays out of the model's context (and goes back
-        unchanged in a PUT)."""
+        unchanged in a PUT). Internal linkage fields (GUIDs, SystemId, IsNew) only when set."""
         self.redactor.note_record(record)  # its values are looked for everywhere in the call's result
         visible = {
             k: (ENUM_FIELDS[k].name_of(v) if k in ENUM_FIELDS and isinstance(v, int) else v)
             for k, v in shown(record).items()
+            if k not in LINKAGE_FIELDS or v not in (None, "", False)
         }
         return self.redactor.record(visible)
 
@@ -58,7 +61,8 @@ class ToolBase:
             error = dict(error)
             prop = error.get("PropertyName") or ""
             if prop in self.redactor.fields:
-                error["AttemptedValue"] = self.redactor.value(prop, error.get("AttemptedValue"))
+                if not self.redactor.looks_like_token(error.get("AttemptedValue")):
+                    error["AttemptedValue"] = self.redactor.value(prop, error.get("AttemptedValue"))
             elif (
                 records and prop and prop not in BY_NAME and isinstance(error.get("AttemptedValue"), (str, dict, list))
             ):
@@ -67,7 +71,7 @@ class ToolBase:
             elif isinstance(error.get("AttemptedValue"), str):
                 error["AttemptedValue"] = self.redactor.text(error["AttemptedValue"], sensitive)
             error["Message"] = self.redactor.text(str(error.get("Message") or ""), sensitive)
-            enum = ENUM_FIELDS.get(prop)
+            enum = ENUM_FIELDS.get(prop) if prop in _WRITABLE else None  # never for a read-only field
             if enum is not None and "AllowedValues" not in error:
                 error["AllowedValues"] = enum.names
             out.append(error)

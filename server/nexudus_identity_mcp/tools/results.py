@@ -14,7 +14,7 @@ from typing import Any
 from ..nexudus import ErrorKind
 
 audit_log = logging.getLogger("nexudus_identity_mcp.audit")
-MAX_SUMMARY_ERRORS = 3
+MAX_SUMMARY_ERRORS = 7  # the seven required fields fit: one retry can be built from the first line
 
 # Who is calling: "stdio", or the client name an HTTP bearer token maps to. Set per tool call by app.py.
 CALLER: ContextVar[str] = ContextVar("nexudus_mcp_caller", default="local")
@@ -57,12 +57,24 @@ def failure(
     }
     body.update({k: v for k, v in extra.items() if v is not None})
     summary = f"Failed ({kind.value}): {message.splitlines()[0] if message else kind.value}"
-    listed = [f"{e.get('PropertyName') or '(body)'}: {e.get('Message')}" for e in body["Errors"]]
+    listed = [_problem_line(e) for e in body["Errors"]]
     if listed and kind == ErrorKind.VALIDATION:
+        # The first line is all that some frameworks show a model: what failed, where, what to do.
         more = len(listed) - MAX_SUMMARY_ERRORS
+        problems = "; ".join(listed[:MAX_SUMMARY_ERRORS]) + (f"; and {more} more" if more > 0 else "")
         summary = (
-            f"Failed (validation, {source}): {len(listed)} problem(s): "
-            + "; ".join(listed[:MAX_SUMMARY_ERRORS])
-            + (f"; and {more} more" if more > 0 else "")
+            f"Failed (validation, {source}): nothing was written. {len(listed)} problem(s): {problems}"
+            + ("" if problems.endswith((".", "?")) else ".")
+            + " Fix them and call again."
         )
     return ToolResult(body, True, summary)
+
+
+def _problem_line(error: dict[str, Any]) -> str:
+    line = f"{error.get('PropertyName') or '(body)'}: {error.get('Message')}"
+    hint = error.get("Hint")
+    if hint and f"did you mean {hint}" not in line:
+        # A Hint may be a record's value: quoted as JSON (no raw newlines) and capped, never prose.
+        shown = str(hint)
+        line += f" (Hint: {json.dumps(shown if len(shown) <= 100 else shown[:99] + '…', ensure_ascii=False)})"
+    return line

@@ -19,7 +19,16 @@ from ..fields import BY_NAME, PUT_FIELDS, put_body, shown, unknown_names
 from ..nexudus import ErrorKind, NexudusError
 from ..state import Lease, LockNotGranted, StateUnavailable
 from ..timefmt import parse_datetime
-from ..validation import ArgumentErrors, UpdateRequest, parse_update, problem
+from ..validation import (
+    REQUIRED_MESSAGE,
+    ArgumentErrors,
+    UpdateRequest,
+    change_warnings,
+    check_against_record,
+    parse_update,
+    problem,
+    required_hint,
+)
 from .base import ToolBase
 from .results import ToolResult, audit, failure
 
@@ -40,7 +49,7 @@ class UpdateTool(ToolBase):
                 ErrorKind.VALIDATION,
                 "The arguments are not valid; nothing was sent to Nexudus. Fix each property in Errors and call again.",
                 source="local",
-                errors=self._redact_problems(invalid.errors, None),
+                errors=self._redact_problems(await self._with_current_values(invalid), None),
             )
         budget = self.client.settings.max_call_seconds
         try:
@@ -69,6 +78,18 @@ class UpdateTool(ToolBase):
                 retryable=True,
             )
 
+    async def _with_current_values(self, invalid: ArgumentErrors) -> list[dict[str, Any]]:
+        """Each missing required field gets the record's current value as its Hint, when the call named
+        a check that can be read (so one retry fixes it); otherwise the errors as they are."""
+        errors = invalid.errors
+        if invalid.check_id is None or not any(str(e.get("Message")).startswith(REQUIRED_MESSAGE) for e in errors):
+            return errors
+        try:
+            shown = self.present(await self.client.get_check(invalid.check_id))
+        except NexudusError:
+            return errors
+        return [required_hint(error, shown) for error in errors]
+
     async def _read_merge_write(self, request: UpdateRequest, lease: Lease) -> ToolResult:
         try:
             current = await self.client.get_check(request.check_id)
@@ -76,14 +97,15 @@ class UpdateTool(ToolBase):
             return self._api_failure(error, check_id=request.check_id)
         self.redactor.note_record(current)
 
+        record_errors = check_against_record(request, current)
         values = dict(request.values)
-        token_errors = self._resolve_tokens(values, current)
+        token_errors = self._resolve_tokens(values, current) + record_errors
         if token_errors:
             return failure(
                 ErrorKind.VALIDATION,
-                "The arguments are not valid; nothing was sent to Nexudus.",
+                "The arguments are not valid; nothing was sent to Nexudus. Fix each property in Errors and call again.",
                 source="local",
-                errors=token_errors,
+                errors=self._redact_problems(token_errors, (current,)),
             )
 
         if request.expected_updated_on is not None:
@@ -109,6 +131,9 @@ class UpdateTool(ToolBase):
         changes = self._changes(current, body)
         changed_names = [c["Field"] for c in changes]
         shown_changes = [self._show_change(c) for c in changes]
+        warnings = change_warnings(changes)
+        warned = {"Warnings": warnings} if warnings else {}
+        warning_text = f" Tell the user: {'; '.join(warnings)}." if warnings else ""
 
         if not changes:
             audit(request.check_id, [], "no_change")
@@ -136,11 +161,13 @@ class UpdateTool(ToolBase):
                     f"DryRun to apply.{kept}",
                     "Value": {"Id": request.check_id},
                     "Changes": shown_changes,
+                    **warned,
                     "DryRun": True,
                     "Body": self.redactor.record(shown(body)),
                 },
                 False,
-                f"Dry run for check {request.check_id}: would change {', '.join(changed_names)}. Nothing was written.",
+                f"Dry run for check {request.check_id}: would change {', '.join(changed_names)}. Nothing was "
+                f"written.{warning_text}",
             )
         if not await self.state.still_held(lease):  # fencing: a lease lost to expiry never writes
             audit(request.check_id, changed_names, "lock_lost")
@@ -165,10 +192,11 @@ class UpdateTool(ToolBase):
                 "UpdatedOn": envelope.get("UpdatedOn"),
                 "UpdatedBy": self.redactor.value("UpdatedBy", envelope.get("UpdatedBy")),
                 "Changes": shown_changes,
+                **warned,
                 "DryRun": False,
             },
             False,
-            f"Updated check {request.check_id}: changed {', '.join(changed_names)}.",
+            f"Updated check {request.check_id}: changed {', '.join(changed_names)}.{warning_text}",
         )
 
     def _resolve_tokens(self, values: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:

@@ -2,8 +2,12 @@
 
 The scripted agent proves that the server's errors carry what a model needs to recover: a `repair`
 step rebuilds the failed call from the error result alone (a Hint or AllowedValues for a bad enum or
-a misspelt property, the record it read for a missing required field, the current UpdatedOn after
-a conflict, RetryAfterSeconds after throttling), never from the scenario's expected answer.
+a misspelt property, the Hint holding the record's value for a missing or wrongly copied required
+field, dropping a read-only field, the current UpdatedOn after a conflict, RetryAfterSeconds after
+throttling), never from the scenario's expected answer or the record it read.
+
+A `call` step with `strict = true` sends the argument shape of a strict client (OpenAI strict mode):
+every property of the tool's input schema present, null where the step gives no value.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ PLACEHOLDER = re.compile(r"\{\{\s*(read|selected)\.([A-Za-z0-9]+)\s*\}\}")
 
 
 class ScriptedAgent:
-    """Replays `[[steps]]`: `call` (with `arguments`, `copy_required`, `expect_error`, `expect_message`: a
-    text the result's Message must contain), `select` (a row
-    of the last find), `repair` (rebuild the last failed call from its error)."""
+    """Replays `[[steps]]`: `call` (with `arguments`, `copy_required`, `strict`, `expect_error`,
+    `expect_message`: a text the result's Message must contain), `select` (a row of the last find),
+    `repair` (rebuild the last failed call from its error)."""
 
     name = "scripted"
 
@@ -51,7 +55,7 @@ class ScriptedAgent:
             if step.get("repair"):
                 if last is None or not last.is_error:
                     raise ScriptError(f"step {n}: nothing to repair, the last call did not fail")
-                tool, arguments = await self._repair(session, last, read)
+                tool, arguments = await self._repair(session, last)
             else:
                 tool = step["call"]
                 arguments = _fill(step.get("arguments", {}), read, selected)
@@ -59,6 +63,9 @@ class ScriptedAgent:
                     if not read:
                         raise ScriptError(f"step {n}: copy_required before any read")
                     arguments = {**{k: read[k] for k in REQUIRED if k in read}, **arguments}
+                if step.get("strict"):
+                    schema: dict[str, Any] = next((t.input_schema for t in session.tools if t.name == tool), {})
+                    arguments = {**dict.fromkeys(schema.get("properties", {})), **arguments}
             last = await session.call(tool, arguments)
             if tool == GET_TOOL and not last.is_error:
                 read = last.body.get("Record", {})
@@ -74,7 +81,7 @@ class ScriptedAgent:
                     f"step {n}: unexpected {last.body.get('ErrorKind')} error: {last.body.get('Message')}"
                 )
 
-    async def _repair(self, session: ToolSession, failed: Call, read: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    async def _repair(self, session: ToolSession, failed: Call) -> tuple[str, dict[str, Any]]:
         body = failed.body
         arguments = dict(failed.arguments)
         kind = body.get("ErrorKind")
@@ -94,8 +101,8 @@ class ScriptedAgent:
                 value = arguments.pop(prop)
                 if hint:
                     arguments[hint] = value
-            elif "required" in message and prop in read:  # copy it from the record that was read
-                arguments[prop] = read[prop]
+            elif "read-only" in message:  # a field this tool cannot change: leave it out
+                arguments.pop(prop, None)
             elif hint:  # the closest valid name
                 arguments[prop] = hint
             elif error.get("AllowedValues"):  # the allowed value nearest to the attempt
