@@ -52,6 +52,7 @@ def test_the_suite_has_the_scenarios_the_issue_names() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # 38 scenarios, each a server process; slow on a loaded 2-core machine
 def test_full_suite_with_the_scripted_agent(tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUDUS_")}
