@@ -137,9 +137,12 @@ def build_server(
     transport: httpx2.AsyncBaseTransport | None = None,
     read_only: bool | None = None,
     resolve_caller: CallerResolver | None = None,
+    problem: str | None = None,
 ) -> Server[ServerState]:
     """The MCP server. `transport` reaches the API some other way (the in-process sandbox).
-    `read_only` (default: NEXUDUS_MCP_READ_ONLY) serves the read tools only."""
+    `read_only` (default: NEXUDUS_MCP_READ_ONLY) serves the read tools only. `problem` is a settings
+    error (settings.settings_or_problem): every tool call then answers not_configured with it, so the
+    user reads it in their assistant rather than in a log they may never open."""
     read_only = settings.mcp_read_only if read_only is None else read_only
     redactor = Redactor(
         parse_categories(settings.mcp_redact), settings.mcp_secret.get_secret_value() if settings.mcp_secret else None
@@ -176,6 +179,15 @@ def build_server(
                     "This server is in read-only mode: it cannot change identity "
                     "checks. Nothing was written; ask someone with write access to make "
                     "the change.",
+                    source="local",
+                )
+            )
+        if problem is not None:
+            return to_call_result(
+                failure(
+                    ErrorKind.NOT_CONFIGURED,
+                    f"The server's configuration is invalid: {problem}. Nothing was read or written; fix "
+                    "the variable in this server's configuration in the MCP client and restart it.",
                     source="local",
                 )
             )
@@ -263,6 +275,11 @@ def build_server(
             contents=[types.TextResourceContents(uri=resource.uri, mime_type=resource.mime_type, text=render())]
         )
 
+    async def list_resource_templates(
+        ctx: ServerRequestContext[ServerState], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        return types.ListResourceTemplatesResult(resource_templates=[])
+
     return Server(
         SERVER_NAME,
         version=__version__,
@@ -277,4 +294,5 @@ def build_server(
         on_get_prompt=get_prompt,
         on_list_resources=list_resources,
         on_read_resource=read_resource,
+        on_list_resource_templates=list_resource_templates,
     )

@@ -31,25 +31,22 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def load_settings() -> Settings:
-    from pydantic import ValidationError
-
-    from .settings import Settings
+    from .settings import SettingsError, read_settings
 
     try:
-        return Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        fail(str(first.get("ctx", {}).get("error") or first.get("msg")).removeprefix("Value error, "))
+        return read_settings()
+    except SettingsError as exc:
+        fail(str(exc))
 
 
-def sandbox_settings() -> Settings:
+def sandbox_settings(base: Settings | None = None) -> Settings:
     from pydantic import SecretStr
 
     from .sandbox import SANDBOX_TOKEN
 
     # Every server setting (NEXUDUS_MCP_*, timeouts) as configured; the Nexudus credentials and URL
     # are the sandbox's.
-    return load_settings().model_copy(
+    return (base or load_settings()).model_copy(
         update={
             "base_url": "http://127.0.0.1",
             "token": SecretStr(SANDBOX_TOKEN),
@@ -67,18 +64,43 @@ def sandbox_transport(profile: str) -> Any:
     return Sandbox(SandboxState(profile=profile)).transport()  # type: ignore[arg-type]  # argparse choices
 
 
+def exit_after(signum: int | None) -> None:
+    """After a server stopped: Ctrl-C (SIGINT) exits 130 as shells expect, SIGTERM or end of input 0."""
+    import signal
+
+    if signum == signal.SIGINT:
+        sys.exit(130)
+
+
+def freeze_startup_objects() -> None:
+    """Everything built so far lives as long as the process: move it out of the collector's view, so
+    that full collections stay short while requests are in flight."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import logging
 
-    import anyio
-
     from .logs import configure_logging
+    from .settings import settings_or_problem
 
     configure_logging()
     log = logging.getLogger(PROG)
+    read_only = True if args.read_only else None
     transport = None
+    if args.http:  # an operator starts this: a bad setting stops it, in one line
+        settings = sandbox_settings() if args.sandbox else load_settings()
+        problem = None
+    else:  # an assistant starts this: a bad setting is answered by every tool, where the user sees it
+        settings, problem = settings_or_problem()
+        if problem is not None:
+            log.error("%s; every tool will answer not_configured until it is fixed", problem)
+        elif args.sandbox:
+            settings = sandbox_settings(settings)
     if args.sandbox:
-        settings = sandbox_settings()
         transport = sandbox_transport(args.profile)
         log.info(
             "serving against the built-in sandbox (%s profile): fictional data, nothing reaches Nexudus", args.profile
@@ -92,59 +114,51 @@ def cmd_serve(args: argparse.Namespace) -> None:
                 ", ".join(f"{user} ({what})" for user, what in STAFF_USERS.items()),
                 STAFF_TOTP_SECRET,
             )
-    else:
-        settings = load_settings()
-        if not settings.configured:
-            from .settings import CREDENTIAL_VARIABLES
+    elif problem is None and not settings.configured:
+        from .settings import CREDENTIAL_VARIABLES
 
-            log.warning("no Nexudus credentials: every tool will answer not_configured; set %s", CREDENTIAL_VARIABLES)
-    try:
-        from .redaction import parse_categories
-
-        parse_categories(settings.mcp_redact)
-    except ValueError as exc:
-        fail(str(exc))
-    read_only = True if args.read_only else None
+        log.warning("no Nexudus credentials: every tool will answer not_configured; set %s", CREDENTIAL_VARIABLES)
     if args.http:
         serve_http(settings, transport, args.host, args.port, read_only)
         return
 
     from .app import build_server
+    from .serving import run_stdio
 
-    server = build_server(settings, transport=transport, read_only=read_only)
-
-    async def run() -> None:
-        from mcp.server.stdio import stdio_server
-
-        async with stdio_server() as (read_stream, write_stream):
-            await server.run(read_stream, write_stream, server.create_initialization_options())
-
-    try:
-        anyio.run(run)
-    except KeyboardInterrupt:
-        pass
+    server = build_server(settings, transport=transport, read_only=read_only, problem=problem)
+    freeze_startup_objects()
+    exit_after(run_stdio(server))
 
 
 def serve_http(settings, transport, host: str, port: int, read_only: bool | None) -> None:  # type: ignore[no-untyped-def]
     import logging
 
-    import uvicorn
-
     from .http_app import ConfigError, create_app
+    from .serving import PortInUse, bind, run_http
     from .settings import is_loopback_host
 
     try:
+        sock = bind(host, port)
+        bound = sock.getsockname()[1]
         app = create_app(
             settings,
             transport=transport,
             host=host,
             read_only=read_only,
-            public_url=f"http://{host}:{port}" if is_loopback_host(host) else None,
+            public_url=f"http://{host}:{bound}" if is_loopback_host(host) else None,
         )
-    except ConfigError as exc:
+    except (ConfigError, PortInUse) as exc:
         fail(str(exc))
-    logging.getLogger(PROG).info("streamable HTTP on http://%s:%d/mcp (health: /healthz)", host, port)
-    uvicorn.run(app, host=host, port=port, log_level="warning", log_config=None)
+    freeze_startup_objects()
+
+    def banner() -> None:
+        logging.getLogger(PROG).info("streamable HTTP on http://%s:%d/mcp (health: /healthz)", host, bound)
+
+    try:
+        stopped = run_http(app, sock, banner)
+    except RuntimeError as exc:
+        fail(str(exc), 1)
+    exit_after(stopped)
 
 
 def cmd_check(args: argparse.Namespace) -> None:
@@ -171,10 +185,8 @@ def cmd_check(args: argparse.Namespace) -> None:
         total = anyio.run(probe)
     except NexudusError as error:
         fail(f"{error.kind}: {error.message}", 1)
-    print(
-        f"ok: {settings.base_url} accepted the {settings.auth_mode} credentials; "
-        f"{total} coworker identity check(s) visible"
-    )
+    where = "the built-in sandbox" if args.sandbox else settings.base_url
+    print(f"ok: {where} accepted the {settings.auth_mode} credentials; {total} coworker identity check(s) visible")
 
 
 def cmd_probe(args: argparse.Namespace) -> None:
@@ -219,16 +231,32 @@ def cmd_probe(args: argparse.Namespace) -> None:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> None:
-    from .sandbox import ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN, SandboxState, serve
+    from .sandbox import ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN, Sandbox, SandboxState
+    from .serving import PortInUse, bind, run_http
 
-    print(
-        f"Nexudus sandbox on http://{args.host}:{args.port}  (Ctrl-C to stop)\n"
-        f"  NEXUDUS_BASE_URL=http://{args.host}:{args.port} NEXUDUS_TOKEN={SANDBOX_TOKEN}\n"
-        f"  or NEXUDUS_USERNAME={ADMIN_USER} NEXUDUS_PASSWORD={ADMIN_PASSWORD}",
-        file=sys.stderr,
-    )
-    print(f"  profile: {args.profile}", file=sys.stderr)
-    serve(args.host, args.port, SandboxState(profile=args.profile, write_limit=args.write_limit or None))
+    try:
+        sock = bind(args.host, args.port)
+    except PortInUse as exc:
+        fail(str(exc))
+    url = f"http://{args.host}:{sock.getsockname()[1]}"
+
+    def banner() -> None:
+        print(
+            f"Nexudus sandbox on {url}  (Ctrl-C to stop)\n"
+            f"  NEXUDUS_BASE_URL={url} NEXUDUS_TOKEN={SANDBOX_TOKEN}\n"
+            f"  or NEXUDUS_USERNAME={ADMIN_USER} NEXUDUS_PASSWORD={ADMIN_PASSWORD}\n"
+            f"  profile: {args.profile}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    profile: Any = args.profile  # one of argparse's choices
+    app = Sandbox(SandboxState(profile=profile, write_limit=args.write_limit or None)).app
+    try:
+        stopped = run_http(app, sock, banner)
+    except RuntimeError as exc:
+        fail(str(exc), 1)
+    exit_after(stopped)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

@@ -35,7 +35,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .app import CLIENT_SCOPE_KEY, build_server
-from .settings import Settings, is_loopback_host
+from .settings import Settings, SettingsError, environment_secrets, is_loopback_host, read_settings, scrub_secrets
 
 log = logging.getLogger(__name__)
 LOOPBACK_HOSTS = ["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*"]
@@ -48,20 +48,30 @@ class ConfigError(ValueError):
 
 
 def parse_client_tokens(raw: str | None) -> dict[str, str]:
-    """`name=token,name=token` -> {token: name}. Names say who wrote what in the audit log."""
+    """`name=token,name=token` -> {token: name}. Names say who wrote what in the audit log.
+
+    Errors name an entry by its position, never by its text: an entry without `name=` is the token
+    itself, and an entry written the wrong way round has the token where the name should be."""
     clients: dict[str, str] = {}
-    for part in (raw or "").split(","):
-        if not part.strip():
+    entries = [part.strip() for part in (raw or "").split(",") if part.strip()]
+    for number, part in enumerate(entries, 1):
+        name, sep, token = part.partition("=")
+        where = f"entry {number} of {len(entries)}"
+        if not sep or not name:
+            problem = "has no name= before its token"
+        elif not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", name):
+            problem = "has a name that is not 1-64 letters, digits or _.@-"
+        elif len(token) < MIN_TOKEN_LENGTH:
+            problem = f"has a token shorter than {MIN_TOKEN_LENGTH} characters"
+        elif token in clients:
+            problem = "has the same token as an earlier entry"
+        else:
+            clients[token] = name
             continue
-        name, sep, token = part.strip().partition("=")
-        if not sep or not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", name) or len(token) < MIN_TOKEN_LENGTH:
-            raise ConfigError(
-                "NEXUDUS_MCP_CLIENT_TOKENS must be name=token pairs separated by commas, each token "
-                f"at least {MIN_TOKEN_LENGTH} characters (got an entry named {name[:64]!r})"
-            )
-        if token in clients:
-            raise ConfigError(f"NEXUDUS_MCP_CLIENT_TOKENS: clients {clients[token]!r} and {name!r} share a token")
-        clients[token] = name
+        raise ConfigError(
+            f"NEXUDUS_MCP_CLIENT_TOKENS: {where} {problem}; the value must be name=token pairs separated by "
+            f"commas, each token at least {MIN_TOKEN_LENGTH} characters"
+        )
     return clients
 
 
@@ -83,8 +93,51 @@ def security_for(settings: Settings, host: str | None) -> TransportSecuritySetti
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
+# A Host header is a host name or address and an optional numeric port, nothing else: the SDK's check
+# matches `localhost:*` as a prefix, which would let `localhost:evil` or `127.0.0.1:8000@evil.com` in.
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+HOST_FORM = re.compile(rf"(?:(?:{_LABEL}\.)*{_LABEL}\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?")
+# Headers a reverse proxy adds. With them present the socket peer is the proxy, not the caller.
+FORWARDED_HEADERS = frozenset({b"forwarded", b"x-real-ip", b"via"})
+
+
+def host_is_well_formed(value: str) -> bool:
+    return len(value) <= 261 and HOST_FORM.fullmatch(value) is not None
+
+
+def is_loopback_entry(entry: str) -> bool:
+    """An allowed-hosts entry (`name`, `name:port`, `name:*`, `[v6]:port`) names this machine."""
+    if entry.startswith("["):
+        return is_loopback_host(entry[1 : entry.find("]")] if "]" in entry else entry)
+    return is_loopback_host(entry.rpartition(":")[0] if entry.count(":") == 1 else entry)
+
+
+def _forwarded(scope: Scope) -> bool:
+    return any(name in FORWARDED_HEADERS or name.startswith(b"x-forwarded-") for name, _ in scope.get("headers") or [])
+
+
+class HostFormMiddleware:
+    """400 for a Host header that is not `host[:port]` (or that is sent twice), before any other check."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            hosts = [value for name, value in scope.get("headers") or [] if name == b"host"]
+            if len(hosts) > 1 or (hosts and not host_is_well_formed(hosts[0].decode("latin-1"))):
+                await _answer(
+                    send, 400, "bad_request", "The Host header must be a host name or address and an optional port."
+                )
+                return
+        await self.app(scope, receive, send)
+
+
 class ClientAuthMiddleware:
-    """Bearer tokens for /mcp; records which named client is calling (for the audit log)."""
+    """Bearer tokens for /mcp; records which named client is calling (for the audit log). Without
+    tokens, only a direct loopback caller is served: a request that arrived on another address, or
+    through a reverse proxy (forwarded headers), is refused, because behind a proxy the socket peer
+    is always loopback whoever the caller is."""
 
     def __init__(self, app: ASGIApp, clients: dict[str, str], open_paths: tuple[str, ...] = ("/healthz",)) -> None:
         self.app = app
@@ -98,10 +151,21 @@ class ClientAuthMiddleware:
         if not self.clients:
             server = scope.get("server") or ("", 0)
             if not is_loopback_host(server[0]):
-                await _deny(
+                await _answer(
                     send,
                     403,
+                    "forbidden",
                     "This server has no client tokens configured, so it answers on loopback only. "
+                    "Set NEXUDUS_MCP_CLIENT_TOKENS.",
+                )
+                return
+            if _forwarded(scope):
+                await _answer(
+                    send,
+                    403,
+                    "forbidden",
+                    "This request came through a reverse proxy (it carries forwarded headers) and this "
+                    "server has no client tokens configured, so it answers direct loopback callers only. "
                     "Set NEXUDUS_MCP_CLIENT_TOKENS.",
                 )
                 return
@@ -116,23 +180,67 @@ class ClientAuthMiddleware:
                 if hmac.compare_digest(known.encode(), token.strip().encode()):
                     name = client
         if name is None:
-            await _deny(send, 401, "A valid bearer token is required (Authorization: Bearer <token>).")
+            await _answer(
+                send, 401, "unauthorized", "A valid bearer token is required (Authorization: Bearer <token>)."
+            )
             return
         scope[CLIENT_SCOPE_KEY] = name
         await self.app(scope, receive, send)
 
 
-async def _deny(send: Send, status: int, message: str) -> None:
-    body = json.dumps({"error": "unauthorized" if status == 401 else "forbidden", "message": message}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+class PostOnlyMiddleware:
+    """`/mcp` is stateless: POST only. The SDK would open a GET event stream that never sends anything
+    (and answer DELETE 405 without an Allow header); answer 405 with `Allow: POST` instead."""
+
+    def __init__(self, app: ASGIApp, path: str = "/mcp") -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") in (self.path, self.path + "/") and scope["method"] != "POST":
+            await _answer(
+                send,
+                405,
+                "method_not_allowed",
+                "This server is stateless: send JSON-RPC requests with POST.",
+                [(b"allow", b"POST")],
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+async def _answer(
+    send: Send, status: int, error: str, message: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = json.dumps({"error": error, "message": message}).encode()
+    all_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    all_headers += headers or []
     if status == 401:
-        headers.append((b"www-authenticate", b'Bearer realm="nexudus-identity-mcp"'))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+        all_headers.append((b"www-authenticate", b'Bearer realm="nexudus-identity-mcp"'))
+    await send({"type": "http.response.start", "status": status, "headers": all_headers})
     await send({"type": "http.response.body", "body": body})
 
 
 async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "pid": os.getpid()})
+
+
+def check_exposure(settings: Settings, clients: dict[str, str], host: str | None) -> None:
+    """Refuse a configuration that would serve anonymous callers beyond this machine."""
+    if clients:
+        return
+    if host is not None and not is_loopback_host(host):
+        raise ConfigError(
+            f"binding {host} needs NEXUDUS_MCP_CLIENT_TOKENS (name=token pairs): a server reachable "
+            "beyond this machine never runs without inbound authentication"
+        )
+    public = [h for h in _split(settings.mcp_allowed_hosts) if not is_loopback_entry(h)]
+    if public:
+        raise ConfigError(
+            f"NEXUDUS_MCP_ALLOWED_HOSTS names {public[0][:80]!r}, which is not this machine, so requests reach "
+            "this server through a proxy or another host, where every caller looks like loopback: set "
+            "NEXUDUS_MCP_CLIENT_TOKENS (name=token pairs)"
+        )
 
 
 def create_app(
@@ -146,14 +254,21 @@ def create_app(
     """The ASGI app. `host` is the address it will be bound to, when known (it decides the defaults);
     `public_url` the origin clients reach it at (sign-in modes; default NEXUDUS_MCP_PUBLIC_URL)."""
     if settings.mcp_auth != "tokens":
-        return _create_signin_app(settings, transport=transport, host=host, read_only=read_only, public_url=public_url)
-    clients = parse_client_tokens(settings.mcp_client_tokens.get_secret_value() if settings.mcp_client_tokens else None)
-    if host is not None and not is_loopback_host(host) and not clients:
-        raise ConfigError(
-            f"binding {host} needs NEXUDUS_MCP_CLIENT_TOKENS (name=token pairs): a server reachable "
-            "beyond this machine never runs without inbound authentication"
+        try:
+            signin_app = _create_signin_app(
+                settings, transport=transport, host=host, read_only=read_only, public_url=public_url
+            )
+        except ConfigError as exc:
+            raise ConfigError(scrub_secrets(str(exc), settings.secrets() + environment_secrets())) from None
+        return HostFormMiddleware(PostOnlyMiddleware(signin_app))
+    try:
+        clients = parse_client_tokens(
+            settings.mcp_client_tokens.get_secret_value() if settings.mcp_client_tokens else None
         )
-    security = security_for(settings, host)
+        check_exposure(settings, clients, host)
+        security = security_for(settings, host)
+    except ConfigError as exc:  # the messages never quote a token; scrub anyway, whatever changes later
+        raise ConfigError(scrub_secrets(str(exc), settings.secrets() + environment_secrets())) from None
     server = build_server(settings, transport=transport, read_only=read_only)
     starlette_app = server.streamable_http_app(
         streamable_http_path="/mcp",
@@ -164,7 +279,7 @@ def create_app(
         host=host or "127.0.0.1",
         custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"])],
     )
-    return ClientAuthMiddleware(starlette_app, clients)
+    return HostFormMiddleware(ClientAuthMiddleware(PostOnlyMiddleware(starlette_app), clients))
 
 
 def _create_signin_app(
@@ -218,25 +333,46 @@ def _create_signin_app(
 
 
 def create_app_from_env() -> ASGIApp:
+    """The app from the environment; ConfigError (one line) when the settings are bad or unsafe."""
+    import gc
+
     from .logs import configure_logging
 
     configure_logging()
-    settings = Settings()
+    try:
+        settings = read_settings()
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
     if not settings.mcp_secret:
         log.warning("NEXUDUS_MCP_SECRET is not set: redaction tokens differ between workers and restarts")
-    return create_app(settings)
+    app = create_app(settings)
+    # What start-up built lives as long as the process: keep it out of every later full collection.
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 class _AppFromEnvironment:
     """`uvicorn nexudus_identity_mcp.http_app:app`: the app, built from the environment on the first
-    ASGI event (uvicorn's lifespan start), not on import of this module."""
+    ASGI event (uvicorn's lifespan start), not on import of this module. A bad or unsafe configuration
+    fails the lifespan start with its one-line message, so uvicorn exits saying why."""
 
     def __init__(self) -> None:
         self._app: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._app is None:
-            self._app = create_app_from_env()
+            try:
+                self._app = create_app_from_env()
+            except ConfigError as exc:
+                if scope["type"] == "lifespan":
+                    await receive()  # lifespan.startup
+                    await send({"type": "lifespan.startup.failed", "message": f"nexudus-identity-mcp: {exc}"})
+                    return
+                log.error("cannot serve: %s", exc)
+                if scope["type"] == "http":
+                    await _answer(send, 503, "not_configured", "The server is misconfigured; its log says why.")
+                return
         await self._app(scope, receive, send)
 
 

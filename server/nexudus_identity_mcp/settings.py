@@ -9,10 +9,12 @@ A base URL that is not https is refused unless it points at this machine (the sa
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING, Literal
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -156,3 +158,110 @@ class Settings(BaseSettings):
 
 
 CREDENTIAL_VARIABLES = "NEXUDUS_TOKEN, or NEXUDUS_USERNAME and NEXUDUS_PASSWORD"
+
+
+# ----------------------------------------------------------------- reading the environment
+# A bad setting is reported as one line that names the variable and the values it accepts, and never
+# shows a secret (the token, password, redaction key or client tokens, not even a mistyped one).
+SECRET_FIELDS = frozenset(name for name, info in Settings.model_fields.items() if "SecretStr" in str(info.annotation))
+ENV_PREFIX = "NEXUDUS_"
+
+
+class SettingsError(ValueError):
+    """The environment does not make valid settings; the message is one line naming the variable."""
+
+
+def variable(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def _bounds(field: str) -> str:
+    limits: dict[str, float] = {}
+    for rule in Settings.model_fields[field].metadata:
+        for attr in ("gt", "ge", "lt", "le"):
+            if getattr(rule, attr, None) is not None:
+                limits[attr] = getattr(rule, attr)
+    if "ge" in limits and "le" in limits:
+        return f" from {limits['ge']:g} to {limits['le']:g}"
+    words = {"gt": "greater than", "ge": "at least", "lt": "less than", "le": "at most"}
+    return "".join(f" {words[attr]} {value:g}" for attr, value in limits.items())
+
+
+def _accepted(field: str) -> str | None:
+    """What the variable accepts, in words, or None when the error's own message says it."""
+    info = Settings.model_fields.get(field)
+    if info is None:
+        return None
+    if get_origin(info.annotation) is Literal:
+        return "one of " + ", ".join(str(v) for v in get_args(info.annotation))
+    if info.annotation is bool:
+        return "true or false"
+    if info.annotation is int:
+        return "a whole number" + _bounds(field)
+    if info.annotation is float:
+        return "a number" + _bounds(field)
+    return None
+
+
+def describe(error: ValidationError) -> str:
+    """One line for all of a ValidationError's problems, each naming its variable."""
+    lines = []
+    for problem in error.errors():
+        loc = problem.get("loc") or ()
+        field = str(loc[0]) if loc else ""
+        message = str(problem.get("ctx", {}).get("error") or problem.get("msg", "invalid")).removeprefix(
+            "Value error, "
+        )
+        accepted = _accepted(field) if field else None
+        if not field or problem.get("type") == "value_error":
+            lines.append(message)  # our validators' messages already name the variable
+        elif field in SECRET_FIELDS or accepted is None:
+            lines.append(f"{variable(field)}: {message}")
+        else:
+            shown = str(problem.get("input"))
+            shown = shown if len(shown) <= 60 else shown[:60] + "…"
+            lines.append(f"{variable(field)}: {shown!r} is not {accepted}")
+    return "; ".join(dict.fromkeys(lines))
+
+
+def environment_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Every secret value the environment holds, read raw (valid or not), longest first."""
+    environ = os.environ if environ is None else environ
+    values: list[str] = []
+    for field in SECRET_FIELDS:
+        raw = environ.get(variable(field)) or ""
+        values.append(raw)
+        if field == "mcp_client_tokens":
+            for part in raw.split(","):
+                values += [part.strip(), part.partition("=")[2].strip(), part.partition("=")[0].strip()]
+    return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
+
+
+def scrub_secrets(text: str, secrets: list[str]) -> str:
+    for value in sorted(secrets, key=len, reverse=True):
+        if value:
+            text = text.replace(value, "«secret»")
+    return text
+
+
+def read_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (and `overrides`), or SettingsError with one readable line."""
+    from .redaction import parse_categories
+
+    try:
+        settings = Settings(**overrides)
+        parse_categories(settings.mcp_redact)
+    except ValidationError as exc:
+        raise SettingsError(scrub_secrets(describe(exc), environment_secrets())) from None
+    except ValueError as exc:
+        raise SettingsError(scrub_secrets(str(exc), environment_secrets())) from None
+    return settings
+
+
+def settings_or_problem() -> tuple[Settings, str | None]:
+    """For `serve` over stdio, which starts whatever the environment says: the settings, or settings
+    with every default and no credentials plus the problem, which every tool then answers with."""
+    try:
+        return read_settings(), None
+    except SettingsError as exc:
+        return Settings.model_construct(), str(exc)
