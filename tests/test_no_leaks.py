@@ -438,3 +438,38 @@ async def test_a_token_like_value_is_never_stored(sandbox: Sandbox, form: str, u
         assert "token" in out["Errors"][0]["Message"]
         assert out["Errors"][0]["AttemptedValue"] == given, "shown back as sent, not as a new token"
         assert recorder.bodies == [] and stored["Description"] != "changed"
+
+
+async def test_configuration_errors_never_show_a_secret(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Client-token and settings errors (and the not_configured answer that carries them over stdio)
+    quote no token, password or key, even a misplaced one."""
+    from nexudus_identity_mcp.http_app import ConfigError, create_app
+    from nexudus_identity_mcp.settings import settings_or_problem
+
+    client_token = "Client-LEAKCHECK-9f3e1d"
+    messages: list[str] = []
+    for raw in (client_token, f"{client_token}=desk", f"desk={client_token},ops={client_token}", f"a b={client_token}"):
+        with pytest.raises(ConfigError) as refused:
+            create_app(settings_for(mcp_client_tokens=raw), transport=sandbox.transport(), host="127.0.0.1")
+        messages.append(str(refused.value))
+    monkeypatch.setenv("NEXUDUS_TOKEN", TOKEN)
+    monkeypatch.setenv("NEXUDUS_PASSWORD", PASSWORD)
+    monkeypatch.setenv("NEXUDUS_MCP_SECRET", REDACTION_SECRET)
+    monkeypatch.setenv("NEXUDUS_MCP_CLIENT_TOKENS", client_token)
+    for variable, value in (
+        ("NEXUDUS_BASE_URL", f"http://{TOKEN}.example/{PASSWORD}"),
+        ("NEXUDUS_AUTH", TOKEN),
+        ("NEXUDUS_MCP_REDACT", REDACTION_SECRET),
+        ("NEXUDUS_USERNAME", ""),  # a password without a username
+    ):
+        monkeypatch.setenv(variable, value)
+        settings, problem = settings_or_problem()
+        assert problem is not None and isinstance(problem, str)
+        messages.append(problem)
+        async with Client(build_server(settings, problem=problem), mode="legacy") as client:
+            result = await client.call_tool("get_coworker_identity_check", {"Id": 87654301})
+        messages.append(result.model_dump_json())
+        monkeypatch.delenv(variable)
+    for secret in (client_token, TOKEN, PASSWORD, REDACTION_SECRET):
+        for message in messages:
+            assert secret not in message, f"{secret!r} leaked into {message!r}"
