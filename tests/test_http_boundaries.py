@@ -188,10 +188,16 @@ def _closed_by_server(sock: socket.socket, limit: float) -> bool:
     return False
 
 
-@pytest.fixture
-def short_deadlines(sandbox: Sandbox) -> Iterator[int]:
+@pytest.fixture(params=["h11", "httptools"])
+def short_deadlines(sandbox: Sandbox, request: pytest.FixtureRequest) -> Iterator[int]:
+    """The deadlines on uvicorn's h11 protocol, and on httptools' when the `fast` extra is installed."""
+    if request.param == "httptools":
+        pytest.importorskip("httptools")
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
+    else:
+        from uvicorn.protocols.http.h11_impl import H11Protocol as base
     app = create_app(settings_for(), transport=sandbox.transport(), host=LOOPBACK)
-    options = {**uvicorn_options(), "http": deadline_protocol(header_timeout=1.0, body_timeout=1.0)}
+    options = {**uvicorn_options(), "http": deadline_protocol(base, header_timeout=1.0, body_timeout=1.0)}
     with ServedApp(app, lifespan="auto", **options) as served:
         yield served.port
 

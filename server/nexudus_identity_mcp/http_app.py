@@ -7,13 +7,18 @@
 token. Around the SDK's app:
 - Inbound bearer tokens, one per named client (`NEXUDUS_MCP_CLIENT_TOKENS="desk=…,ops=…"`): the
   name goes into every audit line. They are required whenever the server is reachable beyond
-  loopback: `serve --http` refuses to start without them, and the app refuses any request that
-  arrived on a non-loopback address while none are configured. A caller's own Nexudus token is
-  never accepted or forwarded; the server uses its own configured Nexudus credentials.
+  loopback, judged without trusting the socket peer (behind a reverse proxy it is always loopback):
+  the app refuses to build without them for a non-loopback bind or a non-loopback allowed host, and
+  refuses any request that arrived on a non-loopback address or carries a proxy's forwarded headers
+  while none are configured. A caller's own Nexudus token is never accepted or forwarded; the
+  server uses its own configured Nexudus credentials.
 - DNS-rebinding protection on every bind: Host and Origin must be in `NEXUDUS_MCP_ALLOWED_HOSTS` /
   `NEXUDUS_MCP_ALLOWED_ORIGINS` (loopback names by default). A non-loopback bind without an
-  allowed-hosts list is refused, never silently unprotected.
-- Request bodies are bounded (`NEXUDUS_MCP_MAX_BODY_BYTES`).
+  allowed-hosts list is refused, never silently unprotected. A Host that is not `host[:port]` is a
+  400 before the SDK's prefix matching sees it.
+- `/mcp` takes POST only (405, `Allow: POST`): it is stateless, with no stream to open or session to end.
+- Request bodies are bounded (`NEXUDUS_MCP_MAX_BODY_BYTES`); uvicorn's limits and the deadlines for
+  reading a request are in serving.py.
 Anything that must agree between workers comes from the environment: set `NEXUDUS_MCP_SECRET` so
 that redaction tokens mean the same on every worker.
 """

@@ -125,6 +125,7 @@ def deadline_protocol(
     base: type[asyncio.Protocol] | None = None,
     header_timeout: float = HEADER_TIMEOUT,
     body_timeout: float = BODY_TIMEOUT,
+    name: str | None = None,
 ) -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol (httptools when installed, else h11) with a deadline for reading each
     request: the headers must arrive within `header_timeout` of the connection opening or of the
@@ -187,12 +188,13 @@ def deadline_protocol(
             self._disarm()
             super().connection_lost(exc)
 
-    RequestDeadline.__name__ = RequestDeadline.__qualname__ = f"RequestDeadline{base.__name__}"
+    # `name`: the module attribute it is kept in, so that uvicorn can pickle it for worker processes.
+    RequestDeadline.__name__ = RequestDeadline.__qualname__ = name or f"RequestDeadline{base.__name__}"
     return RequestDeadline
 
 
-Protocol = deadline_protocol()
-"""For `uvicorn … --http nexudus_identity_mcp.serving:Protocol`: the request-read deadlines above."""
+Protocol = deadline_protocol(name="Protocol")
+"""uvicorn's protocol with the request-read deadlines above (`uvicorn_options()["http"]`)."""
 
 
 def uvicorn_options() -> dict[str, Any]:
