@@ -132,6 +132,20 @@ def test_http_servers_stop_on_a_signal(tmp_path: Path, command: list[str], signu
     assert process.returncode in (0, 130) and "Traceback" not in logged, logged
 
 
+@pytest.mark.parametrize("stdin", ["devnull", "file"])
+def test_stdio_serve_ends_with_its_input(tmp_path: Path, stdin: str) -> None:
+    """Input that the event loop cannot wait on (/dev/null, a file) is read the SDK's way, to its end."""
+    source = tmp_path / "input.jsonl"
+    source.write_text(json.dumps(INIT) + "\n")
+    with open(os.devnull if stdin == "devnull" else source, "rb") as given:
+        done = subprocess.run(
+            [*SERVER, "serve", "--sandbox"], stdin=given, capture_output=True, timeout=60, env=clean_env()
+        )
+    assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr
+    if stdin == "file":
+        assert json.loads(done.stdout.splitlines()[0])["id"] == 0
+
+
 # ------------------------------------------------------------------ a busy port
 @pytest.mark.parametrize(
     ("command", "banner"), [(["serve", "--http", "--sandbox"], "/mcp"), (["sandbox"], "sandbox on")]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import selectors
 import signal
 import socket
 import stat
@@ -50,14 +51,22 @@ class _StdinLines:
         self.fd = fd
         self.buffer = b""
         self.eof = False
+        self.pollable = True
 
     def __aiter__(self) -> _StdinLines:
         return self
 
     async def __anext__(self) -> str:
         while b"\n" not in self.buffer and not self.eof:
-            await anyio.wait_readable(self.fd)
-            chunk = os.read(self.fd, 65_536)
+            if self.pollable:
+                try:
+                    await anyio.wait_readable(self.fd)
+                except OSError:  # not something the event loop can wait on after all: read in a thread
+                    self.pollable = False
+            if self.pollable:
+                chunk = os.read(self.fd, 65_536)
+            else:
+                chunk = await anyio.to_thread.run_sync(os.read, self.fd, 65_536)
             self.eof = not chunk
             self.buffer += chunk
         if not self.buffer:
@@ -67,13 +76,18 @@ class _StdinLines:
 
 
 def _stdin_can_be_polled() -> bool:
-    """A pipe, socket or terminal can wait on the event loop; a regular file (or Windows) cannot."""
+    """A pipe, socket or terminal can be waited on by the event loop; a regular file, /dev/null (which
+    epoll refuses) or Windows' console cannot: for those the SDK's threaded reader is kept."""
     if sys.platform == "win32":
         return False
     try:
-        return not stat.S_ISREG(os.fstat(0).st_mode)
-    except OSError:
+        if stat.S_ISREG(os.fstat(0).st_mode):
+            return False
+        with selectors.DefaultSelector() as selector:
+            selector.register(0, selectors.EVENT_READ)
+    except (OSError, ValueError):
         return False
+    return True
 
 
 def run_stdio(server: Any) -> int | None:
