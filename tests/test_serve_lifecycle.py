@@ -73,6 +73,24 @@ def test_http_with_a_bad_setting_stops_in_one_line() -> None:
     assert "NEXUDUS_MAX_ATTEMPTS: 'lots' is not a whole number from 1 to 10" in done.stderr
 
 
+def test_uvicorn_behind_a_proxy_without_tokens_refuses_to_start() -> None:
+    """`uvicorn …http_app:app` on loopback with a public allowed host and no client tokens: every caller
+    would arrive through the proxy as loopback, so the app fails its start-up with one line."""
+    from nexudus_identity_mcp.loopback import free_port
+
+    done = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "nexudus_identity_mcp.http_app:app", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(NEXUDUS_TOKEN="t", NEXUDUS_MCP_ALLOWED_HOSTS="mcp.example.com"),
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    assert "NEXUDUS_MCP_ALLOWED_HOSTS names 'mcp.example.com'" in done.stderr
+    assert "NEXUDUS_MCP_CLIENT_TOKENS" in done.stderr
+
+
 # ------------------------------------------------------------------ signals
 def _wait_for(path: Path, text: str, process: subprocess.Popen[bytes], limit: float = 60) -> None:
     deadline = time.monotonic() + limit
