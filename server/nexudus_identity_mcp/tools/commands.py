@@ -394,7 +394,8 @@ class CommandTools(ToolBase):
     ) -> ToolResult:
         if error.kind in (ErrorKind.VALIDATION, ErrorKind.UPSTREAM_ERROR):
             self._commands_at = float("-inf")  # the API may know the commands better than the cache
-        unknown = not error.unsent and (
+        sent = not error.unsent and error.operation in (None, "run_command")  # not a token request's failure
+        unknown = sent and (
             error.kind == ErrorKind.UPSTREAM_UNAVAILABLE
             or (error.kind == ErrorKind.UPSTREAM_ERROR and (error.status is None or error.excerpt is not None))
         )
