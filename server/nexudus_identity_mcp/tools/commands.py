@@ -267,7 +267,7 @@ class CommandTools(ToolBase):
                 False,
                 f"Dry run: would {summary}",
             )
-        question = f"{summary[0].upper()}{summary[1:]} Nexudus may email the member."
+        question = f"{summary[0].upper()}{summary[1:-1]}? This cannot be undone, and Nexudus may email the member."
         refusal, how = await confirm(question, mode=self.client.settings.mcp_confirm, what="command")
         if refusal is not None:
             if how != "pending":
