@@ -353,7 +353,8 @@ class CommandTools(ToolBase):
             f"now {STATUS.name_of(r.get('VerificationStatus'))})"
             for i, r in before.items()
         )
-        extra = "".join(f' with {n} "{v[:200]}"' for n, v in request.parameters.items())
+        sensitive = self.redactor.sensitive_values(*before.values())
+        extra = "".join(f' with {n} "{self.redactor.text(v[:200], sensitive)}"' for n, v in request.parameters.items())
         return f"run '{command.name}' on {checks}{extra}."
 
     def _who_short(self, record: dict[str, Any]) -> str:
@@ -362,13 +363,16 @@ class CommandTools(ToolBase):
 
     def _row(self, before: dict[str, Any], after: dict[str, Any] | None) -> dict[str, Any]:
         now = after if after is not None else before
+        last_error = now.get("LastError")
+        if isinstance(last_error, str):  # a rejection's notes: free text that may quote a document number
+            last_error = self.redactor.text(last_error[:1000], self.redactor.sensitive_values(before, after))
         row = {
             "Id": before.get("Id"),
             "Name": before.get("Name"),
             "CoworkerFullName": self.redactor.value("CoworkerFullName", before.get("CoworkerFullName")),
             "VerificationStatusBefore": STATUS.name_of(before.get("VerificationStatus")),
             "VerificationStatus": STATUS.name_of(now.get("VerificationStatus")),
-            "LastError": now.get("LastError"),
+            "LastError": last_error,
             "UpdatedOn": now.get("UpdatedOn"),
         }
         if after is None and now is before:
