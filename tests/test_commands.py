@@ -4,7 +4,7 @@ sandbox's invented commands."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import mcp.types as types
 import pytest
@@ -31,7 +31,9 @@ def era(request: pytest.FixtureRequest) -> str:
 class Elicitations:
     """A client's elicitation handler that answers with `action` and records each question."""
 
-    def __init__(self, action: str = "accept", content: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, action: Literal["accept", "decline", "cancel"] = "accept", content: dict[str, Any] | None = None
+    ) -> None:
         self.action = action
         self.content = content
         self.questions: list[str] = []
@@ -39,7 +41,7 @@ class Elicitations:
     async def __call__(self, ctx: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
         self.questions.append(params.message)
         content = self.content if self.content is not None else ({"Confirm": True} if self.action == "accept" else None)
-        return types.ElicitResult(action=self.action, content=content)  # type: ignore[arg-type]
+        return types.ElicitResult(action=self.action, content=content)
 
 
 async def run(
@@ -138,7 +140,9 @@ async def test_confirm_accepted_runs_after_asking(sandbox: Sandbox, era: str) ->
 
 
 @pytest.mark.parametrize("action", ["decline", "cancel"])
-async def test_declined_or_cancelled_writes_nothing(sandbox: Sandbox, era: str, action: str) -> None:
+async def test_declined_or_cancelled_writes_nothing(
+    sandbox: Sandbox, era: str, action: Literal["decline", "cancel"]
+) -> None:
     asked = Elicitations(action)
     is_error, out = await run(sandbox, era, {"Key": VERIFY, "Ids": [GRACE]}, elicit=asked)
     assert is_error and out["ErrorKind"] == "declined" and not out["Retryable"]
@@ -329,3 +333,60 @@ async def test_200_with_was_successful_false_is_a_failure(sandbox: Sandbox, era:
     is_error, out = await run(sandbox, era, {"Key": VERIFY, "Ids": [GRACE]})
     assert is_error and out["ErrorKind"] == "upstream_error" and "Already verified." in out["Message"]
     assert "OutcomeUnknown" not in out
+
+
+# ------------------------------------------------------------------ over streamable HTTP
+@pytest.mark.parametrize("era", ERAS)
+async def test_over_stateless_http(sandbox: Sandbox, era: str) -> None:
+    """2026-07-28 asks through `input_required`; the handshake era over stateless HTTP has no channel
+    for a server-to-client request, so it behaves as a client that cannot ask (auto: it runs)."""
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    from nexudus_identity_mcp.http_app import create_app
+    from nexudus_identity_mcp.loopback import LOOPBACK, ServedApp
+
+    from .conftest import settings_for
+
+    app = create_app(
+        settings_for(mcp_client_tokens="desk=desk-token-5f2a9c1e7b3d"), transport=sandbox.transport(), host=LOOPBACK
+    )
+    asked = Elicitations("decline")
+    with ServedApp(app, lifespan="auto") as served:
+        http = httpx2.AsyncClient(headers={"Authorization": "Bearer desk-token-5f2a9c1e7b3d"}, timeout=30)
+        transport = streamable_http_client(f"http://{LOOPBACK}:{served.port}/mcp", http_client=http)
+        async with Client(
+            transport, mode="legacy" if era == "legacy" else "auto", elicitation_callback=asked
+        ) as client:
+            result = await client.call_tool(RUN_COMMAND_TOOL, {"Key": VERIFY, "Ids": [GRACE]})
+    out = body(result, RUN_COMMAND_TOOL)
+    if era == "legacy":
+        assert not result.is_error and out["Confirmation"] == "client_cannot_ask" and asked.questions == []
+        assert runs(sandbox) == 1
+    else:
+        assert result.is_error and out["ErrorKind"] == "declined" and len(asked.questions) == 1
+        assert runs(sandbox) == 0
+
+
+async def test_client_answering_the_question_with_an_error_writes_nothing(sandbox: Sandbox) -> None:
+    async def broken(context: Any, params: types.ElicitRequestParams) -> types.ErrorData:
+        return types.ErrorData(code=-32603, message="no UI")
+
+    async with Client(server_for(sandbox), mode="legacy", elicitation_callback=broken) as client:
+        result = await client.call_tool(RUN_COMMAND_TOOL, {"Key": VERIFY, "Ids": [GRACE]})
+    out = body(result, RUN_COMMAND_TOOL)
+    assert result.is_error and out["ErrorKind"] == "confirmation_required" and runs(sandbox) == 0
+
+
+async def test_answer_to_another_question_is_not_taken(sandbox: Sandbox) -> None:
+    """2026-07-28: an answer counts only with the state of the question it answered."""
+    async with Client(server_for(sandbox), mode="2026-07-28", elicitation_callback=Elicitations()) as client:
+        accepted = types.ElicitResult(action="accept", content={"Confirm": True})
+        first = await client.session.call_tool(
+            RUN_COMMAND_TOOL,
+            {"Key": VERIFY, "Ids": [GRACE]},
+            input_responses={"confirm": accepted},
+            request_state="confirm-v1:not-this-question",
+            allow_input_required=True,
+        )
+    assert isinstance(first, types.InputRequiredResult) and runs(sandbox) == 0
