@@ -40,6 +40,8 @@ async def test_stdio_sandbox_session(tmp_path: Path) -> None:
                 "find_coworker_identity_checks",
                 "get_coworker_identity_check",
                 "update_coworker_identity_check",
+                "list_coworker_identity_check_commands",
+                "run_coworker_identity_check_command",
             }
             record = (await client.call_tool("get_coworker_identity_check", {"Id": CHECK})).structured_content["Record"]  # type: ignore[index]
             result = await client.call_tool(
