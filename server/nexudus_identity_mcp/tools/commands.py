@@ -355,7 +355,7 @@ class CommandTools(ToolBase):
         )
         sensitive = self.redactor.sensitive_values(*before.values())
         extra = "".join(f' with {n} "{self.redactor.text(v[:200], sensitive)}"' for n, v in request.parameters.items())
-        return f"run '{command.name}' on {checks}{extra}."
+        return f"run '{command.name}' on {checks or 'no particular check'}{extra}."
 
     def _who_short(self, record: dict[str, Any]) -> str:
         name = self.redactor.value("CoworkerFullName", record.get("CoworkerFullName"))
