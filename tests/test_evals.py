@@ -47,6 +47,10 @@ def test_the_suite_has_the_scenarios_the_issue_names() -> None:
         "reassign_refused",
         "reassign_explicit",
         "null_as_keep",
+        "verify_by_member_name",
+        "reject_with_notes",
+        "unknown_command_key_repaired",
+        "user_declines_confirmation",
     ):
         assert needed in names
 

@@ -112,6 +112,20 @@ async def test_nothing_secret_reaches_results_or_logs(
                 {**required_from(record), "IdentityDocumentType": "Other", "DryRun": True},
             ):
                 await call("update_coworker_identity_check", args)
+        # the commands: listed, dry-run and run with notes quoting the number, with the API failing too
+        keys = {c["Name"]: c["Key"] for c in (await call("list_coworker_identity_check_commands", {}))["Commands"]}
+        real = str(sandbox.state.records[87654304]["IdentityDocumentNumber"])
+        reject = {
+            "Key": keys["Mark as rejected"],
+            "Ids": [87654304],
+            "Parameters": [{"Name": "RejectionNotes", "Value": f"Number {real} does not match the scan"}],
+        }
+        await call("run_coworker_identity_check_command", {**reject, "DryRun": True})
+        for fault in (Fault("envelope_errors", route="run_command"), Fault("status", route="run_command", status=401)):
+            sandbox.state.inject(fault)
+            await call("run_coworker_identity_check_command", reject)
+        sandbox.state.faults.clear()
+        await call("run_coworker_identity_check_command", reject)
         # a real write of a new number, then a read of it
         record = (await call("get_coworker_identity_check", {"Id": 87654301}))["Record"]
         await call("update_coworker_identity_check", {**required_from(record), "IdentityDocumentNumber": NEW_NUMBER})

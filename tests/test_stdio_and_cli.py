@@ -40,6 +40,8 @@ async def test_stdio_sandbox_session(tmp_path: Path) -> None:
                 "find_coworker_identity_checks",
                 "get_coworker_identity_check",
                 "update_coworker_identity_check",
+                "list_coworker_identity_check_commands",
+                "run_coworker_identity_check_command",
             }
             record = (await client.call_tool("get_coworker_identity_check", {"Id": CHECK})).structured_content["Record"]  # type: ignore[index]
             result = await client.call_tool(
@@ -131,6 +133,8 @@ def test_typescript_sdk_client_accepts_our_results(node_tools: Path) -> None:
         "find_coworker_identity_checks",
         "get_coworker_identity_check",
         "update_coworker_identity_check",
+        "list_coworker_identity_check_commands",
+        "run_coworker_identity_check_command",
     }
     assert all(t["hasOutputSchema"] for t in out["tools"])
     assert out["read"]["number"].startswith("«ID_DOC:")
@@ -142,3 +146,10 @@ def test_typescript_sdk_client_accepts_our_results(node_tools: Path) -> None:
         "textStartsWithSummary": True,
     }
     assert out["succeeding"] == {"isError": False, "wasSuccessful": True, "changes": ["IdentityDocumentExpirationDate"]}
+    # One command, confirmed by the TypeScript client's elicitation handler.
+    assert out["command"] == {
+        "isError": False,
+        "confirmation": "user_accepted",
+        "asked": 1,
+        "statuses": [["Submitted", "Successful"]],
+    }

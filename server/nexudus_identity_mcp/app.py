@@ -23,6 +23,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
 from . import __version__
+from .elicitation import ClientConfirmer
 from .nexudus import ErrorKind, NexudusClient
 from .nexudus.auth import CALLER_BEARER
 from .nexudus.budget import RequestBudget
@@ -32,8 +33,9 @@ from .reference import ENUMS_URI, FIELDS_URI, enums_json, fields_resource_markdo
 from .schemas import tool_definitions
 from .settings import Settings
 from .state import open_store
-from .tool_names import FIND_TOOL, GET_TOOL, UPDATE_TOOL
+from .tool_names import FIND_TOOL, GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL
 from .tools import CALLER, IdentityCheckTools, ToolResult, failure
+from .tools.confirm import CONFIRMER, PendingInput
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,10 @@ DryRun: true, show them the Changes, and apply it only after they agree.
 overwritten.
 5. On an error result, read Errors: each names the PropertyName to fix, with AllowedValues and a Hint. \
 Retry only when Retryable is true (after RetryAfterSeconds when given).
+6. To mark a check as verified or rejected (VerificationStatus), use a command: \
+list_coworker_identity_check_commands gives the Keys (they come from the live API), \
+run_coworker_identity_check_command runs one. The server asks the user to confirm when their client can; \
+otherwise dry-run it and ask first. A declined result means the user said no: do not retry.
 Identity-document numbers appear as tokens like «ID_DOC:3f9a1c2b»; never ask the user to reveal one \
 you do not need, and leave IdentityDocumentNumber out of an update unless it changes."""
 
@@ -71,6 +77,8 @@ HANDLERS: dict[str, ToolHandler] = {
     FIND_TOOL: IdentityCheckTools.find,
     GET_TOOL: IdentityCheckTools.get,
     UPDATE_TOOL: IdentityCheckTools.update,
+    LIST_COMMANDS_TOOL: IdentityCheckTools.list_commands,
+    RUN_COMMAND_TOOL: IdentityCheckTools.run_command,
 }
 
 
@@ -168,7 +176,7 @@ def build_server(
 
     async def call_tool(
         ctx: ServerRequestContext[ServerState], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         handler = HANDLERS.get(params.name)
         if handler is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name!r}. Tools: {', '.join(sorted(served))}")
@@ -207,6 +215,7 @@ def build_server(
             caller, bearer = signed_in.label, signed_in.nexudus_bearer
         reset = CALLER.set(caller)
         reset_bearer = CALLER_BEARER.set(bearer)
+        reset_confirmer = CONFIRMER.set(ClientConfirmer(ctx, params))
         # The tools register every record they read or write into this scope; the one redaction
         # pass below then covers the whole result, whatever the tool put where.
         with redactor.scope(params.arguments):
@@ -222,7 +231,11 @@ def build_server(
                 )
             finally:
                 CALLER_BEARER.reset(reset_bearer)
+                CONFIRMER.reset(reset_confirmer)
                 CALLER.reset(reset)
+            if isinstance(result, PendingInput):  # 2026-07-28: ask the user, the client calls again
+                pending: types.InputRequiredResult = result.pending
+                return pending
             return to_call_result(redacted(redactor, result))
 
     async def list_prompts(

@@ -3,8 +3,9 @@
 It starts the real server over stdio as a subprocess (`serve --sandbox`), drives it with the MCP
 client as an assistant would, and prints a short transcript: the tools on offer, reading a check,
 an update with a typical mistake (a misspelt enum name and a missing required field), the
-structured error, the corrected call built from the error's own Hint, the changes made, and a dry
-run. It exits 0 only when every step behaved as expected.
+structured error, the corrected call built from the error's own Hint, the changes made, a dry
+run, and a verification: the command's Key discovered, the staff's confirmation asked through the
+client (elicitation), the status before and after. It exits 0 only when every step behaved as expected.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import tempfile
 from typing import Any
 
-from .tool_names import FIND_TOOL, GET_TOOL, UPDATE_TOOL
+from .tool_names import FIND_TOOL, GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL
 
 CHECK_ID = 87654303  # Tomás Ferreira's ID card check at Harbour Works Lisbon, awaiting review
 
@@ -44,13 +45,27 @@ async def _session(t: Transcript, errlog: Any) -> None:
     from mcp.client.stdio import stdio_client
 
     params = StdioServerParameters(command=sys.executable, args=["-m", "nexudus_identity_mcp", "serve", "--sandbox"])
-    async with Client(stdio_client(params, errlog=errlog), read_timeout_seconds=60) as client:
+    questions: list[str] = []
+
+    import mcp.types as types
+
+    async def staff_confirms(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        """The client shows the server's question; the staff member accepts."""
+        questions.append(params.message)
+        return types.ElicitResult(action="accept", content={"Confirm": True})
+
+    async with Client(
+        stdio_client(params, errlog=errlog), read_timeout_seconds=60, elicitation_callback=staff_confirms
+    ) as client:
         t.step("The assistant connects and lists the tools")
         tools = (await client.list_tools()).tools
         for tool in tools:
             required = tool.input_schema.get("required", [])
             t.say(f"{tool.name}  ({tool.title}; required: {', '.join(required)})")
-        t.expect({FIND_TOOL, GET_TOOL, UPDATE_TOOL} == {x.name for x in tools}, "find, read and update are offered")
+        t.expect(
+            {FIND_TOOL, GET_TOOL, UPDATE_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL} <= {x.name for x in tools},
+            "find, read, update and the commands are offered",
+        )
 
         t.step(f'Staff: "Tomás Ferreira showed his new passport, expiring 31 May 2034. Update check {CHECK_ID}."')
         t.say(f"{GET_TOOL} {{Id: {CHECK_ID}}}")
@@ -154,6 +169,35 @@ async def _session(t: Transcript, errlog: Any) -> None:
             dry_body.get("DryRun") is True and again.get("UpdatedOn") == after.get("UpdatedOn"),
             "the dry run wrote nothing",
         )
+
+        await _verification(t, client, questions)
+
+
+async def _verification(t: Transcript, client: Any, questions: list[str]) -> None:
+    t.step(f'Staff: "His ID card checks out: mark check {CHECK_ID} as verified."')
+    t.say(f"{LIST_COMMANDS_TOOL} {{}}")
+    listed = (await client.call_tool(LIST_COMMANDS_TOOL, {})).structured_content or {}
+    commands = listed.get("Commands", [])
+    for command in commands:
+        t.show(f"  {command['Key']}", command["Name"])
+    verify = next((c["Key"] for c in commands if c["Name"].lower() == "mark as verified"), None)
+    t.expect(verify is not None, "the Key of 'Mark as verified' comes from the API's own list")
+    arguments = {"Key": verify, "Ids": [CHECK_ID]}
+    t.show(RUN_COMMAND_TOOL, arguments)
+    ran = await client.call_tool(RUN_COMMAND_TOOL, arguments)
+    result = ran.structured_content or {}
+    for question in questions:
+        t.show("the client asks the staff", question)
+        t.say("the staff accept")
+    t.say(ran.content[0].text.splitlines()[0])
+    rows = result.get("Checks", [])
+    for row in rows:
+        t.show(f"  check {row['Id']}", f"{row['VerificationStatusBefore']} -> {row['VerificationStatus']}")
+    t.expect(len(questions) == 1 and result.get("Confirmation") == "user_accepted", "the staff confirmed it first")
+    t.expect(
+        not ran.is_error and [r.get("VerificationStatus") for r in rows] == ["Successful"],
+        "the check is verified (VerificationStatus Submitted -> Successful)",
+    )
 
 
 def run_demo() -> int:

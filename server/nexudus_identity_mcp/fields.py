@@ -250,6 +250,9 @@ ROLE_FOR = {
     "get": "CoworkerIdentityCheck-Read",
     "search": "CoworkerIdentityCheck-List",
     "update": "CoworkerIdentityCheck-Edit",
+    # Inferred, not documented: listing commands reads, running one edits.
+    "commands": "CoworkerIdentityCheck-Read",
+    "run_command": "CoworkerIdentityCheck-Edit",
 }
 
 RESOURCE_PATH = "/api/spaces/coworkeridentitychecks"

@@ -260,7 +260,7 @@ class Probe:
     async def _commands(self) -> None:
         assumption = "The API lists commands for identity checks (GET …/coworkeridentitychecks/commands)"
         try:
-            listed = await self.client._call("search", "GET", f"{RESOURCE_PATH}/commands")
+            listed = await self.client._call("commands", "GET", f"{RESOURCE_PATH}/commands")
         except NexudusError as error:
             if error.kind in (ErrorKind.NOT_FOUND, ErrorKind.VALIDATION) or error.status in (400, 404, 405):
                 self.add(assumption, f"not available (HTTP {error.status})", "absent", _NO_COMMANDS)

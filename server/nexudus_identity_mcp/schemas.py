@@ -18,7 +18,7 @@ import mcp.types as types
 
 from .fields import BY_NAME, OPTIONAL_PUT, PUT_FIELDS, RECORD_FIELD_NAMES, Field
 from .nexudus.errors import ErrorKind
-from .tool_names import FIND_TOOL, GET_TOOL, READ_TOOLS, RUN_COMMAND_TOOL, UPDATE_TOOL
+from .tool_names import FIND_TOOL, GET_TOOL, LIST_COMMANDS_TOOL, READ_TOOLS, RUN_COMMAND_TOOL, UPDATE_TOOL
 from .validation import (
     CLEAR_FIELDS,
     DEFAULT_PAGE_SIZE,
@@ -161,6 +161,10 @@ _ERROR_PROPERTIES: dict[str, Any] = {
     "RetryAfterSeconds": {"type": "number", "description": "On throttling: seconds to wait before retrying."},
     "Status": {"type": "integer", "description": "On an API failure: the HTTP status Nexudus answered."},
     "CurrentUpdatedOn": {"type": "string", "description": "On conflict: the record's UpdatedOn now."},
+    "Confirmation": {
+        "type": "string",
+        "description": "When the user was asked to confirm a write: what they answered (declined, cancelled).",
+    },
 }
 
 _CHANGE_ITEM: dict[str, Any] = {
@@ -268,6 +272,153 @@ GET_DESCRIPTION = (
 )
 
 
+# ----------------------------------------------------------------- commands
+# Parameters travel as the API takes them, a list of {Name, Value}: an object map would need
+# `additionalProperties` to say "any key", which some clients reject (see DESIGN.md), and an object
+# with no properties is dropped or refused by strict clients. The server also accepts a map.
+LIST_COMMANDS_INPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "Refresh": {
+            "type": "boolean",
+            "description": "true: ask Nexudus for the list again instead of using the copy kept for a few minutes.",
+        }
+    },
+}
+
+RUN_COMMAND_INPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "Key": {
+            "type": "string",
+            "description": f"The command's Key, exactly as {LIST_COMMANDS_TOOL} lists it (not its Name). "
+            "Keys differ between Nexudus accounts: never guess one.",
+        },
+        "Ids": {
+            "type": "array",
+            "items": {"type": "integer", "description": "A check's Id."},
+            "description": "The Ids of the checks to run the command on. A command listed with OneIdOnly "
+            "takes exactly one.",
+        },
+        "Parameters": {
+            "type": "array",
+            "description": "The command's parameters, by the names the list gives (e.g. the rejection "
+            "notes of a rejection). Leave out when it takes none.",
+            "items": {
+                "type": "object",
+                "description": "One parameter.",
+                "properties": {
+                    "Name": {"type": "string", "description": "The parameter's name, as listed."},
+                    "Value": {"type": "string", "description": "Its value, as text."},
+                },
+                "required": ["Name", "Value"],
+            },
+        },
+        DRY_RUN: {
+            "type": "boolean",
+            "description": "true: check the arguments and read the checks, and say what would happen, "
+            "without running anything. Use it to show the user before they confirm.",
+        },
+    },
+    "required": ["Key", "Ids"],
+}
+
+_COMMAND_ITEM: dict[str, Any] = {
+    "type": "object",
+    "description": "A command.",
+    "properties": {
+        "Key": {"type": "string", "description": "What to pass as Key to run it."},
+        "Name": {"type": "string", "description": "Its name, as staff see it in Nexudus."},
+        "NeedsIds": {"type": "boolean", "description": "Whether it runs on checks given by Ids."},
+        "OneIdOnly": {"type": "boolean", "description": "true: it runs on exactly one check per call."},
+        "Parameters": {
+            "type": "array",
+            "description": "The parameters it takes.",
+            "items": {
+                "type": "object",
+                "description": "A parameter.",
+                "properties": {
+                    "Name": {"type": "string", "description": "Its name, for Parameters[].Name."},
+                    "Required": {"type": "boolean", "description": "Whether it must be given."},
+                },
+            },
+        },
+    },
+}
+
+LIST_COMMANDS_OUTPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        **_ERROR_PROPERTIES,
+        "Commands": {"type": "array", "items": _COMMAND_ITEM, "description": "On success: every command."},
+    },
+    "required": ["WasSuccessful", "Message"],
+}
+
+_CHECK_STATUS_ITEM: dict[str, Any] = {
+    "type": "object",
+    "description": "A check the command ran (or would run) on.",
+    "properties": {
+        "Id": {"type": "integer", "description": "The check's Id."},
+        "Name": {"description": "The check's name."},
+        "CoworkerFullName": {"description": "The member."},
+        "VerificationStatusBefore": {"description": "Its VerificationStatus before the command."},
+        "VerificationStatus": {"description": "Its VerificationStatus now (after the command)."},
+        "LastError": {"description": "Its LastError now (a rejection's notes)."},
+        "UpdatedOn": {"description": "Its UpdatedOn now."},
+    },
+}
+
+RUN_COMMAND_OUTPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        **_ERROR_PROPERTIES,
+        "Key": {"type": "string", "description": "The command's Key."},
+        "CommandName": {"type": "string", "description": "The command's name."},
+        "Ids": {
+            "type": "array",
+            "items": {"type": "integer", "description": "A check's Id."},
+            "description": "The checks.",
+        },
+        "DryRun": {"type": "boolean", "description": "true when nothing was run on purpose."},
+        "Confirmation": {
+            "type": "string",
+            "description": "How the run was confirmed: user_accepted (the user accepted in their client), "
+            "client_cannot_ask, not_asked (confirmation turned off), declined or cancelled (the user said "
+            "no: nothing was run).",
+        },
+        "UpdatedOn": {"description": "On success: when Nexudus recorded the run."},
+        "OutcomeUnknown": {
+            "type": "boolean",
+            "description": "true: the request was sent but no clear answer came back; it may or may not have "
+            "run. Checks shows them as they are now. Never simply run it again.",
+        },
+        "Checks": {
+            "type": "array",
+            "items": _CHECK_STATUS_ITEM,
+            "description": "Each check with its VerificationStatus before and after.",
+        },
+    },
+    "required": ["WasSuccessful", "Message"],
+}
+
+LIST_COMMANDS_DESCRIPTION = (
+    "List the commands Nexudus offers for coworker identity checks on this account (e.g. mark as verified, "
+    "mark as rejected): each with the Key to run it, its Name, whether it takes one Id or many, and its "
+    "parameters. The Keys come from the live API and differ between accounts: read them here, never guess. "
+    "VerificationStatus is changed by these commands, not by the update tool."
+)
+
+RUN_COMMAND_DESCRIPTION = (
+    "Run a Nexudus command on coworker identity checks, e.g. mark a check as verified, or as rejected with "
+    f"rejection notes. Get the Key and parameter names from {LIST_COMMANDS_TOOL}. This cannot be undone and "
+    "Nexudus may email the member: the server asks the user to confirm in their client when the client "
+    "can; otherwise call with DryRun: true first, show the user what would happen, and run it only after "
+    "they agree. The result shows each check's VerificationStatus before and after. A 'declined' result "
+    "means the user said no: nothing was run; do not retry unless they ask again."
+)
+
+
 def _tool(
     name: str,
     title: str,
@@ -276,9 +427,11 @@ def _tool(
     output_schema: dict[str, Any],
     *,
     writes: bool,
+    idempotent: bool = True,
 ) -> types.Tool:
-    """A tool with its annotations: read tools are read-only; the write is destructive (it replaces
-    the record) yet idempotent (the same call twice leaves the same record). All reach Nexudus."""
+    """A tool with its annotations: read tools are read-only; the update is destructive (it replaces
+    the record) yet idempotent (the same call twice leaves the same record); a command run is
+    destructive and not idempotent (it may email the member each time). All reach Nexudus."""
     return types.Tool(
         name=name,
         title=title,
@@ -286,7 +439,11 @@ def _tool(
         input_schema=input_schema,
         output_schema=output_schema,
         annotations=types.ToolAnnotations(
-            title=title, read_only_hint=not writes, destructive_hint=writes, idempotent_hint=True, open_world_hint=True
+            title=title,
+            read_only_hint=not writes,
+            destructive_hint=writes,
+            idempotent_hint=idempotent,
+            open_world_hint=True,
         ),
     )
 
@@ -317,6 +474,23 @@ def tool_definitions(*, read_only: bool = False) -> list[types.Tool]:
             update_input_schema(),
             UPDATE_OUTPUT_SCHEMA,
             writes=True,
+        ),
+        _tool(
+            LIST_COMMANDS_TOOL,
+            "List identity-check commands",
+            LIST_COMMANDS_DESCRIPTION,
+            LIST_COMMANDS_INPUT_SCHEMA,
+            LIST_COMMANDS_OUTPUT_SCHEMA,
+            writes=False,
+        ),
+        _tool(
+            RUN_COMMAND_TOOL,
+            "Run an identity-check command",
+            RUN_COMMAND_DESCRIPTION,
+            RUN_COMMAND_INPUT_SCHEMA,
+            RUN_COMMAND_OUTPUT_SCHEMA,
+            writes=True,
+            idempotent=False,
         ),
     ]
     return [t for t in tools if not read_only or t.name in READ_TOOLS]

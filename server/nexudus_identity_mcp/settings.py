@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     mcp_secret: SecretStr | None = None
     mcp_redact: str | None = None
     mcp_read_only: bool = False
+    # Asking the user through the client (MCP elicitation) before a command runs: auto (when the
+    # client can), always (refuse commands from clients that cannot ask), never (scripted runs).
+    # NEXUDUS_MCP_CONFIRM_UPDATES=true asks before every update too, not only a reassignment.
+    mcp_confirm: Literal["auto", "always", "never"] = "auto"
+    mcp_confirm_updates: bool = False
     # Streamable HTTP (NEXUDUS_MCP_*): the clients allowed in ("name=token,name=token"), the Host and
     # Origin values DNS-rebinding protection accepts (comma lists), the largest request body.
     mcp_client_tokens: SecretStr | None = None

@@ -5,11 +5,23 @@
 // so a schema or body it does not accept makes callTool throw and this script exit non-zero.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const [command, ...args] = process.argv.slice(2);
 const transport = new StdioClientTransport({ command, args, stderr: "ignore" });
-const client = new Client({ name: "ts-sdk-test-client", version: "1.0.0" });
+const client = new Client(
+  { name: "ts-sdk-test-client", version: "1.0.0" },
+  { capabilities: { elicitation: { form: {} } } },
+);
 const CHECK = 87654309;
+const VERIFY_CHECK = 87654310; // Mei Lin Chen's address verification, Submitted in the seed
+
+// The user accepts the server's confirmation question (form-mode elicitation).
+const questions = [];
+client.setRequestHandler(ElicitRequestSchema, async (request) => {
+  questions.push(request.params.message);
+  return { action: "accept", content: { Confirm: true } };
+});
 
 const out = {};
 try {
@@ -52,6 +64,19 @@ try {
     isError: good.isError ?? false,
     wasSuccessful: good.structuredContent?.WasSuccessful,
     changes: (good.structuredContent?.Changes ?? []).map((c) => c.Field),
+  };
+
+  const listed = await client.callTool({ name: "list_coworker_identity_check_commands", arguments: {} });
+  const verify = (listed.structuredContent?.Commands ?? []).find((c) => c.Name === "Mark as verified");
+  const ran = await client.callTool({
+    name: "run_coworker_identity_check_command",
+    arguments: { Key: verify?.Key, Ids: [VERIFY_CHECK] },
+  });
+  out.command = {
+    isError: ran.isError ?? false,
+    confirmation: ran.structuredContent?.Confirmation,
+    asked: questions.length,
+    statuses: (ran.structuredContent?.Checks ?? []).map((c) => [c.VerificationStatusBefore, c.VerificationStatus]),
   };
   console.log(JSON.stringify(out));
 } catch (err) {

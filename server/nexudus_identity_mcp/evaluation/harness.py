@@ -10,7 +10,7 @@ import copy
 import os
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from ..loopback import ServedApp
 from ..sandbox import SANDBOX_TOKEN, Fault, Sandbox
@@ -54,6 +54,27 @@ def server_parameters(sandbox_url: str, read_only: bool) -> Any:
     return StdioServerParameters(command=sys.executable, args=args, env=env)
 
 
+WRITE_ROUTES = ("update", "run_command")
+
+
+def staff_answer(scenario: Scenario, asked: list[str]) -> Any:
+    """The client's elicitation handler: the staff answer the server's question as the scenario says
+    (recording it). None when the scenario's client does not declare elicitation."""
+    if scenario.elicitation is None:
+        return None
+    import mcp.types as types
+
+    action: Literal["accept", "decline", "cancel"] = (
+        "accept" if scenario.elicitation == "accept" else "decline" if scenario.elicitation == "decline" else "cancel"
+    )
+
+    async def answer(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action=action, content={"Confirm": True} if action == "accept" else None)
+
+    return answer
+
+
 async def run_scenario(scenario: Scenario, agent: Agent, served: ServedSandbox) -> Outcome:
     from mcp import Client
     from mcp.client.stdio import stdio_client
@@ -63,18 +84,21 @@ async def run_scenario(scenario: Scenario, agent: Agent, served: ServedSandbox) 
     before = copy.deepcopy(state.records)
     started = time.monotonic()
     failures: list[str] = []
+    asked: list[str] = []
     with open(os.devnull, "w") as errlog:  # noqa: ASYNC230 — stdio_client needs a real file; instant
         async with Client(
             stdio_client(server_parameters(served.url, scenario.read_only), errlog=errlog),
             mode="legacy",
             read_timeout_seconds=60,
+            elicitation_callback=staff_answer(scenario, asked),
         ) as client:
             session = ToolSession(client)
+            session.elicitations = asked
             try:
                 await agent.run(session, scenario)
             except ScriptError as exc:
                 failures.append(str(exc))
-    writes = sum(1 for r in state.requests if r.route == "update" and r.status == 200)
+    writes = sum(1 for r in state.requests if r.route in WRITE_ROUTES and r.status == 200)
     failures += grade(scenario, before, copy.deepcopy(state.records), session.calls, writes)
     passed = not failures
     return Outcome(

@@ -23,6 +23,9 @@ class Scenario:
     description: str = ""
     read_only: bool = False
     confirm: str | None = None  # what the staff says if the agent stops to ask for confirmation
+    # How the staff answer the server's confirmation question (MCP elicitation): accept, decline or
+    # cancel. None: the client does not declare elicitation, as many do not.
+    elicitation: str | None = None
     max_turns: int = 12
     patch: dict[int, dict[str, Any]] = field(default_factory=dict)
     faults: list[dict[str, Any]] = field(default_factory=list)
@@ -54,6 +57,7 @@ def load_scenario(path: Path) -> Scenario:
             description=str(data.get("description", "")),
             read_only=bool(data.get("read_only", False)),
             confirm=data.get("confirm"),
+            elicitation=_elicitation(data.get("elicitation")),
             max_turns=int(data.get("max_turns", 12)),
             patch={int(k): v for k, v in sandbox.get("patch", {}).items()},
             faults=list(sandbox.get("faults", [])),
@@ -66,6 +70,12 @@ def load_scenario(path: Path) -> Scenario:
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise ScenarioError(f"{path}: not a valid scenario ({exc})") from None
+
+
+def _elicitation(value: Any) -> str | None:
+    if value is None or value in ("accept", "decline", "cancel"):
+        return None if value is None else str(value)
+    raise ValueError(f"elicitation must be accept, decline or cancel, not {value!r}")
 
 
 def scenarios_dir() -> Path:

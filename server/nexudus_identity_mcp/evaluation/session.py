@@ -25,6 +25,7 @@ class ToolSession:
         self.client = client
         self.calls: list[Call] = []
         self.tools: list[Any] = []
+        self.elicitations: list[str] = []  # the questions the server asked the staff through the client
 
     async def list_tools(self) -> list[Any]:
         self.tools = (await self.client.list_tools()).tools

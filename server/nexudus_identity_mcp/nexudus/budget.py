@@ -21,7 +21,7 @@ from ..state import BudgetExhausted, StateStore, StateUnavailable
 from .errors import ErrorKind, NexudusError, Operation
 
 log = logging.getLogger("nexudus_identity_mcp.nexudus")
-WRITE_OPERATIONS = frozenset({"update", "command"})
+WRITE_OPERATIONS = frozenset({"update", "run_command"})
 
 
 def account_key(settings: Settings) -> str:
@@ -60,6 +60,7 @@ class RequestBudget:
                         f"nothing was sent. Retry after {empty.retry_after:.1f} s.",
                         retry_after=empty.retry_after,
                         operation=op,
+                        unsent=True,
                     ) from None
                 await anyio.sleep(empty.retry_after)
             except StateUnavailable as down:
@@ -70,6 +71,7 @@ class RequestBudget:
                         "writes (it could not keep workers from overwriting each other or overrunning the API's "
                         "limits); nothing was sent. Reads still work; retry when the store is back.",
                         operation=op,
+                        unsent=True,
                     ) from None
                 if not self._warned:
                     self._warned = True

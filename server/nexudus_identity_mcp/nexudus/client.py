@@ -41,7 +41,7 @@ from .envelopes import (
     loggable_path,
     parse_retry_after,
 )
-from .errors import ErrorKind, NexudusError, Operation
+from .errors import NOT_IDEMPOTENT, ErrorKind, NexudusError, Operation
 from .sanitise import sanitise_excerpt, scrub
 
 log = logging.getLogger("nexudus_identity_mcp.nexudus")
@@ -199,6 +199,46 @@ class NexudusClient:
         envelope: dict[str, Any] = await self._call("update", "PUT", RESOURCE_PATH, json=dict(body))
         return envelope
 
+    # ----------------------------------------------------------------- commands
+    # The API's server-side actions on identity checks (API-FACTS, "Commands"): listed by GET
+    # …/commands, run by POST …/runcommand. The keys are not published; they are discovered here.
+    # A run is not idempotent (it may email the member), so `_call` never sends it twice once it may
+    # have reached the API: only a connection that could not be made is retried.
+    async def list_commands(self) -> list[dict[str, Any]]:
+        """The commands the API lists for identity checks, each a dict with at least a `Key`."""
+        body = await self._call("commands", "GET", f"{RESOURCE_PATH}/commands")
+        if isinstance(body, dict):
+            body = body.get("Records", body.get("Value"))
+        if not isinstance(body, list):
+            raise NexudusError(
+                ErrorKind.UPSTREAM_ERROR,
+                "Nexudus answered the list of commands with something other than a list.",
+                status=200,
+                operation="commands",
+            )
+        return [c for c in body if isinstance(c, dict) and isinstance(c.get("Key"), str) and c["Key"]]
+
+    async def run_command(self, key: str, ids: list[int], parameters: list[dict[str, Any]]) -> dict[str, Any]:
+        """POST …/runcommand. Returns the success envelope; raises on anything else (a 200 whose
+        envelope says WasSuccessful false included)."""
+        payload = {"Key": key, "Ids": [int(i) for i in ids], "Parameters": parameters}
+        envelope: dict[str, Any] = await self._call("run_command", "POST", f"{RESOURCE_PATH}/runcommand", json=payload)
+        return envelope
+
+    def _command_envelope(self, response: httpx2.Response, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict) or "WasSuccessful" not in body:
+            raise self._unexpected("run_command", response, "an answer that is not the command envelope")
+        errors = errors_of(body)
+        if errors or body.get("WasSuccessful") is not True:
+            raise NexudusError(
+                ErrorKind.VALIDATION if errors else ErrorKind.UPSTREAM_ERROR,
+                self._message(body, "Nexudus did not run the command."),
+                status=response.status_code,
+                errors=errors,
+                operation="run_command",
+            )
+        return body
+
     # ----------------------------------------------------------------- machinery
     async def _call(
         self,
@@ -257,6 +297,8 @@ class NexudusClient:
             except NexudusError as error:
                 error.operation = error.operation or op
                 wait = self._retry_wait(error, attempt)
+                if op in NOT_IDEMPOTENT and not error.unsent:
+                    wait = None  # it may have run: never send it again
                 if wait is None or time.monotonic() + wait > deadline:
                     raise
                 log.warning(
@@ -296,10 +338,11 @@ class NexudusClient:
                 ErrorKind.UPSTREAM_UNAVAILABLE,
                 f"Could not connect to Nexudus in time (connect timeout {self.settings.connect_timeout:g}s).",
                 transient=True,
+                unsent=True,
             ) from None
         except httpx2.ConnectError:
             raise NexudusError(
-                ErrorKind.UPSTREAM_UNAVAILABLE, "Could not connect to Nexudus.", transient=True
+                ErrorKind.UPSTREAM_UNAVAILABLE, "Could not connect to Nexudus.", transient=True, unsent=True
             ) from None
         except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError):
             raise NexudusError(
@@ -327,6 +370,8 @@ class NexudusClient:
         if 200 <= status < 300:
             if op == "update":
                 return self._update_envelope(response, body)
+            if op == "run_command":
+                return self._command_envelope(response, body)
             if body is None and response.content.strip() not in (b"", b"null"):
                 raise self._unexpected(op, response, "a body that is not JSON")
             return body

@@ -25,9 +25,17 @@ class ErrorKind(StrEnum):
     BUSY = "busy"
     READ_ONLY = "read_only"
     INTERNAL_ERROR = "internal_error"
+    # The user said no (or dismissed the question) when the server asked them to confirm a write.
+    DECLINED = "declined"
+    # NEXUDUS_MCP_CONFIRM=always and the client cannot ask the user.
+    CONFIRMATION_REQUIRED = "confirmation_required"
 
 
-Operation = Literal["get", "search", "update", "token"]
+Operation = Literal["get", "search", "update", "token", "commands", "run_command"]
+
+# Operations that must never be sent twice: retried only when the request surely never left
+# (the connection could not be made); a failure after it was sent leaves the outcome unknown.
+NOT_IDEMPOTENT: frozenset[Operation] = frozenset({"run_command"})
 
 RETRYABLE_KINDS: frozenset[ErrorKind] = frozenset(
     {ErrorKind.RATE_LIMITED, ErrorKind.UPSTREAM_UNAVAILABLE, ErrorKind.BUSY}
@@ -48,6 +56,8 @@ class NexudusError(Exception):
     excerpt: str | None = None
     # Retried in here before giving up.
     transient: bool = False
+    # True when the request never reached the server (the connection could not be made).
+    unsent: bool = False
 
     def __post_init__(self) -> None:
         self.kind = ErrorKind(self.kind)

@@ -10,7 +10,12 @@ can be run, tested and evaluated with no Nexudus account:
 - `GET /api/spaces/coworkeridentitychecks/{id}`, the search (paging, `CoworkerIdentityCheck_*`
   filters), and `PUT /api/spaces/coworkeridentitychecks` as a full replace, validated field by field
   from the field table with every error at once in the documented envelope.
-- Throttling: past a write rate it answers 409 "You must wait before accessing this url again".
+- `GET …/commands` and `POST …/runcommand`: identity-check commands with INVENTED keys (the real
+  ones are not published; see `commands.py`): mark as verified, mark as rejected (RejectionNotes),
+  cancel, and ask for a new document (one record at a time). A run changes VerificationStatus (and
+  LastError), UpdatedOn and UpdatedBy.
+- Throttling: past a write rate (PUTs and command runs together) it answers 409 "You must wait
+  before accessing this url again".
 - Fault injection (`Fault`): the next N requests to a route answer a status, an HTML page, a
   malformed body, an envelope with errors, a delay, or a dropped connection.
 - `/_sandbox/*` control routes (reset, faults, request log) for tests and tools out of process.
@@ -39,6 +44,7 @@ from starlette.routing import Route
 
 from ..fields import BY_NAME, RESOURCE_PATH, ROLE_FOR, SENT_FIELDS
 from ..timefmt import format_utc, parse_datetime
+from .commands import listed_commands, run_command
 from .state import (
     ADMIN_USER,
     ALL_ROLES,
@@ -67,6 +73,8 @@ class Sandbox:
                 Route("/api/token", self._token, methods=["POST"]),
                 Route(RESOURCE_PATH, self._search, methods=["GET"]),
                 Route(RESOURCE_PATH, self._put, methods=["PUT"]),
+                Route(RESOURCE_PATH + "/commands", self._commands, methods=["GET"]),
+                Route(RESOURCE_PATH + "/runcommand", self._runcommand, methods=["POST"]),
                 Route(RESOURCE_PATH + "/{id}", self._get, methods=["GET"]),
                 Route("/_sandbox/reset", self._control_reset, methods=["POST"]),
                 Route("/_sandbox/faults", self._control_faults, methods=["POST"]),
@@ -368,6 +376,21 @@ class Sandbox:
                 "WasSuccessful": True,
             }
         )
+
+    async def _commands(self, request: Request) -> Response:
+        return await self._answer(request, "commands", self._commands_inner)
+
+    async def _commands_inner(self, request: Request, _user: str | None) -> Response:
+        return JSONResponse(listed_commands(self.state.hidden_commands))
+
+    async def _runcommand(self, request: Request) -> Response:
+        return await self._answer(request, "run_command", self._runcommand_inner)
+
+    async def _runcommand_inner(self, request: Request, user: str | None) -> Response:
+        body = await _json_body(request)
+        now = format_utc(datetime.now(UTC), millis=True)
+        status, envelope = run_command(self.state.records, body, now, user)
+        return JSONResponse(envelope, status_code=status)
 
     # -- control routes (sandbox only)
     async def _control_reset(self, request: Request) -> Response:

@@ -32,7 +32,9 @@ VIEWER_PASSWORD = "viewer-password"
 
 ALL_ROLES = frozenset(ROLE_FOR.values())
 THROTTLE_TEXT = "You must wait before accessing this url again"
-Route_ = Literal["token", "get", "search", "update"]
+Route_ = Literal["token", "get", "search", "update", "commands", "run_command"]
+# Routes that write, and so count against the write rate.
+WRITE_ROUTES = frozenset({"update", "run_command"})
 MAX_STRING = 1000
 Profile = Literal["documented", "live"]
 PROFILES: tuple[Profile, ...] = ("documented", "live")
@@ -121,6 +123,8 @@ class SandboxState:
     users: dict[str, User] = field(default_factory=dict)
     requests: list[RequestRecord] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    # Command keys `GET …/commands` leaves out (discovery is known to miss commands); runnable still.
+    hidden_commands: set[str] = field(default_factory=set)
     _tokens: dict[str, IssuedToken] = field(default_factory=dict)
     _refresh: dict[str, IssuedToken] = field(default_factory=dict)
     _writes: deque[float] = field(default_factory=deque)
@@ -164,6 +168,7 @@ class SandboxState:
         self.records = {r["Id"]: with_derived_fields(r) for r in seed}
         self.requests.clear()
         self.faults.clear()
+        self.hidden_commands.clear()
         self._writes.clear()
 
     def count(self, route: str | None = None, method: str | None = None) -> int:
@@ -187,7 +192,7 @@ class SandboxState:
         return None
 
     def _throttled(self, route: str) -> bool:
-        if route != "update" or self.write_limit is None:
+        if route not in WRITE_ROUTES or self.write_limit is None:
             return False
         now = time.monotonic()
         while self._writes and now - self._writes[0] >= self.write_window:

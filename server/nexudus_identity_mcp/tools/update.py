@@ -30,9 +30,12 @@ from ..validation import (
     required_hint,
 )
 from .base import ToolBase
+from .confirm import confirm
 from .results import ToolResult, audit, failure
 
 LOCK_MARGIN_SECONDS = 5.0
+# Changing these moves the check to another member or location: asked through the client first.
+REASSIGNING_FIELDS = ("BusinessId", "CoworkerId")
 
 
 class UpdateTool(ToolBase):
@@ -169,6 +172,9 @@ class UpdateTool(ToolBase):
                 f"Dry run for check {request.check_id}: would change {', '.join(changed_names)}. Nothing was "
                 f"written.{warning_text}",
             )
+        refusal = await self._confirm_update(request.check_id, current, shown_changes)
+        if refusal is not None:
+            return refusal
         if not await self.state.still_held(lease):  # fencing: a lease lost to expiry never writes
             audit(request.check_id, changed_names, "lock_lost")
             return failure(
@@ -198,6 +204,26 @@ class UpdateTool(ToolBase):
             False,
             f"Updated check {request.check_id}: changed {', '.join(changed_names)}.{warning_text}",
         )
+
+    async def _confirm_update(
+        self, check_id: int, current: dict[str, Any], shown_changes: list[dict[str, Any]]
+    ) -> ToolResult | None:
+        """Ask the user (through the client, when it can) before a reassignment, or before any update
+        with NEXUDUS_MCP_CONFIRM_UPDATES=true. NEXUDUS_MCP_CONFIRM=never turns it off; `always` is for
+        commands: an update from a client that cannot ask goes ahead as before."""
+        settings = self.client.settings
+        reassigns = [c["Field"] for c in shown_changes if c["Field"] in REASSIGNING_FIELDS]
+        if settings.mcp_confirm == "never" or not (reassigns or settings.mcp_confirm_updates):
+            return None
+        listed = "; ".join(f"{c['Field']}: {c['From']!r} -> {c['To']!r}" for c in shown_changes)
+        moves = " This moves the check to another member or location." if reassigns else ""
+        question = (
+            f"Update check {check_id} ({self._who(current)}, {current.get('Name') or 'unnamed'}): {listed}?{moves}"
+        )
+        refusal, how = await confirm(question, mode="auto", what="update")
+        if refusal is not None and how != "pending":
+            audit(check_id, [c["Field"] for c in shown_changes], how)
+        return refusal
 
     def _resolve_tokens(self, values: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:
         """A token-like value for a redacted field is the current value's token ("unchanged") or an

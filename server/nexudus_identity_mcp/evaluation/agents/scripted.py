@@ -19,11 +19,11 @@ from typing import Any
 import anyio
 
 from ...fields import BY_NAME, REQUIRED
-from ...tool_names import GET_TOOL
+from ...tool_names import GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL
 from ..scenarios import Scenario
 from ..session import Call, ScriptError, ToolSession
 
-PLACEHOLDER = re.compile(r"\{\{\s*(read|selected)\.([A-Za-z0-9]+)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*(read|selected|command)\.([A-Za-z0-9]+)\s*\}\}")
 
 
 class ScriptedAgent:
@@ -37,6 +37,7 @@ class ScriptedAgent:
         await session.list_tools()
         read: dict[str, Any] = {}
         selected: dict[str, Any] = {}
+        commands: dict[str, Any] = {}  # the last command list: name without spaces, lower case -> Key
         last: Call | None = None
         for n, step in enumerate(scenario.steps, start=1):
             if "select" in step:
@@ -58,7 +59,7 @@ class ScriptedAgent:
                 tool, arguments = await self._repair(session, last)
             else:
                 tool = step["call"]
-                arguments = _fill(step.get("arguments", {}), read, selected)
+                arguments = _fill(step.get("arguments", {}), read, selected, commands)
                 if step.get("copy_required"):
                     if not read:
                         raise ScriptError(f"step {n}: copy_required before any read")
@@ -69,6 +70,8 @@ class ScriptedAgent:
             last = await session.call(tool, arguments)
             if tool == GET_TOOL and not last.is_error:
                 read = last.body.get("Record", {})
+            if tool == LIST_COMMANDS_TOOL and not last.is_error:
+                commands = {_squash(c.get("Name", "")): c.get("Key") for c in last.body.get("Commands", [])}
             if step.get("expect_message") and step["expect_message"] not in str(last.body.get("Message")):
                 raise ScriptError(f"step {n}: the result's Message does not say {step['expect_message']!r}")
             expected = step.get("expect_error")
@@ -95,6 +98,8 @@ class ScriptedAgent:
             return failed.tool, {**arguments, **required, "ExpectedUpdatedOn": record.get("UpdatedOn")}
         if kind != "validation":
             raise ScriptError(f"cannot repair a {kind} error")
+        if failed.tool == RUN_COMMAND_TOOL:
+            return failed.tool, _repair_command(body, arguments)
         for error in body.get("Errors", []):
             prop, hint, message = error.get("PropertyName", ""), error.get("Hint"), error.get("Message", "")
             if prop not in BY_NAME and prop in arguments:  # an unknown property: rename it as hinted
@@ -119,19 +124,47 @@ def _next_is_repair(steps: list[dict[str, Any]], n: int) -> bool:
     return n < len(steps) and bool(steps[n].get("repair"))
 
 
-def _fill(value: Any, read: dict[str, Any], selected: dict[str, Any]) -> Any:
-    """Resolve {{read.Field}} and {{selected.Field}}; a string that is only a placeholder keeps its type."""
+def _repair_command(body: dict[str, Any], arguments: dict[str, Any]) -> dict[str, Any]:
+    """A command run's error: the Key's Hint (the closest listed key), a parameter's Hint (its right name)."""
+    parameters = [dict(p) for p in arguments.get("Parameters") or []]
+    for error in body.get("Errors", []):
+        prop, hint, message = error.get("PropertyName", ""), error.get("Hint"), error.get("Message", "")
+        named = [p for p in parameters if p.get("Name") == prop]
+        if prop == "Key" and hint:
+            arguments["Key"] = hint
+        elif named and hint:
+            named[0]["Name"] = hint
+        elif "required parameter" in message and any(p.get("Name") == prop for p in parameters):
+            continue  # the misspelt one, renamed by its own error, is the missing one
+        else:
+            raise ScriptError(f"the error for {prop} gives nothing to repair it with: {message}")
+    if parameters:
+        arguments["Parameters"] = parameters
+    return arguments
+
+
+def _squash(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _fill(value: Any, read: dict[str, Any], selected: dict[str, Any], commands: dict[str, Any] | None = None) -> Any:
+    """Resolve {{read.Field}}, {{selected.Field}} and {{command.MarkAsVerified}} (the Key of the listed
+    command of that name); a string that is only a placeholder keeps its type."""
     if isinstance(value, dict):
-        return {k: _fill(v, read, selected) for k, v in value.items()}
+        return {k: _fill(v, read, selected, commands) for k, v in value.items()}
     if isinstance(value, list):
-        return [_fill(v, read, selected) for v in value]
+        return [_fill(v, read, selected, commands) for v in value]
     if not isinstance(value, str):
         return value
-    sources = {"read": read, "selected": selected}
+    sources = {"read": read, "selected": selected, "command": commands or {}}
+
+    def lookup(source: str, name: str) -> Any:
+        return sources[source].get(_squash(name) if source == "command" else name)
+
     whole = PLACEHOLDER.fullmatch(value.strip())
     if whole:
-        return sources[whole.group(1)].get(whole.group(2))
-    return PLACEHOLDER.sub(lambda m: str(sources[m.group(1)].get(m.group(2))), value)
+        return lookup(whole.group(1), whole.group(2))
+    return PLACEHOLDER.sub(lambda m: str(lookup(m.group(1), m.group(2))), value)
 
 
 def _to_iso(text: str) -> str:
