@@ -223,6 +223,7 @@ class UpdateTool(ToolBase):
                 "out of time" if _left(deadline) <= 0 else f"{error.kind.value}, HTTP {error.status or 'no answer'}"
             )
         if after is not None:
+            self.redactor.note_record(after)  # another writer's values are redacted too
             written = set(changed_names) | set(request.values) | set(request.clear)
             moved = [
                 name
