@@ -5,7 +5,7 @@
 Prints one table of medians and ratios; each figure is measured in the same run as its floor:
 1. cold start over stdio (spawn -> initialize -> tools/list): ours vs a bare MCPServer (budget 1.15x)
 2. update latency over stdio against the sandbox on loopback HTTP: our update (read, merge, write) vs
-   a bare MCPServer tool doing the same GET and PUT with httpx2 (budget 1.25x at the median)
+   a bare MCPServer tool doing the same GET, PUT and read-back GET with httpx2 (budget 1.25x at the median)
 3. upstream efficiency over 100 sequential updates: GETs, PUTs, token requests, TCP connections
 4. HTTP mode: calls per second and p50/p99 with 16 concurrent clients, one worker and two
 5. peak memory (RSS) of the server after 1,000 calls, and growth from the 500th to the 1,000th
@@ -328,13 +328,13 @@ def main() -> int:
             (
                 "100 updates: GET / PUT / token / TCP conns",
                 f"{gets} / {puts} / {tokens} / {connections}",
-                "100 / 100 / 1 / 1",
+                "200 / 100 / 1 / 1",
                 "",
                 "exact",
             )
         )
-        if (gets, puts, tokens, connections) != (100, 100, 1, 1):
-            failures.append(f"upstream efficiency {gets}/{puts}/{tokens}/{connections} != 100/100/1/1")
+        if (gets, puts, tokens, connections) != (200, 100, 1, 1):
+            failures.append(f"upstream efficiency {gets}/{puts}/{tokens}/{connections} != 200/100/1/1")
 
         print("4/5 HTTP mode ...", file=sys.stderr)
         http_env = base_env(sandbox_url, NEXUDUS_MCP_CLIENT_TOKENS="bench=bench-client-token-0123456789")

@@ -2,8 +2,8 @@
 server) with two tools and nothing else of ours.
 
 - `ping`: a trivial tool, for the cold-start floor (spawn -> initialize -> tools/list).
-- `update_floor`: the same GET and PUT our update makes, with one shared httpx2 client and no
-  validation, merge, redaction, diff or retries: the cost of the wire and the SDK alone.
+- `update_floor`: the same GET, PUT and read-back GET our update makes, with one shared httpx2 client
+  and no validation, merge, redaction, diff or retries: the cost of the wire and the SDK alone.
 
 Run as: python bench/floor_server.py   (env NEXUDUS_BASE_URL, NEXUDUS_TOKEN)
 """
@@ -41,10 +41,11 @@ def ping() -> str:
 
 @server.tool()
 async def update_floor(Id: int, Description: str) -> dict:
-    """GET the record, set Description, PUT it back."""
+    """GET the record, set Description, PUT it back, read it back."""
     record = (await http().get(f"{PATH}/{Id}")).json()
     record["Description"] = Description
     response = await http().put(PATH, json=record)
+    await http().get(f"{PATH}/{Id}")
     return response.json()
 
 

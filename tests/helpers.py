@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import httpx2
 import jsonschema
 import mcp.types as types
 
@@ -47,3 +49,22 @@ def required_from(record: dict[str, Any]) -> dict[str, Any]:
         "AddressDocumentType",
     )
     return {n: record[n] for n in names}
+
+
+class AfterPut(httpx2.AsyncBaseTransport):
+    """The sandbox, with `hook(request, response)` run after each PUT it answers: a second writer
+    changing the record before the read-back, or an odd envelope served in place of the real one
+    (the hook returns a response to replace the sandbox's, or None to keep it)."""
+
+    def __init__(
+        self, sandbox: Sandbox, hook: Callable[[httpx2.Request, httpx2.Response], httpx2.Response | None]
+    ) -> None:
+        self.inner = sandbox.transport()
+        self.hook = hook
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method == "PUT":
+            await response.aread()
+            return self.hook(request, response) or response
+        return response

@@ -24,7 +24,7 @@ from nexudus_identity_mcp.sandbox import ADMIN_USER, Fault, IssuedToken, Sandbox
 from nexudus_identity_mcp.sandbox.data import COWORKERS, seed_document_numbers
 
 from .conftest import settings_for
-from .helpers import required_from
+from .helpers import AfterPut, required_from
 
 pytestmark = pytest.mark.anyio
 PASSWORD = "Pw-LEAKCHECK-4b1d9e"
@@ -487,3 +487,32 @@ async def test_configuration_errors_never_show_a_secret(sandbox: Sandbox, monkey
     for secret in (client_token, TOKEN, PASSWORD, REDACTION_SECRET):
         for message in messages:
             assert secret not in message, f"{secret!r} leaked into {message!r}"
+
+
+async def test_the_read_back_and_deadline_paths_leak_nothing(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A write overwritten by another writer (the conflict after the read-back, with the Changes this
+    call made) and a write cut off by the call's deadline: neither shows a document number."""
+    caplog.set_level(logging.DEBUG)
+    check_id = 87654301
+    real = sandbox.state.records[check_id]["IdentityDocumentNumber"]
+    other = "OTHERDOC-LEAKCHECK-88"
+
+    def second_writer(request: Any, response: Any) -> None:
+        sandbox.state.records[check_id]["IdentityDocumentNumber"] = other
+
+    outputs: list[str] = []
+    arguments = {**required_from(sandbox.state.record(check_id)), "IdentityDocumentNumber": NEW_NUMBER}
+    async with Client(build_server(settings_for(), transport=AfterPut(sandbox, second_writer))) as client:
+        result = await client.call_tool("update_coworker_identity_check", arguments)
+        outputs.append(result.model_dump_json())
+        assert (result.structured_content or {}).get("ErrorKind") == "conflict"
+    sandbox.state.inject(Fault("delay", route="update", delay=1.0))
+    async with Client(build_server(settings_for(max_call_seconds=0.3), transport=sandbox.transport())) as client:
+        result = await client.call_tool("update_coworker_identity_check", arguments)
+        outputs.append(result.model_dump_json())
+        assert "the outcome is unknown" in (result.structured_content or {}).get("Message", "")
+    logs = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
+    for secret in (real, other, NEW_NUMBER):
+        assert secret not in "\n".join(outputs) and secret not in logs, secret

@@ -78,7 +78,7 @@ async def test_update_merges_onto_the_current_record(sandbox: Sandbox, era: str)
     assert changed == {"Name", "UpdatedOn", "UpdatedBy"}, "every field the call left out was kept"
     put = [r for r in sandbox.state.requests if r.route == "update"]
     assert len(put) == 1 and set(put[0].fields or []) == {f.name for f in SENT_FIELDS}
-    assert [r.route for r in sandbox.state.requests].count("get") == 2  # our read + the tool's own read
+    assert [r.route for r in sandbox.state.requests].count("get") == 3  # our read, the tool's own read, its read-back
 
 
 async def test_lenient_values_are_normalised(sandbox: Sandbox, era: str) -> None:

@@ -1,5 +1,6 @@
-"""What one update costs upstream: exactly one GET and one PUT, no token request after the first,
-and one reused TCP connection across 100 sequential calls (the sandbox on real loopback HTTP)."""
+"""What one update costs upstream: exactly two GETs (the read before the merge and the read-back that
+catches a lost update) and one PUT, no token request after the first, and one reused TCP connection
+across 100 sequential calls (the sandbox on real loopback HTTP)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.anyio
 CALLS = 100
 
 
-async def test_one_get_one_put_one_token_one_connection(served_sandbox: ServedSandbox) -> None:
+async def test_two_gets_one_put_one_token_one_connection(served_sandbox: ServedSandbox) -> None:
     state = served_sandbox.sandbox.state
     state.write_limit = None
     settings = settings_for(served_sandbox.url, token=None, username=ADMIN_USER, password=ADMIN_PASSWORD)
@@ -29,6 +30,6 @@ async def test_one_get_one_put_one_token_one_connection(served_sandbox: ServedSa
             )
             assert not result.is_error, result.structured_content
     routes = [r.route for r in state.requests]
-    assert routes.count("get") == CALLS and routes.count("update") == CALLS
+    assert routes.count("get") == 2 * CALLS and routes.count("update") == CALLS
     assert routes.count("token") == 0, "the token from the first read is reused"
     assert len({r.peer for r in state.requests}) == 1, "one keep-alive connection for every call"

@@ -116,8 +116,8 @@ class NexudusClient:
         return self._auth.token_requests
 
     # ----------------------------------------------------------------- operations
-    async def get_check(self, check_id: int) -> dict[str, Any]:
-        body = await self._call("get", "GET", f"{RESOURCE_PATH}/{int(check_id)}")
+    async def get_check(self, check_id: int, *, deadline: float | None = None) -> dict[str, Any]:
+        body = await self._call("get", "GET", f"{RESOURCE_PATH}/{int(check_id)}", deadline=deadline)
         if not isinstance(body, dict) or not body:
             raise NexudusError(
                 ErrorKind.NOT_FOUND, f"No coworker identity check with Id {check_id}.", status=200, operation="get"
@@ -194,9 +194,9 @@ class NexudusClient:
             has_previous_page=bool(body.get("HasPreviousPage")),
         )
 
-    async def update_check(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def update_check(self, body: Mapping[str, Any], *, deadline: float | None = None) -> dict[str, Any]:
         """PUT a full record. Returns the success envelope; raises on anything else."""
-        envelope: dict[str, Any] = await self._call("update", "PUT", RESOURCE_PATH, json=dict(body))
+        envelope: dict[str, Any] = await self._call("update", "PUT", RESOURCE_PATH, json=dict(body), deadline=deadline)
         return envelope
 
     # ----------------------------------------------------------------- commands
@@ -248,7 +248,11 @@ class NexudusClient:
         *,
         params: dict[str, Any] | None = None,
         json: dict[str, Any] | None = None,
+        deadline: float | None = None,
     ) -> Any:
+        """One API operation, retries included, bounded by NEXUDUS_MAX_CALL_SECONDS from now or by
+        `deadline` (time.monotonic()) when that is sooner: a tool call that makes several API calls
+        passes one deadline to all of them."""
         if not self.settings.configured and CALLER_BEARER.get() is None:
             raise NexudusError(
                 ErrorKind.NOT_CONFIGURED,
@@ -257,16 +261,20 @@ class NexudusClient:
                 operation=op,
             )
         started = time.monotonic()
-        deadline = started + self.settings.max_call_seconds
+        own = started + self.settings.max_call_seconds
+        deadline = own if deadline is None else min(own, deadline)
         try:
-            with anyio.fail_after(self.settings.max_call_seconds):
+            if deadline <= started:
+                raise TimeoutError  # out of time before anything was sent
+            with anyio.fail_after(deadline - started):
                 if self.before_request is not None:
                     await self.before_request(op, deadline)
                 return await self._call_with_retries(op, method, path, params, json, deadline)
         except TimeoutError:
             raise NexudusError(
                 ErrorKind.UPSTREAM_UNAVAILABLE,
-                f"Nexudus did not complete the {op} within {self.settings.max_call_seconds:g}s.",
+                f"Nexudus did not complete the {op} within the call's time limit "
+                f"(NEXUDUS_MAX_CALL_SECONDS={self.settings.max_call_seconds:g}).",
                 operation=op,
                 transient=True,
             ) from None

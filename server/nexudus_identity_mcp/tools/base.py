@@ -9,7 +9,10 @@ from ..fields import BY_NAME, ENUM_FIELDS, LINKAGE_FIELDS, PUT_FIELDS, shown
 from ..nexudus import ErrorKind, NexudusClient, NexudusError
 from ..redaction import Redactor
 from ..state import MemoryStore, StateStore
-from .results import ToolResult, failure
+from .results import MAX_SUMMARY_ERRORS, ToolResult, failure, quoted
+
+# What each API operation is, in the words of a message ("Nexudus rejected the read").
+ACTION = {"get": "the read", "search": "the search", "update": "the update", "token": "the sign-in"}
 
 _WRITABLE = frozenset(f.name for f in PUT_FIELDS)
 
@@ -34,12 +37,6 @@ class ToolBase:
             if k not in LINKAGE_FIELDS or v not in (None, "", False)
         }
         return self.redactor.record(visible)
-
-    def _who(self, record: dict[str, Any]) -> str:
-        name = self.redactor.value("CoworkerFullName", record.get("CoworkerFullName"))
-        member = name or f"coworker {record.get('CoworkerId')}"
-        place = record.get("BusinessName") or f"business {record.get('BusinessId')}"
-        return f"{member} at {place}"
 
     def _show_change(self, change: dict[str, Any]) -> dict[str, Any]:
         name = change["Field"]
@@ -88,7 +85,9 @@ class ToolBase:
                 "get_coworker_identity_check or a search; nothing was written."
             )
         elif error.kind == ErrorKind.VALIDATION:
-            message = f"Nexudus rejected the update; nothing was changed. {message}"
+            message = (
+                f"Nexudus rejected {ACTION.get(error.operation or '', 'the request')}; nothing was changed. {message}"
+            )
         if error.excerpt:
             message += f" The answer began: {self.redactor.text(error.excerpt, sensitive)}"
         retry_after = error.retry_after if error.kind == ErrorKind.RATE_LIMITED else None
@@ -100,6 +99,31 @@ class ToolBase:
             source="local" if error.kind == ErrorKind.NOT_CONFIGURED else "nexudus",
             errors=self._redact_problems(error.errors, records),
             retryable=error.retryable,
+            summary=self._api_summary(error, check_id, retry_after),
             RetryAfterSeconds=retry_after,
             Status=error.status,
         )
+
+    @staticmethod
+    def _api_summary(error: NexudusError, check_id: int | None, retry_after: float | None) -> str:
+        """The summary line of an API failure: the server's words only (the API's message, its
+        errors and any excerpt stay in the JSON), property names quoted."""
+        action = ACTION.get(error.operation or "", "the request")
+        status = f" (HTTP {error.status})" if error.status else ""
+        kind = error.kind
+        if kind == ErrorKind.VALIDATION:
+            names = [quoted(e.get("PropertyName") or "(body)", 40) for e in error.errors]
+            more = f" and {len(names) - MAX_SUMMARY_ERRORS} more" if len(names) > MAX_SUMMARY_ERRORS else ""
+            listed = f": {len(names)} problem(s) with {', '.join(names[:MAX_SUMMARY_ERRORS])}{more}" if names else ""
+            return f"Failed (validation, nexudus): Nexudus rejected {action}{status}{listed}; nothing was changed."
+        what = {
+            ErrorKind.NOT_FOUND: f"no coworker identity check with Id {check_id}"
+            if check_id is not None
+            else f"Nexudus found nothing for {action}{status}",
+            ErrorKind.UNAUTHORIZED: f"Nexudus refused the credentials for {action}{status}",
+            ErrorKind.RATE_LIMITED: f"Nexudus is throttling {action}{status}; retry after {retry_after or 1.0:g} s",
+            ErrorKind.UPSTREAM_UNAVAILABLE: f"Nexudus did not complete {action}{status}",
+            ErrorKind.UPSTREAM_ERROR: f"Nexudus answered {action} with something unexpected{status}",
+            ErrorKind.NOT_CONFIGURED: "no Nexudus credentials are configured",
+        }.get(kind, f"{action} failed{status}")
+        return f"Failed ({kind.value}): {what}. See Message."

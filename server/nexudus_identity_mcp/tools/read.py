@@ -9,7 +9,7 @@ from ..nexudus import ErrorKind, NexudusError
 from ..schemas import FIND_ROW_FIELDS
 from ..validation import ArgumentErrors, parse_find, parse_get, problem
 from .base import ToolBase
-from .results import ToolResult, failure
+from .results import ToolResult, failure, quoted
 from .search import MAX_SCAN_PAGES, MAX_SCAN_ROWS, verified_search
 
 LOCAL_NAME = frozenset({"CoworkerFullName"})
@@ -33,7 +33,7 @@ class ReadTools(ToolBase):
         return ToolResult(
             {"WasSuccessful": True, "Message": f"Coworker identity check {check_id}.", "Record": self.present(record)},
             False,
-            f"Read check {check_id}: {record.get('Name')!r} of {self._who(record)}.",
+            f"Read check {check_id}: {quoted(record.get('Name') or '')}{_ids(record)}. The record is in the JSON.",
         )
 
     async def find(self, arguments: dict[str, Any] | None) -> ToolResult:
@@ -137,3 +137,14 @@ def looks_like_person(text: Any) -> bool:
     if len(words) < 2 or any(w.casefold().strip("'’") in CHECK_WORDS for w in words):
         return False
     return sum(1 for w in words if w[0].isupper()) >= 2
+
+
+def _ids(record: dict[str, Any]) -> str:
+    """The member and location of a check, by Id: names are record text, so they stay in the JSON."""
+    coworker, business = record.get("CoworkerId"), record.get("BusinessId")
+    parts = [
+        f"{label} {value}"
+        for label, value in (("coworker", coworker), ("business", business))
+        if isinstance(value, int) and not isinstance(value, bool)
+    ]
+    return f" ({', '.join(parts)})" if parts else ""

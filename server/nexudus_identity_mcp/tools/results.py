@@ -1,12 +1,18 @@
 """What every tool returns: a `ToolResult` (a PascalCase body sent as structuredContent, and as text
 after a one-line summary), `failure()` to build an error result of one `ErrorKind`, and the audit
 line written for each attempted change (who, which check, which fields, what happened; never values).
+
+The summary line is the server's own words: record content lives in the JSON. A record value that
+a summary names (only a check's Name) goes through `quoted()`: control characters removed, cut
+short, in quotes; and the whole line passes `one_line()`, so no record or API text can start a line
+of its own in what the model reads as the server speaking.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import unicodedata
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +21,8 @@ from ..nexudus import ErrorKind
 
 audit_log = logging.getLogger("nexudus_identity_mcp.audit")
 MAX_SUMMARY_ERRORS = 7  # the seven required fields fit: one retry can be built from the first line
+MAX_QUOTED = 60
+MAX_SUMMARY = 1000  # room for the seven required fields' problems and hints
 
 # Who is calling: "stdio", or the client name an HTTP bearer token maps to. Set per tool call by app.py.
 CALLER: ContextVar[str] = ContextVar("nexudus_mcp_caller", default="local")
@@ -27,6 +35,27 @@ def audit(check_id: int, fields: list[str], outcome: str) -> None:
     )
 
 
+def _plain(text: str) -> str:
+    """Control, format and separator characters (newlines, bidi overrides, zero-width marks) become
+    spaces, runs of space one."""
+    return " ".join("".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text).split())
+
+
+def quoted(value: object, limit: int = MAX_QUOTED) -> str:
+    """A record value as a summary line may carry it: plain one-line text, cut to `limit`, in
+    double quotes (inner double quotes become single ones)."""
+    text = _plain(str(value)[: limit * 4]).replace('"', "'")
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f'"{text}"'
+
+
+def one_line(text: str, limit: int = MAX_SUMMARY) -> str:
+    """A summary line: one line of plain text, at most `limit` characters."""
+    text = _plain(text[: limit * 4])
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass
 class ToolResult:
     body: dict[str, Any]
@@ -35,7 +64,7 @@ class ToolResult:
 
     def text(self) -> str:
         """The text content: a line a person can read, then the same JSON as structuredContent."""
-        return f"{self.summary}\n{json.dumps(self.body, ensure_ascii=False)}"
+        return f"{one_line(self.summary)}\n{json.dumps(self.body, ensure_ascii=False)}"
 
 
 def failure(
@@ -45,8 +74,11 @@ def failure(
     source: str,
     errors: list[dict[str, Any]] | None = None,
     retryable: bool = False,
+    summary: str | None = None,
     **extra: Any,
 ) -> ToolResult:
+    """An error result. `summary` (server text only) replaces the default summary line, which is
+    built from the message's first line: pass one whenever the message carries API or record text."""
     body: dict[str, Any] = {
         "WasSuccessful": False,
         "ErrorKind": kind.value,
@@ -56,6 +88,8 @@ def failure(
         "Source": source,
     }
     body.update({k: v for k, v in extra.items() if v is not None})
+    if summary is not None:
+        return ToolResult(body, True, summary)
     summary = f"Failed ({kind.value}): {message.splitlines()[0] if message else kind.value}"
     listed = [_problem_line(e) for e in body["Errors"]]
     if listed and kind == ErrorKind.VALIDATION:

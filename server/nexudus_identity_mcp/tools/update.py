@@ -4,6 +4,9 @@ The API's PUT replaces the whole record. So an update here is always: validate t
 (nothing invalid leaves this process), read the current record, lay the given fields over it, keep
 every field the call left out (blank only those in ClearFields), and PUT the full record; a call
 that changes nothing writes nothing, and a dry run stops before the PUT and shows the exact body.
+After the PUT the record is read back: a field that no longer holds what was sent (another writer at
+the same moment) makes the answer `conflict`, never "updated". One deadline (NEXUDUS_MAX_CALL_SECONDS)
+covers the whole call: the lock wait, the read, the write and the read-back.
 
 Every outcome is a `ToolResult`: a PascalCase body (`WasSuccessful`, `Message`, `Changes`, or
 `ErrorKind`, `Errors`, `Retryable`, `Source`, …) that `app.py` sends as structuredContent and as text.
@@ -13,6 +16,7 @@ bodies and the API's errors.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ..fields import BY_NAME, PUT_FIELDS, put_body, shown, unknown_names
@@ -31,7 +35,8 @@ from ..validation import (
 )
 from .base import ToolBase
 from .confirm import confirm
-from .results import ToolResult, audit, failure
+from .results import ToolResult, audit, failure, quoted
+from .shape import given_back_cut
 
 LOCK_MARGIN_SECONDS = 5.0
 # Changing these moves the check to another member or location: asked through the client first.
@@ -55,17 +60,19 @@ class UpdateTool(ToolBase):
                 errors=self._redact_problems(await self._with_current_values(invalid), None),
             )
         budget = self.client.settings.max_call_seconds
+        # One deadline for the whole call: the lock wait, the read, the write and the read-back.
+        deadline = time.monotonic() + budget
         try:
             async with self.state.lock(
-                f"check:{request.check_id}", ttl=budget + LOCK_MARGIN_SECONDS, wait=budget
+                f"check:{request.check_id}", ttl=budget + LOCK_MARGIN_SECONDS, wait=_left(deadline)
             ) as lease:
-                return await self._read_merge_write(request, lease)
+                return await self._read_merge_write(request, lease, deadline)
         except LockNotGranted:
             audit(request.check_id, sorted(request.values), "busy")
             return failure(
                 ErrorKind.BUSY,
-                f"Check {request.check_id} is being updated by another call that did not finish within "
-                f"{budget:g} s. Nothing was written; call again shortly.",
+                f"Check {request.check_id} is being updated by another call, which did not finish within this "
+                f"call's time limit ({budget:g} s). Nothing was written; call again shortly.",
                 source="local",
                 retryable=True,
                 RetryAfterSeconds=1.0,
@@ -93,16 +100,18 @@ class UpdateTool(ToolBase):
             return errors
         return [required_hint(error, shown) for error in errors]
 
-    async def _read_merge_write(self, request: UpdateRequest, lease: Lease) -> ToolResult:
+    async def _read_merge_write(self, request: UpdateRequest, lease: Lease, deadline: float) -> ToolResult:
         try:
-            current = await self.client.get_check(request.check_id)
+            current = await self.client.get_check(request.check_id, deadline=deadline)
         except NexudusError as error:
+            if _left(deadline) <= 0:
+                return self._out_of_time(request, [], put_sent=False)
             return self._api_failure(error, check_id=request.check_id)
         self.redactor.note_record(current)
 
         record_errors = check_against_record(request, current)
         values = dict(request.values)
-        token_errors = self._resolve_tokens(values, current) + record_errors
+        token_errors = self._resolve_tokens(values, current) + self._resolve_cuts(values, current) + record_errors
         if token_errors:
             return failure(
                 ErrorKind.VALIDATION,
@@ -121,6 +130,8 @@ class UpdateTool(ToolBase):
                     f"{current.get('UpdatedOn')}). Nothing was written. Read it again, re-apply the "
                     "user's change to the new values, and call again with the new UpdatedOn.",
                     source="local",
+                    summary=f"Failed (conflict): check {request.check_id} changed since it was read; "
+                    "nothing was written. Read it again.",
                     CurrentUpdatedOn=current.get("UpdatedOn"),
                 )
 
@@ -185,24 +196,128 @@ class UpdateTool(ToolBase):
                 RetryAfterSeconds=1.0,
             )
         try:
-            envelope = await self.client.update_check(body)
+            envelope = await self.client.update_check(body, deadline=deadline)
         except NexudusError as error:
+            if _left(deadline) <= 0:
+                return self._out_of_time(request, changed_names, put_sent=True)
             audit(request.check_id, changed_names, error.kind.value)
             return self._api_failure(error, check_id=request.check_id, records=(current, body))
-        audit(request.check_id, changed_names, "updated")
-        return ToolResult(
-            {
-                "WasSuccessful": True,
-                "Message": str(envelope.get("Message") or "CoworkerIdentityCheck was successfully updated."),
-                "Value": envelope.get("Value") if isinstance(envelope.get("Value"), dict) else {"Id": request.check_id},
-                "UpdatedOn": envelope.get("UpdatedOn"),
-                "UpdatedBy": self.redactor.value("UpdatedBy", envelope.get("UpdatedBy")),
-                "Changes": shown_changes,
-                **warned,
-                "DryRun": False,
-            },
-            False,
-            f"Updated check {request.check_id}: changed {', '.join(changed_names)}.{warning_text}",
+        return await self._confirm(request, body, envelope, changes, deadline, warnings)
+
+    async def _confirm(
+        self,
+        request: UpdateRequest,
+        body: dict[str, Any],
+        envelope: dict[str, Any],
+        changes: list[dict[str, Any]],
+        deadline: float,
+        warnings: list[str],
+    ) -> ToolResult:
+        """After the PUT: read the record back (one GET, within the call's deadline) and compare every
+        field sent with what Nexudus now holds. The API has no conditional PUT, so a writer elsewhere
+        (the admin panel, another integration) can overwrite this change at the same moment; then the
+        answer is `conflict` naming the fields, never "updated"."""
+        check_id = request.check_id
+        changed_names = [c["Field"] for c in changes]
+        shown_changes = [self._show_change(c) for c in changes]
+        after: dict[str, Any] | None = None
+        unverified = ""
+        try:
+            after = await self.client.get_check(check_id, deadline=deadline)
+        except NexudusError as error:
+            unverified = (
+                "out of time" if _left(deadline) <= 0 else f"{error.kind.value}, HTTP {error.status or 'no answer'}"
+            )
+        if after is not None:
+            self.redactor.note_record(after)  # another writer's values are redacted too
+            written = set(changed_names) | set(request.values) | set(request.clear)
+            moved = [
+                name
+                for name, sent in body.items()
+                if name in after and not _same(BY_NAME[name].type if name in BY_NAME else "", sent, after[name])
+            ]
+            if moved:
+                audit(check_id, changed_names, "overwritten")
+                ours = [n for n in moved if n in written]
+                theirs = [n for n in moved if n not in written]
+                parts = []
+                if ours:
+                    parts.append(f"{', '.join(ours)} (written by this call) no longer hold the values sent")
+                if theirs:
+                    parts.append(f"{', '.join(theirs)} (kept from the record) changed as well")
+                return failure(
+                    ErrorKind.CONFLICT,
+                    f"Nexudus accepted the write to check {check_id}, but reading it back shows another writer "
+                    f"changed it at the same moment: {'; '.join(parts)}. Read the check again, tell the user "
+                    "what changed, and re-apply their change only if it is still wanted.",
+                    source="local",
+                    errors=[
+                        problem(
+                            name,
+                            "was written by this call, but now holds another value: another writer changed it "
+                            "at the same moment (or Nexudus did not keep the value sent)."
+                            if name in written
+                            else "was kept from the record, but now holds another value: another writer "
+                            "changed it at the same moment.",
+                            None,
+                        )
+                        for name in moved
+                    ],
+                    summary=f"Failed (conflict): check {check_id} was written, then changed by another writer "
+                    f"({len(moved)} field(s)); read it again.",
+                    Changes=shown_changes,
+                    CurrentUpdatedOn=after.get("UpdatedOn"),
+                )
+        audit(check_id, changed_names, "updated")
+        confirmed = (
+            " Read back from Nexudus: every field holds the value sent."
+            if after is not None
+            else f" Reading it back to confirm no one else changed it at the same moment failed ({unverified}): "
+            "read it again before relying on it."
+        )
+        updated_on = envelope.get("UpdatedOn") or (after or {}).get("UpdatedOn")
+        updated_by = envelope.get("UpdatedBy") or (after or {}).get("UpdatedBy")
+        result: dict[str, Any] = {
+            "WasSuccessful": True,
+            "Message": f"Updated check {check_id}: changed {', '.join(changed_names)}.{confirmed}",
+            "Value": {"Id": check_id},
+            "Changes": shown_changes,
+            "DryRun": False,
+        }
+        if warnings:
+            result["Warnings"] = warnings
+        # Left out when Nexudus does not say, rather than null where the outputSchema says string.
+        if isinstance(updated_on, (str, int, float)) and not isinstance(updated_on, bool):
+            result["UpdatedOn"] = str(updated_on)
+        if isinstance(updated_by, (str, int, float)) and not isinstance(updated_by, bool):
+            result["UpdatedBy"] = self.redactor.value("UpdatedBy", str(updated_by))
+        warning_text = f" Tell the user: {'; '.join(warnings)}." if warnings else ""
+        return ToolResult(result, False, f"Updated check {check_id}: changed {', '.join(changed_names)}.{warning_text}")
+
+    def _out_of_time(self, request: UpdateRequest, changed_names: list[str], *, put_sent: bool) -> ToolResult:
+        """The call's deadline passed: before the write (nothing was written), or after the PUT was
+        sent and before Nexudus confirmed it (the outcome is unknown)."""
+        budget = self.client.settings.max_call_seconds
+        check_id = request.check_id
+        audit(check_id, changed_names, "timeout_unknown" if put_sent else "timeout")
+        if put_sent:
+            return failure(
+                ErrorKind.UPSTREAM_UNAVAILABLE,
+                f"The write to check {check_id} was sent, but Nexudus did not confirm it within this call's time "
+                f"limit ({budget:g} s): the outcome is unknown. Read the check again with "
+                "get_coworker_identity_check to see whether the change was applied, then call again only if it "
+                "was not.",
+                source="local",
+                retryable=True,
+                summary=f"Failed (upstream_unavailable): out of time after the write to check {check_id} was sent; "
+                "the outcome is unknown. Read it again.",
+            )
+        return failure(
+            ErrorKind.UPSTREAM_UNAVAILABLE,
+            f"Nexudus did not answer the read of check {check_id} within this call's time limit ({budget:g} s). "
+            "Nothing was written; call again.",
+            source="local",
+            retryable=True,
         )
 
     async def _confirm_update(
@@ -218,7 +333,7 @@ class UpdateTool(ToolBase):
         listed = "; ".join(f"{c['Field']}: {c['From']!r} -> {c['To']!r}" for c in shown_changes)
         moves = " This moves the check to another member or location." if reassigns else ""
         question = (
-            f"Update check {check_id} ({self._who(current)}, {current.get('Name') or 'unnamed'}): {listed}?{moves}"
+            f"Update check {check_id} ({_who(current)}, {quoted(current.get('Name') or 'unnamed')}): {listed}?{moves}"
         )
         refusal, how = await confirm(question, mode="auto", what="update")
         if refusal is not None and how != "pending":
@@ -237,12 +352,39 @@ class UpdateTool(ToolBase):
                 errors.append(problem(name, why, values[name]))
         return errors
 
+    def _resolve_cuts(self, values: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:
+        """A value shown cut short (`…[cut: N characters in all]`) and given back means "unchanged"
+        when it is the current value's cut form; any other is refused: a shortened copy is never written."""
+        errors = []
+        for name, given in list(values.items()):
+            if not isinstance(given, str):
+                continue
+            verdict = given_back_cut(given, current.get(name))
+            if verdict:
+                values[name] = current.get(name)
+            elif verdict is False:
+                errors.append(
+                    problem(
+                        name,
+                        "ends with the marker of a value shown cut short (…[cut: N characters in all]) but is not "
+                        "the current value's shortened form. Leave the field out to keep the current value, or give "
+                        "the whole new value.",
+                        given,
+                    )
+                )
+        return errors
+
     def _changes(self, current: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]]:
         return [
             {"Field": f.name, "From": current.get(f.name), "To": body.get(f.name)}
             for f in PUT_FIELDS
             if not _same(f.type, current.get(f.name), body.get(f.name))
         ]
+
+
+def _left(deadline: float) -> float:
+    """Seconds until the deadline (time.monotonic()), never below 0."""
+    return max(deadline - time.monotonic(), 0.0)
 
 
 def _same(type_: str, old: Any, new: Any) -> bool:
@@ -253,3 +395,10 @@ def _same(type_: str, old: Any, new: Any) -> bool:
     if type_ == "datetime" and isinstance(old, str) and isinstance(new, str):
         return parse_datetime(old) == parse_datetime(new)
     return bool(old == new)
+
+
+def _who(record: dict[str, Any]) -> str:
+    """The member and location of a check, quoted, for a question put to the user (not to the model)."""
+    member = record.get("CoworkerFullName") or f"coworker {record.get('CoworkerId')}"
+    place = record.get("BusinessName") or f"business {record.get('BusinessId')}"
+    return f"{quoted(member)} at {quoted(place)}"
