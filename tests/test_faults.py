@@ -48,7 +48,17 @@ CASES = [
         dict(kind="status", status=500, body={"Message": "An error has occurred."}),
         "upstream_unavailable",
         True,
-        1,
+        ATTEMPTS,
+    ),
+    Case(
+        "500 Ooops page",
+        dict(kind="status", status=500, body="Ooops! There was a problem while running this action"),
+        "upstream_unavailable",
+        True,
+        ATTEMPTS,
+    ),
+    Case(
+        "429 wait in the body", dict(kind="status", status=429, body="Wait 2 seconds."), "rate_limited", True, ATTEMPTS
     ),
     Case("502 HTML page", dict(kind="html", status=502), "upstream_unavailable", True, ATTEMPTS),
     Case("503", dict(kind="status", status=503), "upstream_unavailable", True, ATTEMPTS),

@@ -241,12 +241,12 @@ async def test_attempts_are_bounded(client_for, sandbox: Sandbox) -> None:  # ty
     assert sandbox.state.count("update") == 4
 
 
-async def test_500_is_not_retried(client_for, sandbox: Sandbox) -> None:  # type: ignore[no-untyped-def]
+async def test_persistent_500_is_retried_within_the_attempt_bound(client_for, sandbox: Sandbox) -> None:  # type: ignore[no-untyped-def]
     sandbox.state.inject(Fault("status", route="get", status=500, count=5))
     with pytest.raises(NexudusError) as caught:
-        await client_for().get_check(CHECK)
-    assert caught.value.kind == "upstream_unavailable"
-    assert sandbox.state.count("get") == 1
+        await client_for(max_attempts=3).get_check(CHECK)
+    assert caught.value.kind == "upstream_unavailable" and caught.value.retryable
+    assert sandbox.state.count("get") == 3
 
 
 async def test_html_502_page_becomes_a_short_plain_excerpt(client_for, sandbox: Sandbox) -> None:  # type: ignore[no-untyped-def]

@@ -8,6 +8,8 @@ A base URL that is not https is refused unless it points at this machine (the sa
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -42,6 +44,12 @@ class Settings(BaseSettings):
     username: str | None = None
     password: SecretStr | None = None
     auth: Literal["auto", "bearer", "password", "basic"] = "auto"
+    # Password mode with 2FA: the base32 secret of the admin's authenticator; the current code is sent
+    # as `totp` with each password grant.
+    totp_secret: SecretStr | None = None
+    # The `client_id` header of password and refresh grants. Nexudus keeps one refresh token per user
+    # and client id, so each installation (unset: each process) has its own and none revokes another's.
+    client_id: str | None = None
 
     # Seconds. Connect is short (a dead host should fail fast); read covers a slow API.
     connect_timeout: float = Field(5.0, gt=0)
@@ -51,6 +59,8 @@ class Settings(BaseSettings):
     max_call_seconds: float = Field(45.0, gt=0)
     max_retry_after: float = Field(10.0, ge=0)
     backoff_base: float = Field(0.25, ge=0)
+    # The largest answer read from the API (bytes, after decompression); past it the read stops.
+    max_response_bytes: int = Field(2 * 1024 * 1024, ge=1024)
 
     # The MCP server's own settings (NEXUDUS_MCP_*): redaction key and categories, read-only mode.
     mcp_secret: SecretStr | None = None
@@ -96,6 +106,19 @@ class Settings(BaseSettings):
         if parts.scheme != "https" and not is_loopback_host(parts.hostname):
             raise ValueError(f"NEXUDUS_BASE_URL must use https unless it points at this machine, got {value!r}")
         return value
+
+    @field_validator("totp_secret")
+    @classmethod
+    def _check_totp_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        secret = "".join(value.get_secret_value().split()).upper()
+        try:
+            padded = secret + "=" * (-len(secret) % 8)
+            base64.b32decode(padded, casefold=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("NEXUDUS_TOTP_SECRET must be the base32 secret of the authenticator") from None
+        return SecretStr(secret)
 
     @field_validator("mcp_write_budget", "mcp_read_budget")
     @classmethod
@@ -147,7 +170,9 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every secret value, so that text leaving the server can be scrubbed of them."""
         values = [
-            s.get_secret_value() for s in (self.token, self.password, self.mcp_secret) if s and s.get_secret_value()
+            s.get_secret_value()
+            for s in (self.token, self.password, self.totp_secret, self.mcp_secret)
+            if s and s.get_secret_value()
         ]
         if self.mcp_client_tokens:
             values += [

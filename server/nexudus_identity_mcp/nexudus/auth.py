@@ -1,9 +1,13 @@
-"""Authentication for the API client: the Authorization header for each request.
+"""Authentication for the API client, as an `httpx2.Auth` flow (the shape of encode/httpx's
+`_auth.py`): the flow sets the Authorization header of each request, owns the token requests, and
+after a 401 signs in again once and sends the request once more, never in a loop.
 
-Bearer (a configured token), HTTP Basic, or password: username + password exchanged at /api/token
-(form-encoded), the token cached until shortly before `expires_in` and refreshed with the refresh
-token; one token request serves any number of concurrent callers. The client invalidates the token
-and calls once more after a 401 (`can_reauthenticate`), never in a loop.
+Modes: bearer (a configured token), HTTP Basic, or password: username + password (+ the current
+2FA code from NEXUDUS_TOTP_SECRET) exchanged at /api/token (form-encoded) with this installation's
+`client_id` header, the token cached until shortly before `expires_in` and refreshed with the
+refresh token; a lock makes one token request serve any number of concurrent first calls.
+Every token the process obtains is remembered (a few) so that text shown anywhere is scrubbed of
+it; the token endpoint's own `error`/`error_description` are scrubbed and capped before use.
 """
 
 from __future__ import annotations
@@ -11,44 +15,87 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from collections.abc import Callable
+import uuid
+from collections import deque
+from collections.abc import AsyncGenerator, Callable, Generator
 from contextvars import ContextVar
 
 import anyio
 import httpx2
 
 from ..settings import Settings
-from .envelopes import MAX_MESSAGE, TRANSIENT_STATUSES, as_float, json_or_none, parse_retry_after
+from .envelopes import TRANSIENT_STATUSES, Answer, TooLarge, UnsupportedEncoding, as_float, json_or_none, read_bounded
 from .errors import ErrorKind, NexudusError
-from .sanitise import sanitise_excerpt
+from .sanitise import cap, sanitise_excerpt
+from .throttle import THROTTLE_STATUSES, throttle_error
 
 log = logging.getLogger("nexudus_identity_mcp.nexudus")
-
 
 # The signed-in staff member's own Nexudus access token for the current tool call (HTTP sign-in mode,
 # set by app.py around each call); when set it replaces the server's configured credentials.
 CALLER_BEARER: ContextVar[str | None] = ContextVar("nexudus_caller_bearer", default=None)
 
+# This process's client_id when NEXUDUS_CLIENT_ID is unset: Nexudus keeps one refresh token per user
+# and client_id, so two workers (or the admin's other tools) signing in as the same user with the same
+# client_id would revoke each other's refresh tokens.
+PROCESS_CLIENT_ID = f"nexudus-identity-mcp-{uuid.uuid4().hex[:12]}"
+MAX_TOKEN_ERROR = 300  # characters of the token endpoint's error text that are shown
+_REMEMBERED_TOKENS = 16
+_TWO_FACTOR_WORDS = ("totp", "two-factor", "two factor", "2fa", "authenticator", "code")
 
-class Auth:
-    """Produces the Authorization header for each request; owns the token cache."""
+
+class Auth(httpx2.Auth):
+    """The Authorization header of each request, the token cache and the one re-authentication."""
 
     def __init__(
         self, settings: Settings, http: Callable[[], httpx2.AsyncClient], scrub_fn: Callable[[str], str]
     ) -> None:
         self.mode = settings.auth_mode
         self.settings = settings
+        self.client_id = settings.client_id or PROCESS_CLIENT_ID
         self._http = http
         self._scrub = scrub_fn
         self._lock = anyio.Lock()
         self._access: str | None = None
         self._refresh: str | None = None
         self._expires_at = 0.0
+        self._issued: deque[str] = deque(maxlen=_REMEMBERED_TOKENS)
         self.token_requests = 0
+        self._basic = ""
         if self.mode == "basic":
             raw = f"{settings.username}:{settings.password.get_secret_value()}".encode()  # type: ignore[union-attr]
             self._basic = "Basic " + base64.b64encode(raw).decode()
 
+    # ------------------------------------------------------------------ the flow
+    async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        caller = CALLER_BEARER.get()
+        if caller is not None:
+            request.headers["Authorization"] = f"Bearer {caller}"
+            yield request
+            return
+        if self.mode == "bearer":
+            request.headers["Authorization"] = f"Bearer {self.settings.token.get_secret_value()}"  # type: ignore[union-attr]
+            yield request
+            return
+        if self.mode == "basic":
+            request.headers["Authorization"] = self._basic
+            yield request
+            return
+        token = await self._current_token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code != 401:
+            return
+        # Once: the token may have been revoked or expired early. A second 401 goes back to the caller.
+        log.info("nexudus: HTTP 401, signing in again once")
+        token = await self._current_token(stale=token)
+        request.headers["Authorization"] = f"Bearer {token}"
+        yield request
+
+    def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        raise RuntimeError("the Nexudus client is async only")
+
+    # ------------------------------------------------------------------ tokens
     @property
     def can_reauthenticate(self) -> bool:
         return self.mode == "password" and CALLER_BEARER.get() is None
@@ -57,52 +104,108 @@ class Auth:
         self._access = None
         self._expires_at = 0.0
 
-    async def headers(self) -> dict[str, str]:
-        caller = CALLER_BEARER.get()
-        if caller is not None:
-            return {"Authorization": f"Bearer {caller}"}
-        if self.mode == "bearer":
-            return {"Authorization": f"Bearer {self.settings.token.get_secret_value()}"}  # type: ignore[union-attr]
-        if self.mode == "basic":
-            return {"Authorization": self._basic}
-        if self._access is None or time.monotonic() >= self._expires_at:
-            async with self._lock:  # one token request for any number of concurrent calls
-                if self._access is None or time.monotonic() >= self._expires_at:
+    def runtime_secrets(self) -> list[str]:
+        """The tokens this process obtained (the latest few): scrubbed from any text shown."""
+        return list(self._issued)
+
+    async def _current_token(self, stale: str | None = None) -> str:
+        """A valid access token; `stale` is one the API just refused, so it is replaced (once for any
+        number of concurrent callers that saw it refused)."""
+        if self._usable(stale):
+            assert self._access is not None
+            return self._access
+        async with self._lock:  # one token request for any number of concurrent calls
+            if not self._usable(stale):
+                try:
                     await self._obtain()
-        return {"Authorization": f"Bearer {self._access}"}
+                except NexudusError as error:
+                    error.unsent = True  # the request itself was not sent (or was refused with a 401)
+                    raise
+            assert self._access is not None
+            return self._access
+
+    def _usable(self, stale: str | None) -> bool:
+        return self._access is not None and self._access != stale and time.monotonic() < self._expires_at
 
     async def _obtain(self) -> None:
+        self.invalidate()
         if self._refresh:
             form = {"grant_type": "refresh_token", "refresh_token": self._refresh}
             self._refresh = None  # a used refresh token stops working either way
             try:
-                await self._token_request(form, {"client_id": self.settings.username or ""})
+                await self._token_request(form)
                 return
             except NexudusError as error:
                 if error.kind != ErrorKind.UNAUTHORIZED:
                     raise
                 log.info("nexudus token: refresh refused, signing in with the password again")
         assert self.settings.password is not None
-        await self._token_request(
-            {
-                "grant_type": "password",
-                "username": self.settings.username or "",
-                "password": self.settings.password.get_secret_value(),
-            },
-            {},
+        form = {
+            "grant_type": "password",
+            "username": self.settings.username or "",
+            "password": self.settings.password.get_secret_value(),
+        }
+        if self.settings.totp_secret is not None:
+            import pyotp  # light, and only needed for 2FA accounts
+
+            form["totp"] = pyotp.TOTP(self.settings.totp_secret.get_secret_value()).now()
+        await self._token_request(form)
+
+    async def _token_request(self, form: dict[str, str]) -> None:
+        self.token_requests += 1
+        answer = await self._post_token(form)
+        body = json_or_none(answer)
+        status = answer.status_code
+        if status == 200 and isinstance(body, dict) and body.get("access_token"):
+            expires_in = min(max(as_float(body.get("expires_in"), 3600.0), 0.0), 400 * 86400.0)
+            margin = min(60.0, expires_in * 0.1)
+            self._access = str(body["access_token"])
+            self._refresh = str(body["refresh_token"]) if body.get("refresh_token") else None
+            self._issued.extend(t for t in (self._access, self._refresh) if t)
+            self._expires_at = time.monotonic() + max(expires_in - margin, 0.0)
+            log.info("nexudus token: obtained by %s grant, valid for %.0fs", form["grant_type"], expires_in)
+            return
+        if status in (400, 401) and isinstance(body, dict) and "error" in body:
+            raise self._refused(form, status, body)
+        if status in THROTTLE_STATUSES:
+            raise throttle_error("token", answer, self._scrub)
+        if status >= 500:
+            raise NexudusError(
+                ErrorKind.UPSTREAM_UNAVAILABLE,
+                f"Nexudus failed the token request with HTTP {status}.",
+                status=status,
+                operation="token",
+                transient=status in TRANSIENT_STATUSES,
+            )
+        raise NexudusError(
+            ErrorKind.UPSTREAM_ERROR,
+            f"Nexudus answered the token request with HTTP {status} and no token.",
+            status=status,
+            operation="token",
+            excerpt=sanitise_excerpt(answer.text, [*self.settings.secrets(), *self._issued]),
         )
 
-    async def _token_request(self, form: dict[str, str], headers: dict[str, str]) -> None:
-        self.token_requests += 1
+    async def _post_token(self, form: dict[str, str]) -> Answer:
         try:
             with anyio.fail_after(self.settings.connect_timeout + self.settings.read_timeout):
-                response = await self._http().post("/api/token", data=form, headers=headers)
+                async with self._http().stream(
+                    "POST", "/api/token", data=form, headers={"client_id": self.client_id}
+                ) as response:
+                    content = await read_bounded(response, self.settings.max_response_bytes)
+                    return Answer(response.status_code, response.headers, content)
         except (TimeoutError, httpx2.TimeoutException):
             raise NexudusError(
                 ErrorKind.UPSTREAM_UNAVAILABLE,
                 "Nexudus did not answer the token request in time.",
                 operation="token",
                 transient=True,
+            ) from None
+        except (TooLarge, UnsupportedEncoding):
+            raise NexudusError(
+                ErrorKind.UPSTREAM_ERROR,
+                "Nexudus answered the token request with something too large or in an encoding not asked for; "
+                "it was not read.",
+                operation="token",
             ) from None
         except httpx2.HTTPError:
             raise NexudusError(
@@ -111,43 +214,35 @@ class Auth:
                 operation="token",
                 transient=True,
             ) from None
-        body = json_or_none(response)
-        if response.status_code == 200 and isinstance(body, dict) and body.get("access_token"):
-            expires_in = as_float(body.get("expires_in"), 3600.0)
-            margin = min(60.0, expires_in * 0.1)
-            self._access = str(body["access_token"])
-            self._refresh = str(body["refresh_token"]) if body.get("refresh_token") else None
-            self._expires_at = time.monotonic() + max(expires_in - margin, 0.0)
-            log.info("nexudus token: obtained by %s grant, valid for %.0fs", form["grant_type"], expires_in)
-            return
-        if response.status_code in (400, 401) and isinstance(body, dict) and "error" in body:
-            description = self._scrub(str(body.get("error_description") or ""))[:MAX_MESSAGE]
-            raise NexudusError(
-                ErrorKind.UNAUTHORIZED,
-                f"Nexudus refused to sign in ({body['error']}): {description or 'no reason given'}",
-                status=response.status_code,
-                operation="token",
+
+    def _refused(self, form: dict[str, str], status: int, body: dict[str, object]) -> NexudusError:
+        """The token endpoint said no: its own words (scrubbed, capped) and the most likely cause."""
+        error = cap(self._scrub(str(body.get("error") or "")), 60) or "refused"
+        description = cap(self._scrub(str(body.get("error_description") or "")), MAX_TOKEN_ERROR)
+        said = f"{error} {description}".lower()
+        if "api access" in said or "api is not enabled" in said:
+            likely = (
+                "API access is not enabled for this Nexudus user: an administrator enables it on the user in "
+                "Nexudus (Settings > Users)."
             )
-        if response.status_code in (409, 429):
-            raise NexudusError(
-                ErrorKind.RATE_LIMITED,
-                "Nexudus is throttling token requests.",
-                status=response.status_code,
-                operation="token",
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        elif any(word in said for word in _TWO_FACTOR_WORDS):
+            likely = (
+                "the two-factor code was refused: check that NEXUDUS_TOTP_SECRET is this user's authenticator "
+                "secret and that this machine's clock is right."
+                if "totp" in form
+                else "this user signs in with two-factor authentication: set NEXUDUS_TOTP_SECRET to the base32 "
+                "secret of its authenticator."
             )
-        if response.status_code >= 500:
-            raise NexudusError(
-                ErrorKind.UPSTREAM_UNAVAILABLE,
-                f"Nexudus failed the token request with HTTP {response.status_code}.",
-                status=response.status_code,
-                operation="token",
-                transient=response.status_code in TRANSIENT_STATUSES,
+        elif form["grant_type"] == "refresh_token":
+            likely = "the refresh token was refused (expired, or revoked by a sign-in with the same client id)."
+        else:
+            likely = (
+                "wrong credentials: check NEXUDUS_USERNAME and NEXUDUS_PASSWORD (or, for a two-factor account, "
+                "NEXUDUS_TOTP_SECRET)."
             )
-        raise NexudusError(
-            ErrorKind.UPSTREAM_ERROR,
-            f"Nexudus answered the token request with HTTP {response.status_code} and no token.",
-            status=response.status_code,
+        return NexudusError(
+            ErrorKind.UNAUTHORIZED,
+            f"Nexudus refused to sign in ({error}): {description or 'no reason given'}. Most likely {likely}",
+            status=status,
             operation="token",
-            excerpt=sanitise_excerpt(response.text, self.settings.secrets()),
         )

@@ -33,16 +33,21 @@ from ..fields import RESOURCE_PATH, ROLE_FOR
 from ..settings import CREDENTIAL_VARIABLES, Settings
 from .auth import CALLER_BEARER, Auth
 from .envelopes import (
+    ACCEPT_ENCODING,
     MAX_MESSAGE,
     TRANSIENT_STATUSES,
+    Answer,
+    TooLarge,
+    UnsupportedEncoding,
     as_int,
     errors_of,
     json_or_none,
     loggable_path,
-    parse_retry_after,
+    read_bounded,
 )
 from .errors import NOT_IDEMPOTENT, ErrorKind, NexudusError, Operation
 from .sanitise import sanitise_excerpt, scrub
+from .throttle import THROTTLE_STATUSES, throttle_error
 
 log = logging.getLogger("nexudus_identity_mcp.nexudus")
 
@@ -101,7 +106,11 @@ class NexudusClient:
                 base_url=self.settings.base_url,
                 transport=self._transport,
                 timeout=httpx2.Timeout(self.settings.read_timeout, connect=self.settings.connect_timeout),
-                headers={"Accept": "application/json", "User-Agent": f"nexudus-identity-mcp/{__version__}"},
+                headers={
+                    "Accept": "application/json",
+                    "Accept-Encoding": ACCEPT_ENCODING,
+                    "User-Agent": f"nexudus-identity-mcp/{__version__}",
+                },
                 follow_redirects=False,
             )
         return self._client
@@ -225,7 +234,7 @@ class NexudusClient:
         envelope: dict[str, Any] = await self._call("run_command", "POST", f"{RESOURCE_PATH}/runcommand", json=payload)
         return envelope
 
-    def _command_envelope(self, response: httpx2.Response, body: Any) -> dict[str, Any]:
+    def _command_envelope(self, response: Answer, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict) or "WasSuccessful" not in body:
             raise self._unexpected("run_command", response, "an answer that is not the command envelope")
         errors = errors_of(body)
@@ -288,20 +297,13 @@ class NexudusClient:
         json: dict[str, Any] | None,
         deadline: float,
     ) -> Any:
-        reauthenticated = False
         attempt = 0
         while True:
             attempt += 1
             try:
-                headers = await self._auth.headers()
-                response = await self._exchange(method, path, params=params, json=json, headers=headers)
-                if response.status_code == 401 and self._auth.can_reauthenticate and not reauthenticated:
-                    reauthenticated = True
-                    log.info("nexudus %s: 401, authenticating again once", op)
-                    self._auth.invalidate()
-                    attempt -= 1  # the re-authentication is not a retry of a failure
-                    continue
-                return self._interpret(op, response)
+                # The auth flow sets the header, signs in when needed and re-authenticates once after a 401.
+                answer = await self._exchange(method, path, params=params, json=json)
+                return self._interpret(op, answer)
             except NexudusError as error:
                 error.operation = error.operation or op
                 wait = self._retry_wait(error, attempt)
@@ -321,21 +323,26 @@ class NexudusClient:
                 await self._sleep(wait)
 
     def _retry_wait(self, error: NexudusError, attempt: int) -> float | None:
-        if attempt >= self.settings.max_attempts:
+        if attempt >= self.settings.max_attempts or error.daily_cap:
             return None
         if error.kind == ErrorKind.RATE_LIMITED:
-            after = 1.0 if error.retry_after is None else error.retry_after
-            return min(max(after, 0.0), self.settings.max_retry_after)
+            if error.retry_after is None:
+                backoff: float = max(1.0, self.settings.backoff_base * 2 ** (attempt - 1))
+                return min(backoff, self.settings.max_retry_after)
+            return min(max(error.retry_after, 0.0), self.settings.max_retry_after)
         if error.transient:
             ceiling = self.settings.backoff_base * (2 ** (attempt - 1))
             return self._rng.uniform(0, ceiling)
         return None
 
-    async def _exchange(self, method: str, path: str, **kwargs: Any) -> httpx2.Response:
+    async def _exchange(self, method: str, path: str, **kwargs: Any) -> Answer:
+        """One request (plus the auth flow's own), its answer read within the size bound."""
         started = time.monotonic()
         try:
             with anyio.fail_after(self._exchange_limit):  # None: no extra scope deadline
-                response = await self._http.request(method, path, **kwargs)
+                async with self._http.stream(method, path, auth=self._auth, **kwargs) as response:
+                    content = await read_bounded(response, self.settings.max_response_bytes)
+                    answer = Answer(response.status_code, response.headers, content)
         except (TimeoutError, httpx2.ReadTimeout, httpx2.WriteTimeout, httpx2.PoolTimeout):
             raise NexudusError(
                 ErrorKind.UPSTREAM_UNAVAILABLE,
@@ -362,17 +369,29 @@ class NexudusClient:
             raise NexudusError(
                 ErrorKind.UPSTREAM_UNAVAILABLE, f"HTTP failure talking to Nexudus ({type(exc).__name__})."
             ) from None
+        except TooLarge:
+            raise NexudusError(
+                ErrorKind.UPSTREAM_ERROR,
+                f"Nexudus's answer was too large (over {self.settings.max_response_bytes:,} bytes, "
+                "NEXUDUS_MAX_RESPONSE_BYTES); the read stopped there and nothing of it was used.",
+            ) from None
+        except UnsupportedEncoding as exc:
+            raise NexudusError(
+                ErrorKind.UPSTREAM_ERROR,
+                f"Nexudus answered in a content encoding that was not asked for or could not be decoded ({exc}); "
+                "nothing of it was used.",
+            ) from None
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s -> %d in %.0f ms",
                 method,
                 loggable_path(path),
-                response.status_code,
+                answer.status_code,
                 (time.monotonic() - started) * 1000,
             )
-        return response
+        return answer
 
-    def _interpret(self, op: Operation, response: httpx2.Response) -> Any:
+    def _interpret(self, op: Operation, response: Answer) -> Any:
         status = response.status_code
         body = json_or_none(response)
         if 200 <= status < 300:
@@ -382,10 +401,23 @@ class NexudusClient:
                 return self._command_envelope(response, body)
             if body is None and response.content.strip() not in (b"", b"null"):
                 raise self._unexpected(op, response, "a body that is not JSON")
+            if isinstance(body, dict) and (body.get("WasSuccessful") is False or errors_of(body)):
+                raise self._failure_envelope(op, status, body)
             return body
         raise self.classify(op, response, body)
 
-    def _update_envelope(self, response: httpx2.Response, body: Any) -> dict[str, Any]:
+    def _failure_envelope(self, op: Operation, status: int, body: dict[str, Any]) -> NexudusError:
+        """A 2xx whose envelope says it failed: a failure on every route, whatever the status."""
+        errors = errors_of(body)
+        return NexudusError(
+            ErrorKind.VALIDATION if errors else ErrorKind.UPSTREAM_ERROR,
+            self._message(body, f"Nexudus answered the {_NOUN[op]} with a failure envelope (WasSuccessful false)."),
+            status=status,
+            errors=errors,
+            operation=op,
+        )
+
+    def _update_envelope(self, response: Answer, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict) or "WasSuccessful" not in body:
             raise self._unexpected("update", response, "an answer that is not the update envelope")
         errors = errors_of(body)
@@ -406,25 +438,19 @@ class NexudusClient:
             )
         return body
 
-    def classify(self, op: Operation, response: httpx2.Response, body: Any) -> NexudusError:
+    def classify(self, op: Operation, response: Answer, body: Any) -> NexudusError:
         status = response.status_code
         if status == 400 and isinstance(body, dict) and ("Errors" in body or "Message" in body):
             return NexudusError(
                 ErrorKind.VALIDATION,
-                self._message(body, "Nexudus rejected the request."),
+                self._message(body, f"Nexudus rejected the {_NOUN[op]}."),
                 status=status,
                 errors=errors_of(body),
                 operation=op,
             )
         if status in (401, 403):
-            role = ROLE_FOR.get(op)
-            needs = f" The {op} needs a full unrestricted administrator or the {role} role." if role else ""
             return NexudusError(
-                ErrorKind.UNAUTHORIZED,
-                "Nexudus refused the credentials (HTTP "
-                f"{status}): they are wrong or expired, or the user lacks the role.{needs}",
-                status=status,
-                operation=op,
+                ErrorKind.UNAUTHORIZED, self._unauthorized_message(op, status), status=status, operation=op
             )
         if status == 404:
             return NexudusError(
@@ -433,15 +459,8 @@ class NexudusClient:
                 status=status,
                 operation=op,
             )
-        if status in (409, 429):
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            return NexudusError(
-                ErrorKind.RATE_LIMITED,
-                f"Nexudus is throttling requests (HTTP {status}: you must wait before accessing this url again).",
-                status=status,
-                retry_after=retry_after,
-                operation=op,
-            )
+        if status in THROTTLE_STATUSES:
+            return throttle_error(op, response, self._scrub)
         if status >= 500:
             return NexudusError(
                 ErrorKind.UPSTREAM_UNAVAILABLE,
@@ -453,7 +472,29 @@ class NexudusClient:
             )
         return self._unexpected(op, response, f"HTTP {status}")
 
-    def _unexpected(self, op: Operation, response: httpx2.Response, what: str) -> NexudusError:
+    def _unauthorized_message(self, op: Operation, status: int) -> str:
+        """Which of wrong credentials, API access not enabled, or a missing role is most likely."""
+        role = ROLE_FOR.get(op)
+        needs = f"the {role} role (or full unrestricted administrator)" if role else "the role for it"
+        mode = "caller" if CALLER_BEARER.get() is not None else self._auth.mode
+        if mode == "password":
+            # The flow signed in afresh after the first 401, so the credentials work: the route is refused.
+            likely = (
+                f"the sign-in worked, so this user most likely lacks {needs}, or API access is not enabled for it "
+                "in Nexudus (Settings > Users)."
+            )
+        elif mode == "basic":
+            likely = (
+                f"wrong NEXUDUS_USERNAME/NEXUDUS_PASSWORD, API access not enabled for this user, or the user lacks "
+                f"{needs}."
+            )
+        elif mode == "caller":
+            likely = f"your Nexudus sign-in has expired (sign in again), or your user lacks {needs}."
+        else:
+            likely = f"NEXUDUS_TOKEN is wrong or expired (most likely), or its user lacks {needs} or API access."
+        return f"Nexudus refused the credentials for the {_NOUN[op]} (HTTP {status}): {likely}"
+
+    def _unexpected(self, op: Operation, response: Answer, what: str) -> NexudusError:
         return NexudusError(
             ErrorKind.UPSTREAM_ERROR,
             f"Nexudus answered the {op} with {what}.",
@@ -466,9 +507,23 @@ class NexudusClient:
         message = body.get("Message")
         return self._scrub(str(message))[:MAX_MESSAGE] if message else default
 
-    def _excerpt(self, response: httpx2.Response) -> str | None:
-        return sanitise_excerpt(response.text, self._secrets)
+    def _excerpt(self, response: Answer) -> str | None:
+        return sanitise_excerpt(response.text, self._all_secrets())
+
+    def _all_secrets(self) -> list[str]:
+        """The configured secrets, the tokens obtained at run time, and the caller's own token."""
+        caller = CALLER_BEARER.get()
+        return [*self._secrets, *self._auth.runtime_secrets(), *([caller] if caller else [])]
 
     def _scrub(self, text: str) -> str:
-        caller = CALLER_BEARER.get()
-        return scrub(text, [*self._secrets, caller] if caller else self._secrets)
+        return scrub(text, self._all_secrets())
+
+
+_NOUN: dict[str, str] = {
+    "get": "read",
+    "search": "search",
+    "update": "update",
+    "token": "token request",
+    "commands": "list of commands",
+    "run_command": "command",
+}

@@ -1,33 +1,150 @@
-"""Reading what the API answers: the Retry-After header, the error list of an envelope, JSON that
-may not be JSON, and numbers that may not be numbers."""
+"""Reading what the API answers: the answer itself (`Answer`, read with a size bound), the wait a
+throttled answer asks for (Retry-After or the body's text), the daily write cap, the error list of
+an envelope, JSON that may not be JSON, and numbers that may not be numbers."""
 
 from __future__ import annotations
 
 import email.utils
 import json
+import math
+import re
 import time
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx2
 
 MAX_MESSAGE = 500
-TRANSIENT_STATUSES = frozenset({502, 503, 504})
+# The API's generic 500 ("Ooops! There was a problem while running this action") comes in bursts and
+# usually succeeds on retry; GET and PUT (a full replace) are both safe to repeat.
+TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+# A wait longer than this (a day) is not a throttle but a misreading or a hostile answer: unknown.
+MAX_SANE_WAIT = 86_400.0
+# What a model is shown as RetryAfterSeconds, at most.
+MAX_SHOWN_WAIT = 3600.0
+# Only these are asked for, so only these need decoding (each with a bound on what it expands to).
+ACCEPT_ENCODING = "gzip, deflate"
+
+_WAIT_IN_TEXT = re.compile(r"\bwait\s+(\d{1,6}(?:\.\d{1,3})?)\s*(?:s\b|secs?\b|seconds?\b)", re.I)
+_MUST_WAIT = re.compile(r"\bmust\s+wait\b|\btoo\s+many\s+requests\b", re.I)
+_DAILY = re.compile(r"\b(?:daily|per[\s-]+day|a\s+day|each\s+day|24[\s-]*hours?|today)\b", re.I)
+_RESETS = re.compile(r"\b(?:resets?|renews?|try again|available again)\b[^.\n<]{0,80}", re.I)
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
+    """Retry-After as seconds: delta-seconds or an HTTP date. None when absent, unreadable, negative,
+    not finite, or absurd (more than a day away): the caller then uses its default backoff."""
     if not value:
         return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
+    value = value.strip()[:100]
+    if re.fullmatch(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", value):
+        try:
+            seconds = float(value)
+        except (OverflowError, ValueError):
+            return None
+        return seconds if math.isfinite(seconds) and 0 <= seconds <= MAX_SANE_WAIT else None
+    if not re.search(r"[A-Za-z]", value):
+        return None  # "nan", "inf" and other float spellings are letters; anything else numeric-ish is junk
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        seconds = when.timestamp() - time.time()
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    return max(when.timestamp() - time.time(), 0.0)
+    if not math.isfinite(seconds) or seconds > MAX_SANE_WAIT:
+        return None
+    return max(seconds, 0.0)
+
+
+def wait_from_text(text: str) -> float | None:
+    """The wait a throttled answer's text asks for: "Wait 3 seconds" → 3; "You must wait before
+    accessing this url again" (no number) → 1; None when the text says nothing about waiting."""
+    found = _WAIT_IN_TEXT.search(text)
+    if found:
+        seconds = float(found.group(1))
+        return seconds if seconds <= MAX_SANE_WAIT else None
+    return 1.0 if _MUST_WAIT.search(text) else None
+
+
+def is_daily_cap(text: str) -> bool:
+    """Whether a throttled answer's text speaks of the daily write cap (not a per-second throttle)."""
+    return bool(_DAILY.search(text)) and bool(re.search(r"\b(?:limit|cap|quota|maximum|exceeded)", text, re.I))
+
+
+def reset_phrase(text: str) -> str | None:
+    """What the API says about when the daily cap resets ("resets at 00:00 UTC"), short, or None."""
+    found = _RESETS.search(text)
+    return " ".join(found.group(0).split())[:100] if found else None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An API answer read in full (within the size bound): status, headers and decoded body."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class TooLarge(Exception):
+    """The answer grew past the size bound while it was read; the read stopped there."""
+
+
+class UnsupportedEncoding(Exception):
+    """The answer came in a content encoding that was not asked for."""
+
+
+async def read_bounded(response: httpx2.Response, limit: int) -> bytes:
+    """The decoded body of a streamed answer, read chunk by chunk and never past `limit` bytes, raw
+    or decoded: a gzip body is inflated with zlib's `max_length`, so a small body that expands to
+    gigabytes stops at the bound too. Raises TooLarge or UnsupportedEncoding."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge()
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    decoder: Any = None
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
+    elif encoding not in ("", "identity"):
+        raise UnsupportedEncoding(encoding[:40])
+    parts: list[bytes] = []
+    size = raw = 0
+    async for chunk in response.aiter_raw():
+        raw += len(chunk)
+        if raw > limit:
+            raise TooLarge()
+        if decoder is None:
+            parts.append(chunk)
+            size += len(chunk)
+        else:
+            pending = chunk
+            while pending:
+                try:
+                    out = decoder.decompress(pending, limit - size + 1)
+                except zlib.error:
+                    raise UnsupportedEncoding(encoding) from None
+                parts.append(out)
+                size += len(out)
+                if size > limit:
+                    raise TooLarge()
+                pending = decoder.unconsumed_tail
+        if size > limit:
+            raise TooLarge()
+    if decoder is not None:
+        tail = decoder.flush()
+        parts.append(tail)
+        size += len(tail)
+        if size > limit:
+            raise TooLarge()
+    return b"".join(parts)
 
 
 def errors_of(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -49,10 +166,10 @@ def errors_of(body: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def json_or_none(response: httpx2.Response) -> Any:
+def json_or_none(response: httpx2.Response | Answer) -> Any:
     try:
         return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError, RecursionError):
         return None
 
 
@@ -63,12 +180,13 @@ def loggable_path(path: str) -> str:
 def as_int(value: Any, default: int) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default
 
 
 def as_float(value: Any, default: float) -> float:
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        result = float(value)
+    except (TypeError, ValueError, OverflowError):
         return default
+    return result if math.isfinite(result) else default

@@ -58,6 +58,8 @@ class NexudusError(Exception):
     transient: bool = False
     # True when the request never reached the server (the connection could not be made).
     unsent: bool = False
+    # The daily write cap: rate_limited, but no retry helps until the cap resets.
+    daily_cap: bool = False
 
     def __post_init__(self) -> None:
         self.kind = ErrorKind(self.kind)
@@ -65,7 +67,7 @@ class NexudusError(Exception):
 
     @property
     def retryable(self) -> bool:
-        return self.kind in RETRYABLE_KINDS
+        return self.kind in RETRYABLE_KINDS and not self.daily_cap
 
     def __str__(self) -> str:
         return self.message

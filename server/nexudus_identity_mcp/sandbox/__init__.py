@@ -5,7 +5,11 @@ from .app import Sandbox, SandboxTransport, serve
 from .state import (
     ADMIN_PASSWORD,
     ADMIN_USER,
+    OOPS_TEXT,
     SANDBOX_TOKEN,
+    TOTP_PASSWORD,
+    TOTP_SECRET,
+    TOTP_USER,
     VIEWER_PASSWORD,
     VIEWER_USER,
     Fault,
@@ -19,7 +23,11 @@ from .state import (
 __all__ = [
     "ADMIN_PASSWORD",
     "ADMIN_USER",
+    "OOPS_TEXT",
     "SANDBOX_TOKEN",
+    "TOTP_PASSWORD",
+    "TOTP_SECRET",
+    "TOTP_USER",
     "VIEWER_PASSWORD",
     "VIEWER_USER",
     "Fault",

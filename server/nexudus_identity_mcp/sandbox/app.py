@@ -15,9 +15,14 @@ can be run, tested and evaluated with no Nexudus account:
   cancel, and ask for a new document (one record at a time). A run changes VerificationStatus (and
   LastError), UpdatedOn and UpdatedBy.
 - Throttling: past a write rate (PUTs and command runs together) it answers 409 "You must wait
-  before accessing this url again".
+  before accessing this url again"; with `daily_write_cap` set, past that many writes it answers
+  the daily cap's text until reset.
+- Two-factor users (`TOTP_USER`): the password grant without `totp`, or with a wrong code, gets
+  400 `invalid_grant` whose description says a code is needed or wrong.
 - Fault injection (`Fault`): the next N requests to a route answer a status, an HTML page, a
-  malformed body, an envelope with errors, a delay, or a dropped connection.
+  malformed body, an envelope with errors, a delay, or a dropped connection. A 429 with the wait
+  only in its body is `Fault("status", status=429, body="Wait 3 seconds.")`; a burst of the
+  live API's generic 500 is `Fault("status", status=500, body=OOPS_TEXT, count=N)`.
 - `/_sandbox/*` control routes (reset, faults, request log) for tests and tools out of process.
 
 The request log keeps method, route, status and which auth scheme was used; never a header value,
@@ -111,6 +116,10 @@ class Sandbox:
             entry.grant = str((await request.form()).get("grant_type") or "") or None
         if fault is not None:
             return _answered(entry, await self._fault_response(fault, request))
+        if self.state._over_daily_cap(route):
+            return _answered(
+                entry, PlainTextResponse(self.state.daily_cap_text(), status_code=self.state.daily_cap_status)
+            )
         if self.state._throttled(route):
             return _answered(
                 entry,

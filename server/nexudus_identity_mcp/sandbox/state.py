@@ -32,6 +32,13 @@ VIEWER_PASSWORD = "viewer-password"
 
 ALL_ROLES = frozenset(ROLE_FOR.values())
 THROTTLE_TEXT = "You must wait before accessing this url again"
+# The live API's generic 500, which comes in bursts: Fault("status", status=500, body=OOPS_TEXT, count=N).
+OOPS_TEXT = "Ooops! There was a problem while running this action. Please try again later."
+# A user whose account has two-factor authentication: the password grant needs `totp`, the current
+# code of this documented base32 secret (pyotp.TOTP(TOTP_SECRET).now()). Fictional.
+TOTP_USER = "totp@sandbox.example"
+TOTP_PASSWORD = "totp-password"
+TOTP_SECRET = "NEXUDUSSANDBOXTOTP234567"
 Route_ = Literal["token", "get", "search", "update", "commands", "run_command"]
 # Routes that write, and so count against the write rate.
 WRITE_ROUTES = frozenset({"update", "run_command"})
@@ -119,6 +126,10 @@ class SandboxState:
     write_window: float = 60.0
     retry_after: str = "1"
     get_delay: float = 0.0  # seconds every GET of one record waits before answering (a slow API)
+    # The daily write cap (the API's 2,500 writes a day): past it every PUT answers `daily_cap_status`
+    # with DAILY_CAP_TEXT until reset(). None: no cap.
+    daily_write_cap: int | None = None
+    daily_cap_status: int = 409
     records: dict[int, dict[str, Any]] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
     requests: list[RequestRecord] = field(default_factory=list)
@@ -128,6 +139,7 @@ class SandboxState:
     _tokens: dict[str, IssuedToken] = field(default_factory=dict)
     _refresh: dict[str, IssuedToken] = field(default_factory=dict)
     _writes: deque[float] = field(default_factory=deque)
+    _writes_today: int = 0
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -143,6 +155,7 @@ class SandboxState:
                 "carla.2fa@sandbox.example": User(STAFF_PASSWORD, ALL_ROLES, totp_secret=STAFF_TOTP_SECRET),
                 "dev.viewer@sandbox.example": User(STAFF_PASSWORD, frozenset({ROLE_FOR["get"], ROLE_FOR["search"]})),
                 "eve.noapi@sandbox.example": User(STAFF_PASSWORD, ALL_ROLES, api_access=False),
+                TOTP_USER: User(TOTP_PASSWORD, ALL_ROLES, totp_secret=TOTP_SECRET),
             }
         if not self.records:
             self.reset()
@@ -170,6 +183,7 @@ class SandboxState:
         self.faults.clear()
         self.hidden_commands.clear()
         self._writes.clear()
+        self._writes_today = 0
 
     def count(self, route: str | None = None, method: str | None = None) -> int:
         return sum(
@@ -190,6 +204,20 @@ class SandboxState:
                     self.faults.remove(fault)
                 return fault
         return None
+
+    def _over_daily_cap(self, route: str) -> bool:
+        if route not in WRITE_ROUTES or self.daily_write_cap is None:
+            return False
+        if self._writes_today >= self.daily_write_cap:
+            return True
+        self._writes_today += 1
+        return False
+
+    def daily_cap_text(self) -> str:
+        return (
+            f"Daily API write limit of {self.daily_write_cap} requests exceeded for this account. "
+            "The limit resets at 00:00 UTC."
+        )
 
     def _throttled(self, route: str) -> bool:
         if route not in WRITE_ROUTES or self.write_limit is None:

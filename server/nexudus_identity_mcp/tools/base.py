@@ -7,12 +7,20 @@ from typing import Any
 
 from ..fields import BY_NAME, ENUM_FIELDS, LINKAGE_FIELDS, PUT_FIELDS, shown
 from ..nexudus import ErrorKind, NexudusClient, NexudusError
+from ..nexudus.envelopes import MAX_SHOWN_WAIT
 from ..redaction import Redactor
 from ..state import MemoryStore, StateStore
 from .results import MAX_SUMMARY_ERRORS, ToolResult, failure, quoted
 
 # What each API operation is, in the words of a message ("Nexudus rejected the read").
-ACTION = {"get": "the read", "search": "the search", "update": "the update", "token": "the sign-in"}
+ACTION = {
+    "get": "the read",
+    "search": "the search",
+    "update": "the update",
+    "token": "the sign-in",
+    "commands": "the listing of commands",
+    "run_command": "the command",
+}
 
 _WRITABLE = frozenset(f.name for f in PUT_FIELDS)
 
@@ -91,8 +99,10 @@ class ToolBase:
         if error.excerpt:
             message += f" The answer began: {self.redactor.text(error.excerpt, sensitive)}"
         retry_after = error.retry_after if error.kind == ErrorKind.RATE_LIMITED else None
-        if error.kind == ErrorKind.RATE_LIMITED and retry_after is None:
+        if error.kind == ErrorKind.RATE_LIMITED and retry_after is None and error.retryable:
             retry_after = 1.0
+        if retry_after is not None:
+            retry_after = min(max(retry_after, 0.0), MAX_SHOWN_WAIT)
         return failure(
             error.kind,
             message,
