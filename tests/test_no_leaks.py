@@ -516,3 +516,65 @@ async def test_the_read_back_and_deadline_paths_leak_nothing(
     logs = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
     for secret in (real, other, NEW_NUMBER):
         assert secret not in "\n".join(outputs) and secret not in logs, secret
+
+
+async def test_runtime_tokens_totp_secret_and_token_errors_never_shown(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Password mode with 2FA: the access and refresh tokens obtained at run time, the TOTP secret and
+    the password, echoed by API messages, error pages and the token endpoint's error text, reach no
+    tool result and no log line; the token endpoint's text is capped."""
+    from nexudus_identity_mcp.sandbox import TOTP_SECRET, TOTP_USER
+
+    caplog.set_level(logging.DEBUG)
+    for name in ("httpx2", "httpcore2", "mcp", "nexudus_identity_mcp"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    sandbox.state.users[TOTP_USER].password = PASSWORD
+    settings = settings_for(
+        token=None, username=TOTP_USER, password=PASSWORD, totp_secret=TOTP_SECRET, max_attempts=2, backoff_base=0
+    )
+    outputs: list[str] = []
+    async with Client(build_server(settings, transport=sandbox.transport()), mode="legacy") as client:
+
+        async def call(tool: str, args: dict[str, Any]) -> dict[str, Any]:
+            result = await client.call_tool(tool, args)
+            outputs.append(result.model_dump_json())
+            return result.structured_content or {}
+
+        record = (await call("get_coworker_identity_check", {"Id": 87654301}))["Record"]
+        (access,) = sandbox.state._tokens
+        (refresh,) = sandbox.state._refresh
+        echo = f"token {access} has expired; refresh token {refresh} revoked; totp {TOTP_SECRET}; pw {PASSWORD}"
+        for fault in (
+            Fault("status", route="get", status=400, body={"Message": echo}),
+            Fault("status", route="update", status=200, body={"Message": echo, "WasSuccessful": False}),
+            Fault("html", route="get", status=200),
+            Fault("status", route="get", status=502, body=f"<pre>{echo}</pre>", count=10),
+            Fault("status", route="search", status=500, body=echo, count=10),
+            Fault("status", route="update", status=429, body=f"Wait 1 seconds. {echo}", count=10),
+        ):
+            sandbox.state.inject(fault)
+            await call("get_coworker_identity_check", {"Id": 87654301})
+            await call("find_coworker_identity_checks", {"CoworkerId": record["CoworkerId"]})
+            await call("update_coworker_identity_check", {**required_from(record), "Description": "leak check"})
+            sandbox.state.faults.clear()
+        # The token endpoint echoing the password, and one with a 200,000-character error.
+        sandbox.state._tokens.clear()
+        sandbox.state._refresh.clear()
+        sandbox.state.inject(
+            Fault(
+                "status",
+                route="token",
+                status=400,
+                body={"error": "invalid_grant", "error_description": echo},
+                count=2,  # the refresh grant, then the password grant
+            )
+        )
+        await call("get_coworker_identity_check", {"Id": 87654301})
+        sandbox.state.inject(Fault("status", route="token", status=400, body={"error": "e" * 200_000}, count=2))
+        capped = await call("get_coworker_identity_check", {"Id": 87654301})
+    assert capped["ErrorKind"] == "unauthorized" and len(capped["Message"]) < 1000
+    logs = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
+    for secret in (access, refresh, TOTP_SECRET, PASSWORD):
+        for where, text in (("tool results", "\n".join(outputs)), ("logs", logs)):
+            assert secret not in text, f"{secret[:6]}… leaked into {where}"

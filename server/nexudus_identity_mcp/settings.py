@@ -115,9 +115,11 @@ class Settings(BaseSettings):
         secret = "".join(value.get_secret_value().split()).upper()
         try:
             padded = secret + "=" * (-len(secret) % 8)
-            base64.b32decode(padded, casefold=True)
+            decoded = base64.b32decode(padded, casefold=True)
         except (binascii.Error, ValueError):
-            raise ValueError("NEXUDUS_TOTP_SECRET must be the base32 secret of the authenticator") from None
+            decoded = b""
+        if len(decoded) < 10:
+            raise ValueError("NEXUDUS_TOTP_SECRET must be the base32 authenticator secret (16 characters or more)")
         return SecretStr(secret)
 
     @field_validator("mcp_write_budget", "mcp_read_budget")

@@ -44,6 +44,17 @@ _REMEMBERED_TOKENS = 16
 _TWO_FACTOR_WORDS = ("totp", "two-factor", "two factor", "2fa", "authenticator", "code")
 
 
+def current_totp(secret: str) -> str:
+    """The current 6-digit code of a base32 authenticator secret (RFC 6238, pyotp). 80-bit secrets,
+    the common authenticator length, are accepted: the account's secret is Nexudus's choice, not ours."""
+    import pyotp  # light, and only needed for 2FA accounts
+
+    class TOTP(pyotp.TOTP):
+        min_secret_length_bits = 80
+
+    return TOTP(secret).now()
+
+
 class Auth(httpx2.Auth):
     """The Authorization header of each request, the token cache and the one re-authentication."""
 
@@ -146,9 +157,7 @@ class Auth(httpx2.Auth):
             "password": self.settings.password.get_secret_value(),
         }
         if self.settings.totp_secret is not None:
-            import pyotp  # light, and only needed for 2FA accounts
-
-            form["totp"] = pyotp.TOTP(self.settings.totp_secret.get_secret_value()).now()
+            form["totp"] = current_totp(self.settings.totp_secret.get_secret_value())
         await self._token_request(form)
 
     async def _token_request(self, form: dict[str, str]) -> None:
