@@ -44,7 +44,7 @@ from nexudus_identity_mcp.sandbox import (
 )
 from nexudus_identity_mcp.settings import Settings
 
-from .conftest import Sleeps, settings_for
+from .conftest import ServedSandbox, Sleeps, settings_for
 from .helpers import CHECK, body, required_from, server_for
 
 pytestmark = pytest.mark.anyio
@@ -150,6 +150,34 @@ async def test_401_after_a_fresh_sign_in_names_the_role(client_for, sandbox: San
 async def test_401_with_a_bearer_token_says_the_token(client_for) -> None:  # type: ignore[no-untyped-def]
     error = await failing(client_for(token="expired-token").get_check(CHECK))
     assert "NEXUDUS_TOKEN is wrong or expired" in error.message and "expired-token" not in error.message
+
+
+async def test_sandbox_two_factor_user_answers_like_nexudus(sandbox: Sandbox) -> None:
+    form = {"grant_type": "password", "username": TOTP_USER, "password": TOTP_PASSWORD}
+    async with httpx2.AsyncClient(transport=sandbox.transport(), base_url="http://127.0.0.1") as http:
+        missing = await http.post("/api/token", data=form)
+        wrong = await http.post("/api/token", data={**form, "totp": "000000"})
+        right = await http.post("/api/token", data={**form, "totp": pyotp.TOTP(TOTP_SECRET).now()})
+    assert missing.status_code == 400 and missing.json()["error"] == "invalid_grant"
+    assert "code" in missing.json()["error_description"] and "required" in missing.json()["error_description"]
+    assert wrong.status_code == 400 and "incorrect" in wrong.json()["error_description"]
+    assert right.status_code == 200 and right.json()["access_token"]
+
+
+async def test_two_factor_sign_in_and_throttles_over_loopback(served_sandbox: ServedSandbox) -> None:
+    state = served_sandbox.sandbox.state
+    state.daily_write_cap = 1
+    sleeps = Sleeps()
+    settings = settings_for(served_sandbox.url, **TOTP_MODE, totp_secret=TOTP_SECRET)
+    async with NexudusClient(settings, sleep=sleeps) as client:
+        state.inject(Fault("status", route="get", status=429, body="Wait 2 seconds.", count=1))
+        state.inject(Fault("status", route="update", status=500, body=OOPS_TEXT, count=2))
+        record = await client.get_check(CHECK)
+        await client.update_check(body_of(record, Description="over loopback"))
+        error = await failing(client.update_check(body_of(record, Description="past the cap")))
+    assert sleeps.waits[0] == 2.0 and len(sleeps.waits) == 3
+    assert error.daily_cap and not error.retryable
+    assert [r.status for r in state.requests if r.route == "update"] == [500, 500, 200, 409]
 
 
 # ------------------------------------------------------------------ credentials never shown

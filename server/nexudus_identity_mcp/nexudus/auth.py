@@ -107,10 +107,6 @@ class Auth(httpx2.Auth):
         raise RuntimeError("the Nexudus client is async only")
 
     # ------------------------------------------------------------------ tokens
-    @property
-    def can_reauthenticate(self) -> bool:
-        return self.mode == "password" and CALLER_BEARER.get() is None
-
     def invalidate(self) -> None:
         self._access = None
         self._expires_at = 0.0
