@@ -384,8 +384,11 @@ class Hostile:
                 Route(RESOURCE_PATH + "/1", self._huge, methods=["GET"]),
                 Route(RESOURCE_PATH + "/2", self._bomb, methods=["GET"]),
                 Route(RESOURCE_PATH + "/3", self._declared, methods=["GET"]),
+                Route(RESOURCE_PATH + "/4", self._bomb_401, methods=["GET"]),
+                Route("/api/token", self._token, methods=["POST"]),
             ]
         )
+        self.token_bomb = False
 
     async def _huge(self, request: Request) -> Response:
         chunk = b"x" * 65536
@@ -404,6 +407,15 @@ class Hostile:
     async def _bomb(self, request: Request) -> Response:
         self.sent += len(self.bomb)
         return Response(self.bomb, media_type="application/json", headers={"Content-Encoding": "gzip"})
+
+    async def _bomb_401(self, request: Request) -> Response:
+        """A 401 that httpx itself reads before the auth flow's one retry."""
+        return Response(self.bomb, status_code=401, headers={"Content-Encoding": "gzip"})
+
+    async def _token(self, request: Request) -> Response:
+        if self.token_bomb:
+            return Response(self.bomb, media_type="application/json", headers={"Content-Encoding": "gzip"})
+        return Response(b'{"access_token": "hostile-token", "expires_in": 3600}', media_type="application/json")
 
     async def _declared(self, request: Request) -> Response:
         return Response(b"{}", headers={"Content-Length": str(self.RECORD)})
@@ -425,11 +437,17 @@ def _gzip_bomb(megabytes: int) -> bytes:
     return head + segment * megabytes + tail + struct.pack("<II", crc, size & 0xFFFFFFFF)
 
 
-@pytest.mark.parametrize("check", [1, 2, 3], ids=["50MB-record", "gzip-300MB", "declared-too-long"])
-async def test_answers_over_the_bound_over_loopback(check: int) -> None:
+@pytest.mark.parametrize(
+    ("check", "password"),
+    [(1, False), (2, False), (3, False), (4, True), (0, True)],
+    ids=["50MB-record", "gzip-300MB", "declared-too-long", "gzip-300MB-401-before-reauth", "gzip-300MB-token"],
+)
+async def test_answers_over_the_bound_over_loopback(check: int, password: bool) -> None:
     hostile = Hostile()
+    hostile.token_bomb = check == 0
+    credentials = PASSWORD_MODE if password else {}
     with ServedApp(hostile.app) as served:
-        async with NexudusClient(settings_for(served.url, max_attempts=1)) as client:
+        async with NexudusClient(settings_for(served.url, max_attempts=1, **credentials)) as client:
             tracemalloc.start()
             try:
                 error = await failing(client.get_check(check))

@@ -37,6 +37,7 @@ from .envelopes import (
     MAX_MESSAGE,
     TRANSIENT_STATUSES,
     Answer,
+    BoundedTransport,
     TooLarge,
     UnsupportedEncoding,
     as_int,
@@ -104,7 +105,9 @@ class NexudusClient:
         if self._client is None:
             self._client = httpx2.AsyncClient(
                 base_url=self.settings.base_url,
-                transport=self._transport,
+                transport=BoundedTransport(
+                    self._transport or httpx2.AsyncHTTPTransport(), self.settings.max_response_bytes
+                ),
                 timeout=httpx2.Timeout(self.settings.read_timeout, connect=self.settings.connect_timeout),
                 headers={
                     "Accept": "application/json",

@@ -10,7 +10,7 @@ import math
 import re
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,49 +102,123 @@ class UnsupportedEncoding(Exception):
     """The answer came in a content encoding that was not asked for."""
 
 
+class Inflater:
+    """Decodes a body chunk by chunk (identity, gzip or deflate) and counts it, raw and decoded,
+    raising TooLarge the moment either passes `limit`: zlib's `max_length` keeps even one small
+    chunk that expands a thousandfold from being inflated past the bound."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self.limit = limit
+        self.raw = 0
+        self.size = 0
+        encoding = encoding.strip().lower()
+        self.encoding = encoding
+        self._decoder: Any = None
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
+        elif encoding not in ("", "identity"):
+            raise UnsupportedEncoding(encoding[:40])
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        self.raw += len(chunk)
+        if self.raw > self.limit:
+            raise TooLarge()
+        if self._decoder is None:
+            self.size += len(chunk)
+            return [chunk]
+        out: list[bytes] = []
+        pending = chunk
+        while pending:
+            try:
+                part = self._decoder.decompress(pending, self.limit - self.size + 1)
+            except zlib.error:
+                raise UnsupportedEncoding(self.encoding) from None
+            out.append(part)
+            self.size += len(part)
+            if self.size > self.limit:
+                raise TooLarge()
+            pending = self._decoder.unconsumed_tail
+        return out
+
+    def finish(self) -> bytes:
+        if self._decoder is None:
+            return b""
+        try:
+            tail: bytes = self._decoder.flush()
+        except zlib.error:
+            raise UnsupportedEncoding(self.encoding) from None
+        self.size += len(tail)
+        if self.size > self.limit:
+            raise TooLarge()
+        return tail
+
+
 async def read_bounded(response: httpx2.Response, limit: int) -> bytes:
     """The decoded body of a streamed answer, read chunk by chunk and never past `limit` bytes, raw
-    or decoded: a gzip body is inflated with zlib's `max_length`, so a small body that expands to
-    gigabytes stops at the bound too. Raises TooLarge or UnsupportedEncoding."""
+    or decoded. Raises TooLarge or UnsupportedEncoding."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise TooLarge()
-    encoding = response.headers.get("content-encoding", "").strip().lower()
-    decoder: Any = None
-    if encoding in ("gzip", "x-gzip", "deflate"):
-        decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
-    elif encoding not in ("", "identity"):
-        raise UnsupportedEncoding(encoding[:40])
+    inflater = Inflater(response.headers.get("content-encoding", ""), limit)
     parts: list[bytes] = []
-    size = raw = 0
     async for chunk in response.aiter_raw():
-        raw += len(chunk)
-        if raw > limit:
-            raise TooLarge()
-        if decoder is None:
-            parts.append(chunk)
-            size += len(chunk)
-        else:
-            pending = chunk
-            while pending:
-                try:
-                    out = decoder.decompress(pending, limit - size + 1)
-                except zlib.error:
-                    raise UnsupportedEncoding(encoding) from None
-                parts.append(out)
-                size += len(out)
-                if size > limit:
-                    raise TooLarge()
-                pending = decoder.unconsumed_tail
-        if size > limit:
-            raise TooLarge()
-    if decoder is not None:
-        tail = decoder.flush()
-        parts.append(tail)
-        size += len(tail)
-        if size > limit:
-            raise TooLarge()
+        parts.extend(inflater.feed(chunk))
+    parts.append(inflater.finish())
     return b"".join(parts)
+
+
+class BoundedStream(httpx2.AsyncByteStream):
+    def __init__(self, inner: httpx2.AsyncByteStream, inflater: Inflater) -> None:
+        self._inner = inner
+        self._inflater = inflater
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            for part in self._inflater.feed(chunk):
+                if part:
+                    yield part
+        tail = self._inflater.finish()
+        if tail:
+            yield tail
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class BoundedTransport(httpx2.AsyncBaseTransport):
+    """Wraps the transport so that every answer, including those httpx reads itself (a 401 before
+    the auth flow's retry), is decoded here within the bound and reaches httpx as identity."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport, limit: int) -> None:
+        self._inner = inner
+        self._limit = limit
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._inner.handle_async_request(request)
+        declared = response.headers.get("content-length", "")
+        encoding = response.headers.get("content-encoding", "")
+        try:
+            if declared.isdigit() and int(declared) > self._limit:
+                raise TooLarge()
+            inflater = Inflater(encoding, self._limit)
+        except BaseException:
+            await response.aclose()
+            raise
+        assert isinstance(response.stream, httpx2.AsyncByteStream)
+        headers = [
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() != "content-encoding" and not (encoding and k.lower() == "content-length")
+        ]
+        return httpx2.Response(
+            response.status_code,
+            headers=headers,
+            stream=BoundedStream(response.stream, inflater),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def errors_of(body: dict[str, Any]) -> list[dict[str, Any]]:
