@@ -458,3 +458,24 @@ async def test_answers_over_the_bound_over_loopback(check: int, password: bool) 
     assert peak < 32 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB while refusing the answer"
     if check == 1:
         assert hostile.sent < Hostile.RECORD // 2, f"the read stopped early ({hostile.sent / 1e6:.0f} MB sent)"
+
+
+@pytest.mark.parametrize(
+    ("text", "daily", "wait"),
+    [
+        ("You must wait before accessing this url again", False, 1.0),
+        ("<html><body><h1>429</h1><p>Too many requests. Wait 5 seconds.</p></body></html>", False, 5.0),
+        ('{"Message": "Daily API limit of 2,500 write requests exceeded. Resets at midnight UTC."}', True, None),
+        ("You have reached the maximum number of requests per day (5000).", True, None),
+        ("Rate limit: 60 requests per minute exceeded", False, None),
+    ],
+)
+def test_throttle_text_is_read(text: str, daily: bool, wait: float | None) -> None:
+    from nexudus_identity_mcp.nexudus.envelopes import Answer
+    from nexudus_identity_mcp.nexudus.throttle import throttle_error
+
+    error = throttle_error("update", Answer(429, httpx2.Headers(), text.encode()), lambda t: t)
+    assert error.kind == "rate_limited" and error.daily_cap is daily and error.retryable is not daily
+    assert error.retry_after == wait
+    if daily:
+        assert "daily write limit" in error.message and "do not retry" in error.message

@@ -31,8 +31,9 @@ def throttle_error(op: Operation, answer: Answer, scrub: Callable[[str], str]) -
             when = " It resets once a day; Nexudus did not say when."
         return NexudusError(
             ErrorKind.RATE_LIMITED,
-            f"Nexudus's daily write limit for this account is used up (HTTP {status}); nothing was written and "
-            f"retrying will not help until it resets.{when} Tell the user; do not retry today.",
+            f"Nexudus's daily {'write' if op == 'update' else 'request'} limit for this account is used up "
+            f"(HTTP {status}); nothing was {'written' if op == 'update' else 'read'} and retrying will not help "
+            f"until it resets.{when} Tell the user; do not retry today.",
             status=status,
             operation=op,
             daily_cap=True,
