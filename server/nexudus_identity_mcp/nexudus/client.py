@@ -5,14 +5,16 @@ One shared `httpx2.AsyncClient` per process. Every operation returns parsed JSON
 credentials, wait, give up); no raw HTTP exception ever leaves this module.
 
 What the documentation says and this module does (the API's public documentation):
-- Auth: a bearer token, or username + password exchanged at /api/token (form-encoded) and cached
-  until shortly before `expires_in`, refreshed with the refresh token, with one re-authentication
-  after a 401 and never a loop; or HTTP Basic.
-- Throttling answers 409 "You must wait…" (legacy) or 429, with Retry-After: honoured, capped.
-- 502/503/504 and dropped connections are retried with exponential backoff and full jitter.
+- Auth (auth.py, an httpx2.Auth flow): a bearer token, or username + password (+ the 2FA code)
+  exchanged at /api/token (form-encoded) and cached until shortly before `expires_in`, refreshed
+  with the refresh token, with one re-authentication after a 401 and never a loop; or HTTP Basic.
+- Throttling answers 409 "You must wait…" (legacy) or 429, the wait in Retry-After or in the body:
+  honoured, capped (throttle.py); the daily write cap is not retried.
+- 500/502/503/504 and dropped connections are retried with exponential backoff and full jitter.
   GET and PUT (a full replace) are idempotent, so both may be retried. Attempts and the total time
   of a call are bounded.
-- A 200 whose envelope says WasSuccessful: false or carries Errors is a failure.
+- Every answer is read as a stream within NEXUDUS_MAX_RESPONSE_BYTES, counted after decompression.
+- A 200 whose envelope says WasSuccessful: false or carries Errors is a failure, on every route.
 Logs name the operation, status and timing; never a header, token, password, query or body.
 """
 
