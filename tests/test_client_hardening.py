@@ -479,3 +479,12 @@ def test_throttle_text_is_read(text: str, daily: bool, wait: float | None) -> No
     assert error.retry_after == wait
     if daily:
         assert "daily write limit" in error.message and "do not retry" in error.message
+
+
+async def test_a_command_whose_sign_in_failed_was_never_sent_so_it_is_retried(client_for, sandbox: Sandbox) -> None:  # type: ignore[no-untyped-def]
+    """A run is never sent twice once it may have reached the API; a failed token request before it
+    means it did not, so the auth flow's error is marked unsent and the run goes ahead once."""
+    sandbox.state.inject(Fault("status", route="token", status=503))
+    client = client_for(**PASSWORD_MODE, max_attempts=3)
+    await client.run_command("IDENTITYCHECK_MARK_AS_VERIFIED", [87654306], [])
+    assert sandbox.state.count("run_command") == 1 and sandbox.state.count("token") == 2
