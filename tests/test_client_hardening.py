@@ -308,6 +308,7 @@ async def test_daily_cap_through_the_tool(sandbox: Sandbox, status: int) -> None
     out = body(result, "update_coworker_identity_check")
     assert out["ErrorKind"] == "rate_limited" and out["Retryable"] is False
     assert "RetryAfterSeconds" not in out and "daily" in out["Message"]
+    assert "daily limit" in result.content[0].text.splitlines()[0]  # type: ignore[union-attr]
 
 
 async def test_retry_after_shown_to_a_model_is_sane(sandbox: Sandbox) -> None:

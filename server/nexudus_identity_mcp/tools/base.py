@@ -136,4 +136,6 @@ class ToolBase:
             ErrorKind.UPSTREAM_ERROR: f"Nexudus answered {action} with something unexpected{status}",
             ErrorKind.NOT_CONFIGURED: "no Nexudus credentials are configured",
         }.get(kind, f"{action} failed{status}")
+        if error.daily_cap:
+            what = f"the account's daily limit at Nexudus is used up{status}; do not retry until it resets"
         return f"Failed ({kind.value}): {what}. See Message."
