@@ -4,6 +4,7 @@ password is used for that one request and never stored or logged."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import httpx2
 from ..settings import Settings
 
 log = logging.getLogger("nexudus_identity_mcp.signin")
+MAX_TOKEN_ANSWER = 65_536
 Failure = Literal["wrong_credentials", "needs_code", "wrong_code", "api_access", "unavailable", "throttled"]
 
 
@@ -60,16 +62,24 @@ class NexudusLogin:
         # Nexudus keeps one refresh token per user and client_id: each sign-in (grant) has its own
         # client_id, so a staff member signed in from two assistants does not sign the other out.
         try:
-            async with self._http() as http:
-                response = await http.post("/api/token", data=form, headers={"client_id": client_id})
+            async with (
+                self._http() as http,
+                http.stream("POST", "/api/token", data=form, headers={"client_id": client_id}) as response,
+            ):
+                raw = b""
+                async for chunk in response.aiter_bytes():  # a token answer is small: read at most 64 KiB
+                    raw += chunk
+                    if len(raw) > MAX_TOKEN_ANSWER:
+                        raise SignInFailed("unavailable", MESSAGES["unavailable"])
+                status = response.status_code
         except httpx2.HTTPError as exc:
             log.warning("sign-in: Nexudus unreachable (%s)", type(exc).__name__)
             raise SignInFailed("unavailable", MESSAGES["unavailable"]) from None
         try:
-            body = response.json()
+            body = json.loads(raw)
         except ValueError:
             body = None
-        return response.status_code, body
+        return status, body
 
     async def password(self, email: str, password: str, code: str | None, client_id: str) -> NexudusTokens:
         form = {"grant_type": "password", "username": email, "password": password}
