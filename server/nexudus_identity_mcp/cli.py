@@ -164,7 +164,7 @@ def serve_http(settings, transport, host: str, port: int, read_only: bool | None
 def cmd_check(args: argparse.Namespace) -> None:
     import anyio
 
-    from .nexudus import NexudusClient, NexudusError
+    from .diagnose import diagnose
     from .settings import CREDENTIAL_VARIABLES
 
     transport = None
@@ -176,17 +176,11 @@ def cmd_check(args: argparse.Namespace) -> None:
     if not settings.configured:
         fail(f"no Nexudus credentials: set {CREDENTIAL_VARIABLES}")
 
-    async def probe() -> int:
-        async with NexudusClient(settings, transport=transport) as client:
-            page = await client.search_checks(page=1, size=1)
-        return page.total_items
-
-    try:
-        total = anyio.run(probe)
-    except NexudusError as error:
-        fail(f"{error.kind}: {error.message}", 1)
-    where = "the built-in sandbox" if args.sandbox else settings.base_url
-    print(f"ok: {where} accepted the {settings.auth_mode} credentials; {total} coworker identity check(s) visible")
+    where = "the built-in sandbox" if args.sandbox else None
+    result = anyio.run(diagnose, settings, transport, where)
+    if not result.ok:
+        fail("\n".join(result.lines), 1)
+    print("\n".join(result.lines))
 
 
 def cmd_probe(args: argparse.Namespace) -> None:
@@ -321,8 +315,47 @@ def add_profile(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# Shown by --help; tests/test_diagnose.py checks that it names every setting.
+ENVIRONMENT_HELP = """\
+environment variables (configuration; see README.md, Configuration):
+  NEXUDUS_BASE_URL              API base, default https://spaces.nexudus.com (no /api)
+  NEXUDUS_TOKEN                 a bearer token, or:
+  NEXUDUS_USERNAME, NEXUDUS_PASSWORD
+                                an admin login, exchanged for a token at /api/token
+  NEXUDUS_AUTH                  auto (default), bearer, password or basic
+  NEXUDUS_CONNECT_TIMEOUT, NEXUDUS_READ_TIMEOUT
+                                seconds (5, 20)
+  NEXUDUS_MAX_ATTEMPTS, NEXUDUS_MAX_CALL_SECONDS, NEXUDUS_MAX_RETRY_AFTER, NEXUDUS_BACKOFF_BASE
+                                retry bounds (4 attempts, 45 s per call, 10 s longest wait, 0.25 s)
+  NEXUDUS_MCP_REDACT            what results hide: id_document (default), id_document,name, none
+  NEXUDUS_MCP_SECRET            key for redaction tokens (random per process when unset)
+  NEXUDUS_MCP_READ_ONLY         true: serve the read tools only
+  NEXUDUS_MCP_CONFIRM           ask the user before a command runs: auto (default), always, never
+  NEXUDUS_MCP_CONFIRM_UPDATES   true: ask before every update too
+  NEXUDUS_MCP_CLIENT_TOKENS     HTTP only: name=token,name=token, the clients allowed in
+  NEXUDUS_MCP_ALLOWED_HOSTS, NEXUDUS_MCP_ALLOWED_ORIGINS
+                                HTTP only: comma lists for DNS-rebinding protection
+  NEXUDUS_MCP_MAX_BODY_BYTES    HTTP only: largest request body (262144)
+  NEXUDUS_MCP_AUTH              HTTP only: tokens (default), oauth, oauth-external
+  NEXUDUS_MCP_PUBLIC_URL        HTTP sign-in modes: the https origin clients reach the server at
+  NEXUDUS_MCP_OAUTH_ISSUER, NEXUDUS_MCP_OAUTH_AUDIENCE, NEXUDUS_MCP_OAUTH_JWKS_URL
+                                oauth-external only: your identity provider
+  NEXUDUS_MCP_STATE_DIR, NEXUDUS_MCP_REDIS_URL
+                                several processes: shared state in SQLite (one host) or Redis
+  NEXUDUS_MCP_WRITE_BUDGET, NEXUDUS_MCP_READ_BUDGET
+                                requests per account the processes share, e.g. 60/min, or off
+  NEXUDUS_MCP_LOG_LEVEL         log level on stderr (INFO)
+Start with `check` to test the credentials, or `serve --sandbox` / `demo` to try it with no account.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="MCP server for Nexudus coworker identity checks.")
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="MCP server for Nexudus coworker identity checks.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the MCP server over stdio (the default)")

@@ -198,12 +198,13 @@ class Auth(httpx2.Auth):
                 ) as response:
                     content = await read_bounded(response, self.settings.max_response_bytes)
                     return Answer(response.status_code, response.headers, content)
-        except (TimeoutError, httpx2.TimeoutException):
+        except (TimeoutError, httpx2.TimeoutException) as exc:
             raise NexudusError(
                 ErrorKind.UPSTREAM_UNAVAILABLE,
                 "Nexudus did not answer the token request in time.",
                 operation="token",
                 transient=True,
+                cause=exc,
             ) from None
         except (TooLarge, UnsupportedEncoding):
             raise NexudusError(
@@ -212,12 +213,13 @@ class Auth(httpx2.Auth):
                 "it was not read.",
                 operation="token",
             ) from None
-        except httpx2.HTTPError:
+        except httpx2.HTTPError as exc:
             raise NexudusError(
                 ErrorKind.UPSTREAM_UNAVAILABLE,
                 "Could not reach Nexudus for a token.",
                 operation="token",
                 transient=True,
+                cause=exc,
             ) from None
 
     def _refused(self, form: dict[str, str], status: int, body: dict[str, object]) -> NexudusError:

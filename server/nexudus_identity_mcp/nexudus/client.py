@@ -348,31 +348,34 @@ class NexudusClient:
                 async with self._http.stream(method, path, auth=self._auth, **kwargs) as response:
                     content = await read_bounded(response, self.settings.max_response_bytes)
                     answer = Answer(response.status_code, response.headers, content)
-        except (TimeoutError, httpx2.ReadTimeout, httpx2.WriteTimeout, httpx2.PoolTimeout):
+        except (TimeoutError, httpx2.ReadTimeout, httpx2.WriteTimeout, httpx2.PoolTimeout) as exc:
             raise NexudusError(
                 ErrorKind.UPSTREAM_UNAVAILABLE,
                 f"Nexudus did not answer in time (read timeout {self.settings.read_timeout:g}s).",
+                cause=exc,
             ) from None
-        except httpx2.ConnectTimeout:
+        except httpx2.ConnectTimeout as exc:
             raise NexudusError(
                 ErrorKind.UPSTREAM_UNAVAILABLE,
                 f"Could not connect to Nexudus in time (connect timeout {self.settings.connect_timeout:g}s).",
                 transient=True,
                 unsent=True,
+                cause=exc,
             ) from None
-        except httpx2.ConnectError:
+        except httpx2.ConnectError as exc:
             raise NexudusError(
-                ErrorKind.UPSTREAM_UNAVAILABLE, "Could not connect to Nexudus.", transient=True, unsent=True
+                ErrorKind.UPSTREAM_UNAVAILABLE, "Could not connect to Nexudus.", transient=True, unsent=True, cause=exc
             ) from None
-        except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError):
+        except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError) as exc:
             raise NexudusError(
                 ErrorKind.UPSTREAM_UNAVAILABLE,
                 "The connection to Nexudus was dropped before a complete answer arrived.",
                 transient=True,
+                cause=exc,
             ) from None
         except httpx2.HTTPError as exc:
             raise NexudusError(
-                ErrorKind.UPSTREAM_UNAVAILABLE, f"HTTP failure talking to Nexudus ({type(exc).__name__})."
+                ErrorKind.UPSTREAM_UNAVAILABLE, f"HTTP failure talking to Nexudus ({type(exc).__name__}).", cause=exc
             ) from None
         except TooLarge:
             raise NexudusError(

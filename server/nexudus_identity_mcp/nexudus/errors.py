@@ -60,6 +60,9 @@ class NexudusError(Exception):
     unsent: bool = False
     # The daily write cap: rate_limited, but no retry helps until the cap resets.
     daily_cap: bool = False
+    # The transport exception behind a connection failure (refused, DNS, TLS, timeout), kept for
+    # `check` to explain; never shown to the model (its text can name hosts, not secrets).
+    cause: BaseException | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.kind = ErrorKind(self.kind)
