@@ -32,4 +32,9 @@ def test_readme_names_the_two_newcomer_commands_and_ci_runs_the_test_one() -> No
 def test_readme_links_resolve() -> None:
     text = README.read_text(encoding="utf-8")
     for target in re.findall(r"\]\((docs/[^)]+)\)", text):
-        assert (ROOT / target).is_file(), target
+        path, _, anchor = target.partition("#")
+        assert (ROOT / path).is_file(), target
+        if anchor:  # GitHub's heading slugs: lower case, spaces to hyphens, punctuation dropped
+            headings = re.findall(r"^#+ (.+)$", (ROOT / path).read_text(encoding="utf-8"), re.MULTILINE)
+            slugs = {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in headings}
+            assert anchor in slugs, target

@@ -253,6 +253,18 @@ def cmd_sandbox(args: argparse.Namespace) -> None:
     exit_after(stopped)
 
 
+def cmd_bundle(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from .bundle import BundleError, build_bundle
+
+    try:
+        out = build_bundle(out=Path(args.out) if args.out else None)
+    except BundleError as error:
+        fail(str(error))
+    print(f"built {out} ({out.stat().st_size // 1024} KB): double-click it, or Claude Desktop → Settings → Extensions")
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from .demo import run_demo
 
@@ -322,6 +334,7 @@ environment variables (configuration; see README.md, Configuration):
   NEXUDUS_TOKEN                 a bearer token, or:
   NEXUDUS_USERNAME, NEXUDUS_PASSWORD
                                 an admin login, exchanged for a token at /api/token
+  NEXUDUS_TOTP_SECRET           with a password login on a 2FA account: the authenticator's secret
   NEXUDUS_AUTH                  auto (default), bearer, password or basic
   NEXUDUS_CONNECT_TIMEOUT, NEXUDUS_READ_TIMEOUT
                                 seconds (5, 20)
@@ -383,6 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     probe.add_argument("--report", metavar="FILE", help="write the findings as JSON to this file")
     probe.set_defaults(func=cmd_probe)
+    bundle = sub.add_parser("bundle", help="build the Claude Desktop extension (.mcpb) from a checkout")
+    bundle.add_argument("--out", help="where to write it (default dist/nexudus-identity-mcp.mcpb)")
+    bundle.set_defaults(func=cmd_bundle)
     demo = sub.add_parser("demo", help="run a scripted session against the sandbox and print it")
     demo.set_defaults(func=cmd_demo)
     evals = sub.add_parser("eval", help="run evaluation scenarios against the server and the sandbox")
