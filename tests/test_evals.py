@@ -8,12 +8,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import httpx2
 import pytest
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from nexudus_identity_mcp.evaluation.agents.model import AnthropicAgent, OpenAIAgent
+from nexudus_identity_mcp.cli import make_agent
+from nexudus_identity_mcp.evaluation.agents.model import AgentConfigError, ModelAgent, parse_compat
 from nexudus_identity_mcp.evaluation.agents.scripted import ScriptedAgent
 from nexudus_identity_mcp.evaluation.harness import run_all
 from nexudus_identity_mcp.evaluation.scenarios import load_scenario
@@ -148,16 +149,15 @@ repair = true
 
 # ------------------------------------------------------------------ model agents against a fake model API
 class FakeModel:
-    """Plays a model that reads, makes a typo, corrects it from the error's Hint, and stops."""
+    """Plays a model (a pydantic-ai FunctionModel) that reads, makes a typo, corrects it from the
+    error's Hint, and stops."""
 
-    def __init__(self, style: str) -> None:
-        self.style = style
-        self.requests: list[dict[str, Any]] = []
+    def __init__(self) -> None:
+        self.infos: list[AgentInfo] = []
 
-    def handler(self, request: httpx2.Request) -> httpx2.Response:
-        payload = json.loads(request.content)
-        self.requests.append(payload)
-        turn = len(self.requests)
+    def __call__(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        self.infos.append(info)
+        turn = len(self.infos)
         base = {
             "Id": 87654303,
             "BusinessId": 1001,
@@ -167,63 +167,20 @@ class FakeModel:
             "AddressDocumentType": "None",
         }
         if turn == 1:
-            return self.tool_call("get_coworker_identity_check", {"Id": 87654303})
+            return ModelResponse(parts=[ToolCallPart("get_coworker_identity_check", {"Id": 87654303})])
         if turn == 2:
-            return self.tool_call("update_coworker_identity_check", {**base, "IdentityDocumentType": "Pasport"})
+            arguments = {**base, "IdentityDocumentType": "Pasport"}
+            return ModelResponse(parts=[ToolCallPart("update_coworker_identity_check", arguments)])
         if turn == 3:
-            error = json.loads(self.last_tool_result(payload))
+            [returned] = [p for p in messages[-1].parts if isinstance(p, ToolReturnPart)]
+            error = json.loads(returned.content)
             hint = next(e["Hint"] for e in error["Errors"] if e["PropertyName"] == "IdentityDocumentType")
-            return self.tool_call("update_coworker_identity_check", {**base, "IdentityDocumentType": hint})
-        return self.text("Done: the check now records a passport.")
-
-    def tool_call(self, name: str, arguments: dict[str, Any]) -> httpx2.Response:
-        n = len(self.requests)
-        if self.style == "anthropic":
-            return httpx2.Response(
-                200,
-                json={
-                    "content": [{"type": "tool_use", "id": f"tu_{n}", "name": name, "input": arguments}],
-                    "stop_reason": "tool_use",
-                },
-            )
-        return httpx2.Response(
-            200,
-            json={
-                "choices": [
-                    {
-                        "message": {
-                            "role": "assistant",
-                            "content": None,
-                            "tool_calls": [
-                                {
-                                    "id": f"call_{n}",
-                                    "type": "function",
-                                    "function": {"name": name, "arguments": json.dumps(arguments)},
-                                }
-                            ],
-                        }
-                    }
-                ]
-            },
-        )
-
-    def text(self, text: str) -> httpx2.Response:
-        if self.style == "anthropic":
-            return httpx2.Response(200, json={"content": [{"type": "text", "text": text}], "stop_reason": "end_turn"})
-        return httpx2.Response(200, json={"choices": [{"message": {"role": "assistant", "content": text}}]})
-
-    def last_tool_result(self, payload: dict[str, Any]) -> str:
-        last = payload["messages"][-1]
-        if self.style == "anthropic":
-            block = last["content"][0]
-            assert block["type"] == "tool_result" and block["is_error"] is True
-            return block["content"]
-        assert last["role"] == "tool"
-        return last["content"]
+            arguments = {**base, "IdentityDocumentType": hint}
+            return ModelResponse(parts=[ToolCallPart("update_coworker_identity_check", arguments)])
+        return ModelResponse(parts=[TextPart("Done: the check now records a passport.")])
 
 
-@pytest.mark.parametrize("style", ["anthropic", "openai"])
-async def test_model_agent_loop_with_a_fake_model(tmp_path: Path, style: str) -> None:
+async def test_model_agent_loop_with_a_function_model(tmp_path: Path) -> None:
     scenario = write(
         tmp_path,
         "model",
@@ -237,18 +194,30 @@ writes = 1
 errors = ["validation"]
 """,
     )
-    fake = FakeModel(style)
-    transport = httpx2.MockTransport(fake.handler)
-    agent = (AnthropicAgent if style == "anthropic" else OpenAIAgent)(api_key="test-key", transport=transport)
+    fake = FakeModel()
+    agent = ModelAgent(FunctionModel(fake))
     with open(os.devnull, "w") as quiet:
         [outcome] = await run_all([load_scenario(scenario)], agent, out=quiet)
     assert outcome.passed, outcome.failures
     assert outcome.tool_calls == 3 and outcome.error_results == 1 and outcome.recovered is True
-    first = fake.requests[0]
-    tools = first["tools"]
-    if style == "anthropic":
-        assert {t["name"] for t in tools} >= {"update_coworker_identity_check"} and "input_schema" in tools[0]
-        assert "get_coworker_identity_check" in first["system"]
-    else:
-        assert tools[0]["type"] == "function" and "parameters" in tools[0]["function"]
-        assert first["messages"][0]["role"] == "system"
+    first = fake.infos[0]
+    schemas = {tool.name: tool.parameters_json_schema for tool in first.function_tools}
+    assert "update_coworker_identity_check" in schemas and "properties" in schemas["update_coworker_identity_check"]
+    assert first.instructions is not None and "get_coworker_identity_check" in first.instructions
+
+
+def test_model_names_and_their_one_line_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse_compat("openai-compat:http://localhost:11434/v1:llama3.1:8b") == (
+        "http://localhost:11434/v1",
+        "llama3.1:8b",
+    )
+    assert parse_compat("openai-compat:https://llm.example/v1:qwen") == ("https://llm.example/v1", "qwen")
+    assert parse_compat("openai:gpt-4.1") is None
+    assert isinstance(make_agent("scripted", None), ScriptedAgent)
+    assert isinstance(make_agent("test", None), ModelAgent)  # pydantic-ai's TestModel by name
+    for variable in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    for spec in ("nonsense-provider:x", "openai-compat:localhost:llama", "anthropic:claude-sonnet-4-5"):
+        with pytest.raises(AgentConfigError) as caught:
+            make_agent(spec, None)
+        assert "\n" not in str(caught.value) and spec.split(":")[0] in str(caught.value)

@@ -271,18 +271,22 @@ def cmd_demo(args: argparse.Namespace) -> None:
     sys.exit(run_demo())
 
 
+# `--agent anthropic --model X` still works: a bare provider name takes --model or this default.
+DEFAULT_MODELS = {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4.1", "google-gla": "gemini-2.5-flash"}
+
+
 def make_agent(name: str, model: str | None) -> Any:
-    """The agent `--agent` names; AgentConfigError when it cannot be built."""
-    from .evaluation.agents.model import AgentConfigError, AnthropicAgent, OpenAIAgent
+    """The agent `--agent` names: `scripted`, or a pydantic-ai model name; AgentConfigError when it
+    cannot be built (unknown name, missing key, the evals extra not installed)."""
     from .evaluation.agents.scripted import ScriptedAgent
 
     if name == "scripted":
         return ScriptedAgent()
-    if name == "anthropic":
-        return AnthropicAgent(model)
-    if name == "openai":
-        return OpenAIAgent(model)
-    raise AgentConfigError(f"unknown agent {name!r}: use scripted, anthropic or openai")
+    from .evaluation.agents.model import ModelAgent
+
+    if name in DEFAULT_MODELS:
+        name = f"{name}:{model or DEFAULT_MODELS[name]}"
+    return ModelAgent(name)
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
@@ -403,8 +407,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     evals = sub.add_parser("eval", help="run evaluation scenarios against the server and the sandbox")
     evals.add_argument("scenarios", nargs="*", help="scenario TOML files (default: every file in evals/)")
-    evals.add_argument("--agent", default="scripted", choices=["scripted", "anthropic", "openai"])
-    evals.add_argument("--model", help="model name for --agent anthropic/openai")
+    evals.add_argument(
+        "--agent",
+        default="scripted",
+        help="scripted (default, no model), or a pydantic-ai model: anthropic:claude-sonnet-4-5, openai:gpt-4.1, "
+        "google-gla:gemini-2.5-flash, openai-compat:http://localhost:11434/v1:llama3.1 (needs the evals extra)",
+    )
+    evals.add_argument("--model", help="with --agent anthropic, openai or google-gla: the model name")
     evals.add_argument("--report", help="write a JSON report to this file")
     evals.set_defaults(func=cmd_eval)
     sandbox = sub.add_parser("sandbox", help="serve the sandbox Nexudus API over HTTP")

@@ -1,195 +1,152 @@
-"""Real models as evaluation agents: a tool-use loop over one provider's HTTP API (Anthropic or
-OpenAI), API key from the environment, through the same ToolSession as the scripted agent."""
+"""Real models as evaluation agents: one pydantic-ai agent, so every provider pydantic-ai speaks
+(Anthropic, OpenAI, Google, Groq, Mistral, Bedrock, …) and any OpenAI-compatible local server
+(Ollama, vLLM, llama.cpp) is one `--agent` name away. Optional: `pip install
+'nexudus-identity-mcp[evals]'`; nothing here is imported unless a model agent is asked for.
+
+The model reaches the server through the harness's ToolSession (a pydantic-ai toolset wrapping it),
+not through pydantic-ai's own MCP client, so that every call is counted and graded the same way as
+the scripted agent's. Model names:
+
+- `anthropic:claude-sonnet-4-5`, `openai:gpt-4.1`, `google-gla:gemini-2.5-flash`, … (pydantic-ai's
+  names; API keys from the provider's usual variable: ANTHROPIC_API_KEY, OPENAI_API_KEY,
+  GEMINI_API_KEY, …);
+- `openai-compat:<base URL>:<model>`, e.g. `openai-compat:http://localhost:11434/v1:llama3.1:8b`
+  (key from OPENAI_COMPAT_API_KEY, default "local");
+- any pydantic-ai `Model` object (the tests pass FunctionModel/TestModel).
+"""
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any
-
-import httpx2
+import re
+from typing import TYPE_CHECKING, Any
 
 from ..scenarios import Scenario
-from ..session import Call, ToolSession
+from ..session import ToolSession
+
+if TYPE_CHECKING:
+    from pydantic_ai.models import Model
 
 
 class AgentConfigError(ValueError):
-    """An agent cannot be built as asked (unknown name, missing API key); the message is one line."""
+    """An agent cannot be built as asked (unknown name, missing API key or extra); one line."""
 
 
 SYSTEM_PREFIX = (
     "You are an assistant for the staff of a coworking space, working in Nexudus through the tools "
     "you have. Do what the staff member asks, and nothing more."
 )
+# `openai-compat:` then a URL with a path (its host may carry a port), then `:` and the model name,
+# which may itself contain colons (`llama3.1:8b`).
+COMPAT = re.compile(r"^openai-compat:(?P<url>https?://[^/\s]+/[^:\s]*):(?P<model>\S+)$")
+INSTALL_HINT = "install the evals extra: pip install 'nexudus-identity-mcp[evals]'"
+
+
+def parse_compat(spec: str) -> tuple[str, str] | None:
+    """(base URL, model) of an `openai-compat:` name, None for any other name."""
+    match = COMPAT.match(spec)
+    return (match["url"], match["model"]) if match else None
+
+
+def build_model(spec: str | Model) -> Model:
+    """The pydantic-ai model for a name, or AgentConfigError with one line saying what is missing."""
+    try:
+        from pydantic_ai.exceptions import UserError
+        from pydantic_ai.models import Model, infer_model
+    except ImportError:
+        raise AgentConfigError(f"model agents need pydantic-ai: {INSTALL_HINT}") from None
+    if isinstance(spec, Model):
+        return spec
+    try:
+        if spec.startswith("openai-compat:"):
+            parsed = parse_compat(spec)
+            if parsed is None:
+                raise AgentConfigError(
+                    f"{spec!r}: write openai-compat:<base URL with path>:<model>, "
+                    "e.g. openai-compat:http://localhost:11434/v1:llama3.1"
+                )
+            from pydantic_ai.models.openai import OpenAIChatModel
+            from pydantic_ai.providers.openai import OpenAIProvider
+
+            base_url, name = parsed
+            key = os.environ.get("OPENAI_COMPAT_API_KEY", "local")
+            return OpenAIChatModel(name, provider=OpenAIProvider(base_url=base_url, api_key=key))
+        return infer_model(spec)
+    except ImportError as exc:
+        raise AgentConfigError(
+            f"{spec}: the provider's client library is missing ({exc.name}): {INSTALL_HINT}"
+        ) from None
+    except (UserError, ValueError) as exc:
+        if isinstance(exc, AgentConfigError):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AgentConfigError(f"{spec}: {first}") from None
+
+
+def session_toolset(session: ToolSession, tools: list[Any]) -> Any:
+    """A pydantic-ai toolset whose tools are the server's, called through (and counted by) `session`."""
+    import pydantic_core
+    from pydantic_ai.tools import ToolDefinition
+    from pydantic_ai.toolsets import AbstractToolset
+    from pydantic_ai.toolsets.abstract import ToolsetTool
+
+    any_arguments = pydantic_core.SchemaValidator(
+        pydantic_core.core_schema.dict_schema(
+            pydantic_core.core_schema.str_schema(), pydantic_core.core_schema.any_schema()
+        )
+    )
+
+    class SessionToolset(AbstractToolset[None]):
+        @property
+        def id(self) -> str | None:
+            return "nexudus-identity-mcp"
+
+        async def get_tools(self, ctx: Any) -> dict[str, ToolsetTool[None]]:
+            return {
+                tool.name: ToolsetTool(
+                    toolset=self,
+                    tool_def=ToolDefinition(
+                        name=tool.name,
+                        description=tool.description,
+                        parameters_json_schema=tool.input_schema,
+                    ),
+                    max_retries=3,
+                    args_validator=any_arguments,
+                )
+                for tool in tools
+            }
+
+        async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: Any, tool: Any) -> Any:
+            # Errors are results here too: the model reads the same JSON body a client shows it.
+            call = await session.call(name, tool_args)
+            return session.text_of(call)
+
+    return SessionToolset()
 
 
 class ModelAgent:
-    """A real model in a tool-use loop. Subclasses speak one provider's API over httpx2."""
+    """A pydantic-ai agent over the server's tools; the scenario's `confirm` answers it once."""
 
-    name = "model"
-    env_key = ""
-
-    def __init__(
-        self,
-        model: str,
-        *,
-        api_key: str | None = None,
-        transport: httpx2.AsyncBaseTransport | None = None,
-        base_url: str = "",
-    ) -> None:
-        self.model = model
-        self.api_key = api_key or os.environ.get(self.env_key, "")
-        if not self.api_key:
-            raise AgentConfigError(f"--agent {self.name} needs {self.env_key} in the environment")
-        self.http = httpx2.AsyncClient(base_url=base_url, transport=transport, timeout=120)
+    def __init__(self, model: str | Model) -> None:
+        self.model = build_model(model)
+        self.name = f"model:{getattr(self.model, 'system', '?')}:{self.model.model_name}"
 
     async def run(self, session: ToolSession, scenario: Scenario) -> None:
+        from pydantic_ai import Agent
+        from pydantic_ai.exceptions import UsageLimitExceeded
+        from pydantic_ai.usage import UsageLimits
+
         tools = await session.list_tools()
         instructions = getattr(session.client, "instructions", None) or ""
-        system = f"{SYSTEM_PREFIX}\n\n{instructions}".strip()
-        messages = self.first_messages(system, scenario.request)
-        confirmed = False
-        for _ in range(scenario.max_turns):
-            reply = await self.complete(system, messages, tools)
-            calls = self.tool_calls(reply)
-            messages.append(self.assistant_message(reply))
-            if not calls:
-                if scenario.confirm and not confirmed:
-                    confirmed = True
-                    messages.append({"role": "user", "content": scenario.confirm})
-                    continue
-                return
-            results = []
-            for call_id, name, arguments in calls:
-                call = await session.call(name, arguments)
-                results.append((call_id, call))
-            messages.extend(self.tool_results(results, session))
-
-    # provider-specific
-    def first_messages(self, system: str, request: str) -> list[dict[str, Any]]:
-        raise NotImplementedError
-
-    async def complete(self, system: str, messages: list[dict[str, Any]], tools: list[Any]) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def tool_calls(self, reply: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-        raise NotImplementedError
-
-    def assistant_message(self, reply: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def tool_results(self, results: list[tuple[str, Call]], session: ToolSession) -> list[dict[str, Any]]:
-        raise NotImplementedError
-
-
-class AnthropicAgent(ModelAgent):
-    name = "anthropic"
-    env_key = "ANTHROPIC_API_KEY"
-
-    def __init__(self, model: str | None = None, **kwargs: Any) -> None:
-        super().__init__(
-            model or os.environ.get("ANTHROPIC_MODEL", "claude-sonnet-4-5"),
-            base_url=os.environ.get("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
-            **kwargs,
+        agent = Agent(
+            self.model,
+            instructions=f"{SYSTEM_PREFIX}\n\n{instructions}".strip(),
+            toolsets=[session_toolset(session, tools)],
         )
-
-    def first_messages(self, system: str, request: str) -> list[dict[str, Any]]:
-        return [{"role": "user", "content": request}]
-
-    async def complete(self, system: str, messages: list[dict[str, Any]], tools: list[Any]) -> dict[str, Any]:
-        response = await self.http.post(
-            "/v1/messages",
-            headers={"x-api-key": self.api_key, "anthropic-version": "2023-06-01"},
-            json={
-                "model": self.model,
-                "max_tokens": 2048,
-                "system": system,
-                "messages": messages,
-                "tools": [
-                    {"name": t.name, "description": t.description or "", "input_schema": t.input_schema} for t in tools
-                ],
-            },
-        )
-        response.raise_for_status()
-        reply: dict[str, Any] = response.json()
-        return reply
-
-    def tool_calls(self, reply: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-        return [
-            (b["id"], b["name"], b.get("input") or {}) for b in reply.get("content", []) if b.get("type") == "tool_use"
-        ]
-
-    def assistant_message(self, reply: dict[str, Any]) -> dict[str, Any]:
-        return {"role": "assistant", "content": reply.get("content", [])}
-
-    def tool_results(self, results: list[tuple[str, Call]], session: ToolSession) -> list[dict[str, Any]]:
-        return [
-            {
-                "role": "user",
-                "content": [
-                    {
-                        "type": "tool_result",
-                        "tool_use_id": call_id,
-                        "content": session.text_of(call),
-                        "is_error": call.is_error,
-                    }
-                    for call_id, call in results
-                ],
-            }
-        ]
-
-
-class OpenAIAgent(ModelAgent):
-    name = "openai"
-    env_key = "OPENAI_API_KEY"
-
-    def __init__(self, model: str | None = None, **kwargs: Any) -> None:
-        super().__init__(
-            model or os.environ.get("OPENAI_MODEL", "gpt-4.1"),
-            base_url=os.environ.get("OPENAI_BASE_URL", "https://api.openai.com"),
-            **kwargs,
-        )
-
-    def first_messages(self, system: str, request: str) -> list[dict[str, Any]]:
-        return [{"role": "system", "content": system}, {"role": "user", "content": request}]
-
-    async def complete(self, system: str, messages: list[dict[str, Any]], tools: list[Any]) -> dict[str, Any]:
-        response = await self.http.post(
-            "/v1/chat/completions",
-            headers={"Authorization": f"Bearer {self.api_key}"},
-            json={
-                "model": self.model,
-                "messages": messages,
-                "tools": [
-                    {
-                        "type": "function",
-                        "function": {"name": t.name, "description": t.description or "", "parameters": t.input_schema},
-                    }
-                    for t in tools
-                ],
-            },
-        )
-        response.raise_for_status()
-        reply: dict[str, Any] = response.json()["choices"][0]["message"]
-        return reply
-
-    def tool_calls(self, reply: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-        calls = []
-        for call in reply.get("tool_calls") or []:
-            try:
-                arguments = json.loads(call["function"].get("arguments") or "{}")
-            except json.JSONDecodeError:
-                arguments = {"_unparseable_arguments": call["function"].get("arguments")}
-            calls.append((call["id"], call["function"]["name"], arguments if isinstance(arguments, dict) else {}))
-        return calls
-
-    def assistant_message(self, reply: dict[str, Any]) -> dict[str, Any]:
-        message = {"role": "assistant", "content": reply.get("content")}
-        if reply.get("tool_calls"):
-            message["tool_calls"] = reply["tool_calls"]
-        return message
-
-    def tool_results(self, results: list[tuple[str, Call]], session: ToolSession) -> list[dict[str, Any]]:
-        return [
-            {"role": "tool", "tool_call_id": call_id, "content": session.text_of(call)} for call_id, call in results
-        ]
+        limits = UsageLimits(request_limit=scenario.max_turns)
+        try:
+            result = await agent.run(scenario.request, usage_limits=limits)
+            if scenario.confirm:
+                await agent.run(scenario.confirm, message_history=result.all_messages(), usage_limits=limits)
+        except UsageLimitExceeded:
+            return  # out of turns: the grading says what was (not) done
