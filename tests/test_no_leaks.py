@@ -578,3 +578,25 @@ async def test_runtime_tokens_totp_secret_and_token_errors_never_shown(
     for secret in (access, refresh, TOTP_SECRET, PASSWORD):
         for where, text in (("tool results", "\n".join(outputs)), ("logs", logs)):
             assert secret not in text, f"{secret[:6]}… leaked into {where}"
+
+
+async def test_check_diagnoses_never_show_credentials(served_sandbox, captured_logs) -> None:  # type: ignore[no-untyped-def]
+    """Every `check` outcome (refused login, refused token, unreachable, TLS, wrong path) leaves the
+    password and token out of the lines it prints and out of the logs."""
+    from nexudus_identity_mcp.diagnose import diagnose
+    from nexudus_identity_mcp.loopback import LOOPBACK, free_port
+
+    login = {"token": None, "username": "admin@sandbox.example", "password": PASSWORD}
+    cases = [
+        settings_for(served_sandbox.url, **login),
+        settings_for(served_sandbox.url, token=TOKEN),
+        settings_for(f"http://{LOOPBACK}:{free_port()}", token=TOKEN, max_attempts=1),
+        settings_for(f"https://{LOOPBACK}:{served_sandbox.port}", max_attempts=1, **login),
+        settings_for(f"{served_sandbox.url}/api", token=TOKEN),
+    ]
+    for settings in cases:
+        result = await diagnose(settings)
+        printed = "\n".join(result.lines)
+        assert not result.ok and printed
+        assert PASSWORD not in printed and TOKEN not in printed, printed
+    assert PASSWORD not in captured_logs.text and TOKEN not in captured_logs.text
