@@ -20,7 +20,7 @@ from .fields import RESOURCE_PATH, ROLE_FOR
 from .nexudus import NexudusClient, NexudusError
 from .nexudus.errors import ErrorKind
 from .settings import DEFAULT_BASE_URL, Settings
-from .tool_names import FIND_TOOL, GET_TOOL, UPDATE_TOOL
+from .tool_names import FIND_TOOL, GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL
 
 SEARCH_QUERY = "?page=1&size=1"
 
@@ -154,4 +154,8 @@ async def diagnose(
             "check never writes (`probe --write-check ID` does, once, unchanged); if it answers unauthorized, "
             "ask an admin for that role, or run `serve --read-only` to offer only the read tools"
         )
+    lines.append(
+        f"  {LIST_COMMANDS_TOOL}, {RUN_COMMAND_TOOL}: not tested; their roles are not published "
+        f"(presumably {ROLE_FOR['commands']} and {ROLE_FOR['run_command']}): `probe` checks them"
+    )
     return Diagnosis(True, lines)
