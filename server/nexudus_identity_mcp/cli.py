@@ -339,11 +339,13 @@ environment variables (configuration; see README.md, Configuration):
   NEXUDUS_USERNAME, NEXUDUS_PASSWORD
                                 an admin login, exchanged for a token at /api/token
   NEXUDUS_TOTP_SECRET           with a password login on a 2FA account: the authenticator's secret
+  NEXUDUS_CLIENT_ID             the client_id of password sign-ins (default: one per process)
   NEXUDUS_AUTH                  auto (default), bearer, password or basic
   NEXUDUS_CONNECT_TIMEOUT, NEXUDUS_READ_TIMEOUT
                                 seconds (5, 20)
   NEXUDUS_MAX_ATTEMPTS, NEXUDUS_MAX_CALL_SECONDS, NEXUDUS_MAX_RETRY_AFTER, NEXUDUS_BACKOFF_BASE
                                 retry bounds (4 attempts, 45 s per call, 10 s longest wait, 0.25 s)
+  NEXUDUS_MAX_RESPONSE_BYTES    largest API answer read (2 MiB)
   NEXUDUS_MCP_REDACT            what results hide: id_document (default), id_document,name, none
   NEXUDUS_MCP_SECRET            key for redaction tokens (random per process when unset)
   NEXUDUS_MCP_READ_ONLY         true: serve the read tools only
