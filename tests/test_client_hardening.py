@@ -443,6 +443,7 @@ def _gzip_bomb(megabytes: int) -> bytes:
     [(1, False), (2, False), (3, False), (4, True), (0, True)],
     ids=["50MB-record", "gzip-300MB", "declared-too-long", "gzip-300MB-401-before-reauth", "gzip-300MB-token"],
 )
+@pytest.mark.slow  # waits on real time or a loopback server (seconds)
 async def test_answers_over_the_bound_over_loopback(check: int, password: bool) -> None:
     hostile = Hostile()
     hostile.token_bomb = check == 0

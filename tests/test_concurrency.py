@@ -22,6 +22,7 @@ CALLS, AT_ONCE = 200, 16
 UNTOUCHED_BY_DESCRIPTION = {"Description", "UpdatedOn", "UpdatedBy"}
 
 
+@pytest.mark.slow  # waits on real time or a loopback server (seconds)
 async def test_many_concurrent_updates_under_throttling(sandbox: Sandbox) -> None:
     sandbox.state.write_limit, sandbox.state.write_window = 40, 1.0
     before = {i: sandbox.state.record(i) for i in sandbox.state.records}

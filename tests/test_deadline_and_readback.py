@@ -40,6 +40,7 @@ def arguments(sandbox: Sandbox, **change: Any) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ one deadline
+@pytest.mark.slow  # waits on real time or a loopback server (seconds)
 async def test_the_read_and_the_write_share_one_deadline(sandbox: Sandbox) -> None:
     """Each takes 0.6 of a 1.0 budget: the read fits, the write is cut off when the budget is spent
     (before: each API call had the whole budget, and the update succeeded after 1.2)."""
@@ -55,6 +56,7 @@ async def test_the_read_and_the_write_share_one_deadline(sandbox: Sandbox) -> No
     assert sandbox.state.record(CHECK) == before
 
 
+@pytest.mark.slow  # waits on real time or a loopback server (seconds)
 async def test_out_of_time_before_the_write_says_nothing_was_written(sandbox: Sandbox) -> None:
     sandbox.state.inject(Fault("delay", route="get", delay=2 * BUDGET))
     out = await update(server_for(sandbox, max_call_seconds=BUDGET), arguments(sandbox, Description="Late."))
@@ -62,6 +64,7 @@ async def test_out_of_time_before_the_write_says_nothing_was_written(sandbox: Sa
     assert sandbox.state.count("update") == 0
 
 
+@pytest.mark.slow  # waits on real time or a loopback server (seconds)
 async def test_the_lock_wait_counts_against_the_same_deadline(sandbox: Sandbox, tmp_path: Path) -> None:
     """Another process holds the check's lock for half the budget while three updates of the check
     wait for it; reads then take 0.7 of the budget. Whoever gets the lock has only what is left of its

@@ -83,6 +83,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
+@pytest.mark.slow  # waits on real time or a loopback server (seconds)
 async def test_grading_fails_wrong_outcomes(tmp_path: Path) -> None:
     extra_change = write(
         tmp_path,
@@ -180,6 +181,7 @@ class FakeModel:
         return ModelResponse(parts=[TextPart("Done: the check now records a passport.")])
 
 
+@pytest.mark.slow  # waits on real time or a loopback server (seconds)
 async def test_model_agent_loop_with_a_function_model(tmp_path: Path) -> None:
     scenario = write(
         tmp_path,

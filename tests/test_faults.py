@@ -71,6 +71,7 @@ CASES = [
 
 @pytest.mark.parametrize("route", ["get", "update"])
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.slow  # waits on real time or a loopback server (seconds)
 async def test_fault_during_an_update(sandbox: Sandbox, case: Case, route: str) -> None:
     before = sandbox.state.record(CHECK)
     async with Client(server_for(sandbox, **FAST), mode="legacy") as client:

@@ -65,6 +65,7 @@ def test_a_public_allowed_host_without_tokens_refuses_to_build(sandbox: Sandbox)
         ("Forwarded", "for=203.0.113.9;proto=https"),
     ],
 )
+@pytest.mark.slow  # waits on real time or a loopback server (seconds)
 async def test_a_forwarded_request_without_tokens_is_refused(open_server: str, header: tuple[str, str]) -> None:
     async with httpx2.AsyncClient(timeout=10) as http:
         refused = await http.post(f"{open_server}/mcp", content=LIST, headers={**HEADERS, header[0]: header[1]})
@@ -87,6 +88,7 @@ async def test_a_forwarded_request_without_tokens_is_refused(open_server: str, h
         "localhost/evil",
     ],
 )
+@pytest.mark.slow  # waits on real time or a loopback server (seconds)
 async def test_malformed_host_headers_are_refused(open_server: str, host: str) -> None:
     port = open_server.rsplit(":", 1)[1]
     async with httpx2.AsyncClient(timeout=10) as http:
@@ -202,12 +204,14 @@ def short_deadlines(sandbox: Sandbox, request: pytest.FixtureRequest) -> Iterato
         yield served.port
 
 
+@pytest.mark.slow  # waits on real time or a loopback server (seconds)
 def test_a_connection_that_never_finishes_its_headers_is_closed(short_deadlines: int) -> None:
     with socket.create_connection((LOOPBACK, short_deadlines), timeout=5) as sock:
         sock.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty")
         assert _closed_by_server(sock, limit=15)
 
 
+@pytest.mark.slow  # waits on real time or a loopback server (seconds)
 def test_a_connection_that_never_finishes_its_body_is_closed(short_deadlines: int) -> None:
     with socket.create_connection((LOOPBACK, short_deadlines), timeout=5) as sock:
         sock.sendall(
@@ -217,6 +221,7 @@ def test_a_connection_that_never_finishes_its_body_is_closed(short_deadlines: in
         assert _closed_by_server(sock, limit=15)
 
 
+@pytest.mark.slow  # waits on real time or a loopback server (seconds)
 def test_a_kept_alive_connection_that_stalls_in_its_next_headers_is_closed(short_deadlines: int) -> None:
     with socket.create_connection((LOOPBACK, short_deadlines), timeout=5) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")

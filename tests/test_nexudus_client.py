@@ -82,6 +82,7 @@ async def test_concurrent_first_calls_share_one_token(client_for, sandbox: Sandb
     assert sandbox.state.count("token") == 1
 
 
+@pytest.mark.slow  # waits on real time or a loopback server (seconds)
 async def test_expired_token_is_refreshed_with_the_refresh_token(client_for, sandbox: Sandbox) -> None:  # type: ignore[no-untyped-def]
     import anyio
 
@@ -296,6 +297,7 @@ async def test_slow_answer_times_out_in_process(client_for, sandbox: Sandbox) ->
     assert caught.value.kind == "upstream_unavailable" and "in time" in caught.value.message
 
 
+@pytest.mark.slow  # waits on real time or a loopback server (seconds)
 async def test_slow_answer_times_out_over_loopback(served_sandbox: ServedSandbox) -> None:
     served_sandbox.sandbox.state.inject(Fault("delay", route="get", delay=3))
     async with NexudusClient(settings_for(served_sandbox.url, read_timeout=0.3)) as client:

@@ -97,6 +97,7 @@ async def test_bucket_allows_its_capacity_then_says_how_long_to_wait(store: Stat
     await store.take("writes:b", rate)  # another bucket is independent
 
 
+@pytest.mark.slow  # waits on real time or a loopback server (seconds)
 async def test_expiring_keys(store: StateStore) -> None:
     await store.put("grant:x", b"value", ttl=0.2)
     assert await store.get("grant:x") == b"value"
