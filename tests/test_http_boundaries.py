@@ -234,3 +234,18 @@ def test_a_kept_alive_connection_that_stalls_in_its_next_headers_is_closed(short
 def test_a_prompt_request_is_answered_under_the_deadlines(short_deadlines: int) -> None:
     response = httpx2.get(f"http://{LOOPBACK}:{short_deadlines}/healthz", timeout=10)
     assert response.status_code == 200
+
+
+def test_the_listening_socket_gives_connections_without_nagle_delays() -> None:
+    """asyncio sets TCP_NODELAY on accepted connections only when the listener's proto is TCP; without
+    it every answer of `serve --http` and `sandbox` waited ~40 ms for a delayed ACK."""
+    import socket
+
+    from nexudus_identity_mcp.serving import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        sock.close()

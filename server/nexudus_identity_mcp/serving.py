@@ -123,8 +123,11 @@ def run_stdio(server: Any) -> int | None:
 def bind(host: str, port: int) -> socket.socket:
     """A bound TCP socket (uvicorn listens on it), or PortInUse naming the address."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY on accepted connections only when the
+    # listening socket's proto says TCP; with proto 0 every answer waited ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT only; a listener still conflicts
         sock.bind((host.strip("[]"), port))
     except OSError as exc:
