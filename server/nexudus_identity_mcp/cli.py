@@ -72,12 +72,15 @@ def exit_after(signum: int | None) -> None:
         sys.exit(130)
 
 
-def freeze_startup_objects() -> None:
+def freeze_startup_objects(*, collect: bool = True) -> None:
     """Everything built so far lives as long as the process: move it out of the collector's view, so
-    that full collections stay short while requests are in flight."""
+    that full collections stay short while requests are in flight. `collect=False` skips the full
+    collection first (about 50 ms here): for stdio, where an assistant waits for the start-up, the
+    little garbage left by imports is frozen with the rest."""
     import gc
 
-    gc.collect()
+    if collect:
+        gc.collect()
     gc.freeze()
 
 
@@ -126,7 +129,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from .serving import run_stdio
 
     server = build_server(settings, transport=transport, read_only=read_only, problem=problem)
-    freeze_startup_objects()
+    freeze_startup_objects(collect=False)
     exit_after(run_stdio(server))
 
 
