@@ -7,7 +7,9 @@ Prints one table of medians and ratios; each figure is measured in the same run 
 2. update latency over stdio against the sandbox on loopback HTTP: our update (read, merge, write) vs
    a bare MCPServer tool doing the same GET, PUT and read-back GET with httpx2 (budget 1.25x at the median)
 3. upstream efficiency over 100 sequential updates: GETs, PUTs, token requests, TCP connections
-4. HTTP mode: calls per second and p50/p99 with 16 concurrent clients, one worker and two
+4. HTTP mode: p50/p99 of a read at 1, 4 and 16 concurrent clients, ours (one worker) against a bare
+   SDK HTTP server making the same GET (bench/floor_server.py http), in the same run; then calls per
+   second with 16 clients and two workers
 5. peak memory (RSS) of the server after 1,000 calls, and growth from the 500th to the 1,000th
 0. first, what a model reads of the tool list: the JSON of name + description + inputSchema of the
    three original tools (budget 7,600 bytes, issue #13), and any newer tool listed on its own row
@@ -211,12 +213,12 @@ def sandbox_requests(sandbox_url: str) -> list[dict[str, Any]]:
 
 
 # ------------------------------------------------------------------ 4. HTTP mode
-async def http_load(url: str, clients: int, calls_each: int) -> tuple[float, float, float]:
+async def http_load(url: str, clients: int, calls_each: int, tool: str = GET_TOOL) -> tuple[float, float, float]:
     payload = {
         "jsonrpc": "2.0",
         "id": 1,
         "method": "tools/call",
-        "params": {"name": GET_TOOL, "arguments": {"Id": CHECK}},
+        "params": {"name": tool, "arguments": {"Id": CHECK}},
     }
     headers = {
         "Content-Type": "application/json",
@@ -338,9 +340,9 @@ def main() -> int:
 
         print("4/5 HTTP mode ...", file=sys.stderr)
         http_env = base_env(sandbox_url, NEXUDUS_MCP_CLIENT_TOKENS="bench=bench-client-token-0123456789")
-        for workers in (1, 2):
-            port = free_port()
-            command = [
+
+        def ours_http(workers: int, port: int) -> list[str]:
+            return [
                 PY,
                 "-m",
                 "uvicorn",
@@ -355,18 +357,48 @@ def main() -> int:
                 "warning",
                 "--no-access-log",
             ]
-            with process(command, http_env, health=f"http://127.0.0.1:{port}/healthz"):
-                anyio.run(http_load, f"http://127.0.0.1:{port}/mcp", 4, 5)  # warm up every worker
-                rate, p50, p99 = anyio.run(http_load, f"http://127.0.0.1:{port}/mcp", 16, http_each)
-            rows.append(
-                (
-                    f"HTTP, 16 clients, {workers} worker(s): get calls",
-                    f"{rate:.0f} calls/s",
-                    f"p50 {p50 * 1000:.1f} ms",
-                    f"p99 {p99 * 1000:.1f} ms",
-                    "report",
+
+        ours_port, floor_port = free_port(), free_port()
+        floor_cmd = [PY, str(ROOT / "bench" / "floor_server.py"), "http", str(floor_port)]
+        with (
+            process(ours_http(1, ours_port), http_env, health=f"http://127.0.0.1:{ours_port}/healthz"),
+            process(floor_cmd, http_env, health=f"http://127.0.0.1:{floor_port}/healthz"),
+        ):
+            ours_url, floor_url = f"http://127.0.0.1:{ours_port}/mcp", f"http://127.0.0.1:{floor_port}/mcp"
+            anyio.run(http_load, ours_url, 4, 5)  # warm up both
+            anyio.run(http_load, floor_url, 4, 5, "get_floor")
+            for clients in (1, 4, 16):
+                calls_each = max(http_each // clients, 10) if clients > 1 else http_each
+                ours_runs, floor_runs = [], []
+                for _ in range(ROUNDS):  # alternated, so drift on a shared machine hits both alike
+                    ours_runs.append(anyio.run(http_load, ours_url, clients, calls_each))
+                    floor_runs.append(anyio.run(http_load, floor_url, clients, calls_each, "get_floor"))
+                o50 = statistics.median(r[1] for r in ours_runs)
+                o99 = statistics.median(r[2] for r in ours_runs)
+                f50 = statistics.median(r[1] for r in floor_runs)
+                f99 = statistics.median(r[2] for r in floor_runs)
+                rows.append(
+                    (
+                        f"HTTP read, {clients} client(s), 1 worker: p50 / p99",
+                        f"{o50 * 1000:.1f} / {o99 * 1000:.1f} ms",
+                        f"{f50 * 1000:.1f} / {f99 * 1000:.1f} ms",
+                        f"{o50 / f50:.2f}x / {o99 / f99:.2f}x",
+                        "report",
+                    )
                 )
+        port = free_port()
+        with process(ours_http(2, port), http_env, health=f"http://127.0.0.1:{port}/healthz"):
+            anyio.run(http_load, f"http://127.0.0.1:{port}/mcp", 4, 5)  # warm up every worker
+            rate, p50, p99 = anyio.run(http_load, f"http://127.0.0.1:{port}/mcp", 16, http_each)
+        rows.append(
+            (
+                "HTTP, 16 clients, 2 worker(s): get calls",
+                f"{rate:.0f} calls/s",
+                f"p50 {p50 * 1000:.1f} ms",
+                f"p99 {p99 * 1000:.1f} ms",
+                "report",
             )
+        )
 
         print("5/5 memory ...", file=sys.stderr)
         half = mem_calls // 2
