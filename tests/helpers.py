@@ -10,6 +10,7 @@ import jsonschema
 import mcp.types as types
 
 from nexudus_identity_mcp.app import build_server
+from nexudus_identity_mcp.fields import REQUIRED
 from nexudus_identity_mcp.sandbox import Sandbox
 from nexudus_identity_mcp.schemas import tool_definitions
 
@@ -39,16 +40,7 @@ def body(result: types.CallToolResult, tool: str) -> dict[str, Any]:
 
 def required_from(record: dict[str, Any]) -> dict[str, Any]:
     """The seven required update fields, copied from a record as get returns it."""
-    names = (
-        "Id",
-        "BusinessId",
-        "CoworkerId",
-        "Name",
-        "IdentityCheckProvider",
-        "IdentityDocumentType",
-        "AddressDocumentType",
-    )
-    return {n: record[n] for n in names}
+    return {n: record[n] for n in REQUIRED}
 
 
 class AfterPut(httpx2.AsyncBaseTransport):

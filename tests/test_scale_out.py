@@ -17,6 +17,7 @@ import anyio
 import httpx2
 import pytest
 
+from nexudus_identity_mcp.fields import REQUIRED
 from nexudus_identity_mcp.loopback import LOOPBACK, ServedApp, free_port
 from nexudus_identity_mcp.sandbox import SANDBOX_TOKEN, Sandbox
 from nexudus_identity_mcp.tool_names import UPDATE_TOOL
@@ -27,15 +28,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 CHECKS = (87654301, 87654303, 87654304, 87654306)
 FIELDS = ("Description", "Description1", "Description2", "IdentityDocumentIssuedBy", "StripeVerificationSessionId")
-REQUIRED = (
-    "Id",
-    "BusinessId",
-    "CoworkerId",
-    "Name",
-    "IdentityCheckProvider",
-    "IdentityDocumentType",
-    "AddressDocumentType",
-)
 HEADERS = {
     "Content-Type": "application/json",
     "Accept": "application/json, text/event-stream",

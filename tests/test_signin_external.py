@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from nexudus_identity_mcp.fields import REQUIRED
 from nexudus_identity_mcp.http_app import create_app
 from nexudus_identity_mcp.loopback import LOOPBACK, ServedApp, free_port
 from nexudus_identity_mcp.sandbox import Sandbox
@@ -99,19 +100,10 @@ def test_valid_tokens_are_served_and_audited_by_staff_name(
     answer = call(url, issuer.token(url))
     assert answer.status_code == 200 and "Record" in answer.text
     record = answer.json()["result"]["structuredContent"]["Record"]
-    required = (
-        "Id",
-        "BusinessId",
-        "CoworkerId",
-        "Name",
-        "IdentityCheckProvider",
-        "IdentityDocumentType",
-        "AddressDocumentType",
-    )
     caplog.set_level(logging.INFO, logger="nexudus_identity_mcp.audit")
     update = {
         "name": "update_coworker_identity_check",
-        "arguments": {**{k: record[k] for k in required}, "Description": "By Olivia"},
+        "arguments": {**{k: record[k] for k in REQUIRED}, "Description": "By Olivia"},
     }
     done = httpx2.post(
         url,

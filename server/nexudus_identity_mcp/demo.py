@@ -15,6 +15,7 @@ import sys
 import tempfile
 from typing import Any
 
+from .fields import REQUIRED
 from .tool_names import FIND_TOOL, GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL
 
 CHECK_ID = 87654303  # Tomás Ferreira's ID card check at Harbour Works Lisbon, awaiting review
@@ -140,18 +141,7 @@ async def _session(t: Transcript, errlog: Any) -> None:
         t.expect(len(kept) == 4, "fields the call left out were kept (the PUT sent the full record)")
 
         t.step("A dry run: show the user a change before they confirm it")
-        proposal = {
-            k: after[k]
-            for k in (
-                "Id",
-                "BusinessId",
-                "CoworkerId",
-                "Name",
-                "IdentityCheckProvider",
-                "IdentityDocumentType",
-                "AddressDocumentType",
-            )
-        }
+        proposal = {k: after[k] for k in REQUIRED}
         proposal.update(Billed=True, Description="New passport seen at the front desk.", DryRun=True)
         t.show(UPDATE_TOOL, proposal)
         dry = await client.call_tool(UPDATE_TOOL, proposal)

@@ -30,9 +30,11 @@ import json
 import logging
 import os
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
+from mcp.server import Server
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -275,16 +277,31 @@ def create_app(
     except ConfigError as exc:  # the messages never quote a token; scrub anyway, whatever changes later
         raise ConfigError(scrub_secrets(str(exc), settings.secrets() + environment_secrets())) from None
     server = build_server(settings, transport=transport, read_only=read_only)
-    starlette_app = server.streamable_http_app(
+    starlette_app = _mcp_app(server, settings, security, host)
+    return HostFormMiddleware(ClientAuthMiddleware(PostOnlyMiddleware(starlette_app), clients))
+
+
+def _mcp_app(
+    server: Server[Any],
+    settings: Settings,
+    security: TransportSecuritySettings,
+    host: str | None,
+    *,
+    routes: list[Route] | None = None,
+    **auth: Any,
+) -> ASGIApp:
+    """The SDK's app for /mcp, as every mode serves it: stateless, JSON answers, bounded bodies, the
+    given DNS-rebinding settings, /healthz, and the sign-in mode's routes and auth when given."""
+    return server.streamable_http_app(
         streamable_http_path="/mcp",
         json_response=True,
         stateless_http=True,
         transport_security=security,
         max_request_body_size=settings.mcp_max_body_bytes,
         host=host or "127.0.0.1",
-        custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"])],
+        custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"]), *(routes or [])],
+        **auth,
     )
-    return HostFormMiddleware(ClientAuthMiddleware(PostOnlyMiddleware(starlette_app), clients))
 
 
 def _create_signin_app(
@@ -323,17 +340,15 @@ def _create_signin_app(
         settings = settings.model_copy(update={"mcp_allowed_hosts": ",".join([*host_names, parts.netloc])})
     security = security_for(settings, host)
     server = build_server(settings, transport=transport, read_only=read_only, resolve_caller=signin.resolve_caller)
-    return server.streamable_http_app(
-        streamable_http_path="/mcp",
-        json_response=True,
-        stateless_http=True,
-        transport_security=security,
-        max_request_body_size=settings.mcp_max_body_bytes,
-        host=host or "127.0.0.1",
+    return _mcp_app(
+        server,
+        settings,
+        security,
+        host,
+        routes=signin.routes,
         auth=signin.auth,
         token_verifier=signin.verifier,
         auth_server_provider=signin.provider,
-        custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"]), *signin.routes],
     )
 
 

@@ -62,6 +62,7 @@ from .state import (
     SandboxConnectionDropped,
     SandboxState,
     api_error,
+    success_envelope,
     validate_put,
     with_derived_fields,
 )
@@ -371,19 +372,7 @@ class Sandbox:
         )
         self.state.records[body["Id"]] = with_derived_fields(stored)
         return JSONResponse(
-            {
-                "Status": 200,
-                "Message": "CoworkerIdentityCheck was successfully updated.",
-                "Value": {"Id": body["Id"]},
-                "OpenInDialog": False,
-                "OpenInWindow": False,
-                "RedirectURL": None,
-                "JavaScript": None,
-                "UpdatedOn": now,
-                "UpdatedBy": user,
-                "Errors": None,
-                "WasSuccessful": True,
-            }
+            success_envelope("CoworkerIdentityCheck was successfully updated.", {"Id": body["Id"]}, now, user)
         )
 
     async def _commands(self, request: Request) -> Response:

@@ -14,6 +14,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from .state import success_envelope
+
 # VerificationStatus codes: 1 Pending, 3 Successful, 4 Failed, 5 Cancelled.
 PENDING, SUCCESSFUL, FAILED, CANCELLED = 1, 3, 4, 5
 
@@ -105,19 +107,7 @@ def run_command(
             record["LastError"] = None
         record["UpdatedOn"] = now
         record["UpdatedBy"] = user
-    return 200, {
-        "Status": 200,
-        "Message": f"{command.name} was run on {len(ids)} record(s).",
-        "Value": None,
-        "OpenInDialog": False,
-        "OpenInWindow": False,
-        "RedirectURL": None,
-        "JavaScript": None,
-        "UpdatedOn": now,
-        "UpdatedBy": user,
-        "Errors": None,
-        "WasSuccessful": True,
-    }
+    return 200, success_envelope(f"{command.name} was run on {len(ids)} record(s).", None, now, user)
 
 
 def _error(prop: str, message: str, attempted: Any) -> dict[str, Any]:

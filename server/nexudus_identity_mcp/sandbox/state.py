@@ -299,3 +299,20 @@ def _type_problem(type_: str, value: Any, enum: EnumType | None) -> str | None:
 
 def api_error(prop: str, message: str, attempted: Any) -> dict[str, Any]:
     return {"AttemptedValue": attempted, "Message": message, "PropertyName": prop}
+
+
+def success_envelope(message: str, value: Any, now: str, user: str | None) -> dict[str, Any]:
+    """The API's success envelope (the reference page's example), for a write or a command."""
+    return {
+        "Status": 200,
+        "Message": message,
+        "Value": value,
+        "OpenInDialog": False,
+        "OpenInWindow": False,
+        "RedirectURL": None,
+        "JavaScript": None,
+        "UpdatedOn": now,
+        "UpdatedBy": user,
+        "Errors": None,
+        "WasSuccessful": True,
+    }

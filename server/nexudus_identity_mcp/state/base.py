@@ -15,10 +15,14 @@ keep serving reads.
 
 from __future__ import annotations
 
+import random
+import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+
+import anyio
 
 
 class StateError(Exception):
@@ -86,6 +90,21 @@ class Lease:
     name: str
     owner: str
     fence: int  # increases with every grant of this lock: a later holder always has a larger one
+
+
+async def poll_for_lock(name: str, wait: float, try_once: Callable[[], Awaitable[int | None]]) -> int:
+    """Call `try_once` (a fence when granted, None when held by another) until it grants the lock or
+    `wait` seconds pass (LockNotGranted); the pause between tries grows from 5 to 100 ms, jittered."""
+    deadline = time.monotonic() + max(wait, 0.0)
+    delay = 0.005
+    while True:
+        fence = await try_once()
+        if fence is not None:
+            return fence
+        if time.monotonic() >= deadline:
+            raise LockNotGranted(name)
+        await anyio.sleep(min(random.uniform(delay / 2, delay), max(deadline - time.monotonic(), 0.0)))
+        delay = min(delay * 2, 0.1)
 
 
 class StateStore(ABC):

@@ -15,14 +15,10 @@ and the next command reconnects by itself when Redis is back.
 
 from __future__ import annotations
 
-import random
-import time
 import uuid
 from typing import Any
 
-import anyio
-
-from .base import BudgetExhausted, Lease, LockNotGranted, Rate, StateStore, StateUnavailable
+from .base import BudgetExhausted, Lease, Rate, StateStore, StateUnavailable, poll_for_lock
 
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 _BUCKET = """
@@ -75,16 +71,13 @@ class RedisStore(StateStore):
     async def acquire(self, name: str, ttl: float, wait: float) -> Lease:
         owner = uuid.uuid4().hex
         key = f"{self._prefix}lock:{name}"
-        deadline = time.monotonic() + max(wait, 0.0)
-        delay = 0.005
-        while True:
-            if await self._do(self._redis.set(key, owner, nx=True, px=max(int(ttl * 1000), 1))):
-                fence = int(await self._do(self._redis.incr(f"{self._prefix}fence:{name}")))
-                return Lease(name, owner, fence)
-            if time.monotonic() >= deadline:
-                raise LockNotGranted(name)
-            await anyio.sleep(min(random.uniform(delay / 2, delay), max(deadline - time.monotonic(), 0.0)))
-            delay = min(delay * 2, 0.1)
+
+        async def grab() -> int | None:
+            if not await self._do(self._redis.set(key, owner, nx=True, px=max(int(ttl * 1000), 1))):
+                return None
+            return int(await self._do(self._redis.incr(f"{self._prefix}fence:{name}")))
+
+        return Lease(name, owner, await poll_for_lock(name, wait, grab))
 
     async def release(self, lease: Lease) -> None:
         await self._do(self._release(keys=[f"{self._prefix}lock:{lease.name}"], args=[lease.owner]))

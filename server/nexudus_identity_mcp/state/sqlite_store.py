@@ -9,7 +9,6 @@ reliable on network file systems (use Redis across hosts).
 
 from __future__ import annotations
 
-import random
 import sqlite3
 import time
 import uuid
@@ -18,7 +17,7 @@ from typing import Any
 
 import anyio
 
-from .base import BudgetExhausted, Lease, LockNotGranted, Rate, StateStore, StateUnavailable
+from .base import BudgetExhausted, Lease, Rate, StateStore, StateUnavailable, poll_for_lock
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
@@ -75,16 +74,7 @@ class SqliteStore(StateStore):
             db.execute("INSERT INTO fences VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET fence = fence + 1", (name,))
             return int(db.execute("SELECT fence FROM fences WHERE name = ?", (name,)).fetchone()[0])
 
-        deadline = time.monotonic() + max(wait, 0.0)
-        delay = 0.005
-        while True:
-            fence = await self._run(grab)
-            if fence is not None:
-                return Lease(name, owner, fence)
-            if time.monotonic() >= deadline:
-                raise LockNotGranted(name)
-            await anyio.sleep(min(random.uniform(delay / 2, delay), max(deadline - time.monotonic(), 0.0)))
-            delay = min(delay * 2, 0.1)
+        return Lease(name, owner, await poll_for_lock(name, wait, lambda: self._run(grab)))
 
     async def release(self, lease: Lease) -> None:
         await self._run(
