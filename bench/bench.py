@@ -34,10 +34,10 @@ from typing import Any
 import anyio
 import httpx2
 
-from nexudus_identity_mcp.loopback import free_port
 from nexudus_identity_mcp.sandbox import ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN
-from nexudus_identity_mcp.schemas import MODEL_VISIBLE_BUDGET, model_visible_bytes, tool_definitions
-from nexudus_identity_mcp.tool_names import FIND_TOOL, GET_TOOL, UPDATE_TOOL
+from nexudus_identity_mcp.sandbox.loopback import free_port
+from nexudus_identity_mcp.tools.names import FIND_TOOL, GET_TOOL, UPDATE_TOOL
+from nexudus_identity_mcp.tools.schemas import MODEL_VISIBLE_BUDGET, model_visible_bytes, tool_definitions
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -346,7 +346,7 @@ def main() -> int:
                 PY,
                 "-m",
                 "uvicorn",
-                "nexudus_identity_mcp.http_app:app",
+                "nexudus_identity_mcp.mcpserver.http_app:app",
                 "--host",
                 "127.0.0.1",
                 "--port",

@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from nexudus_identity_mcp.redaction import Redactor
+from nexudus_identity_mcp.record.redaction import Redactor
 from nexudus_identity_mcp.sandbox.data import seed_checks
 from nexudus_identity_mcp.sandbox.state import with_derived_fields
-from nexudus_identity_mcp.schemas import FIND_ROW_FIELDS
+from nexudus_identity_mcp.tools.schemas import FIND_ROW_FIELDS
 
 
 def median_ms(work: Callable[[], Any], rounds: int = 200) -> float:

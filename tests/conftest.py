@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from nexudus_identity_mcp.loopback import LOOPBACK, ServedApp
 from nexudus_identity_mcp.nexudus import NexudusClient
 from nexudus_identity_mcp.sandbox import SANDBOX_TOKEN, Sandbox
+from nexudus_identity_mcp.sandbox.loopback import LOOPBACK, ServedApp
 from nexudus_identity_mcp.settings import Settings
 
 

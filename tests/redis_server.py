@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nexudus_identity_mcp.loopback import LOOPBACK, free_port
+from nexudus_identity_mcp.sandbox.loopback import LOOPBACK, free_port
 
 
 def redis_binary() -> str:

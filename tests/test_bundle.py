@@ -16,9 +16,9 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from nexudus_identity_mcp import __version__
-from nexudus_identity_mcp.bundle import ENTRY_NAME, build_bundle
-from nexudus_identity_mcp.bundle_entry import server_arguments
-from nexudus_identity_mcp.tool_names import READ_TOOLS, WRITE_TOOLS
+from nexudus_identity_mcp.cli.bundle import ENTRY_NAME, build_bundle
+from nexudus_identity_mcp.cli.bundle_entry import server_arguments
+from nexudus_identity_mcp.tools.names import READ_TOOLS, WRITE_TOOLS
 
 ROOT = Path(__file__).parent.parent
 
@@ -52,7 +52,7 @@ def test_bundle_holds_manifest_entry_and_project(tmp_path: Path) -> None:
     out = build_bundle(out=tmp_path / "x.mcpb")
     names = set(zipfile.ZipFile(out).namelist())
     assert {"manifest.json", ENTRY_NAME, "pyproject.toml", "README.md", "LICENSE"} <= names
-    assert "server/nexudus_identity_mcp/cli.py" in names and "prompts/README.md" in names
+    assert "server/nexudus_identity_mcp/cli/main.py" in names and "prompts/README.md" in names
     assert not any("__pycache__" in name or name.startswith(("tests/", ".venv/")) for name in names)
 
 

@@ -25,11 +25,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from nexudus_identity_mcp.fields import RESOURCE_PATH, SENT_FIELDS
-from nexudus_identity_mcp.loopback import ServedApp
 from nexudus_identity_mcp.nexudus import NexudusClient, NexudusError, parse_retry_after
 from nexudus_identity_mcp.nexudus.auth import PROCESS_CLIENT_ID
 from nexudus_identity_mcp.nexudus.envelopes import MAX_SHOWN_WAIT, wait_from_text
+from nexudus_identity_mcp.record.fields import RESOURCE_PATH, SENT_FIELDS
 from nexudus_identity_mcp.sandbox import (
     ADMIN_PASSWORD,
     ADMIN_USER,
@@ -42,6 +41,7 @@ from nexudus_identity_mcp.sandbox import (
     Fault,
     Sandbox,
 )
+from nexudus_identity_mcp.sandbox.loopback import ServedApp
 from nexudus_identity_mcp.settings import Settings
 
 from .conftest import ServedSandbox, Sleeps, settings_for

@@ -12,7 +12,7 @@ from mcp import Client
 
 from nexudus_identity_mcp.sandbox import VIEWER_PASSWORD, VIEWER_USER, Fault, Sandbox
 from nexudus_identity_mcp.sandbox.commands import COMMANDS
-from nexudus_identity_mcp.tool_names import LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL
+from nexudus_identity_mcp.tools.names import LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL
 
 from .helpers import ERAS, body, server_for
 
@@ -305,7 +305,7 @@ async def test_connect_failure_before_sending_is_retried(sandbox: Sandbox) -> No
     """Only a request that surely never left may be sent again: a refused connection."""
     import httpx2
 
-    from nexudus_identity_mcp.app import build_server
+    from nexudus_identity_mcp.mcpserver.app import build_server
 
     from .conftest import settings_for
 
@@ -343,8 +343,8 @@ async def test_over_stateless_http(sandbox: Sandbox, era: str) -> None:
     import httpx2
     from mcp.client.streamable_http import streamable_http_client
 
-    from nexudus_identity_mcp.http_app import create_app
-    from nexudus_identity_mcp.loopback import LOOPBACK, ServedApp
+    from nexudus_identity_mcp.mcpserver.http_app import create_app
+    from nexudus_identity_mcp.sandbox.loopback import LOOPBACK, ServedApp
 
     from .conftest import settings_for
 

@@ -11,8 +11,8 @@ import anyio
 import pytest
 from mcp import Client
 
+from nexudus_identity_mcp.record.timefmt import parse_datetime
 from nexudus_identity_mcp.sandbox import Sandbox
-from nexudus_identity_mcp.timefmt import parse_datetime
 
 from .helpers import CHECK, body, required_from, server_for
 

@@ -18,7 +18,7 @@ import httpx2
 import pytest
 from mcp import Client
 
-from nexudus_identity_mcp.app import build_server
+from nexudus_identity_mcp.mcpserver.app import build_server
 from nexudus_identity_mcp.sandbox import Fault, Sandbox
 from nexudus_identity_mcp.state.sqlite_store import SqliteStore
 

@@ -9,12 +9,12 @@ from typing import Any
 import anyio
 import pytest
 
-from nexudus_identity_mcp.cli import ENVIRONMENT_HELP, build_parser
-from nexudus_identity_mcp.diagnose import Diagnosis, diagnose
-from nexudus_identity_mcp.loopback import LOOPBACK, free_port
+from nexudus_identity_mcp.cli.check import Diagnosis, diagnose
+from nexudus_identity_mcp.cli.main import ENVIRONMENT_HELP, build_parser
 from nexudus_identity_mcp.sandbox import VIEWER_PASSWORD, VIEWER_USER, Sandbox
+from nexudus_identity_mcp.sandbox.loopback import LOOPBACK, free_port
 from nexudus_identity_mcp.settings import Settings
-from nexudus_identity_mcp.tool_names import FIND_TOOL, GET_TOOL, UPDATE_TOOL
+from nexudus_identity_mcp.tools.names import FIND_TOOL, GET_TOOL, UPDATE_TOOL
 
 from .conftest import ServedSandbox, settings_for
 

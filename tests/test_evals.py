@@ -13,7 +13,7 @@ import pytest
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from nexudus_identity_mcp.cli import make_agent
+from nexudus_identity_mcp.cli.main import make_agent
 from nexudus_identity_mcp.evaluation.agents.model import AgentConfigError, ModelAgent, parse_compat
 from nexudus_identity_mcp.evaluation.agents.scripted import ScriptedAgent
 from nexudus_identity_mcp.evaluation.harness import run_all

@@ -12,8 +12,8 @@ import httpx2
 import pytest
 from mcp import Client
 
-from nexudus_identity_mcp import enums
-from nexudus_identity_mcp.fields import FIELDS, READ_ONLY_NAMES, SEARCH_FILTERS
+from nexudus_identity_mcp.record import enums
+from nexudus_identity_mcp.record.fields import FIELDS, READ_ONLY_NAMES, SEARCH_FILTERS
 from nexudus_identity_mcp.sandbox import Fault, Sandbox, SandboxState
 from nexudus_identity_mcp.sandbox.state import LIVE_HONOURED_FILTERS
 from nexudus_identity_mcp.tools.search import MAX_SCAN_PAGES, MAX_SCAN_ROWS

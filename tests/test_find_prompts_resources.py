@@ -13,13 +13,13 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from nexudus_identity_mcp.enums import ALL_ENUMS
-from nexudus_identity_mcp.fields import FIELDS
-from nexudus_identity_mcp.prompt_templates import load_prompts, prompts_dir
-from nexudus_identity_mcp.redaction import parse_categories
-from nexudus_identity_mcp.reference import ENUMS_URI, FIELDS_URI
+from nexudus_identity_mcp.mcpserver.prompt_templates import load_prompts, prompts_dir
+from nexudus_identity_mcp.mcpserver.reference import ENUMS_URI, FIELDS_URI
+from nexudus_identity_mcp.record.enums import ALL_ENUMS
+from nexudus_identity_mcp.record.fields import FIELDS
+from nexudus_identity_mcp.record.redaction import parse_categories
 from nexudus_identity_mcp.sandbox import Fault, Sandbox
-from nexudus_identity_mcp.schemas import FIND_ROW_FIELDS
+from nexudus_identity_mcp.tools.schemas import FIND_ROW_FIELDS
 
 from .helpers import CHECK, ERAS, body, required_from, server_for
 

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-from nexudus_identity_mcp.fields import PUT_FIELDS
+from nexudus_identity_mcp.record.fields import PUT_FIELDS
+from nexudus_identity_mcp.record.validation import FIND_PROPERTIES, UPDATE_PROPERTIES
 from nexudus_identity_mcp.sandbox import Sandbox
-from nexudus_identity_mcp.schemas import tool_definitions
-from nexudus_identity_mcp.validation import FIND_PROPERTIES, UPDATE_PROPERTIES
+from nexudus_identity_mcp.tools.schemas import tool_definitions
 
 from .helpers import server_for
 

@@ -18,9 +18,9 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from nexudus_identity_mcp.http_app import ConfigError, create_app
-from nexudus_identity_mcp.loopback import LOOPBACK, ServedApp, free_port
+from nexudus_identity_mcp.mcpserver.http_app import ConfigError, create_app
 from nexudus_identity_mcp.sandbox import SANDBOX_TOKEN, Sandbox
+from nexudus_identity_mcp.sandbox.loopback import LOOPBACK, ServedApp, free_port
 
 from .conftest import ServedSandbox, settings_for
 from .helpers import CHECK, ERAS, body, required_from
@@ -195,7 +195,7 @@ def two_workers(served_sandbox: ServedSandbox, tmp_path: Path) -> Iterator[tuple
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "nexudus_identity_mcp.http_app:app",
+                "nexudus_identity_mcp.mcpserver.http_app:app",
                 "--workers",
                 "2",
                 "--host",

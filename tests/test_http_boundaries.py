@@ -13,10 +13,10 @@ import httpx2
 import pytest
 from mcp import Client
 
-from nexudus_identity_mcp.http_app import ConfigError, create_app, host_is_well_formed
-from nexudus_identity_mcp.loopback import LOOPBACK, ServedApp
+from nexudus_identity_mcp.mcpserver.http_app import ConfigError, create_app, host_is_well_formed
+from nexudus_identity_mcp.mcpserver.serving import deadline_protocol, uvicorn_options
 from nexudus_identity_mcp.sandbox import Sandbox
-from nexudus_identity_mcp.serving import deadline_protocol, uvicorn_options
+from nexudus_identity_mcp.sandbox.loopback import LOOPBACK, ServedApp
 from nexudus_identity_mcp.settings import SettingsError, read_settings
 
 from .conftest import settings_for
@@ -241,7 +241,7 @@ def test_the_listening_socket_gives_connections_without_nagle_delays() -> None:
     it every answer of `serve --http` and `sandbox` waited ~40 ms for a delayed ACK."""
     import socket
 
-    from nexudus_identity_mcp.serving import bind
+    from nexudus_identity_mcp.mcpserver.serving import bind
 
     sock = bind("127.0.0.1", 0)
     try:

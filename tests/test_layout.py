@@ -1,22 +1,91 @@
-"""The layout's promises: the serve path imports neither the sandbox nor the evaluation harness, and
-the package has no import cycle between its sub-packages."""
+"""The layout's promises: the package root holds the wings and little else, imports between wings run
+one way (down the table below, never back up), the serve path imports neither the sandbox nor the
+evaluation harness, and every module imports on its own."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "server" / "nexudus_identity_mcp"
+
+# Each wing and the wings it may import. Read top to bottom: a wing imports only wings above it.
+ALLOWED: dict[str, set[str]] = {
+    "record": set(),
+    "settings": {"record"},
+    "logs": {"record", "settings"},
+    "state": {"record", "settings"},
+    "nexudus": {"record", "settings", "logs", "state"},
+    "tools": {"record", "settings", "logs", "state", "nexudus"},
+    "signin": {"record", "settings", "logs", "state", "nexudus", "tools"},
+    "mcpserver": {"record", "settings", "logs", "state", "nexudus", "tools", "signin"},
+    "sandbox": {"record"},
+    "evaluation": {"record", "settings", "logs", "tools", "mcpserver", "sandbox"},
+    "cli": {"record", "settings", "logs", "state", "nexudus", "tools", "signin", "mcpserver", "sandbox", "evaluation"},
+}
+# Arrows that still run back up; each is a debt with an owner, and the list only shrinks.
+KNOWN_BACK_EDGES: set[tuple[str, str]] = {
+    ("record", "tools"),  # validation names the command tool in its read-only message
+    ("settings", "state"),  # the budget settings parse themselves with state.base.Rate
+    ("signin", "mcpserver"),  # signin.mode builds the app's Caller
+}
+ROOT_MODULES = {"__init__", "__main__", "settings", "logs"}
+
+
+def _wing_imports() -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE)
+        wing = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        package = ["nexudus_identity_mcp", *rel.parent.parts]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                target = package[: len(package) - (node.level - 1)] + (node.module.split(".") if node.module else [])
+            elif node.module and node.module.split(".")[0] == "nexudus_identity_mcp":
+                target = node.module.split(".")
+            else:
+                continue
+            if len(target) > 1:
+                found.setdefault(wing, set()).add(target[1])
+            else:  # `from nexudus_identity_mcp import x`: each name is a wing or the package's face
+                found.setdefault(wing, set()).update(a.name for a in node.names if a.name in ALLOWED)
+    return found
+
+
+def test_package_root_holds_the_wings_and_little_else() -> None:
+    modules = {p.stem for p in PACKAGE.glob("*.py")}
+    assert modules == ROOT_MODULES
+    wings = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert wings == set(ALLOWED) - ROOT_MODULES
+
+
+def test_imports_between_wings_run_one_way() -> None:
+    back = {
+        (wing, target)
+        for wing, targets in _wing_imports().items()
+        if wing in ALLOWED
+        for target in targets
+        if target != wing and target in ALLOWED and target not in ALLOWED[wing]
+    }
+    assert back - KNOWN_BACK_EDGES == set(), "an import runs back up the layout"
+    assert KNOWN_BACK_EDGES - back == set(), "a known back edge is gone: remove it from KNOWN_BACK_EDGES"
 
 
 def test_serve_path_imports_neither_sandbox_nor_evaluation() -> None:
     code = (
         "import sys\n"
-        "import nexudus_identity_mcp.app, nexudus_identity_mcp.http_app, nexudus_identity_mcp.cli\n"
+        "import nexudus_identity_mcp.mcpserver.app, nexudus_identity_mcp.mcpserver.http_app\n"
+        "import nexudus_identity_mcp.cli.main\n"
         "from nexudus_identity_mcp.settings import Settings\n"
-        "nexudus_identity_mcp.app.build_server(Settings(_env_file=None))\n"
+        "nexudus_identity_mcp.mcpserver.app.build_server(Settings(_env_file=None))\n"
         "bad = sorted(m for m in sys.modules if m.startswith(('nexudus_identity_mcp.sandbox',"
-        " 'nexudus_identity_mcp.evaluation', 'nexudus_identity_mcp.demo', 'nexudus_identity_mcp.loopback')))\n"
+        " 'nexudus_identity_mcp.evaluation', 'nexudus_identity_mcp.cli.demo')))\n"
         "print(','.join(bad))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)

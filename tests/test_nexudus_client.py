@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from nexudus_identity_mcp.fields import SENT_FIELDS
 from nexudus_identity_mcp.nexudus import NexudusClient, NexudusError, parse_retry_after
+from nexudus_identity_mcp.record.fields import SENT_FIELDS
 from nexudus_identity_mcp.sandbox import (
     ADMIN_PASSWORD,
     ADMIN_USER,

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from nexudus_identity_mcp.app import build_server
+from nexudus_identity_mcp.cli.probe import report, run_probe, table
+from nexudus_identity_mcp.mcpserver.app import build_server
 from nexudus_identity_mcp.nexudus import NexudusClient
-from nexudus_identity_mcp.probe import report, run_probe, table
 from nexudus_identity_mcp.sandbox import ADMIN_USER, Fault, IssuedToken, Sandbox, SandboxState
 from nexudus_identity_mcp.sandbox.data import COWORKERS, seed_document_numbers
 
@@ -213,7 +213,7 @@ OTHER_FIELDS = (
 
 def assert_no_variant(texts: list[str], *numbers: str) -> None:
     """No form of the numbers (any case, separators or markup between characters) in any text."""
-    from nexudus_identity_mcp.redaction import normalise
+    from nexudus_identity_mcp.record.redaction import normalise
 
     for text in texts:
         decoded = html.unescape(re.sub(r"\\+u([0-9a-fA-F]{4})", lambda m: chr(int(m[1], 16)), text))
@@ -397,7 +397,7 @@ async def test_a_number_that_is_a_json_number(sandbox: Sandbox, caplog: pytest.L
 
 
 async def test_prompts_rendered_text_is_redacted(sandbox: Sandbox) -> None:
-    from nexudus_identity_mcp.prompt_templates import load_prompts
+    from nexudus_identity_mcp.mcpserver.prompt_templates import load_prompts
 
     name, template = next(iter(load_prompts().items()))
     settings = settings_for()
@@ -457,7 +457,7 @@ async def test_a_token_like_value_is_never_stored(sandbox: Sandbox, form: str, u
 async def test_configuration_errors_never_show_a_secret(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     """Client-token and settings errors (and the not_configured answer that carries them over stdio)
     quote no token, password or key, even a misplaced one."""
-    from nexudus_identity_mcp.http_app import ConfigError, create_app
+    from nexudus_identity_mcp.mcpserver.http_app import ConfigError, create_app
     from nexudus_identity_mcp.settings import settings_or_problem
 
     client_token = "Client-LEAKCHECK-9f3e1d"
@@ -583,8 +583,8 @@ async def test_runtime_tokens_totp_secret_and_token_errors_never_shown(
 async def test_check_diagnoses_never_show_credentials(served_sandbox, captured_logs) -> None:  # type: ignore[no-untyped-def]
     """Every `check` outcome (refused login, refused token, unreachable, TLS, wrong path) leaves the
     password and token out of the lines it prints and out of the logs."""
-    from nexudus_identity_mcp.diagnose import diagnose
-    from nexudus_identity_mcp.loopback import LOOPBACK, free_port
+    from nexudus_identity_mcp.cli.check import diagnose
+    from nexudus_identity_mcp.sandbox.loopback import LOOPBACK, free_port
 
     login = {"token": None, "username": "admin@sandbox.example", "password": PASSWORD}
     cases = [

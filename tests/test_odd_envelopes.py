@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-from nexudus_identity_mcp.app import build_server
+from nexudus_identity_mcp.mcpserver.app import build_server
 from nexudus_identity_mcp.sandbox import Fault, Sandbox
 from nexudus_identity_mcp.tools.shape import fit
 

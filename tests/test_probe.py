@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from starlette.responses import JSONResponse
 
-from nexudus_identity_mcp import cli
-from nexudus_identity_mcp.fields import SEARCH_FILTERS
+from nexudus_identity_mcp.cli import main as cli
+from nexudus_identity_mcp.cli.probe import Finding, run_probe
 from nexudus_identity_mcp.nexudus import NexudusClient
-from nexudus_identity_mcp.probe import Finding, run_probe
+from nexudus_identity_mcp.record.fields import SEARCH_FILTERS
 from nexudus_identity_mcp.sandbox import Fault, Sandbox, SandboxState
 from nexudus_identity_mcp.sandbox.state import ALL_FILTERS, LIVE_HONOURED_FILTERS
 

@@ -1,5 +1,5 @@
 """The reference's field table is generated from the field table; this keeps them equal.
-To regenerate: python -c "from nexudus_identity_mcp.reference import readme_block; print(readme_block())"
+To regenerate: python -c "from nexudus_identity_mcp.mcpserver.reference import readme_block; print(readme_block())"
 """
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from nexudus_identity_mcp.reference import readme_block
+from nexudus_identity_mcp.mcpserver.reference import readme_block
 
 ROOT = Path(__file__).parent.parent
 README = ROOT / "README.md"

@@ -18,7 +18,7 @@ import httpx2
 import pytest
 from mcp import Client
 
-from nexudus_identity_mcp.app import INSTRUCTIONS, READ_ONLY_INSTRUCTIONS, build_server
+from nexudus_identity_mcp.mcpserver.app import INSTRUCTIONS, READ_ONLY_INSTRUCTIONS, build_server
 from nexudus_identity_mcp.sandbox import Fault, Sandbox
 from nexudus_identity_mcp.sandbox import state as sandbox_state
 from nexudus_identity_mcp.tools.results import quoted

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nexudus_identity_mcp.redaction import RedactingLogFilter, Redactor, normalise
+from nexudus_identity_mcp.record.redaction import RedactingLogFilter, Redactor, normalise
 from nexudus_identity_mcp.sandbox.data import seed_checks, seed_document_numbers
 
 NUMBER = "K7Q9205531"
@@ -393,7 +393,7 @@ def test_a_bad_log_format_string_does_not_raise_from_the_filter() -> None:
 
 
 def test_the_memory_of_earlier_values_is_bounded_and_forgets_the_oldest(monkeypatch: pytest.MonkeyPatch) -> None:
-    import nexudus_identity_mcp.redaction as redaction
+    import nexudus_identity_mcp.record.redaction as redaction
 
     monkeypatch.setattr(redaction, "HISTORY_CHECKS", 3)
     monkeypatch.setattr(redaction, "HISTORY_VALUES", 2)

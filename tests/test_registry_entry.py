@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 
 from nexudus_identity_mcp import __version__
-from nexudus_identity_mcp.cli import ENVIRONMENT_HELP
+from nexudus_identity_mcp.cli.main import ENVIRONMENT_HELP
 
 ROOT = Path(__file__).parent.parent
 ENTRY = json.loads((ROOT / "server.json").read_text())

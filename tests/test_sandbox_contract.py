@@ -11,7 +11,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from nexudus_identity_mcp import enums, fields
+from nexudus_identity_mcp.record import enums, fields
 from nexudus_identity_mcp.sandbox import (
     ADMIN_PASSWORD,
     ADMIN_USER,

@@ -17,10 +17,10 @@ import anyio
 import httpx2
 import pytest
 
-from nexudus_identity_mcp.fields import REQUIRED
-from nexudus_identity_mcp.loopback import LOOPBACK, ServedApp, free_port
+from nexudus_identity_mcp.record.fields import REQUIRED
 from nexudus_identity_mcp.sandbox import SANDBOX_TOKEN, Sandbox
-from nexudus_identity_mcp.tool_names import UPDATE_TOOL
+from nexudus_identity_mcp.sandbox.loopback import LOOPBACK, ServedApp, free_port
+from nexudus_identity_mcp.tools.names import UPDATE_TOOL
 
 from .redis_server import RedisServer, running_redis
 

@@ -18,7 +18,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from nexudus_identity_mcp.loopback import LOOPBACK
+from nexudus_identity_mcp.sandbox.loopback import LOOPBACK
 
 from .helpers import CHECK
 
@@ -73,10 +73,10 @@ def test_http_with_a_bad_setting_stops_in_one_line() -> None:
 def test_uvicorn_behind_a_proxy_without_tokens_refuses_to_start() -> None:
     """`uvicorn …http_app:app` on loopback with a public allowed host and no client tokens: every caller
     would arrive through the proxy as loopback, so the app fails its start-up with one line."""
-    from nexudus_identity_mcp.loopback import free_port
+    from nexudus_identity_mcp.sandbox.loopback import free_port
 
     done = subprocess.run(
-        [sys.executable, "-m", "uvicorn", "nexudus_identity_mcp.http_app:app", "--port", str(free_port())],
+        [sys.executable, "-m", "uvicorn", "nexudus_identity_mcp.mcpserver.http_app:app", "--port", str(free_port())],
         capture_output=True,
         text=True,
         timeout=60,

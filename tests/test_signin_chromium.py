@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from nexudus_identity_mcp.loopback import LOOPBACK, ServedApp, free_port
 from nexudus_identity_mcp.sandbox import Sandbox
+from nexudus_identity_mcp.sandbox.loopback import LOOPBACK, ServedApp, free_port
 from nexudus_identity_mcp.sandbox.state import STAFF_PASSWORD, STAFF_TOTP_SECRET
 
 from .chromium import Chromium

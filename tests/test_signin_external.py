@@ -19,11 +19,11 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from nexudus_identity_mcp.fields import REQUIRED
-from nexudus_identity_mcp.http_app import create_app
-from nexudus_identity_mcp.loopback import LOOPBACK, ServedApp, free_port
+from nexudus_identity_mcp.mcpserver.http_app import create_app
+from nexudus_identity_mcp.record.fields import REQUIRED
 from nexudus_identity_mcp.sandbox import Sandbox
-from nexudus_identity_mcp.tool_names import GET_TOOL
+from nexudus_identity_mcp.sandbox.loopback import LOOPBACK, ServedApp, free_port
+from nexudus_identity_mcp.tools.names import GET_TOOL
 
 from .conftest import settings_for
 

@@ -10,8 +10,8 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from nexudus_identity_mcp.app import build_server
-from nexudus_identity_mcp.fields import SENT_FIELDS
+from nexudus_identity_mcp.mcpserver.app import build_server
+from nexudus_identity_mcp.record.fields import SENT_FIELDS
 from nexudus_identity_mcp.sandbox import Fault, Sandbox
 from nexudus_identity_mcp.settings import Settings
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from mcp import Client
 
-from nexudus_identity_mcp.app import build_server
+from nexudus_identity_mcp.mcpserver.app import build_server
 from nexudus_identity_mcp.sandbox import ADMIN_PASSWORD, ADMIN_USER
 
 from .conftest import ServedSandbox, settings_for

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from nexudus_identity_mcp import validation
-from nexudus_identity_mcp.fields import BY_NAME, FIELDS, LINKAGE_FIELDS, REQUIRED
-from nexudus_identity_mcp.tool_names import RUN_COMMAND_TOOL
-from nexudus_identity_mcp.validation import (
+from nexudus_identity_mcp.record import validation
+from nexudus_identity_mcp.record.fields import BY_NAME, FIELDS, LINKAGE_FIELDS, REQUIRED
+from nexudus_identity_mcp.record.validation import (
     MAX_ECHO,
     MAX_UNKNOWN_LISTED,
     ArgumentErrors,
@@ -22,6 +21,7 @@ from nexudus_identity_mcp.validation import (
     parse_update,
     required_hint,
 )
+from nexudus_identity_mcp.tools.names import RUN_COMMAND_TOOL
 
 RECORD: dict[str, Any] = {
     "Id": 87654301,

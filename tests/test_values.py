@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from nexudus_identity_mcp.enums import IDENTITY_DOCUMENT_TYPE, EnumParseError
-from nexudus_identity_mcp.timefmt import format_utc, parse_datetime
-from nexudus_identity_mcp.validation import UPDATE_PROPERTIES, closest_property
+from nexudus_identity_mcp.record.enums import IDENTITY_DOCUMENT_TYPE, EnumParseError
+from nexudus_identity_mcp.record.timefmt import format_utc, parse_datetime
+from nexudus_identity_mcp.record.validation import UPDATE_PROPERTIES, closest_property
 
 
 @pytest.mark.parametrize(

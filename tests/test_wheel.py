@@ -46,7 +46,7 @@ async def test_installed_wheel_serves_the_prompts(installed_wheel: Path, tmp_pat
         [
             sys.executable,
             "-c",
-            "import nexudus_identity_mcp.prompt_templates as p; print(p.__file__); print(p.prompts_dir())",
+            "import nexudus_identity_mcp.mcpserver.prompt_templates as p; print(p.__file__); print(p.prompts_dir())",
         ],
         env=env,
         capture_output=True,

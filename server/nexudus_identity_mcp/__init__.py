@@ -1,11 +1,11 @@
 """MCP server for Nexudus coworker identity checks.
 
-The package is cut one job per module, imports flowing one way (client -> MCP layer -> validation ->
-API client -> API): `fields` and `enums` describe the record; `validation` turns tool arguments into
-an API body; `nexudus/` talks to the API; `tools/` is what each tool does; `schemas` is what a
-client sees of them; `app` and `http_app` make the MCP server and its HTTP face; `cli` is the
-command line. `sandbox/` stands in for the API and `evaluation/` runs agents against the server;
-the serve path imports neither.
+The package is cut into wings, imports flowing one way (client -> MCP face -> tools -> API client ->
+API): `record/` holds the record's rules (field table, enums, validation, redaction); `state/` what
+several processes share; `nexudus/` talks to the API; `tools/` is what each tool does and what a
+client sees of it; `signin/` is sign-in for HTTP; `mcpserver/` is the MCP server and its HTTP face;
+`cli/` is the command line. `sandbox/` stands in for the API and `evaluation/` runs agents against
+the server; the serve path imports neither. docs/development.md has the module map.
 """
 
 __version__ = "0.1.0"

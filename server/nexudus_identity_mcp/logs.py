@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 
-from .redaction import RedactingLogFilter
+from .record.redaction import RedactingLogFilter
 
 QUIET_LOGGERS = ("httpx2", "httpcore2", "httpx", "httpcore", "mcp", "uvicorn.access")
 

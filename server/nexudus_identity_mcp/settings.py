@@ -278,7 +278,7 @@ def scrub_secrets(text: str, secrets: list[str]) -> str:
 
 def read_settings(**overrides: Any) -> Settings:
     """Settings from the environment (and `overrides`), or SettingsError with one readable line."""
-    from .redaction import parse_categories
+    from .record.redaction import parse_categories
 
     try:
         settings = Settings(**overrides)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..fields import BY_NAME, ENUM_FIELDS
-from ..timefmt import parse_datetime
+from ..record.fields import BY_NAME, ENUM_FIELDS
+from ..record.timefmt import parse_datetime
 from .scenarios import Scenario
 from .session import Call
 

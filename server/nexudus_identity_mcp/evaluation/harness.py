@@ -12,8 +12,8 @@ import sys
 import time
 from typing import Any, Literal, TextIO
 
-from ..loopback import ServedApp
 from ..sandbox import SANDBOX_TOKEN, Fault, Sandbox
+from ..sandbox.loopback import ServedApp
 from .grading import Outcome, grade, recovered
 from .scenarios import Scenario
 from .session import Agent, ScriptError, ToolSession

@@ -31,7 +31,7 @@ import anyio
 import httpx2
 
 from .. import __version__
-from ..fields import RESOURCE_PATH, ROLE_FOR
+from ..record.fields import RESOURCE_PATH, ROLE_FOR
 from ..settings import CREDENTIAL_VARIABLES, Settings
 from .auth import CALLER_BEARER, Auth
 from .envelopes import (

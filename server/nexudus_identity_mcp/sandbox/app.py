@@ -47,8 +47,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..fields import BY_NAME, RESOURCE_PATH, ROLE_FOR, SENT_FIELDS
-from ..timefmt import format_utc, parse_datetime
+from ..record.fields import BY_NAME, RESOURCE_PATH, ROLE_FOR, SENT_FIELDS
+from ..record.timefmt import format_utc, parse_datetime
 from .commands import listed_commands, run_command
 from .state import (
     ADMIN_USER,

@@ -19,9 +19,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..enums import EnumType
-from ..fields import BY_NAME, FIELDS, ROLE_FOR, SEARCH_FILTERS, SENT_FIELDS
-from ..timefmt import parse_datetime
+from ..record.enums import EnumType
+from ..record.fields import BY_NAME, FIELDS, ROLE_FOR, SEARCH_FILTERS, SENT_FIELDS
+from ..record.timefmt import parse_datetime
 from .data import BUSINESSES, COWORKERS, live_extra_fields, seed_checks
 
 SANDBOX_TOKEN = "sandbox-token"

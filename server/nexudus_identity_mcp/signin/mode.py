@@ -15,7 +15,7 @@ from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
 from starlette.routing import Route
 
-from ..app import Caller, CallerResolver
+from ..mcpserver.app import Caller, CallerResolver
 from ..settings import Settings
 from ..state import open_store
 

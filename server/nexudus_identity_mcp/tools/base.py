@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..fields import BY_NAME, ENUM_FIELDS, LINKAGE_FIELDS, PUT_FIELDS, shown
 from ..nexudus import ErrorKind, NexudusClient, NexudusError
 from ..nexudus.envelopes import MAX_SHOWN_WAIT
-from ..redaction import Redactor
+from ..record.fields import BY_NAME, ENUM_FIELDS, LINKAGE_FIELDS, PUT_FIELDS, shown
+from ..record.redaction import Redactor
 from ..state import MemoryStore, StateStore
 from .results import MAX_SUMMARY_ERRORS, ToolResult, failure, quoted
 

@@ -19,14 +19,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..fields import ENUM_FIELDS
 from ..nexudus import ErrorKind, NexudusClient, NexudusError
-from ..redaction import Redactor
+from ..record.fields import ENUM_FIELDS
+from ..record.redaction import Redactor
+from ..record.validation import ArgumentErrors, problem, unknown_properties
 from ..state import StateStore
-from ..tool_names import LIST_COMMANDS_TOOL
-from ..validation import ArgumentErrors, problem, unknown_properties
 from .base import ToolBase
 from .confirm import confirm
+from .names import LIST_COMMANDS_TOOL
 from .results import CALLER, ToolResult, audit_log, failure
 
 log = logging.getLogger(__name__)

@@ -6,10 +6,10 @@ import re
 from typing import Any
 
 from ..nexudus import ErrorKind, NexudusError
-from ..schemas import FIND_ROW_FIELDS
-from ..validation import ArgumentErrors, parse_find, parse_get, problem
+from ..record.validation import ArgumentErrors, parse_find, parse_get, problem
 from .base import ToolBase
 from .results import ToolResult, failure, quoted
+from .schemas import FIND_ROW_FIELDS
 from .search import MAX_SCAN_PAGES, MAX_SCAN_ROWS, verified_search
 
 LOCAL_NAME = frozenset({"CoworkerFullName"})

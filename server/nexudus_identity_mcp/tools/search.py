@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..fields import FILTER_BY_ARGUMENT, SearchFilter
 from ..nexudus import NexudusClient
+from ..record.fields import FILTER_BY_ARGUMENT, SearchFilter
 
 log = logging.getLogger("nexudus_identity_mcp.search")
 

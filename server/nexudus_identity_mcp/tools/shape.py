@@ -19,7 +19,7 @@ import math
 import re
 from typing import Any
 
-from ..validation import MAX_STRING
+from ..record.validation import MAX_STRING
 from .results import ToolResult
 
 MAX_RESULT_BYTES = 64 * 1024

@@ -19,11 +19,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..fields import BY_NAME, PUT_FIELDS, put_body, shown, unknown_names
 from ..nexudus import ErrorKind, NexudusError
-from ..state import Lease, LockNotGranted, StateUnavailable
-from ..timefmt import parse_datetime
-from ..validation import (
+from ..record.fields import BY_NAME, PUT_FIELDS, put_body, shown, unknown_names
+from ..record.timefmt import parse_datetime
+from ..record.validation import (
     REQUIRED_MESSAGE,
     ArgumentErrors,
     UpdateRequest,
@@ -33,6 +32,7 @@ from ..validation import (
     problem,
     required_hint,
 )
+from ..state import Lease, LockNotGranted, StateUnavailable
 from .base import ToolBase
 from .confirm import confirm
 from .results import ToolResult, audit, failure, quoted

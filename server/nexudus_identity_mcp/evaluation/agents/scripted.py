@@ -18,8 +18,8 @@ from typing import Any
 
 import anyio
 
-from ...fields import BY_NAME, REQUIRED
-from ...tool_names import GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL
+from ...record.fields import BY_NAME, REQUIRED
+from ...tools.names import GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL
 from ..scenarios import Scenario
 from ..session import Call, ScriptError, ToolSession
 

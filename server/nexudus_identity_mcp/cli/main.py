@@ -17,10 +17,10 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import __version__
+from .. import __version__
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from ..settings import Settings
 
 PROG = "nexudus-identity-mcp"
 
@@ -31,7 +31,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def load_settings() -> Settings:
-    from .settings import SettingsError, read_settings
+    from ..settings import SettingsError, read_settings
 
     try:
         return read_settings()
@@ -42,7 +42,7 @@ def load_settings() -> Settings:
 def sandbox_settings(base: Settings | None = None) -> Settings:
     from pydantic import SecretStr
 
-    from .sandbox import SANDBOX_TOKEN
+    from ..sandbox import SANDBOX_TOKEN
 
     # Every server setting (NEXUDUS_MCP_*, timeouts) as configured; the Nexudus credentials and URL
     # are the sandbox's.
@@ -59,7 +59,7 @@ def sandbox_settings(base: Settings | None = None) -> Settings:
 
 def sandbox_transport(profile: str) -> Any:
     """An in-process transport to a fresh sandbox in that profile."""
-    from .sandbox import Sandbox, SandboxState
+    from ..sandbox import Sandbox, SandboxState
 
     return Sandbox(SandboxState(profile=profile)).transport()  # type: ignore[arg-type]  # argparse choices
 
@@ -87,8 +87,8 @@ def freeze_startup_objects(*, collect: bool = True) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     import logging
 
-    from .logs import configure_logging
-    from .settings import settings_or_problem
+    from ..logs import configure_logging
+    from ..settings import settings_or_problem
 
     configure_logging()
     log = logging.getLogger(PROG)
@@ -109,7 +109,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             "serving against the built-in sandbox (%s profile): fictional data, nothing reaches Nexudus", args.profile
         )
         if args.http and settings.mcp_auth == "oauth":
-            from .sandbox.state import STAFF_PASSWORD, STAFF_TOTP_SECRET, STAFF_USERS
+            from ..sandbox.state import STAFF_PASSWORD, STAFF_TOTP_SECRET, STAFF_USERS
 
             log.info(
                 "sandbox sign-in: password %s for %s; carla.2fa's authenticator secret is %s",
@@ -118,15 +118,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
                 STAFF_TOTP_SECRET,
             )
     elif problem is None and not settings.configured:
-        from .settings import CREDENTIAL_VARIABLES
+        from ..settings import CREDENTIAL_VARIABLES
 
         log.warning("no Nexudus credentials: every tool will answer not_configured; set %s", CREDENTIAL_VARIABLES)
     if args.http:
         serve_http(settings, transport, args.host, args.port, read_only)
         return
 
-    from .app import build_server
-    from .serving import run_stdio
+    from ..mcpserver.app import build_server
+    from ..mcpserver.serving import run_stdio
 
     server = build_server(settings, transport=transport, read_only=read_only, problem=problem)
     freeze_startup_objects(collect=False)
@@ -136,9 +136,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def serve_http(settings, transport, host: str, port: int, read_only: bool | None) -> None:  # type: ignore[no-untyped-def]
     import logging
 
-    from .http_app import ConfigError, create_app
-    from .serving import PortInUse, bind, run_http
-    from .settings import is_loopback_host
+    from ..mcpserver.http_app import ConfigError, create_app
+    from ..mcpserver.serving import PortInUse, bind, run_http
+    from ..settings import is_loopback_host
 
     try:
         sock = bind(host, port)
@@ -167,8 +167,8 @@ def serve_http(settings, transport, host: str, port: int, read_only: bool | None
 def cmd_check(args: argparse.Namespace) -> None:
     import anyio
 
-    from .diagnose import diagnose
-    from .settings import CREDENTIAL_VARIABLES
+    from ..settings import CREDENTIAL_VARIABLES
+    from .check import diagnose
 
     transport = None
     if args.sandbox:
@@ -192,10 +192,10 @@ def cmd_probe(args: argparse.Namespace) -> None:
 
     import anyio
 
-    from .logs import configure_logging
-    from .nexudus import NexudusClient
+    from ..logs import configure_logging
+    from ..nexudus import NexudusClient
+    from ..settings import CREDENTIAL_VARIABLES
     from .probe import report, run_probe, table
-    from .settings import CREDENTIAL_VARIABLES
 
     configure_logging()
     transport = None
@@ -228,8 +228,8 @@ def cmd_probe(args: argparse.Namespace) -> None:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> None:
-    from .sandbox import ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN, Sandbox, SandboxState
-    from .serving import PortInUse, bind, run_http
+    from ..mcpserver.serving import PortInUse, bind, run_http
+    from ..sandbox import ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN, Sandbox, SandboxState
 
     try:
         sock = bind(args.host, args.port)
@@ -281,11 +281,11 @@ DEFAULT_MODELS = {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4.1", "google
 def make_agent(name: str, model: str | None) -> Any:
     """The agent `--agent` names: `scripted`, or a pydantic-ai model name; AgentConfigError when it
     cannot be built (unknown name, missing key, the evals extra not installed)."""
-    from .evaluation.agents.scripted import ScriptedAgent
+    from ..evaluation.agents.scripted import ScriptedAgent
 
     if name == "scripted":
         return ScriptedAgent()
-    from .evaluation.agents.model import ModelAgent
+    from ..evaluation.agents.model import ModelAgent
 
     if name in DEFAULT_MODELS:
         name = f"{name}:{model or DEFAULT_MODELS[name]}"
@@ -298,10 +298,10 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
     import anyio
 
-    from .evaluation.agents.model import AgentConfigError
-    from .evaluation.harness import run_all
-    from .evaluation.report import report, summary, table, totals
-    from .evaluation.scenarios import ScenarioError, default_scenario_files, load_scenario, scenarios_dir
+    from ..evaluation.agents.model import AgentConfigError
+    from ..evaluation.harness import run_all
+    from ..evaluation.report import report, summary, table, totals
+    from ..evaluation.scenarios import ScenarioError, default_scenario_files, load_scenario, scenarios_dir
 
     files = [Path(p) for p in args.scenarios] if args.scenarios else default_scenario_files()
     if not files:

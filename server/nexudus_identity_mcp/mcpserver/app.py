@@ -22,21 +22,21 @@ from mcp.server import Server
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
-from . import __version__
-from .elicitation import ClientConfirmer
-from .nexudus import ErrorKind, NexudusClient
-from .nexudus.auth import CALLER_BEARER
-from .nexudus.budget import RequestBudget
+from .. import __version__
+from ..nexudus import ErrorKind, NexudusClient
+from ..nexudus.auth import CALLER_BEARER
+from ..nexudus.budget import RequestBudget
+from ..record.redaction import Redactor, parse_categories
+from ..settings import Settings
+from ..state import open_store
+from ..tools import CALLER, IdentityCheckTools, ToolResult, failure
+from ..tools.confirm import CONFIRMER, PendingInput
+from ..tools.elicitation import ClientConfirmer
+from ..tools.names import FIND_TOOL, GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL
+from ..tools.schemas import tool_definitions
+from ..tools.shape import finish
 from .prompt_templates import PromptArgumentError, load_prompts
-from .redaction import Redactor, parse_categories
 from .reference import ENUMS_URI, FIELDS_URI, enums_json, fields_resource_markdown
-from .schemas import tool_definitions
-from .settings import Settings
-from .state import open_store
-from .tool_names import FIND_TOOL, GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL
-from .tools import CALLER, IdentityCheckTools, ToolResult, failure
-from .tools.confirm import CONFIRMER, PendingInput
-from .tools.shape import finish
 
 log = logging.getLogger(__name__)
 

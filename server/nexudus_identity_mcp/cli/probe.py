@@ -23,10 +23,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from . import __version__
-from .fields import BY_NAME, READ_ONLY_NAMES, RESOURCE_PATH, SEARCH_FILTERS, SearchFilter, fold, put_body
-from .nexudus import ErrorKind, NexudusClient, NexudusError
-from .tools.search import MAX_SCAN_PAGES, MAX_SCAN_ROWS
+from .. import __version__
+from ..nexudus import ErrorKind, NexudusClient, NexudusError
+from ..record.fields import BY_NAME, READ_ONLY_NAMES, RESOURCE_PATH, SEARCH_FILTERS, SearchFilter, fold, put_body
+from ..tools.search import MAX_SCAN_PAGES, MAX_SCAN_ROWS
 
 Verdict = Literal["ok", "differs", "unknown", "absent", "failed", "skipped"]
 JOINED = ("BusinessName", "CoworkerFullName", "CoworkerCoworkerType", "CoworkerCompanyName", "CoworkerBillingName")

@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from .. import __version__
 
 BUNDLE_NAME = "nexudus-identity-mcp.mcpb"
 ENTRY_NAME = "mcpb_server.py"
@@ -30,7 +30,7 @@ class BundleError(Exception):
 
 def checkout_root() -> Path:
     """The repository this package was installed from (editable install), or BundleError."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     if not (root / "pyproject.toml").is_file() or not (root / "manifest.json").is_file():
         raise BundleError(f"no checkout with pyproject.toml and manifest.json at {root}; run this from a git clone")
     return root

@@ -26,7 +26,7 @@ def server_arguments(environ: dict[str, str] | os._Environ[str]) -> list[str]:
 
 
 def main() -> None:
-    from nexudus_identity_mcp.cli import main as cli_main
+    from nexudus_identity_mcp.cli.main import main as cli_main
 
     cli_main(server_arguments(os.environ))
 

@@ -73,7 +73,7 @@ def prompts_dir() -> Path:
     packaged = resources.files("nexudus_identity_mcp") / "prompts"
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "prompts"  # a source checkout: <root>/server/<pkg>/
+    return Path(__file__).resolve().parents[3] / "prompts"  # a source checkout: <root>/server/<pkg>/mcpserver/
 
 
 def parse(text: str, source: str) -> PromptTemplate:

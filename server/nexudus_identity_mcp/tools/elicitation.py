@@ -25,7 +25,7 @@ import mcp.types as types
 from mcp.server.context import ServerRequestContext
 from mcp.types.version import is_version_at_least
 
-from .tools.confirm import Answer
+from .confirm import Answer
 
 log = logging.getLogger(__name__)
 

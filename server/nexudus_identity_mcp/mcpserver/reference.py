@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from .enums import ALL_ENUMS
-from .fields import PUT_FIELDS, Field
-from .schemas import DATE_HINT
+from ..record.enums import ALL_ENUMS
+from ..record.fields import PUT_FIELDS, Field
+from ..tools.schemas import DATE_HINT
 
 
 def _type_of(f: Field) -> str:
@@ -69,7 +69,7 @@ def enums_json() -> str:
 
 
 def fields_resource_markdown() -> str:
-    from .fields import FIELDS
+    from ..record.fields import FIELDS
 
     roles = {"put": "update field", "carried": "kept as read (sent back unchanged)", "read_only": "read only"}
     lines = [

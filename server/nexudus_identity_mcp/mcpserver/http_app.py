@@ -1,7 +1,7 @@
 """Streamable HTTP: the MCP server for shared and remote use, as an ASGI app.
 
     nexudus-identity-mcp serve --http [--host 127.0.0.1] [--port 8000]
-    uvicorn nexudus_identity_mcp.http_app:app --workers 4      # configured from the environment
+    uvicorn nexudus_identity_mcp.mcpserver.http_app:app --workers 4      # configured from the environment
 
 `/mcp` is stateless with JSON responses (any worker can answer any request); `/healthz` needs no
 token. Around the SDK's app:
@@ -41,8 +41,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..settings import Settings, SettingsError, environment_secrets, is_loopback_host, read_settings, scrub_secrets
 from .app import CLIENT_SCOPE_KEY, build_server
-from .settings import Settings, SettingsError, environment_secrets, is_loopback_host, read_settings, scrub_secrets
 
 log = logging.getLogger(__name__)
 LOOPBACK_HOSTS = ["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*"]
@@ -314,7 +314,7 @@ def _create_signin_app(
 ) -> ASGIApp:
     """`NEXUDUS_MCP_AUTH=oauth` or `oauth-external`: the SDK's bearer middleware and protected-resource
     metadata in front of /mcp, and (oauth) the embedded authorization server and sign-in page."""
-    from .signin.mode import SignInConfigError, build_signin, state_settings
+    from ..signin.mode import SignInConfigError, build_signin, state_settings
 
     origin = (settings.mcp_public_url or public_url or "").rstrip("/")
     if not origin:
@@ -356,7 +356,7 @@ def create_app_from_env() -> ASGIApp:
     """The app from the environment; ConfigError (one line) when the settings are bad or unsafe."""
     import gc
 
-    from .logs import configure_logging
+    from ..logs import configure_logging
 
     configure_logging()
     try:
@@ -373,7 +373,7 @@ def create_app_from_env() -> ASGIApp:
 
 
 class _AppFromEnvironment:
-    """`uvicorn nexudus_identity_mcp.http_app:app`: the app, built from the environment on the first
+    """`uvicorn nexudus_identity_mcp.mcpserver.http_app:app`: the app, built from the environment on the first
     ASGI event (uvicorn's lifespan start), not on import of this module. A bad or unsafe configuration
     fails the lifespan start with its one-line message, so uvicorn exits saying why."""
 

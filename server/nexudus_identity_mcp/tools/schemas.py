@@ -16,10 +16,9 @@ from typing import Any
 
 import mcp.types as types
 
-from .fields import BY_NAME, OPTIONAL_PUT, PUT_FIELDS, RECORD_FIELD_NAMES, Field
-from .nexudus.errors import ErrorKind
-from .tool_names import FIND_TOOL, GET_TOOL, LIST_COMMANDS_TOOL, READ_TOOLS, RUN_COMMAND_TOOL, UPDATE_TOOL
-from .validation import (
+from ..nexudus.errors import ErrorKind
+from ..record.fields import BY_NAME, OPTIONAL_PUT, PUT_FIELDS, RECORD_FIELD_NAMES, Field
+from ..record.validation import (
     CLEAR_FIELDS,
     DEFAULT_PAGE_SIZE,
     DRY_RUN,
@@ -30,6 +29,7 @@ from .validation import (
     PAGE_SIZE,
     REASSIGN,
 )
+from .names import FIND_TOOL, GET_TOOL, LIST_COMMANDS_TOOL, READ_TOOLS, RUN_COMMAND_TOOL, UPDATE_TOOL
 
 FIND_ROW_FIELDS = (
     "Id",

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import httpx2
 
-from .fields import RESOURCE_PATH, ROLE_FOR
-from .nexudus import NexudusClient, NexudusError
-from .nexudus.errors import ErrorKind
-from .settings import DEFAULT_BASE_URL, Settings
-from .tool_names import FIND_TOOL, GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL
+from ..nexudus import NexudusClient, NexudusError
+from ..nexudus.errors import ErrorKind
+from ..record.fields import RESOURCE_PATH, ROLE_FOR
+from ..settings import DEFAULT_BASE_URL, Settings
+from ..tools.names import FIND_TOOL, GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL
 
 SEARCH_QUERY = "?page=1&size=1"
 
