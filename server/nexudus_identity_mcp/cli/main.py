@@ -84,6 +84,27 @@ def freeze_startup_objects(*, collect: bool = True) -> None:
     gc.freeze()
 
 
+def log_what_the_mode_needs(log: Any, settings: Any, *, http: bool) -> None:
+    """One start-up line saying what this sign-in mode needs, when it lacks it (or how callers sign in)."""
+    from ..settings import CREDENTIAL_VARIABLES
+
+    if http and settings.mcp_auth == "oauth":
+        log.info(
+            "sign-in mode (NEXUDUS_MCP_AUTH=oauth): each staff member signs in with their own Nexudus account "
+            "at %s/signin; no server-wide Nexudus credentials are used",
+            (settings.mcp_public_url or "NEXUDUS_MCP_PUBLIC_URL").rstrip("/"),
+        )
+    elif not settings.configured:
+        who = (
+            "the service account the server acts as for every signed-in caller (NEXUDUS_MCP_AUTH=oauth-external)"
+            if http and settings.mcp_auth == "oauth-external"
+            else "the account every tool call uses"
+        )
+        log.warning(
+            "no Nexudus credentials for %s: every tool will answer not_configured; set %s", who, CREDENTIAL_VARIABLES
+        )
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import logging
 
@@ -117,10 +138,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
                 ", ".join(f"{user} ({what})" for user, what in STAFF_USERS.items()),
                 STAFF_TOTP_SECRET,
             )
-    elif problem is None and not settings.configured:
-        from ..settings import CREDENTIAL_VARIABLES
-
-        log.warning("no Nexudus credentials: every tool will answer not_configured; set %s", CREDENTIAL_VARIABLES)
+    elif problem is None:
+        log_what_the_mode_needs(log, settings, http=args.http)
     if args.http:
         serve_http(settings, transport, args.host, args.port, read_only)
         return

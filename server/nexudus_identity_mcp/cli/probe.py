@@ -80,11 +80,14 @@ class Probe:
         try:
             page = await self.client.search_checks(page=1, size=SAMPLE_SIZE)
         except NexudusError as error:
+            said = self.client.token_refusal
             self.add(
                 f"The {mode} credentials are accepted and the user has the List role",
-                f"the search failed: {error.kind} (HTTP {error.status or 'none'})",
+                f"the search failed: {error.kind} (HTTP {error.status or 'none'})"
+                + (f"; the token endpoint said {said}" if said else ""),
                 "failed",
                 "every tool answers this error; fix the credentials or the roles and run the probe again",
+                **({"token_error": said} if said else {}),
             )
             return None
         self.total = page.total_items

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import time
 import uuid
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Generator
 from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Literal
 
 import anyio
 import httpx2
@@ -41,7 +44,6 @@ CALLER_BEARER: ContextVar[str | None] = ContextVar("nexudus_caller_bearer", defa
 PROCESS_CLIENT_ID = f"nexudus-identity-mcp-{uuid.uuid4().hex[:12]}"
 MAX_TOKEN_ERROR = 300  # characters of the token endpoint's error text that are shown
 _REMEMBERED_TOKENS = 16
-_TWO_FACTOR_WORDS = ("totp", "two-factor", "two factor", "2fa", "authenticator", "code")
 
 
 def current_totp(secret: str) -> str:
@@ -72,6 +74,9 @@ class Auth(httpx2.Auth):
         self._expires_at = 0.0
         self._issued: deque[str] = deque(maxlen=_REMEMBERED_TOKENS)
         self.token_requests = 0
+        self.last_refusal: Refusal | None = (
+            None  # the token endpoint's latest refusal (scrubbed, capped): probe shows it
+        )
         self._basic = ""
         if self.mode == "basic":
             raw = f"{settings.username}:{settings.password.get_secret_value()}".encode()  # type: ignore[union-attr]
@@ -158,81 +163,35 @@ class Auth(httpx2.Auth):
 
     async def _token_request(self, form: dict[str, str]) -> None:
         self.token_requests += 1
-        answer = await self._post_token(form)
-        body = json_or_none(answer)
-        status = answer.status_code
-        if status == 200 and isinstance(body, dict) and body.get("access_token"):
-            expires_in = min(max(as_float(body.get("expires_in"), 3600.0), 0.0), 400 * 86400.0)
+        answer = await exchange_token(
+            self._http(),
+            form,
+            self.client_id,
+            max_bytes=self.settings.max_response_bytes,
+            deadline_seconds=self.settings.connect_timeout + self.settings.read_timeout,
+            scrub=self._scrub,
+        )
+        if answer.tokens is not None:
+            expires_in = min(max(answer.tokens.expires_in, 0.0), 400 * 86400.0)
             margin = min(60.0, expires_in * 0.1)
-            self._access = str(body["access_token"])
-            self._refresh = str(body["refresh_token"]) if body.get("refresh_token") else None
+            self._access, self._refresh = answer.tokens.access, answer.tokens.refresh
             self._issued.extend(t for t in (self._access, self._refresh) if t)
             self._expires_at = time.monotonic() + max(expires_in - margin, 0.0)
             log.info("nexudus token: obtained by %s grant, valid for %.0fs", form["grant_type"], expires_in)
             return
-        if status in (400, 401) and isinstance(body, dict) and "error" in body:
-            raise self._refused(form, status, body)
-        if status in THROTTLE_STATUSES:
-            raise throttle_error("token", answer, self._scrub)
-        if status >= 500:
-            raise NexudusError(
-                ErrorKind.UPSTREAM_UNAVAILABLE,
-                f"Nexudus failed the token request with HTTP {status}.",
-                status=status,
-                operation="token",
-                transient=status in TRANSIENT_STATUSES,
-            )
-        raise NexudusError(
-            ErrorKind.UPSTREAM_ERROR,
-            f"Nexudus answered the token request with HTTP {status} and no token.",
-            status=status,
-            operation="token",
-            excerpt=sanitise_excerpt(answer.text, [*self.settings.secrets(), *self._issued]),
-        )
+        if answer.refusal is not None:
+            self.last_refusal = answer.refusal
+            raise self._refused(form, answer.status, answer.refusal)
+        raise answer.error(self._scrub, [*self.settings.secrets(), *self._issued])
 
-    async def _post_token(self, form: dict[str, str]) -> Answer:
-        try:
-            with anyio.fail_after(self.settings.connect_timeout + self.settings.read_timeout):
-                async with self._http().stream(
-                    "POST", "/api/token", data=form, headers={"client_id": self.client_id}
-                ) as response:
-                    content = await read_bounded(response, self.settings.max_response_bytes)
-                    return Answer(response.status_code, response.headers, content)
-        except (TimeoutError, httpx2.TimeoutException) as exc:
-            raise NexudusError(
-                ErrorKind.UPSTREAM_UNAVAILABLE,
-                "Nexudus did not answer the token request in time.",
-                operation="token",
-                transient=True,
-                cause=exc,
-            ) from None
-        except (TooLarge, UnsupportedEncoding):
-            raise NexudusError(
-                ErrorKind.UPSTREAM_ERROR,
-                "Nexudus answered the token request with something too large or in an encoding not asked for; "
-                "it was not read.",
-                operation="token",
-            ) from None
-        except httpx2.HTTPError as exc:
-            raise NexudusError(
-                ErrorKind.UPSTREAM_UNAVAILABLE,
-                "Could not reach Nexudus for a token.",
-                operation="token",
-                transient=True,
-                cause=exc,
-            ) from None
-
-    def _refused(self, form: dict[str, str], status: int, body: dict[str, object]) -> NexudusError:
+    def _refused(self, form: dict[str, str], status: int, refusal: Refusal) -> NexudusError:
         """The token endpoint said no: its own words (scrubbed, capped) and the most likely cause."""
-        error = cap(self._scrub(str(body.get("error") or "")), 60) or "refused"
-        description = cap(self._scrub(str(body.get("error_description") or "")), MAX_TOKEN_ERROR)
-        said = f"{error} {description}".lower()
-        if "api access" in said or "api is not enabled" in said:
+        if refusal.kind == "api_access":
             likely = (
                 "API access is not enabled for this Nexudus user: an administrator enables it on the user in "
                 "Nexudus (Settings > Users)."
             )
-        elif any(word in said for word in _TWO_FACTOR_WORDS):
+        elif refusal.kind == "two_factor":
             likely = (
                 "the two-factor code was refused: check that NEXUDUS_TOTP_SECRET is this user's authenticator "
                 "secret and that this machine's clock is right."
@@ -249,7 +208,158 @@ class Auth(httpx2.Auth):
             )
         return NexudusError(
             ErrorKind.UNAUTHORIZED,
-            f"Nexudus refused to sign in ({error}): {description or 'no reason given'}. Most likely {likely}",
+            f"Nexudus refused to sign in ({refusal.error}): {refusal.description or 'no reason given'}. "
+            f"Most likely {likely}",
             status=status,
             operation="token",
         )
+
+
+# ---------------------------------------------------------------------- the one token exchange
+RefusalKind = Literal["two_factor", "api_access", "credentials", "unrecognised"]
+# What marks a refusal as a two-factor one, after normalising case and separators (so that
+# `two_factor_auth_check`, `Two-Factor`, `TwoFactor` and `TOTP` all match): squashed forms ...
+_TWO_FACTOR_SQUASHED = (
+    "totp",
+    "twofactor",
+    "2fa",
+    "mfa",
+    "multifactor",
+    "secondfactor",
+    "twostep",
+    "2step",
+    "authenticator",
+    "onetimepass",
+    "onetimecode",
+    "verificationcode",
+)
+_TWO_FACTOR_WORDS = frozenset({"otp", "code", "2sv"})  # ... and whole words
+_API_ACCESS_SQUASHED = ("apiaccess", "apiisnotenabled", "apinotenabled")
+_CREDENTIAL_WORDS = frozenset({"password", "passwords", "credential", "credentials", "username"})
+
+
+def _normalised(text: str) -> tuple[str, set[str]]:
+    """(the text lower-cased with every separator removed, its set of words): camelCase, snake_case,
+    kebab-case and spaces all split the same way."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text)
+    words = re.sub(r"[^a-z0-9]+", " ", spaced.lower()).split()
+    return "".join(words), set(words)
+
+
+def classify_refusal(error: str, description: str) -> RefusalKind:
+    """What a token endpoint's refusal most likely means, whatever its wording's case and separators."""
+    squashed, words = _normalised(f"{error} {description}")
+    if any(mark in squashed for mark in _API_ACCESS_SQUASHED):
+        return "api_access"
+    if any(mark in squashed for mark in _TWO_FACTOR_SQUASHED) or words & _TWO_FACTOR_WORDS:
+        return "two_factor"
+    described_squashed, described = _normalised(description)
+    if described & _CREDENTIAL_WORDS or "username" in described_squashed:
+        return "credentials"
+    return "unrecognised"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The token endpoint's no: its error code and description (scrubbed, capped) and what it means."""
+
+    kind: RefusalKind
+    error: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access: str
+    refresh: str | None
+    expires_in: float
+
+
+@dataclass(frozen=True)
+class TokenAnswer:
+    """One answer of `/api/token`: tokens, or a refusal, or neither (throttled, failed, unexpected)."""
+
+    status: int
+    answer: Answer
+    tokens: Tokens | None = None
+    refusal: Refusal | None = None
+
+    def error(self, scrub_fn: Callable[[str], str], secrets: list[str]) -> NexudusError:
+        """The NexudusError for an answer that is neither tokens nor a refusal."""
+        status = self.status
+        if status in THROTTLE_STATUSES:
+            return throttle_error("token", self.answer, scrub_fn)
+        if status >= 500:
+            return NexudusError(
+                ErrorKind.UPSTREAM_UNAVAILABLE,
+                f"Nexudus failed the token request with HTTP {status}.",
+                status=status,
+                operation="token",
+                transient=status in TRANSIENT_STATUSES,
+            )
+        return NexudusError(
+            ErrorKind.UPSTREAM_ERROR,
+            f"Nexudus answered the token request with HTTP {status} and no token.",
+            status=status,
+            operation="token",
+            excerpt=sanitise_excerpt(self.answer.text, secrets),
+        )
+
+
+async def exchange_token(
+    http: httpx2.AsyncClient,
+    form: dict[str, str],
+    client_id: str,
+    *,
+    max_bytes: int,
+    deadline_seconds: float,
+    scrub: Callable[[str], str],
+) -> TokenAnswer:
+    """POST `form` to /api/token (form-encoded, with the `client_id` header Nexudus keys refresh
+    tokens by), read the answer within `max_bytes` (counted while it is decompressed), and say
+    what it is. The one place a token is asked for: the API client's password flow and the sign-in
+    pages both call it. Raises NexudusError when no answer could be read."""
+    try:
+        with anyio.fail_after(deadline_seconds):
+            async with http.stream("POST", "/api/token", data=form, headers={"client_id": client_id}) as response:
+                content = await read_bounded(response, max_bytes)
+                answer = Answer(response.status_code, response.headers, content)
+    except (TimeoutError, httpx2.TimeoutException) as exc:
+        raise NexudusError(
+            ErrorKind.UPSTREAM_UNAVAILABLE,
+            "Nexudus did not answer the token request in time.",
+            operation="token",
+            transient=True,
+            cause=exc,
+        ) from None
+    except (TooLarge, UnsupportedEncoding):
+        raise NexudusError(
+            ErrorKind.UPSTREAM_ERROR,
+            "Nexudus answered the token request with something too large or in an encoding not asked for; "
+            "it was not read.",
+            operation="token",
+        ) from None
+    except httpx2.HTTPError as exc:
+        raise NexudusError(
+            ErrorKind.UPSTREAM_UNAVAILABLE,
+            "Could not reach Nexudus for a token.",
+            operation="token",
+            transient=True,
+            cause=exc,
+        ) from None
+    body = json_or_none(answer)
+    status = answer.status_code
+    if status == 200 and isinstance(body, dict) and body.get("access_token"):
+        refresh = body.get("refresh_token")
+        return TokenAnswer(
+            status,
+            answer,
+            tokens=Tokens(
+                str(body["access_token"]), str(refresh) if refresh else None, as_float(body.get("expires_in"), 3600.0)
+            ),
+        )
+    if status in (400, 401) and isinstance(body, dict) and "error" in body:
+        error = cap(scrub(str(body.get("error") or "")), 60) or "refused"
+        description = cap(scrub(str(body.get("error_description") or body.get("Message") or "")), MAX_TOKEN_ERROR)
+        return TokenAnswer(status, answer, refusal=Refusal(classify_refusal(error, description), error, description))
+    return TokenAnswer(status, answer)

@@ -125,6 +125,12 @@ class NexudusClient:
             await self._client.aclose()
 
     @property
+    def token_refusal(self) -> str | None:
+        """The token endpoint's latest refusal as `error: description` (scrubbed, capped), if any."""
+        refusal = self._auth.last_refusal
+        return f"{refusal.error}: {refusal.description or 'no description'}" if refusal else None
+
+    @property
     def token_requests(self) -> int:
         """How many times this client asked /api/token for a token (password auth only)."""
         return self._auth.token_requests

@@ -18,7 +18,8 @@ can be run, tested and evaluated with no Nexudus account:
   before accessing this url again"; with `daily_write_cap` set, past that many writes it answers
   the daily cap's text until reset.
 - Two-factor users (`TOTP_USER`): the password grant without `totp`, or with a wrong code, gets
-  400 `invalid_grant` whose description says a code is needed or wrong.
+  400 `invalid_grant` whose description says a code is needed or wrong (`two_factor_wording` sets
+  another description for the missing code, e.g. one the server does not recognise).
 - Fault injection (`Fault`): the next N requests to a route answer a status, an HTML page, a
   malformed body, an envelope with errors, a delay, or a dropped connection. A 429 with the wait
   only in its body is `Fault("status", status=429, body="Wait 3 seconds.")`; a burst of the
@@ -218,7 +219,8 @@ class Sandbox:
                     return JSONResponse(
                         {
                             "error": "invalid_grant",
-                            "error_description": "A two-factor authentication code (totp) is required for this user.",
+                            "error_description": self.state.two_factor_wording
+                            or "A two-factor authentication code (totp) is required for this user.",
                         },
                         status_code=400,
                     )

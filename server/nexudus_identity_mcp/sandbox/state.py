@@ -130,6 +130,10 @@ class SandboxState:
     # with DAILY_CAP_TEXT until reset(). None: no cap.
     daily_write_cap: int | None = None
     daily_cap_status: int = 409
+    # The error_description a two-factor user's password grant without a code gets. None: the
+    # documented wording; set it to a wording this server does not recognise (nobody public knows the
+    # live one), e.g. "login_check_pending", to try the sign-in page's fallback.
+    two_factor_wording: str | None = None
     records: dict[int, dict[str, Any]] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
     requests: list[RequestRecord] = field(default_factory=list)

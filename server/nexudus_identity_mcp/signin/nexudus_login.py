@@ -4,19 +4,23 @@ password is used for that one request and never stored or logged."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import httpx2
 
+from ..nexudus.auth import exchange_token
+from ..nexudus.errors import NexudusError
+from ..nexudus.sanitise import scrub
 from ..settings import Settings
 
 log = logging.getLogger("nexudus_identity_mcp.signin")
-MAX_TOKEN_ANSWER = 65_536
-Failure = Literal["wrong_credentials", "needs_code", "wrong_code", "api_access", "unavailable", "throttled"]
+MAX_TOKEN_ANSWER = 65_536  # a token answer is small: read at most 64 KiB (counted while decompressed)
+Failure = Literal[
+    "wrong_credentials", "needs_code", "wrong_code", "unrecognised", "api_access", "unavailable", "throttled"
+]
 
 
 @dataclass(frozen=True)
@@ -27,10 +31,11 @@ class NexudusTokens:
 
 
 class SignInFailed(Exception):
-    def __init__(self, reason: Failure, message: str) -> None:
+    def __init__(self, reason: Failure, message: str, said: str = "") -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.said = said  # the token endpoint's error code (scrubbed, capped), for the log
 
 
 MESSAGES: dict[Failure, str] = {
@@ -38,6 +43,8 @@ MESSAGES: dict[Failure, str] = {
     "needs_code": "Your Nexudus account uses two-factor authentication: enter the 6-digit code from your "
     "authenticator app.",
     "wrong_code": "Nexudus did not accept that code. Enter the current 6-digit code from your authenticator app.",
+    "unrecognised": "Nexudus did not accept that sign-in. If your account uses two-step sign-in, enter the "
+    "6-digit code from your authenticator app as well.",
     "api_access": "Nexudus accepted the sign-in but API access is not enabled for this user. Ask an "
     "administrator to enable it in Nexudus (Settings > Users).",
     "unavailable": "Nexudus could not be reached to check your sign-in. Nothing was saved; try again in a minute.",
@@ -46,72 +53,70 @@ MESSAGES: dict[Failure, str] = {
 
 
 class NexudusLogin:
+    """The sign-in pages' side of the one token exchange (`nexudus.auth.exchange_token`), over one
+    connection pool kept for the process."""
+
     def __init__(self, settings: Settings, transport: httpx2.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
         self.transport = transport
+        self._client: httpx2.AsyncClient | None = None
 
     def _http(self) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(
-            base_url=self.settings.base_url,
-            transport=self.transport,
-            timeout=httpx2.Timeout(self.settings.read_timeout, connect=self.settings.connect_timeout),
-            follow_redirects=False,
-        )
+        if self._client is None:
+            self._client = httpx2.AsyncClient(
+                base_url=self.settings.base_url,
+                transport=self.transport,
+                timeout=httpx2.Timeout(self.settings.read_timeout, connect=self.settings.connect_timeout),
+                follow_redirects=False,
+            )
+        return self._client
 
-    async def _token(self, form: dict[str, str], client_id: str) -> tuple[int, Any]:
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _token(self, form: dict[str, str], client_id: str, sent_code: bool, secrets: list[str]) -> NexudusTokens:
         # Nexudus keeps one refresh token per user and client_id: each sign-in (grant) has its own
         # client_id, so a staff member signed in from two assistants does not sign the other out.
         try:
-            async with (
-                self._http() as http,
-                http.stream("POST", "/api/token", data=form, headers={"client_id": client_id}) as response,
-            ):
-                raw = b""
-                async for chunk in response.aiter_bytes():  # a token answer is small: read at most 64 KiB
-                    raw += chunk
-                    if len(raw) > MAX_TOKEN_ANSWER:
-                        raise SignInFailed("unavailable", MESSAGES["unavailable"])
-                status = response.status_code
-        except httpx2.HTTPError as exc:
-            log.warning("sign-in: Nexudus unreachable (%s)", type(exc).__name__)
+            answer = await exchange_token(
+                self._http(),
+                form,
+                client_id,
+                max_bytes=min(MAX_TOKEN_ANSWER, self.settings.max_response_bytes),
+                deadline_seconds=self.settings.connect_timeout + self.settings.read_timeout,
+                scrub=lambda text: scrub(text, secrets),
+            )
+        except NexudusError as error:
+            log.warning("sign-in: no answer from Nexudus's token endpoint (%s)", error.kind)
             raise SignInFailed("unavailable", MESSAGES["unavailable"]) from None
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        return status, body
+        if answer.tokens is not None:
+            lifetime = answer.tokens.expires_in if answer.tokens.expires_in > 0 else 3600.0
+            return NexudusTokens(answer.tokens.access, answer.tokens.refresh, time.time() + lifetime)
+        if answer.status in (409, 429):
+            raise SignInFailed("throttled", MESSAGES["throttled"])
+        if answer.status >= 500:
+            raise SignInFailed("unavailable", MESSAGES["unavailable"])
+        refusal = answer.refusal
+        said = f"HTTP {answer.status} {refusal.error if refusal else 'no error code'}"
+        reason: Failure
+        if refusal is None or refusal.kind == "unrecognised":
+            reason = "unrecognised"
+        elif refusal.kind == "api_access":
+            reason = "api_access"
+        elif refusal.kind == "two_factor":
+            reason = "wrong_code" if sent_code else "needs_code"
+        else:
+            reason = "wrong_credentials"
+        raise SignInFailed(reason, MESSAGES[reason], said)
 
     async def password(self, email: str, password: str, code: str | None, client_id: str) -> NexudusTokens:
         form = {"grant_type": "password", "username": email, "password": password}
         if code:
             form["totp"] = code
-        status, body = await self._token(form, client_id)
-        return self._interpret(status, body, bool(code))
+        return await self._token(form, client_id, bool(code), [password])
 
     async def refresh(self, refresh_token: str, client_id: str) -> NexudusTokens:
-        status, body = await self._token({"grant_type": "refresh_token", "refresh_token": refresh_token}, client_id)
-        return self._interpret(status, body, False)
-
-    def _interpret(self, status: int, body: Any, sent_code: bool) -> NexudusTokens:
-        if status == 200 and isinstance(body, dict) and body.get("access_token"):
-            try:
-                lifetime = float(body.get("expires_in") or 3600)
-            except (TypeError, ValueError):
-                lifetime = 3600.0
-            refresh = body.get("refresh_token")
-            return NexudusTokens(str(body["access_token"]), str(refresh) if refresh else None, time.time() + lifetime)
-        if status in (409, 429):
-            raise SignInFailed("throttled", MESSAGES["throttled"])
-        if status >= 500:
-            raise SignInFailed("unavailable", MESSAGES["unavailable"])
-        text = (
-            " ".join(str(body.get(k) or "") for k in ("error", "error_description", "Message")).lower()
-            if isinstance(body, dict)
-            else ""
-        )
-        if "api access" in text or "api is not enabled" in text:
-            raise SignInFailed("api_access", MESSAGES["api_access"])
-        if any(word in text for word in ("totp", "two-factor", "two factor", "2fa", "authenticator", "code")):
-            reason: Failure = "wrong_code" if sent_code else "needs_code"
-            raise SignInFailed(reason, MESSAGES[reason])
-        raise SignInFailed("wrong_credentials", MESSAGES["wrong_credentials"])
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        return await self._token(form, client_id, False, [refresh_token])

@@ -61,6 +61,7 @@ def _form(
     error: str | None = None,
     email: str = "",
     sealed_password: str | None = None,
+    offer_code: bool = False,
 ) -> str:
     client = html.escape(str(pending.get("client_name") or pending["client_id"]))
     parts = [
@@ -86,6 +87,12 @@ def _form(
             '<input id="password" name="password" type="password" autocomplete="current-password" required'
             f"{described}>",
         ]
+        if offer_code:  # Nexudus refused for a reason this server does not know: it may be two-step sign-in
+            parts += [
+                '<label for="code">6-digit code, if your account uses two-step sign-in</label>',
+                '<input id="code" name="code" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" '
+                'autocomplete="one-time-code">',
+            ]
     else:
         parts += [
             f"<p>Signing in as <strong>{html.escape(email)}</strong>.</p>",
@@ -178,7 +185,7 @@ class SignInPages:
                 email, password, code, self.provider.nexudus_client_id(grant_id)
             )
         except SignInFailed as failed:
-            if failed.reason in ("wrong_credentials", "wrong_code"):
+            if failed.reason in ("wrong_credentials", "wrong_code", "unrecognised"):
                 await self._fail(account_key, address_key)
             if failed.reason in ("needs_code", "wrong_code"):
                 reseal = self.provider.vault.seal({"password": password}).decode()
@@ -195,7 +202,15 @@ class SignInPages:
                 )
             status = {"unavailable": 503, "throttled": 429}.get(failed.reason, 401)
             return _page(
-                "Sign in with Nexudus", _form(pending, request_id, email=email, error=MESSAGES[failed.reason]), status
+                "Sign in with Nexudus",
+                _form(
+                    pending,
+                    request_id,
+                    email=email,
+                    error=MESSAGES[failed.reason],
+                    offer_code=failed.reason == "unrecognised",
+                ),
+                status,
             )
         target = await self.provider.complete_sign_in(request_id, grant_id, email, tokens)
         return RedirectResponse(target, status_code=303, headers=HEADERS)

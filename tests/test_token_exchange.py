@@ -1,0 +1,129 @@
+"""The one token exchange (`nexudus.auth.exchange_token`), used by the API client's password flow and
+by the sign-in pages alike: two-factor refusals recognised whatever their wording's case and
+separators, an unrecognised refusal answered with the code field offered, probe showing the error
+code it met, and each mode's start-up line saying what it needs."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pyotp
+import pytest
+
+from nexudus_identity_mcp.cli.main import log_what_the_mode_needs
+from nexudus_identity_mcp.cli.probe import run_probe
+from nexudus_identity_mcp.nexudus import NexudusClient
+from nexudus_identity_mcp.nexudus.auth import classify_refusal
+from nexudus_identity_mcp.sandbox import Sandbox
+from nexudus_identity_mcp.sandbox.loopback import ServedApp, free_port
+from nexudus_identity_mcp.sandbox.state import STAFF_PASSWORD, STAFF_TOTP_SECRET, TOTP_PASSWORD, TOTP_USER
+
+from .conftest import settings_for
+from .signin_browser import hidden_inputs, sign_in
+from .test_signin import CARLA, SignInServer, authorize_url, oauth_app, register
+
+PACKAGE = Path(__file__).parent.parent / "server" / "nexudus_identity_mcp"
+
+
+@pytest.mark.parametrize(
+    ("error", "description", "kind"),
+    [
+        ("invalid_grant", "two_factor_auth_check", "two_factor"),
+        ("invalid_grant", "Two-Factor authentication required", "two_factor"),
+        ("invalid_grant", "TOTP", "two_factor"),
+        ("TwoFactorRequired", "", "two_factor"),
+        ("invalid_grant", "MFA_REQUIRED", "two_factor"),
+        ("invalid_grant", "A two-factor authentication code (totp) is required for this user.", "two_factor"),
+        ("invalid_grant", "The two-factor authentication code is incorrect.", "two_factor"),
+        ("invalid_grant", "The user name or password is incorrect.", "credentials"),
+        ("invalid_grant", "API access is not enabled for this user.", "api_access"),
+        ("invalid_grant", "login_check_pending", "unrecognised"),
+        ("invalid_grant", "", "unrecognised"),
+    ],
+)
+def test_refusals_are_classified_whatever_their_wording(error: str, description: str, kind: str) -> None:
+    assert classify_refusal(error, description) == kind
+
+
+def test_only_the_exchange_builds_a_token_request() -> None:
+    """One place asks /api/token for a token (the sandbox, which answers it, aside)."""
+    users = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if "sandbox" not in path.parts and '"/api/token"' in path.read_text()
+    )
+    assert users == ["nexudus/auth.py"]
+    assert len(re.findall(r'"/api/token"', (PACKAGE / "nexudus" / "auth.py").read_text())) == 1
+
+
+@pytest.fixture
+def wording_server(tmp_path: Path) -> Iterator[SignInServer]:
+    sandbox = Sandbox()
+    port = free_port()
+    with ServedApp(oauth_app(sandbox, tmp_path, port), port=port, lifespan="auto") as served:
+        yield SignInServer(served.url, sandbox, tmp_path)
+
+
+def test_a_snake_case_two_factor_refusal_asks_for_the_code(wording_server: SignInServer) -> None:
+    wording_server.sandbox.state.two_factor_wording = "two_factor_auth_check"
+    client = register(wording_server)
+    asked = sign_in(authorize_url(wording_server, client), CARLA, STAFF_PASSWORD)
+    assert 'name="code"' in asked.page and "did not accept that email" not in asked.page
+    done = sign_in(
+        authorize_url(wording_server, client), CARLA, STAFF_PASSWORD, code=pyotp.TOTP(STAFF_TOTP_SECRET).now()
+    )
+    assert done.code
+
+
+def test_an_unrecognised_refusal_offers_the_code_field(wording_server: SignInServer) -> None:
+    wording_server.sandbox.state.two_factor_wording = "login_check_pending"
+    client = register(wording_server)
+    with httpx2.Client(follow_redirects=False, timeout=30) as browser:
+        page_url = browser.get(authorize_url(wording_server, client)).headers["location"]
+        page = browser.get(page_url).text
+        origin = {"Origin": wording_server.url}
+        first = browser.post(
+            f"{wording_server.url}/signin",
+            data=hidden_inputs(page) | {"email": CARLA, "password": STAFF_PASSWORD},
+            headers=origin,
+        )
+        assert first.status_code == 401 and "two-step sign-in" in first.text
+        assert re.search(r'<input id="code" name="code"[^>]*>', first.text), "the code field is offered"
+        assert "required" not in re.search(r'<input id="code" name="code"[^>]*>', first.text).group(0)  # type: ignore[union-attr]
+        second = browser.post(
+            f"{wording_server.url}/signin",
+            data=hidden_inputs(first.text)
+            | {"email": CARLA, "password": STAFF_PASSWORD, "code": pyotp.TOTP(STAFF_TOTP_SECRET).now()},
+            headers=origin,
+        )
+    assert second.status_code == 303 and "code=" in second.headers["location"]
+
+
+@pytest.mark.anyio
+async def test_probe_shows_the_token_endpoints_error_code() -> None:
+    sandbox = Sandbox()
+    sandbox.state.two_factor_wording = "two_factor_auth_check"
+    settings = settings_for(token=None, username=TOTP_USER, password=TOTP_PASSWORD)
+    async with NexudusClient(settings, transport=sandbox.transport()) as client:
+        findings = await run_probe(client)
+    [auth] = [f for f in findings if f.assumption.startswith("The password credentials")]
+    assert auth.verdict == "failed" and "invalid_grant: two_factor_auth_check" in auth.observed
+    assert TOTP_PASSWORD not in repr(findings)
+
+
+def test_each_mode_says_what_it_needs(caplog: pytest.LogCaptureFixture) -> None:
+    log = logging.getLogger("test-startup")
+    caplog.set_level("INFO", logger="test-startup")
+    bare = {"token": None}
+    log_what_the_mode_needs(log, settings_for(**bare, mcp_auth="oauth"), http=True)
+    oauth_line = caplog.records[-1].getMessage()
+    assert "not_configured" not in oauth_line and "signs in with their own Nexudus account" in oauth_line
+    log_what_the_mode_needs(log, settings_for(**bare, mcp_auth="oauth-external"), http=True)
+    assert "service account" in caplog.records[-1].getMessage()
+    assert "not_configured" in caplog.records[-1].getMessage()
+    log_what_the_mode_needs(log, settings_for(**bare), http=False)
+    assert "not_configured" in caplog.records[-1].getMessage()
