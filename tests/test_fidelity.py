@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import date
 from typing import Any
 
 import httpx2
@@ -262,10 +263,15 @@ async def test_sandbox_profiles_filter_as_they_say(profile: str) -> None:
     sandbox = Sandbox(SandboxState(profile=profile))
     async with httpx2.AsyncClient(transport=sandbox.transport(), base_url="http://127.0.0.1") as http:
         for f in SEARCH_FILTERS:
-            value = {"CoworkerId": 2003, "BusinessId": 1003, "Name": "address", "CoworkerFullName": "Okafor"}.get(
-                f.argument, 4
-            )
-            page = (await http.get(PATH, params={f.param: value, "size": 100}, headers=AUTH)).json()
+            value = {
+                "CoworkerId": 2003,
+                "BusinessId": 1003,
+                "Name": "address",
+                "CoworkerFullName": "Okafor",
+                "ExpiresBefore": date(2030, 1, 1),
+                "ExpiresOnOrAfter": date(2031, 1, 1),
+            }.get(f.argument, 4)
+            page = (await http.get(PATH, params={f.param: f.api_value(value), "size": 100}, headers=AUTH)).json()
             honoured = all(f.matches(r, value) for r in page["Records"])
             assert honoured == (profile == "documented" or f.param in LIVE_HONOURED_FILTERS), f.param
             get = (await http.get(f"{PATH}/87654301", headers=AUTH)).json()

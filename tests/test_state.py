@@ -12,7 +12,7 @@ import pytest
 from nexudus_identity_mcp.nexudus import ErrorKind, NexudusError
 from nexudus_identity_mcp.nexudus.budget import RequestBudget
 from nexudus_identity_mcp.state import LockNotGranted, MemoryStore, Rate, StateStore, StateUnavailable
-from nexudus_identity_mcp.state.base import BudgetExhausted
+from nexudus_identity_mcp.state.base import AttemptsExhausted, BudgetExhausted
 from nexudus_identity_mcp.state.redis_store import RedisStore
 from nexudus_identity_mcp.state.sqlite_store import SqliteStore
 
@@ -95,6 +95,52 @@ async def test_bucket_allows_its_capacity_then_says_how_long_to_wait(store: Stat
         await store.take("writes:a", rate)
     assert 0 < empty.value.retry_after <= 60 / 10 + 0.5
     await store.take("writes:b", rate)  # another bucket is independent
+
+
+async def test_attempts_count_against_every_limit_or_none(store: StateStore) -> None:
+    limits = [("caller:ana", 3), ("check:1", 2)]
+    await store.count_attempt(limits, window=600)
+    await store.count_attempt(limits, window=600)
+    with pytest.raises(AttemptsExhausted) as full:
+        await store.count_attempt(limits, window=600)
+    assert full.value.key == "check:1" and 590 < full.value.retry_after <= 600
+    # The refused attempt counted against nothing: the caller has one left, for another check.
+    await store.count_attempt([("caller:ana", 3), ("check:2", 2)], window=600)
+    with pytest.raises(AttemptsExhausted) as caller_full:
+        await store.count_attempt([("caller:ana", 3), ("check:3", 2)], window=600)
+    assert caller_full.value.key == "caller:ana"
+    await store.count_attempt([("caller:ben", 3), ("check:2", 2)], window=600)  # check 2's second try
+    with pytest.raises(AttemptsExhausted):
+        await store.count_attempt([("caller:ben", 3), ("check:2", 2)], window=600)
+
+
+async def test_a_dozen_attempts_at_once_get_exactly_the_limit(store: StateStore, tmp_path: Path) -> None:
+    """Twelve parallel attempts against a limit of five: five are counted, seven refused, whatever the
+    interleaving. SQLite is hit through two stores on one file, as two worker processes do."""
+    stores = [store, SqliteStore(tmp_path)] if store.backend == "sqlite" else [store]
+    outcomes: list[bool] = []
+
+    async def attempt(n: int) -> None:
+        try:
+            await stores[n % len(stores)].count_attempt([("check:12", 5), (f"caller:{n % 3}", 12)], window=600)
+            outcomes.append(True)
+        except AttemptsExhausted:
+            outcomes.append(False)
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            for n in range(12):
+                tg.start_soon(attempt, n)
+    assert sorted(outcomes) == [False] * 7 + [True] * 5
+
+
+@pytest.mark.slow  # waits on real time (a fraction of a second)
+async def test_an_attempt_window_ends(store: StateStore) -> None:
+    await store.count_attempt([("check:5", 1)], window=0.2)
+    with pytest.raises(AttemptsExhausted):
+        await store.count_attempt([("check:5", 1)], window=0.2)
+    await anyio.sleep(0.3)
+    await store.count_attempt([("check:5", 1)], window=0.2)
 
 
 @pytest.mark.slow  # waits on real time or a loopback server (seconds)

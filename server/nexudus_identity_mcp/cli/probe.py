@@ -20,12 +20,22 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .. import __version__
 from ..nexudus import ErrorKind, NexudusClient, NexudusError
-from ..record.fields import BY_NAME, READ_ONLY_NAMES, RESOURCE_PATH, SEARCH_FILTERS, SearchFilter, fold, put_body
+from ..record.fields import (
+    BY_NAME,
+    READ_ONLY_NAMES,
+    RESOURCE_PATH,
+    SEARCH_FILTERS,
+    SearchFilter,
+    calendar_day,
+    fold,
+    put_body,
+)
 from ..tools.search import MAX_SCAN_PAGES, MAX_SCAN_ROWS
 
 Verdict = Literal["ok", "differs", "unknown", "absent", "failed", "skipped"]
@@ -159,15 +169,15 @@ class Probe:
             value, check_id = _probe_value(f, sample)
             assumption = f"Search filter {f.argument} ({f.match}) is honoured as {f.param}"
             if value is None:
-                self.add(assumption, f"no check in the first {len(sample)} has a {f.argument}", "unknown", _ACT[None])
+                self.add(assumption, f"no check in the first {len(sample)} has a {f.row_field}", "unknown", _ACT[None])
                 continue
             try:
-                page = await self.client.search_checks(page=1, size=SAMPLE_SIZE, filters={f.param: value})
+                page = await self.client.search_checks(page=1, size=SAMPLE_SIZE, filters={f.param: f.api_value(value)})
             except NexudusError as error:
                 self.add(assumption, f"the search failed: {error.kind} (HTTP {error.status})", "failed", _ACT[False])
                 continue
             wrong = sum(1 for r in page.records if not f.matches(r, value))
-            source = f"the {f.argument} of check {check_id}"
+            source = f"the {f.row_field} of check {check_id}"
             if wrong:
                 self.add(
                     assumption,
@@ -208,7 +218,7 @@ class Probe:
             page = await self.client.search_checks(page=1, size=SAMPLE_SIZE, filters={f.param: fragment})
         except NexudusError:
             return False
-        return any(fold(fragment) in fold(str(r.get(f.argument) or "")) for r in page.records)
+        return any(fold(fragment) in fold(str(r.get(f.row_field) or "")) for r in page.records)
 
     async def _accents(self, f: SearchFilter, value: str) -> bool | None:
         """For a text with accents: whether the API finds it by the text without them (None: no
@@ -220,7 +230,7 @@ class Probe:
             page = await self.client.search_checks(page=1, size=SAMPLE_SIZE, filters={f.param: plain})
         except NexudusError:
             return None
-        return any(fold(str(r.get(f.argument) or "")) == plain for r in page.records)
+        return any(fold(str(r.get(f.row_field) or "")) == plain for r in page.records)
 
     # ------------------------------------------------------------ paging
     async def _paging(self, sample: list[dict[str, Any]]) -> None:
@@ -357,7 +367,14 @@ _NO_COMMANDS = "no command can be offered; status changes stay in the admin pane
 
 def _probe_value(f: SearchFilter, sample: list[dict[str, Any]]) -> tuple[Any, Any]:
     """The least common value of the filter's field in the sample, and a check that has it: a value
-    that does not match every check, so that honouring the filter shows."""
+    that does not match every check, so that honouring the filter shows. For a date window: the day
+    after the earliest date (before), or the latest date (on or after)."""
+    if f.match in ("before", "on_or_after"):
+        days = sorted((d, r.get("Id")) for r in sample if (d := calendar_day(r.get(f.row_field))) is not None)
+        if not days:
+            return None, None
+        day, check_id = days[0] if f.match == "before" else days[-1]
+        return (day + timedelta(days=1) if f.match == "before" else day), check_id
     values = Counter(r.get(f.argument) for r in sample if r.get(f.argument) not in (None, ""))
     if not values:
         return None, None

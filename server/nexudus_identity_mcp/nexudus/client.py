@@ -31,7 +31,7 @@ import anyio
 import httpx2
 
 from .. import __version__
-from ..record.fields import RESOURCE_PATH, ROLE_FOR
+from ..record.fields import COWORKERS_PATH, RESOURCE_PATH, ROLE_FOR
 from ..settings import CREDENTIAL_VARIABLES, Settings
 from .auth import CALLER_BEARER, Auth
 from .envelopes import (
@@ -189,19 +189,52 @@ class NexudusClient:
             **(filters or {}),
         }
         params.update({k: v for k, v in named.items() if v is not None})
+        return await self._search_page("search", RESOURCE_PATH, params, order_by, descending)
+
+    async def search_coworkers(
+        self,
+        *,
+        page: int = 1,
+        size: int = 25,
+        filters: Mapping[str, Any] | None = None,
+        order_by: str | None = None,
+        descending: bool | None = None,
+    ) -> SearchPage:
+        """One page of the members (coworkers) search, `filters` by their API names (`Coworker_…`). Needs
+        the Coworker-List role. The API ignores a parameter it does not know: check the rows."""
+        params: dict[str, Any] = {"page": page, "size": size}
+        params.update({k: v for k, v in (filters or {}).items() if v is not None})
+        return await self._search_page("coworker_search", COWORKERS_PATH, params, order_by, descending)
+
+    async def get_coworker(self, coworker_id: int, *, deadline: float | None = None) -> dict[str, Any]:
+        """One member (coworker) record by Id. Needs the Coworker-Read role."""
+        body = await self._call("coworker_get", "GET", f"{COWORKERS_PATH}/{int(coworker_id)}", deadline=deadline)
+        if not isinstance(body, dict) or body.get("Id") != coworker_id:
+            raise NexudusError(
+                ErrorKind.UPSTREAM_ERROR,
+                f"Nexudus answered the read of coworker {coworker_id} with something other than that record.",
+                status=200,
+                operation="coworker_get",
+            )
+        return body
+
+    async def _search_page(
+        self, op: Operation, path: str, params: dict[str, Any], order_by: str | None, descending: bool | None
+    ) -> SearchPage:
         if order_by:
             params["orderBy"] = order_by
             if descending is not None:
                 # The docs disagree on `dir` (1/-1 or 0/1); -1 and 1 mean the same in both readings
                 # only for descending=False, so descending is sent as the documented -1.
                 params["dir"] = -1 if descending else 1
-        body = await self._call("search", "GET", RESOURCE_PATH, params=params)
+        page, size = params["page"], params["size"]
+        body = await self._call(op, "GET", path, params=params)
         if not isinstance(body, dict) or not isinstance(body.get("Records"), list):
             raise NexudusError(
                 ErrorKind.UPSTREAM_ERROR,
-                "Nexudus answered the search with something other than a page of records.",
+                f"Nexudus answered the {_NOUN[op]} with something other than a page of records.",
                 status=200,
-                operation="search",
+                operation=op,
             )
         records = [r for r in body["Records"] if isinstance(r, dict)]
         return SearchPage(
@@ -469,7 +502,9 @@ class NexudusClient:
         if status == 404:
             return NexudusError(
                 ErrorKind.NOT_FOUND,
-                "Nexudus found no such coworker identity check (HTTP 404).",
+                "Nexudus found no such coworker (HTTP 404)."
+                if op.startswith("coworker_")
+                else "Nexudus found no such coworker identity check (HTTP 404).",
                 status=status,
                 operation=op,
             )
@@ -540,4 +575,6 @@ _NOUN: dict[str, str] = {
     "token": "token request",
     "commands": "list of commands",
     "run_command": "command",
+    "coworker_search": "coworker search",
+    "coworker_get": "coworker read",
 }

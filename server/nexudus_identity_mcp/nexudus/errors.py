@@ -31,7 +31,7 @@ class ErrorKind(StrEnum):
     CONFIRMATION_REQUIRED = "confirmation_required"
 
 
-Operation = Literal["get", "search", "update", "token", "commands", "run_command"]
+Operation = Literal["get", "search", "update", "token", "commands", "run_command", "coworker_search", "coworker_get"]
 
 # Operations that must never be sent twice: retried only when the request surely never left
 # (the connection could not be made); a failure after it was sent leaves the outcome unknown.

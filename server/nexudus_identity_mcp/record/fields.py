@@ -17,8 +17,8 @@ three roles:
 The field list of a real record is not closed: the API may send fields this table does not know.
 `put_body` keeps them (a PUT is a full replace, so leaving one out could clear it) and `shown`
 decides what of them a model may see (plain non-string scalars only). `SEARCH_FILTERS` maps the
-find tool's filters to the API's query parameters and says how a returned row is checked against
-each, so a filter the API ignores is caught rather than trusted.
+find tool's filters (the expiry window included) to the API's query parameters and says how a
+returned row is checked against each, so a filter the API ignores is caught rather than trusted.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from .enums import (
@@ -202,21 +203,57 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
+def calendar_day(value: Any) -> date | None:
+    """The calendar date a date field holds, as written (`2031-03-14T00:00:00Z` -> 2031-03-14): the API
+    writes a date as the space's wall clock, so the date part is the day, whatever suffix follows."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class SearchFilter:
-    """One filter of the find tool: the API's query parameter for it, and how a row is checked."""
+    """One filter of a find tool: the API's query parameter for it, and how a row is checked.
 
-    argument: str  # the find tool's property, a field name
+    `match`: `equals` (an Id or enum code), `contains` (text, any case, accents ignored), `same_text`
+    (the whole text, any case: an email), `before` / `on_or_after` (a date window on a date field,
+    sent as the API's `to_…` / `from_…` range parameters, which are inclusive and take minutes)."""
+
+    argument: str  # the find tool's property
     param: str  # the API's query parameter (inferred from the API's naming pattern, not published)
-    match: Literal["equals", "contains"]
+    match: Literal["equals", "contains", "same_text", "before", "on_or_after"]
+    field: str = ""  # the row's field it is checked on; the argument's own name when empty
+
+    @property
+    def row_field(self) -> str:
+        return self.field or self.argument
 
     def matches(self, row: Mapping[str, Any], wanted: Any) -> bool:
-        value = row.get(self.argument)
+        value = row.get(self.row_field)
         if self.match == "contains":
             return isinstance(value, str) and fold(str(wanted)) in fold(value)
+        if self.match == "same_text":
+            return isinstance(value, str) and value.strip().casefold() == str(wanted).strip().casefold()
+        if self.match in ("before", "on_or_after"):
+            day = calendar_day(value)
+            if day is None:
+                return False
+            return bool(day < wanted) if self.match == "before" else bool(day >= wanted)
         return bool(value == wanted) and not isinstance(value, bool)
 
+    def api_value(self, wanted: Any) -> Any:
+        """The query parameter's value: a window's day as the inclusive minute bound the API takes."""
+        if self.match == "before":
+            return f"{wanted - timedelta(days=1):%Y-%m-%d}T23:59"
+        if self.match == "on_or_after":
+            return f"{wanted:%Y-%m-%d}T00:00"
+        return wanted
 
+
+EXPIRY = "IdentityDocumentExpirationDate"
 SEARCH_FILTERS: tuple[SearchFilter, ...] = (
     SearchFilter("CoworkerId", "CoworkerIdentityCheck_Coworker", "equals"),
     SearchFilter("BusinessId", "CoworkerIdentityCheck_Business", "equals"),
@@ -224,6 +261,9 @@ SEARCH_FILTERS: tuple[SearchFilter, ...] = (
     SearchFilter("CoworkerFullName", "CoworkerIdentityCheck_Coworker_FullName", "contains"),
     SearchFilter("VerificationStatus", "CoworkerIdentityCheck_VerificationStatus", "equals"),
     SearchFilter("VerificationType", "CoworkerIdentityCheck_VerificationType", "equals"),
+    # The expiry window: the range filters the official CLI lists for this entity (API-FACTS, third survey).
+    SearchFilter("ExpiresBefore", f"to_CoworkerIdentityCheck_{EXPIRY}", "before", EXPIRY),
+    SearchFilter("ExpiresOnOrAfter", f"from_CoworkerIdentityCheck_{EXPIRY}", "on_or_after", EXPIRY),
 )
 FILTER_BY_ARGUMENT: dict[str, SearchFilter] = {f.argument: f for f in SEARCH_FILTERS}
 FILTER_BY_PARAM: dict[str, SearchFilter] = {f.param: f for f in SEARCH_FILTERS}
@@ -253,6 +293,10 @@ ROLE_FOR = {
     # Inferred, not documented: listing commands reads, running one edits.
     "commands": "CoworkerIdentityCheck-Read",
     "run_command": "CoworkerIdentityCheck-Edit",
+    # The members (coworkers) resource: finding a member, and naming one in a reassignment.
+    "coworker_search": "Coworker-List",
+    "coworker_get": "Coworker-Read",
 }
 
 RESOURCE_PATH = "/api/spaces/coworkeridentitychecks"
+COWORKERS_PATH = "/api/spaces/coworkers"

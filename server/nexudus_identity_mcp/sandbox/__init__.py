@@ -5,6 +5,8 @@ from .app import Sandbox, SandboxTransport, serve
 from .state import (
     ADMIN_PASSWORD,
     ADMIN_USER,
+    CHECKS_ONLY_PASSWORD,
+    CHECKS_ONLY_USER,
     OOPS_TEXT,
     SANDBOX_TOKEN,
     TOTP_PASSWORD,
@@ -23,6 +25,8 @@ from .state import (
 __all__ = [
     "ADMIN_PASSWORD",
     "ADMIN_USER",
+    "CHECKS_ONLY_PASSWORD",
+    "CHECKS_ONLY_USER",
     "OOPS_TEXT",
     "SANDBOX_TOKEN",
     "TOTP_PASSWORD",

@@ -48,7 +48,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..record.fields import BY_NAME, RESOURCE_PATH, ROLE_FOR, SENT_FIELDS
+from ..record.fields import BY_NAME, COWORKERS_PATH, RESOURCE_PATH, ROLE_FOR, SENT_FIELDS, fold
 from ..record.timefmt import format_utc, parse_datetime
 from .commands import listed_commands, run_command
 from .state import (
@@ -83,6 +83,8 @@ class Sandbox:
                 Route(RESOURCE_PATH + "/commands", self._commands, methods=["GET"]),
                 Route(RESOURCE_PATH + "/runcommand", self._runcommand, methods=["POST"]),
                 Route(RESOURCE_PATH + "/{id}", self._get, methods=["GET"]),
+                Route(COWORKERS_PATH, self._coworker_search, methods=["GET"]),
+                Route(COWORKERS_PATH + "/{id}", self._coworker_get, methods=["GET"]),
                 Route("/_sandbox/reset", self._control_reset, methods=["POST"]),
                 Route("/_sandbox/faults", self._control_faults, methods=["POST"]),
                 Route("/_sandbox/requests", self._control_requests, methods=["GET"]),
@@ -283,18 +285,8 @@ class Sandbox:
         return await self._answer(request, "search", self._search_inner)
 
     async def _search_inner(self, request: Request, _user: str | None) -> Response:
-        q = request.query_params
-        try:
-            page = max(int(q.get("page", 1)), 1)
-            size = min(max(int(q.get("size", 25)), 1), 1000)
-        except ValueError:
-            return JSONResponse({"Message": "page and size must be integers."}, status_code=400)
+        q = self._honoured(request.query_params)
         rows = list(self.state.records.values())
-        # The live profile ignores the parameters it does not honour, as the API ignores any it does not know.
-        honoured = self.state.honoured_filters or frozenset()
-        q = QueryParams(
-            [(k, v) for k, v in q.multi_items() if not k.startswith("CoworkerIdentityCheck_") or k in honoured]
-        )
         int_filters = {
             "CoworkerIdentityCheck_Coworker": "CoworkerId",
             "CoworkerIdentityCheck_Business": "BusinessId",
@@ -315,31 +307,56 @@ class Sandbox:
             if q.get(param):
                 needle = q[param].casefold()
                 rows = [r for r in rows if needle in (r.get(name) or "").casefold()]
-        order = q.get("orderBy") or "Id"
-        if order not in BY_NAME:
-            order = "Id"
-        descending = q.get("dir") == "-1"
-        rows.sort(
-            key=lambda r: (r.get(order) is None, r.get(order) if r.get(order) is not None else 0), reverse=descending
-        )
-        total = len(rows)
-        pages = max((total + size - 1) // size, 1)
-        chunk = rows[(page - 1) * size : page * size]
-        return JSONResponse(
-            {
-                "Records": chunk,
-                "CurrentPage": page,
-                "CurrentPageSize": size,
-                "CurrentOrderField": order,
-                "CurrentSortDirection": -1 if descending else 1,
-                "FirstItem": (page - 1) * size + 1 if chunk else 0,
-                "LastItem": (page - 1) * size + len(chunk),
-                "TotalItems": total,
-                "TotalPages": pages,
-                "HasNextPage": page < pages,
-                "HasPreviousPage": page > 1,
-            }
-        )
+        # Range filters on the record's date fields: from_… on or after, to_… on or before, in minutes.
+        for f in (f for f in BY_NAME.values() if f.type == "datetime"):
+            for bound in ("from", "to"):
+                param = f"{bound}_CoworkerIdentityCheck_{f.name}"
+                if param not in q:
+                    continue
+                limit = parse_datetime(q[param])
+                if limit is None:
+                    return JSONResponse({"Message": f"{param} must be a date (YYYY-MM-DDTHH:mm)."}, status_code=400)
+                rows = [r for r in rows if _within(r.get(f.name), limit, bound)]
+        return _page(request, rows, sortable=BY_NAME)
+
+    async def _coworker_search(self, request: Request) -> Response:
+        return await self._answer(request, "coworker_search", self._coworker_search_inner)
+
+    async def _coworker_search_inner(self, request: Request, _user: str | None) -> Response:
+        q = self._honoured(request.query_params)
+        rows = list(self.state.coworkers.values())
+        if q.get("Coworker_FullName"):
+            needle = q["Coworker_FullName"].casefold()  # any case; accents must match, as a SQL collation does
+            rows = [r for r in rows if needle in (r.get("FullName") or "").casefold()]
+        if q.get("Coworker_Email"):
+            email = q["Coworker_Email"].strip().casefold()  # the whole address (a public client saw exact match)
+            rows = [r for r in rows if (r.get("Email") or "").casefold() == email]
+        if "Coworker_InvoicingBusiness" in q:
+            try:
+                business = int(q["Coworker_InvoicingBusiness"])
+            except ValueError:
+                return JSONResponse({"Message": "Coworker_InvoicingBusiness must be an integer."}, status_code=400)
+            rows = [r for r in rows if r.get("InvoicingBusinessId") == business]
+        if q.get("Coworker_Active") in ("true", "false"):
+            rows = [r for r in rows if r.get("Active") is (q["Coworker_Active"] == "true")]
+        sortable = {name for row in rows for name in row}
+        return _page(request, rows, sortable=sortable)
+
+    async def _coworker_get(self, request: Request) -> Response:
+        return await self._answer(request, "coworker_get", self._coworker_get_inner)
+
+    async def _coworker_get_inner(self, request: Request, _user: str | None) -> Response:
+        raw = request.path_params["id"]
+        coworker = self.state.coworkers.get(int(raw)) if raw.isdigit() else None
+        if coworker is None:
+            return JSONResponse({"Message": f"No Coworker with Id {raw}."}, status_code=404)
+        return JSONResponse(coworker)
+
+    def _honoured(self, query: QueryParams) -> QueryParams:
+        """The query without the filters this profile ignores (the live API ignores any parameter it
+        does not know); paging and ordering always apply."""
+        honoured = self.state.honoured_filters or frozenset()
+        return QueryParams([(k, v) for k, v in query.multi_items() if k in _PAGING or k in honoured])
 
     async def _put(self, request: Request) -> Response:
         return await self._answer(request, "update", self._put_inner)
@@ -444,6 +461,60 @@ class SandboxTransport(httpx2.ASGITransport):
             raise httpx2.RemoteProtocolError(
                 "Server disconnected without sending a complete response.", request=request
             ) from None
+
+
+_PAGING = frozenset({"page", "size", "orderBy", "dir"})
+
+
+def _within(value: Any, limit: datetime, bound: str) -> bool:
+    moment = parse_datetime(value) if isinstance(value, str) else None
+    if moment is None:
+        return False
+    return moment >= limit if bound == "from" else moment <= limit
+
+
+def _page(request: Request, rows: list[dict[str, Any]], *, sortable: Any) -> Response:
+    """One page of `rows` in the API's search envelope, ordered by `orderBy` (a field in `sortable`; Id
+    otherwise), `dir=-1` descending."""
+    q = request.query_params
+    try:
+        page = max(int(q.get("page", 1)), 1)
+        size = min(max(int(q.get("size", 25)), 1), 1000)
+    except ValueError:
+        return JSONResponse({"Message": "page and size must be integers."}, status_code=400)
+    order = q.get("orderBy") or "Id"
+    if order not in sortable:
+        order = "Id"
+    descending = q.get("dir") == "-1"
+    rows = sorted(rows, key=lambda r: (r.get(order) is None, _sort_key(r.get(order))), reverse=descending)
+    total = len(rows)
+    pages = max((total + size - 1) // size, 1)
+    chunk = rows[(page - 1) * size : page * size]
+    return JSONResponse(
+        {
+            "Records": chunk,
+            "CurrentPage": page,
+            "CurrentPageSize": size,
+            "CurrentOrderField": order,
+            "CurrentSortDirection": -1 if descending else 1,
+            "FirstItem": (page - 1) * size + 1 if chunk else 0,
+            "LastItem": (page - 1) * size + len(chunk),
+            "TotalItems": total,
+            "TotalPages": pages,
+            "HasNextPage": page < pages,
+            "HasPreviousPage": page > 1,
+        }
+    )
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if value is None:
+        return (0, 0)
+    if isinstance(value, str):
+        return (2, fold(value))
+    if isinstance(value, (int, float)):
+        return (1, value)
+    return (3, str(value))
 
 
 def _answered(entry: RequestRecord, response: Response) -> Response:

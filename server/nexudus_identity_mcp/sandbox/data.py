@@ -1,11 +1,16 @@
-"""Deterministic seed data for the sandbox: three locations, eight members, twelve checks.
+"""Deterministic seed data for the sandbox: three locations, fourteen members, twelve checks.
 
 Every verification status and both verification types appear, so a demo or an evaluation reads like
-a real space. Names, document numbers and session ids are fictional.
+a real space. The members include names that are easy to confuse (Ana Ribeiro and Ana Ribeira;
+Tomás Ferreira and Tomas Ferreira; two Grace Okafors, one inactive; Oliver Bennett and Oliver
+Bennet), accented names, members at every location and inactive ones, so finding a member can go
+wrong in the ways it goes wrong at a real desk. Names, emails, document numbers and session ids are
+fictional.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 BUSINESSES: dict[int, str] = {
@@ -14,16 +19,45 @@ BUSINESSES: dict[int, str] = {
     1003: "Canal Studios Amsterdam",
 }
 
-# Id -> (full name, business id, company name or None)
+
+@dataclass(frozen=True)
+class Member:
+    """A coworker as the sandbox keeps it: the home location (InvoicingBusinessId) and every
+    location the member belongs to (Businesses)."""
+
+    full_name: str
+    business_id: int
+    company: str | None
+    email: str
+    active: bool = True
+    other_businesses: tuple[int, ...] = ()
+
+    @property
+    def businesses(self) -> list[int]:
+        return [self.business_id, *self.other_businesses]
+
+
+MEMBERS: dict[int, Member] = {
+    2001: Member("Ana Ribeiro", 1001, None, "ana.ribeiro@members.sandbox.example"),
+    2002: Member("Tomás Ferreira", 1001, "Ferreira & Filhos Lda", "tomas@ferreira-filhos.example"),
+    2003: Member("Priya Natarajan", 1002, None, "priya.n@members.sandbox.example"),
+    2004: Member("Oliver Bennett", 1002, "Bennett Design Ltd", "oliver@bennett-design.example"),
+    2005: Member("Grace Okafor", 1002, None, "grace.okafor@members.sandbox.example", other_businesses=(1003,)),
+    2006: Member("Sanne de Vries", 1003, None, "sanne.devries@members.sandbox.example"),
+    2007: Member("Lars Hoekstra", 1003, "Hoekstra Analytics BV", "lars@hoekstra-analytics.example"),
+    2008: Member("Mei Lin Chen", 1003, None, "meilin.chen@members.sandbox.example"),
+    # Easy to confuse with the members above.
+    2009: Member("Ana Ribeira", 1002, None, "ana.ribeira@members.sandbox.example"),
+    2010: Member("Tomas Ferreira", 1003, None, "tferreira@members.sandbox.example"),
+    2011: Member("Grace Okafor", 1001, None, "g.okafor@old-mail.example", active=False),
+    2012: Member("Oliver Bennet", 1001, None, "oliver.bennet@members.sandbox.example"),
+    2013: Member("Zoë Kowalczyk", 1001, "Kowalczyk Studio", "zoe@kowalczyk-studio.example"),
+    2014: Member("Søren Ågård", 1003, None, "soren.agard@members.sandbox.example", active=False),
+}
+
+# Id -> (full name, business id, company name or None): what a check's joined fields come from.
 COWORKERS: dict[int, tuple[str, int, str | None]] = {
-    2001: ("Ana Ribeiro", 1001, None),
-    2002: ("Tomás Ferreira", 1001, "Ferreira & Filhos Lda"),
-    2003: ("Priya Natarajan", 1002, None),
-    2004: ("Oliver Bennett", 1002, "Bennett Design Ltd"),
-    2005: ("Grace Okafor", 1002, None),
-    2006: ("Sanne de Vries", 1003, None),
-    2007: ("Lars Hoekstra", 1003, "Hoekstra Analytics BV"),
-    2008: ("Mei Lin Chen", 1003, None),
+    i: (m.full_name, m.business_id, m.company) for i, m in MEMBERS.items()
 }
 
 # Codes: VerificationType 1 IdDocument, 2 Address; VerificationStatus 0 None … 5 Cancelled;
@@ -178,6 +212,28 @@ def seed_checks() -> list[dict[str, Any]]:
         }
         record.update(check)
         out.append(record)
+    return out
+
+
+def seed_coworkers() -> dict[int, dict[str, Any]]:
+    """The coworker records as the API returns them (the fields this server reads, and a few more)."""
+    out = {}
+    for n, (coworker_id, m) in enumerate(MEMBERS.items()):
+        out[coworker_id] = {
+            "Id": coworker_id,
+            "FullName": m.full_name,
+            "Email": m.email,
+            "CompanyName": m.company,
+            "BillingName": m.company or m.full_name,
+            "CoworkerType": 2 if m.company else 1,
+            "InvoicingBusinessId": m.business_id,
+            "InvoicingBusinessName": BUSINESSES[m.business_id],
+            "Businesses": m.businesses,
+            "Active": m.active,
+            "MobilePhone": f"+351 91{n:01d} 555 {coworker_id % 1000:04d}",
+            "CreatedOn": f"2025-0{1 + n % 9}-0{1 + n % 9}T10:00:00Z",
+            "UpdatedOn": f"2026-09-{10 + n:02d}T12:00:00Z",
+        }
     return out
 
 

@@ -6,8 +6,10 @@ A profile picks which API the sandbox imitates:
   honoured; records carry only the fields of the field table.
 - `live`: the API's habits seen by public clients (API-FACTS, "Second survey"). Unknown query
   parameters are silently ignored: only `honoured_filters` filter (by default the member and the
-  location, the two the CLI and sibling entities confirm); records carry extra fields no page
-  lists (text, numbers, an object), and a PUT that leaves one out clears it.
+  location of a check, the two the CLI and sibling entities confirm, and a coworker's email, which
+  a public client confirms); so the expiry window and the coworker name and location filters are
+  ignored; records carry extra fields no page lists (text, numbers, an object), and a PUT that
+  leaves one out clears it.
 Both use the joined names the API returns (CoworkerCoworkerType, CoworkerCompanyName, ...).
 """
 
@@ -21,8 +23,9 @@ from typing import Any, Literal
 
 from ..record.enums import EnumType
 from ..record.fields import BY_NAME, FIELDS, ROLE_FOR, SEARCH_FILTERS, SENT_FIELDS
+from ..record.members import MEMBER_FILTERS
 from ..record.timefmt import parse_datetime
-from .data import BUSINESSES, COWORKERS, live_extra_fields, seed_checks
+from .data import BUSINESSES, COWORKERS, live_extra_fields, seed_checks, seed_coworkers
 
 SANDBOX_TOKEN = "sandbox-token"
 ADMIN_USER = "admin@sandbox.example"
@@ -39,17 +42,23 @@ OOPS_TEXT = "Ooops! There was a problem while running this action. Please try ag
 TOTP_USER = "totp@sandbox.example"
 TOTP_PASSWORD = "totp-password"
 TOTP_SECRET = "NEXUDUSSANDBOXTOTP234567"
-Route_ = Literal["token", "get", "search", "update", "commands", "run_command"]
+Route_ = Literal["token", "get", "search", "update", "commands", "run_command", "coworker_search", "coworker_get"]
 # Routes that write, and so count against the write rate.
 WRITE_ROUTES = frozenset({"update", "run_command"})
 MAX_STRING = 1000
 Profile = Literal["documented", "live"]
 PROFILES: tuple[Profile, ...] = ("documented", "live")
 # The filters the live profile honours; the others (`_Name`, `_Coworker_FullName`,
-# `_VerificationStatus`, `_VerificationType`) are inferred names it ignores, as the API ignores
-# any parameter it does not know.
-LIVE_HONOURED_FILTERS = frozenset({"CoworkerIdentityCheck_Coworker", "CoworkerIdentityCheck_Business"})
-ALL_FILTERS = frozenset(f.param for f in SEARCH_FILTERS)
+# `_VerificationStatus`, `_VerificationType`, the expiry window, and a coworker's name and location)
+# are inferred names it ignores, as the API ignores any parameter it does not know.
+LIVE_HONOURED_FILTERS = frozenset(
+    {"CoworkerIdentityCheck_Coworker", "CoworkerIdentityCheck_Business", "Coworker_Email"}
+)
+ALL_FILTERS = frozenset(f.param for f in (*SEARCH_FILTERS, *MEMBER_FILTERS))
+# A user with every identity-check role and none of the coworker roles: finds no member, and a
+# reassignment it makes cannot name the members.
+CHECKS_ONLY_USER = "checks.only@sandbox.example"
+CHECKS_ONLY_PASSWORD = "checks-only-password"
 
 
 @dataclass
@@ -135,6 +144,7 @@ class SandboxState:
     # live one), e.g. "login_check_pending", to try the sign-in page's fallback.
     two_factor_wording: str | None = None
     records: dict[int, dict[str, Any]] = field(default_factory=dict)
+    coworkers: dict[int, dict[str, Any]] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
     requests: list[RequestRecord] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
@@ -160,6 +170,9 @@ class SandboxState:
                 "dev.viewer@sandbox.example": User(STAFF_PASSWORD, frozenset({ROLE_FOR["get"], ROLE_FOR["search"]})),
                 "eve.noapi@sandbox.example": User(STAFF_PASSWORD, ALL_ROLES, api_access=False),
                 TOTP_USER: User(TOTP_PASSWORD, ALL_ROLES, totp_secret=TOTP_SECRET),
+                CHECKS_ONLY_USER: User(
+                    CHECKS_ONLY_PASSWORD, frozenset(r for r in ALL_ROLES if r.startswith("CoworkerIdentityCheck-"))
+                ),
             }
         if not self.records:
             self.reset()
@@ -183,6 +196,7 @@ class SandboxState:
             for record in seed:
                 record.update(live_extra_fields(record))
         self.records = {r["Id"]: with_derived_fields(r) for r in seed}
+        self.coworkers = seed_coworkers()
         self.requests.clear()
         self.faults.clear()
         self.hidden_commands.clear()

@@ -5,7 +5,16 @@ or in-process memory (the default: one process)."""
 from __future__ import annotations
 
 from ..settings import Settings
-from .base import BudgetExhausted, Lease, LockNotGranted, Rate, StateError, StateStore, StateUnavailable
+from .base import (
+    AttemptsExhausted,
+    BudgetExhausted,
+    Lease,
+    LockNotGranted,
+    Rate,
+    StateError,
+    StateStore,
+    StateUnavailable,
+)
 from .memory import MemoryStore
 
 
@@ -22,6 +31,7 @@ def open_store(settings: Settings) -> StateStore:
 
 
 __all__ = [
+    "AttemptsExhausted",
     "BudgetExhausted",
     "Lease",
     "LockNotGranted",

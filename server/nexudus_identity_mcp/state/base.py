@@ -5,6 +5,9 @@
   not granted it within `wait` gets `LockNotGranted` (a retryable `busy` result for the model).
 - `take(bucket, rate)`: one token from a token bucket shared by every process using the store; when
   the bucket is empty the caller learns how long to wait (`BudgetExhausted.retry_after`).
+- `count_attempt(limits, window)`: one attempt counted against several fixed-window counters at once,
+  or against none when any is full (`AttemptsExhausted.retry_after`): the check-and-increment behind
+  the document-number check's per-caller and per-check limits.
 - `put`/`get`/`delete`: a key-value store with expiry (sign-in state, caches).
 
 Three backends: `memory` (one process: stdio, or one HTTP worker), `sqlite` (several workers on one
@@ -18,7 +21,7 @@ from __future__ import annotations
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -41,6 +44,13 @@ class BudgetExhausted(StateError):
     def __init__(self, bucket: str, retry_after: float) -> None:
         super().__init__(f"the {bucket} budget is empty for {retry_after:.2f}s")
         self.bucket = bucket
+        self.retry_after = retry_after
+
+
+class AttemptsExhausted(StateError):
+    def __init__(self, key: str, retry_after: float) -> None:
+        super().__init__(f"the attempts of {key} are used up for {retry_after:.2f}s")
+        self.key = key
         self.retry_after = retry_after
 
 
@@ -122,6 +132,12 @@ class StateStore(ABC):
     @abstractmethod
     async def take(self, bucket: str, rate: Rate) -> None:
         """Take one token or raise BudgetExhausted with the wait until the next one."""
+
+    @abstractmethod
+    async def count_attempt(self, limits: Sequence[tuple[str, int]], window: float) -> None:
+        """Count one attempt against every `(key, limit)`, in one atomic step: when any key already has
+        `limit` attempts in its window, count none and raise AttemptsExhausted with the seconds until
+        that key's window ends. A key's window starts at its first attempt and lasts `window` seconds."""
 
     @abstractmethod
     async def put(self, key: str, value: bytes, ttl: float) -> None: ...

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 import uuid
 import weakref
+from collections.abc import Sequence
 
 import anyio
 
-from .base import BudgetExhausted, Lease, LockNotGranted, Rate, StateStore
+from .base import AttemptsExhausted, BudgetExhausted, Lease, LockNotGranted, Rate, StateStore
 
 
 class MemoryStore(StateStore):
@@ -21,6 +22,7 @@ class MemoryStore(StateStore):
         self._fences: dict[str, int] = {}
         self._buckets: dict[str, tuple[float, float]] = {}  # name -> (tokens, at)
         self._kv: dict[str, tuple[bytes, float]] = {}
+        self._attempts: dict[str, tuple[int, float]] = {}  # key -> (count, window ends)
 
     async def acquire(self, name: str, ttl: float, wait: float) -> Lease:
         lock = self._locks.get(name)
@@ -58,6 +60,21 @@ class MemoryStore(StateStore):
             self._buckets[bucket] = (tokens, now)
             raise BudgetExhausted(bucket, (1.0 - tokens) / rate.refill_per_second)
         self._buckets[bucket] = (tokens - 1.0, now)
+
+    async def count_attempt(self, limits: Sequence[tuple[str, int]], window: float) -> None:
+        # No await between the check and the increment: one step for every task of this process.
+        now = time.monotonic()
+        for key, limit in limits:
+            count, ends = self._attempts.get(key, (0, now + window))
+            if ends <= now:
+                self._attempts.pop(key, None)
+            elif count >= limit:
+                raise AttemptsExhausted(key, ends - now)
+        for key, _ in limits:
+            count, ends = self._attempts.get(key, (0, now + window))
+            self._attempts[key] = (count + 1, ends)
+        if len(self._attempts) > 10_000:  # expired windows go, so the table stays small
+            self._attempts = {k: v for k, v in self._attempts.items() if v[1] > now}
 
     async def put(self, key: str, value: bytes, ttl: float) -> None:
         self._kv[key] = (value, time.monotonic() + ttl)

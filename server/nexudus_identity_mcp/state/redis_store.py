@@ -8,6 +8,8 @@ Only Redis's own primitives, each with its failure mode:
   record after each PUT and reports a conflict if another writer's change is lost.
 - Budget: a token bucket in one Lua script using Redis's own clock (`TIME`), so every process draws
   from the same bucket whatever its own clock says.
+- Attempt counters: one Lua script checks every counter and increments them all, or none (the first
+  increment of a window sets its expiry), so no other process counts in between.
 - Expiring keys: `SET … PX`.
 A connection or command failure raises StateUnavailable within the socket timeout (1 s by default),
 and the next command reconnects by itself when Redis is back.
@@ -16,9 +18,10 @@ and the next command reconnects by itself when Redis is back.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from .base import BudgetExhausted, Lease, Rate, StateStore, StateUnavailable, poll_for_lock
+from .base import AttemptsExhausted, BudgetExhausted, Lease, Rate, StateStore, StateUnavailable, poll_for_lock
 
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 _BUCKET = """
@@ -35,6 +38,19 @@ if tokens < 1 then wait = (1 - tokens) / rate else tokens = tokens - 1 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
 return tostring(wait)
+"""
+
+_ATTEMPT = """
+for i, key in ipairs(KEYS) do
+  local count = tonumber(redis.call('GET', key)) or 0
+  if count >= tonumber(ARGV[i + 1]) then
+    return {i, redis.call('PTTL', key)}
+  end
+end
+for _, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 then redis.call('PEXPIRE', key, ARGV[1]) end
+end
+return {0, 0}
 """
 
 
@@ -59,6 +75,7 @@ class RedisStore(StateStore):
         self._prefix = prefix
         self._release = self._redis.register_script(_RELEASE)
         self._bucket = self._redis.register_script(_BUCKET)
+        self._attempt = self._redis.register_script(_ATTEMPT)
 
     async def _do(self, call: Any) -> Any:
         from redis.exceptions import RedisError
@@ -94,6 +111,13 @@ class RedisStore(StateStore):
         )
         if wait > 0:
             raise BudgetExhausted(bucket, wait)
+
+    async def count_attempt(self, limits: Sequence[tuple[str, int]], window: float) -> None:
+        keys = [f"{self._prefix}attempts:{key}" for key, _ in limits]
+        args = [max(int(window * 1000), 1), *(limit for _, limit in limits)]
+        refused, ttl_ms = await self._do(self._attempt(keys=keys, args=args))
+        if int(refused):
+            raise AttemptsExhausted(limits[int(refused) - 1][0], max(int(ttl_ms), 1) / 1000)
 
     async def put(self, key: str, value: bytes, ttl: float) -> None:
         await self._do(self._redis.set(f"{self._prefix}kv:{key}", value, px=max(int(ttl * 1000), 1)))

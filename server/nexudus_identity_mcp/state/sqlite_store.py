@@ -12,18 +12,20 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
 
-from .base import BudgetExhausted, Lease, Rate, StateStore, StateUnavailable, poll_for_lock
+from .base import AttemptsExhausted, BudgetExhausted, Lease, Rate, StateStore, StateUnavailable, poll_for_lock
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS fences (name TEXT PRIMARY KEY, fence INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS attempts (key TEXT PRIMARY KEY, count INTEGER NOT NULL, ends REAL NOT NULL);
 """
 
 
@@ -105,6 +107,26 @@ class SqliteStore(StateStore):
         wait = float(await self._run(draw))
         if wait > 0:
             raise BudgetExhausted(bucket, wait)
+
+    async def count_attempt(self, limits: Sequence[tuple[str, int]], window: float) -> None:
+        def count(db: sqlite3.Connection) -> tuple[str, float] | None:
+            # One BEGIN IMMEDIATE transaction: no other process can count between the check and the increment.
+            now = time.time()
+            db.execute("DELETE FROM attempts WHERE ends <= ?", (now,))
+            for key, limit in limits:
+                row = db.execute("SELECT count, ends FROM attempts WHERE key = ?", (key,)).fetchone()
+                if row is not None and int(row[0]) >= limit:
+                    return key, float(row[1]) - now
+            for key, _ in limits:
+                db.execute(
+                    "INSERT INTO attempts VALUES (?, 1, ?) ON CONFLICT(key) DO UPDATE SET count = count + 1",
+                    (key, now + window),
+                )
+            return None
+
+        refused = await self._run(count)
+        if refused is not None:
+            raise AttemptsExhausted(refused[0], refused[1])
 
     async def put(self, key: str, value: bytes, ttl: float) -> None:
         await self._run(

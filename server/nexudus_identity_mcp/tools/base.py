@@ -20,6 +20,8 @@ ACTION = {
     "token": "the sign-in",
     "commands": "the listing of commands",
     "run_command": "the command",
+    "coworker_search": "the member search",
+    "coworker_get": "the read of a member",
 }
 
 _WRITABLE = frozenset(f.name for f in PUT_FIELDS)

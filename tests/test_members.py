@@ -1,0 +1,113 @@
+"""Members (coworkers): the sandbox's `/api/spaces/coworkers` in both profiles, and the API client's
+coworker search and read, with the role each needs named when it is missing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+import pytest
+
+from nexudus_identity_mcp.nexudus import ErrorKind, NexudusError
+from nexudus_identity_mcp.record.members import MEMBER_FILTERS, member_locations
+from nexudus_identity_mcp.sandbox import (
+    CHECKS_ONLY_PASSWORD,
+    CHECKS_ONLY_USER,
+    SANDBOX_TOKEN,
+    Sandbox,
+    SandboxState,
+)
+from nexudus_identity_mcp.sandbox.data import MEMBERS
+from nexudus_identity_mcp.sandbox.state import LIVE_HONOURED_FILTERS
+
+pytestmark = pytest.mark.anyio
+PATH = "/api/spaces/coworkers"
+AUTH = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
+
+
+async def search(sandbox: Sandbox, **params: Any) -> dict[str, Any]:
+    async with httpx2.AsyncClient(transport=sandbox.transport(), base_url="http://127.0.0.1") as http:
+        response = await http.get(PATH, params={"size": 100, **params}, headers=AUTH)
+        assert response.status_code == 200
+        page: dict[str, Any] = response.json()
+        return page
+
+
+# ------------------------------------------------------------------ the sandbox's coworkers
+def test_the_seed_has_members_easy_to_confuse() -> None:
+    names = [m.full_name for m in MEMBERS.values()]
+    assert names.count("Grace Okafor") == 2 and {"Ana Ribeiro", "Ana Ribeira"} <= set(names)
+    assert {"Tomás Ferreira", "Tomas Ferreira"} <= set(names) and any(not n.isascii() for n in names)
+    assert {m.business_id for m in MEMBERS.values()} == {1001, 1002, 1003}
+    assert {m.active for m in MEMBERS.values()} == {True, False}
+
+
+async def test_documented_profile_honours_every_coworker_filter() -> None:
+    sandbox = Sandbox()
+    everyone = await search(sandbox)
+    assert everyone["TotalItems"] == len(MEMBERS)
+    by_name = await search(sandbox, Coworker_FullName="okafor")
+    assert sorted(r["Id"] for r in by_name["Records"]) == [2005, 2011]
+    accented = await search(sandbox, Coworker_FullName="Tomás")
+    assert [r["Id"] for r in accented["Records"]] == [2002]  # any case, but accents as written
+    email = await search(sandbox, Coworker_Email="Grace.Okafor@members.sandbox.example")
+    assert [r["Id"] for r in email["Records"]] == [2005]
+    assert (await search(sandbox, Coworker_Email="grace.okafor"))["TotalItems"] == 0  # the whole address
+    located = await search(sandbox, Coworker_InvoicingBusiness=1003)
+    assert {r["InvoicingBusinessId"] for r in located["Records"]} == {1003} and located["TotalItems"] == 5
+    row = by_name["Records"][0]
+    assert {"Id", "FullName", "Email", "CompanyName", "InvoicingBusinessId", "InvoicingBusinessName", "Active"} <= set(
+        row
+    )
+
+
+@pytest.mark.parametrize("profile", ["documented", "live"])
+async def test_profiles_honour_the_coworker_filters_they_say(profile: str) -> None:
+    sandbox = Sandbox(SandboxState(profile=profile))
+    values = {"FullName": "Okafor", "Email": "lars@hoekstra-analytics.example", "InvoicingBusinessId": 1001}
+    for f in MEMBER_FILTERS:
+        page = await search(sandbox, **{f.param: f.api_value(values[f.argument])})
+        honoured = all(f.matches(r, values[f.argument]) for r in page["Records"])
+        assert honoured == (profile == "documented" or f.param in LIVE_HONOURED_FILTERS), f.param
+        assert page["TotalItems"] < len(MEMBERS) or not honoured
+
+
+async def test_coworker_search_pages_and_orders() -> None:
+    sandbox = Sandbox()
+    first = await search(sandbox, size=5, page=1, orderBy="FullName")
+    second = await search(sandbox, size=5, page=2, orderBy="FullName")
+    names = [r["FullName"] for r in first["Records"] + second["Records"]]
+    assert names == sorted(names, key=str.casefold) and first["HasNextPage"] and first["TotalPages"] == 3
+
+
+def test_member_locations_are_the_home_and_the_others() -> None:
+    assert member_locations({"InvoicingBusinessId": 1002, "Businesses": [1002, 1003]}) == {1002, 1003}
+    assert member_locations({"InvoicingBusinessId": None}) == set()
+
+
+# ------------------------------------------------------------------ the API client
+async def test_client_searches_and_reads_coworkers(client_for) -> None:  # type: ignore[no-untyped-def]
+    client = client_for()
+    page = await client.search_coworkers(filters={"Coworker_FullName": "Ribeir"}, size=10)
+    assert sorted(r["FullName"] for r in page.records) == ["Ana Ribeira", "Ana Ribeiro"]
+    assert page.total_items == 2 and not page.has_next_page
+    member = await client.get_coworker(2005)
+    assert member["FullName"] == "Grace Okafor" and member_locations(member) == {1002, 1003}
+
+
+async def test_missing_coworker_roles_are_named(client_for) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(token=None, username=CHECKS_ONLY_USER, password=CHECKS_ONLY_PASSWORD)
+    await client.get_check(87654301)  # the identity-check roles work
+    with pytest.raises(NexudusError) as listed:
+        await client.search_coworkers(filters={"Coworker_FullName": "Grace"})
+    assert listed.value.kind == ErrorKind.UNAUTHORIZED and "Coworker-List role" in listed.value.message
+    assert "coworker search" in listed.value.message
+    with pytest.raises(NexudusError) as read:
+        await client.get_coworker(2005)
+    assert read.value.kind == ErrorKind.UNAUTHORIZED and "Coworker-Read role" in read.value.message
+
+
+async def test_an_unknown_coworker_is_not_found(client_for) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(NexudusError) as missing:
+        await client_for().get_coworker(999999)
+    assert missing.value.kind == ErrorKind.NOT_FOUND and "no such coworker (HTTP 404)" in missing.value.message
