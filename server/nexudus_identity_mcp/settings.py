@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     mcp_state_dir: str | None = None
     mcp_write_budget: str | None = None
     mcp_read_budget: str | None = None
+    # The journal of writes (NEXUDUS_MCP_JOURNAL_*), kept in the shared state: how many days an entry
+    # is kept (0: no journal) and how many entries at most (the oldest go first).
+    mcp_journal_days: float = Field(30.0, ge=0, le=3660)
+    mcp_journal_max_entries: int = Field(100_000, ge=10, le=10_000_000)
 
     @field_validator("base_url")
     @classmethod

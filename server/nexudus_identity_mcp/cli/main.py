@@ -5,6 +5,7 @@
     nexudus-identity-mcp demo              a scripted session against the sandbox, as a transcript
     nexudus-identity-mcp check             test the configured credentials with one cheap read
     nexudus-identity-mcp probe             check every assumption about the API on your account
+    nexudus-identity-mcp history           export the journal of writes (jsonl or csv), redacted
     nexudus-identity-mcp sandbox           serve the sandbox API over HTTP for other clients
 
 Configuration problems end the command with one line naming the bad value, never a traceback.
@@ -205,6 +206,30 @@ def cmd_check(args: argparse.Namespace) -> None:
     print("\n".join(result.lines))
 
 
+def cmd_history(args: argparse.Namespace) -> None:
+    import time
+
+    import anyio
+
+    from ..state import Query
+    from ..tools.history import parse_since
+    from .history import export
+
+    settings = load_settings()
+    if settings.mcp_redis_url is None and not settings.mcp_state_dir:
+        fail(
+            "the journal lives in each server process's memory unless the state is shared: set "
+            "NEXUDUS_MCP_STATE_DIR (SQLite) or NEXUDUS_MCP_REDIS_URL as the server has them"
+        )
+    try:
+        since = parse_since(args.since, time.time()) if args.since else None
+    except ValueError as exc:
+        fail(f"--since: {exc}")
+    query = Query(check_id=args.check, coworker_id=args.member, who=args.who, since=since)
+    for line in anyio.run(export, settings, query, args.format, args.unredacted):
+        sys.stdout.write(line)
+
+
 def cmd_probe(args: argparse.Namespace) -> None:
     import json
     from pathlib import Path
@@ -385,6 +410,8 @@ environment variables (configuration; see README.md, Configuration):
                                 several processes: shared state in SQLite (one host) or Redis
   NEXUDUS_MCP_WRITE_BUDGET, NEXUDUS_MCP_READ_BUDGET
                                 requests per account the processes share, e.g. 60/min, or off
+  NEXUDUS_MCP_JOURNAL_DAYS, NEXUDUS_MCP_JOURNAL_MAX_ENTRIES
+                                the journal of writes: days kept (30; 0: none), most entries (100000)
   NEXUDUS_MCP_LOG_LEVEL         log level on stderr (INFO)
 Start with `check` to test the credentials, or `serve --sandbox` / `demo` to try it with no account.
 """
@@ -424,6 +451,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     probe.add_argument("--report", metavar="FILE", help="write the findings as JSON to this file")
     probe.set_defaults(func=cmd_probe)
+    history = sub.add_parser("history", help="export the journal of writes (newest first), redacted by default")
+    history.add_argument("--since", help="how far back: 7d, 12h, 30m, or a date (default: all that is kept)")
+    history.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="jsonl (default) or csv")
+    history.add_argument("--check", type=int, metavar="ID", help="one check's entries only")
+    history.add_argument("--member", type=int, metavar="COWORKER_ID", help="one member's entries only")
+    history.add_argument("--who", help="one client's or staff member's entries only")
+    history.add_argument(
+        "--unredacted", action="store_true", help="show document numbers and names as stored (needs the key)"
+    )
+    history.set_defaults(func=cmd_history)
     bundle = sub.add_parser("bundle", help="build the Claude Desktop extension (.mcpb) from a checkout")
     bundle.add_argument("--out", help="where to write it (default dist/nexudus-identity-mcp.mcpb)")
     bundle.set_defaults(func=cmd_bundle)

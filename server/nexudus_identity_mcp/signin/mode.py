@@ -4,7 +4,6 @@ embedded authorization server and its sign-in page (oauth), and how to tell who 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from starlette.routing import Route
 from ..mcpserver.app import Caller, CallerResolver
 from ..settings import Settings
 from ..state import open_store
+from ..state.keys import key_file_secret
 
 
 class SignInConfigError(ValueError):
@@ -54,14 +54,7 @@ def vault_secret(settings: Settings) -> str:
             "NEXUDUS_MCP_AUTH=oauth with NEXUDUS_MCP_REDIS_URL needs NEXUDUS_MCP_SECRET (the same "
             "on every host): it encrypts the staff members' Nexudus tokens"
         )
-    folder = Path(settings.mcp_state_dir or default_state_dir())
-    folder.mkdir(parents=True, exist_ok=True)
-    key_file = folder / "signin.key"
-    if not key_file.exists():
-        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as out:
-            out.write(secrets.token_hex(32))
-    return key_file.read_text().strip()
+    return key_file_secret(settings.mcp_state_dir or default_state_dir())
 
 
 def build_signin(settings: Settings, public_url: str, transport: httpx2.AsyncBaseTransport | None) -> SignIn:

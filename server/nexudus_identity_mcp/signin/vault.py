@@ -4,12 +4,13 @@ this server issues are stored only as SHA-256 digests, so a copy of the state st
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import InvalidToken
+
+from ..state.keys import fernet_for
 
 
 def digest(token: str) -> str:
@@ -18,8 +19,7 @@ def digest(token: str) -> str:
 
 class Vault:
     def __init__(self, secret: str) -> None:
-        key = hashlib.sha256(b"nexudus-identity-mcp/signin/v1\0" + secret.encode()).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+        self._fernet = fernet_for(secret, "signin")
 
     def seal(self, value: dict[str, Any]) -> bytes:
         return self._fernet.encrypt(json.dumps(value).encode())

@@ -1,6 +1,6 @@
-"""Shared state for several server processes: locks, a write budget, expiring keys. `open_store`
-picks the backend from the settings: Redis (NEXUDUS_MCP_REDIS_URL), SQLite (NEXUDUS_MCP_STATE_DIR),
-or in-process memory (the default: one process)."""
+"""Shared state for several server processes: locks, a write budget, expiring keys, and the journal
+of writes (journal.py). `open_store` picks the backend from the settings: Redis
+(NEXUDUS_MCP_REDIS_URL), SQLite (NEXUDUS_MCP_STATE_DIR), or in-process memory (the default: one process)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from .base import (
     StateStore,
     StateUnavailable,
 )
+from .journal import Journal, JournalEntry, Query, open_journal
 from .memory import MemoryStore
 
 
@@ -33,12 +34,16 @@ def open_store(settings: Settings) -> StateStore:
 __all__ = [
     "AttemptsExhausted",
     "BudgetExhausted",
+    "Journal",
+    "JournalEntry",
     "Lease",
     "LockNotGranted",
     "MemoryStore",
+    "Query",
     "Rate",
     "StateError",
     "StateStore",
     "StateUnavailable",
+    "open_journal",
     "open_store",
 ]
