@@ -130,7 +130,9 @@ async def raw_bytes_redis(store: RedisStore) -> bytes:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "redis"])
-async def test_the_raw_store_holds_no_document_number(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+async def test_the_raw_store_holds_no_document_number(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     store = make_store(kind, tmp_path, request)
     journal = Journal(store, SECRET)
     labels_number = "P99887766X"
