@@ -77,8 +77,6 @@ async def test_a_waiter_gets_the_lock_when_it_is_released(store: StateStore) -> 
 
 
 async def test_a_dead_holders_lock_expires(store: StateStore) -> None:
-    if store.backend == "memory":
-        pytest.skip("in one process a holder cannot die and leave its lock behind")
     dead = await store.acquire("check:9", ttl=0.2, wait=0)  # never released: its holder "died"
     taken = await store.acquire("check:9", ttl=5, wait=3)
     assert taken.fence > dead.fence and not await store.still_held(dead)
@@ -183,3 +181,135 @@ async def test_budget_answers_rate_limited_when_the_wait_passes_the_deadline() -
         await budget.before("update", deadline=anyio.current_time() + 5)
     assert limited.value.kind == ErrorKind.RATE_LIMITED and limited.value.retry_after
     assert "nothing was sent" in limited.value.message
+
+
+# ------------------------------------------------------------------ issue 22: held leases, single use, fair share
+async def test_a_held_lease_outlives_its_holder_and_ends_by_expiry(store: StateStore) -> None:
+    """A write whose outcome is unknown keeps the check's lock: leaving the `lock` block does not
+    release a held lease; the next writer gets it only when the hold expires."""
+    async with store.lock("check:11", ttl=5, wait=0) as lease:
+        assert await store.hold(lease, 0.3)
+    assert await store.still_held(lease)
+    with pytest.raises(LockNotGranted):
+        await store.acquire("check:11", ttl=5, wait=0.05)
+    after = await store.acquire("check:11", ttl=5, wait=3)  # granted once the hold has expired
+    assert after.fence > lease.fence and not await store.still_held(lease)
+    assert not await store.hold(lease, 5), "a lease lost to expiry cannot be held again"
+    await store.release(after)
+
+
+async def test_pop_is_single_use_under_concurrency(store: StateStore) -> None:
+    await store.put("confirm:x", b"state", ttl=30)
+    got: list[bytes | None] = []
+
+    async def one() -> None:
+        got.append(await store.pop("confirm:x"))
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            for _ in range(12):
+                tg.start_soon(one)
+    assert sorted(got, key=lambda v: v is None) == [b"state"] + [None] * 11
+    assert await store.get("confirm:x") is None
+
+
+async def test_a_busy_caller_gets_only_its_share_of_a_shared_bucket(store: StateStore) -> None:
+    """Two callers share one account's bucket (capacity 10): the busy one is refused after its half,
+    while the other still gets tokens. Without shares, the busy one drains the bucket for both."""
+    rate = Rate(60, 60.0)  # capacity 10
+    await store.take("reads:acct", rate, share="quiet")
+    granted = 0
+    for _ in range(10):
+        try:
+            await store.take("reads:acct", rate, share="busy")
+            granted += 1
+        except BudgetExhausted:
+            break
+    assert granted == 5
+    await store.take("reads:acct", rate, share="quiet")  # not starved
+    # The same without shares: one caller takes what is left of the whole bucket.
+    drained = 0
+    for _ in range(12):
+        try:
+            await store.take("reads:other", rate)
+            drained += 1
+        except BudgetExhausted:
+            break
+    assert drained == 10
+
+
+# ------------------------------------------------------------------ issue 22 item 8: a poisoned store
+def _poison_redis(url: str, prefix: str) -> None:
+    """Values under our keys that this server never writes in this form, put there by hand."""
+    import redis
+
+    raw = redis.Redis.from_url(url)
+    raw.set(f"{prefix}lock:check:1", "held-forever")  # no TTL, not an owner
+    raw.hset(f"{prefix}lock:check:2", "a", "b")  # another type
+    raw.set(f"{prefix}lock:check:3", "0" * 32)  # looks like an owner, but no TTL
+    raw.set(f"{prefix}fence:check:4", "not-a-number")
+    raw.hset(f"{prefix}bucket:reads:a", mapping={"tokens": "-1e308", "at": "1"})
+    raw.hset(f"{prefix}bucket:reads:b", mapping={"tokens": "-inf", "at": "1"})
+    raw.hset(f"{prefix}bucket:reads:c", mapping={"tokens": "nan", "at": "nan"})
+    raw.hset(f"{prefix}bucket:reads:d", mapping={"tokens": "5", "at": "99999999999"})  # far in the future
+    raw.set(f"{prefix}bucket:reads:e", "a string")
+    raw.hset(f"{prefix}kv:grant:x", "a", "b")
+    raw.close()
+
+
+def _poison_sqlite(store: SqliteStore) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(store.path, isolation_level=None)
+    db.execute("INSERT INTO locks VALUES ('check:1', 'held-forever', 1e308)")
+    db.execute("INSERT INTO locks VALUES ('check:2', ?, 'never')", ("0" * 32,))
+    db.execute("INSERT INTO locks VALUES ('check:3', ?, 9e15)", ("0" * 32,))
+    db.execute("INSERT INTO fences VALUES ('check:4', 'not-a-number')")
+    db.execute("INSERT INTO buckets VALUES ('reads:a', -1e308, 1)")
+    db.execute("INSERT INTO buckets VALUES ('reads:b', '-inf', 1)")
+    db.execute("INSERT INTO buckets VALUES ('reads:c', 'nan', 'nan')")
+    db.execute("INSERT INTO buckets VALUES ('reads:d', 5, 99999999999)")
+    db.execute("INSERT INTO buckets VALUES ('reads:e', 'a string', 'x')")
+    db.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_values_the_store_did_not_write_are_treated_as_absent_and_logged_once(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: each of these meant a permanent outage (`busy` for ever, "Retry after 1199… s", or
+    "the store cannot be reached"). Now each is replaced on first use, and said once in the log."""
+    from nexudus_identity_mcp.state import base
+
+    base._logged.clear()
+    caplog.set_level("WARNING", logger="nexudus_identity_mcp.state")
+    store: StateStore
+    if backend == "sqlite":
+        store = SqliteStore(tmp_path)
+        _poison_sqlite(store)
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        prefix = f"poison-{tmp_path.name}:"
+        _poison_redis(server.url, prefix)
+        store = RedisStore(server.url, prefix=prefix)
+    try:
+        with anyio.fail_after(10):
+            leases = [await store.acquire(f"check:{n}", ttl=5, wait=0) for n in (1, 2, 3, 4)]
+            assert [await store.still_held(lease) for lease in leases] == [True] * 4
+            assert leases[3].fence > 1  # restarted above any fence handed out before
+            await store.release(leases[3])
+            again = await store.acquire("check:4", ttl=5, wait=0)
+            assert again.fence > leases[3].fence
+            rate = Rate(120, 60.0)
+            for bucket in "abcde":
+                await store.take(f"reads:{bucket}", rate)  # a full bucket, not an endless wait
+            if backend == "redis":
+                assert await store.get("grant:x") is None
+                assert await store.pop("grant:x") is None
+    finally:
+        await store.aclose()
+    said = [r.getMessage() for r in caplog.records if r.name == "nexudus_identity_mcp.state"]
+    kinds = ["lock", "fence", "bucket"] + (["key"] if backend == "redis" else [])
+    for kind in kinds:
+        assert sum(f"a {kind} value" in line for line in said) == 1, said
+    assert not any("held-forever" in line or "1e308" in line for line in said)

@@ -76,6 +76,13 @@ class ServerState:
     tools: IdentityCheckTools
 
 
+def _asker() -> tuple[str | None, str]:
+    """Who the current tool call is, for the request budget: the signed-in person (their own Nexudus
+    account) when they called with their own token, and the caller's name."""
+    caller = CALLER.get()
+    return (caller if CALLER_BEARER.get() is not None else None), caller
+
+
 ToolHandler = Callable[[IdentityCheckTools, dict[str, Any] | None], Awaitable[ToolResult]]
 HANDLERS: dict[str, ToolHandler] = {
     FIND_TOOL: IdentityCheckTools.find,
@@ -171,7 +178,7 @@ def build_server(
         store = open_store(settings)
         try:
             async with NexudusClient(settings, transport=transport) as client:
-                client.before_request = RequestBudget(store, settings).before
+                client.before_request = RequestBudget(store, settings, _asker).before
                 yield ServerState(IdentityCheckTools(client, redactor, store))
         finally:
             await store.aclose()

@@ -2,6 +2,12 @@
 state store) before each API call, so N workers together stay within the API's limits instead of
 each being throttled (writes 60/minute, reads 120/minute by default with a shared store).
 
+Whose account: in the sign-in mode each staff member calls with their own Nexudus account, so each
+has their own bucket (the API's limits are per account). Otherwise every caller uses the server's
+one configured account, a budget that is truly shared: each caller (a client token's name, a staff
+member named by the identity provider) active in the last minute may then use an equal part of it
+(`StateStore.take(share=…)`), so one assistant looping over reads cannot starve the others.
+
 An empty bucket waits within the call's deadline, or answers `rate_limited` with
 RetryAfterSeconds before the API has to. When the store cannot be reached, writes are refused
 (`upstream_unavailable`, naming the store: without the shared budget and locks a write could lose
@@ -13,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 
 import anyio
 
@@ -24,20 +31,39 @@ log = logging.getLogger("nexudus_identity_mcp.nexudus")
 WRITE_OPERATIONS = frozenset({"update", "run_command"})
 
 
-def account_key(settings: Settings) -> str:
-    """A stable, non-secret name for the Nexudus account the credentials belong to."""
-    who = settings.username or (
-        hashlib.sha256(settings.token.get_secret_value().encode()).hexdigest() if settings.token else "-"
+def account_key(settings: Settings, person: str | None = None) -> str:
+    """A stable, non-secret name for a Nexudus account: the configured credentials' one, or with
+    `person` (the signed-in staff member's Nexudus user) theirs."""
+    who = (
+        person
+        or settings.username
+        or (hashlib.sha256(settings.token.get_secret_value().encode()).hexdigest() if settings.token else "-")
     )
     return hashlib.sha256(f"{settings.base_url}\0{who}".encode()).hexdigest()[:16]
 
 
+# Who is asking, for the current API call: (the signed-in person's own Nexudus user, or None for the
+# configured account; the caller's name). Given by the MCP layer, which knows the call.
+Asker = Callable[[], tuple[str | None, str]]
+
+
 class RequestBudget:
-    def __init__(self, store: StateStore, settings: Settings) -> None:
+    def __init__(self, store: StateStore, settings: Settings, asker: Asker | None = None) -> None:
         self.store = store
+        self.settings = settings
         self.account = account_key(settings)
+        self.asker = asker
         self.writes, self.reads = settings.request_budgets()
         self._warned = False
+
+    def _bucket_of(self, kind: str) -> tuple[str, str | None]:
+        """(bucket, share): the person's own bucket in the sign-in mode; otherwise the configured
+        account's bucket, shared fairly between callers."""
+        person, caller = self.asker() if self.asker is not None else (None, "")
+        if person is not None:
+            return f"{kind}:{account_key(self.settings, person)}", None
+        share = hashlib.sha256(caller.encode()).hexdigest()[:16] if caller else None
+        return f"{kind}:{self.account}", share
 
     async def before(self, op: Operation, deadline: float) -> None:
         if op == "token":
@@ -46,17 +72,18 @@ class RequestBudget:
         rate = self.writes if write else self.reads
         if rate is None:
             return
-        bucket = f"{'writes' if write else 'reads'}:{self.account}"
+        bucket, share = self._bucket_of("writes" if write else "reads")
         while True:
             try:
-                await self.store.take(bucket, rate)
+                await self.store.take(bucket, rate, share=share)
                 return
             except BudgetExhausted as empty:
                 if time.monotonic() + empty.retry_after > deadline:
                     raise NexudusError(
                         ErrorKind.RATE_LIMITED,
-                        f"This server's shared budget for this Nexudus account ({rate.count} "
-                        f"{'writes' if write else 'reads'} per {rate.seconds:g} s, the API's limit) is used up; "
+                        f"This server's budget for this Nexudus account ({rate.count} "
+                        f"{'writes' if write else 'reads'} per {rate.seconds:g} s, the API's limit"
+                        f"{', shared fairly between its callers' if share else ''}) is used up for now; "
                         f"nothing was sent. Retry after {empty.retry_after:.1f} s.",
                         retry_after=empty.retry_after,
                         operation=op,

@@ -1,14 +1,24 @@
 """What several server processes must agree on, behind one small interface.
 
 - `lock(name, ttl, wait)`: a mutual-exclusion lease with a fencing token. Held for a whole
-  read-merge-write of one check; a holder that dies releases it when `ttl` expires; a caller that is
-  not granted it within `wait` gets `LockNotGranted` (a retryable `busy` result for the model).
-- `take(bucket, rate)`: one token from a token bucket shared by every process using the store; when
-  the bucket is empty the caller learns how long to wait (`BudgetExhausted.retry_after`).
+  read-merge-write of one check (an update or a command); a holder that dies releases it when `ttl`
+  expires; a caller that is not granted it within `wait` gets `LockNotGranted` (a retryable `busy`
+  result for the model). `hold(lease, seconds)` keeps it past its holder's call (a write whose outcome
+  is unknown may still land): it is then released only by expiry.
+- `take(bucket, rate, share=…)`: one token from a token bucket shared by every process using the
+  store; when the bucket is empty the caller learns how long to wait (`BudgetExhausted.retry_after`).
+  With `share` (who is asking), each of the callers active in the last minute may use at most an
+  equal part of the bucket's rate, so one busy caller cannot starve the others.
 - `count_attempt(limits, window)`: one attempt counted against several fixed-window counters at once,
   or against none when any is full (`AttemptsExhausted.retry_after`): the check-and-increment behind
   the document-number check's per-caller and per-check limits.
-- `put`/`get`/`delete`: a key-value store with expiry (sign-in state, caches).
+- `put`/`get`/`delete`/`pop`: a key-value store with expiry (sign-in state, confirmation states);
+  `pop` is an atomic take-and-delete (single use).
+
+A value under one of our keys that this code did not write in its own form (a lock without an
+expiry or of another type, a token count that is negative, infinite or not a number, a fence that is
+not an integer) is treated as absent and replaced, and logged once per process and kind
+(`odd_value`): a poisoned store never stops the service for good.
 
 Three backends: `memory` (one process: stdio, or one HTTP worker), `sqlite` (several workers on one
 host, a file in NEXUDUS_MCP_STATE_DIR) and `redis` (several hosts, NEXUDUS_MCP_REDIS_URL). Every
@@ -18,14 +28,61 @@ keep serving reads.
 
 from __future__ import annotations
 
+import logging
+import math
 import random
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
+
+log = logging.getLogger("nexudus_identity_mcp.state")
+
+# No lease this server takes is longer: a lock said to last longer was not written by it.
+MAX_LEASE_SECONDS = 86400.0
+# Callers seen within this many seconds share a bucket's rate equally (`take(…, share=…)`).
+SHARE_WINDOW_SECONDS = 60.0
+_OWNER = re.compile(r"[0-9a-f]{32}")
+_logged: set[tuple[str, str]] = set()
+
+
+def is_owner(value: object) -> bool:
+    """Whether `value` is a lock owner as this code writes it (32 lowercase hex digits)."""
+    if isinstance(value, bytes):
+        try:
+            value = value.decode()
+        except UnicodeDecodeError:
+            return False
+    return isinstance(value, str) and _OWNER.fullmatch(value) is not None
+
+
+def sane_tokens(tokens: object, at: object, now: float) -> tuple[float, float] | None:
+    """A bucket's (tokens, at) as this code writes them (tokens >= 0 and finite; at a finite time not
+    in the future), or None for anything else: then the bucket is treated as absent (full)."""
+    try:
+        t, a = float(tokens), float(at)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(t) and math.isfinite(a)) or t < 0 or a > now + 5.0:
+        return None
+    return t, a
+
+
+def odd_value(backend: str, kind: str) -> None:
+    """Log, once per process, that the store held a value under one of our keys that this code did
+    not write (it was treated as absent and replaced). Never the value itself."""
+    if (backend, kind) not in _logged:
+        _logged.add((backend, kind))
+        log.warning(
+            "state store (%s): a %s value not in this server's own form was found; it was treated as absent and "
+            "replaced (logged once)",
+            backend,
+            kind,
+        )
 
 
 class StateError(Exception):
@@ -95,11 +152,19 @@ class Rate:
         return cls(count, seconds)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Lease:
     name: str
     owner: str
     fence: int  # increases with every grant of this lock: a later holder always has a larger one
+    # Set by `hold`: the lease outlives its holder's call and is released only by expiry.
+    kept: bool = field(default=False, compare=False)
+
+
+def share_of(capacity: int, refill: float, active: int) -> tuple[float, float]:
+    """One caller's part of a bucket shared by `active` callers: (capacity, refill per second)."""
+    n = max(active, 1)
+    return max(capacity / n, 1.0), refill / n
 
 
 async def poll_for_lock(name: str, wait: float, try_once: Callable[[], Awaitable[int | None]]) -> int:
@@ -130,8 +195,14 @@ class StateStore(ABC):
     async def still_held(self, lease: Lease) -> bool: ...
 
     @abstractmethod
-    async def take(self, bucket: str, rate: Rate) -> None:
-        """Take one token or raise BudgetExhausted with the wait until the next one."""
+    async def hold(self, lease: Lease, seconds: float) -> bool:
+        """Keep a held lease for `seconds` from now, past its holder's call (released only by expiry
+        from then on). False when it was no longer held."""
+
+    @abstractmethod
+    async def take(self, bucket: str, rate: Rate, *, share: str | None = None) -> None:
+        """Take one token or raise BudgetExhausted with the wait until the next one. With `share`
+        (a caller's name), also from that caller's equal part of the bucket (see the module doc)."""
 
     @abstractmethod
     async def count_attempt(self, limits: Sequence[tuple[str, int]], window: float) -> None:
@@ -148,6 +219,10 @@ class StateStore(ABC):
     @abstractmethod
     async def delete(self, key: str) -> None: ...
 
+    @abstractmethod
+    async def pop(self, key: str) -> bytes | None:
+        """Get and delete in one atomic step: of two callers, at most one gets the value."""
+
     async def aclose(self) -> None:
         return None
 
@@ -157,7 +232,8 @@ class StateStore(ABC):
         try:
             yield lease
         finally:
-            try:
-                await self.release(lease)
-            except StateUnavailable:
-                pass  # the lease expires by itself after ttl
+            if not lease.kept:
+                try:
+                    await self.release(lease)
+                except StateUnavailable:
+                    pass  # the lease expires by itself after ttl

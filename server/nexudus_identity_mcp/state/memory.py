@@ -1,65 +1,111 @@
-"""The in-process backend: what one process (stdio, or one HTTP worker) needs, with no I/O."""
+"""The in-process backend: what one process (stdio, or one HTTP worker) needs, with no I/O.
+
+Locks expire like the shared backends' (a lease kept by `hold` past its holder's call is released
+only by its expiry): a waiter is woken by a release, or tries again when the holder's lease ends."""
 
 from __future__ import annotations
 
 import time
 import uuid
-import weakref
 from collections.abc import Sequence
 
 import anyio
 
-from .base import AttemptsExhausted, BudgetExhausted, Lease, LockNotGranted, Rate, StateStore
+from .base import (
+    SHARE_WINDOW_SECONDS,
+    AttemptsExhausted,
+    BudgetExhausted,
+    Lease,
+    LockNotGranted,
+    Rate,
+    StateStore,
+    share_of,
+)
 
 
 class MemoryStore(StateStore):
     backend = "memory"
 
     def __init__(self) -> None:
-        # Semaphores rather than Locks: a lease may be released by another task than its holder.
-        self._locks: weakref.WeakValueDictionary[str, anyio.Semaphore] = weakref.WeakValueDictionary()
-        self._held: dict[str, tuple[anyio.Semaphore, Lease]] = {}
+        self._held: dict[str, tuple[Lease, float]] = {}  # name -> (lease, expires)
+        self._released: dict[str, anyio.Event] = {}
         self._fences: dict[str, int] = {}
         self._buckets: dict[str, tuple[float, float]] = {}  # name -> (tokens, at)
+        self._seen: dict[str, dict[str, float]] = {}  # bucket -> caller -> last take
         self._kv: dict[str, tuple[bytes, float]] = {}
         self._attempts: dict[str, tuple[int, float]] = {}  # key -> (count, window ends)
 
+    def _current(self, name: str) -> Lease | None:
+        held = self._held.get(name)
+        if held is not None and held[1] <= time.monotonic():
+            self._free(name)
+            return None
+        return held[0] if held is not None else None
+
+    def _free(self, name: str) -> None:
+        self._held.pop(name, None)
+        event = self._released.pop(name, None)
+        if event is not None:
+            event.set()
+
     async def acquire(self, name: str, ttl: float, wait: float) -> Lease:
-        lock = self._locks.get(name)
-        if lock is None:
-            lock = anyio.Semaphore(1)
-            self._locks[name] = lock
-        try:
-            lock.acquire_nowait()
-        except anyio.WouldBlock:
-            with anyio.move_on_after(max(wait, 0.0)) as scope:
-                await lock.acquire()
-            if scope.cancelled_caught:
-                raise LockNotGranted(name) from None
-        fence = self._fences.get(name, 0) + 1
-        self._fences[name] = fence
-        lease = Lease(name, uuid.uuid4().hex, fence)
-        self._held[name] = (lock, lease)
-        return lease
+        deadline = time.monotonic() + max(wait, 0.0)
+        while True:
+            holder = self._current(name)
+            if holder is None:
+                fence = self._fences.get(name, 0) + 1
+                self._fences[name] = fence
+                lease = Lease(name, uuid.uuid4().hex, fence)
+                self._held[name] = (lease, time.monotonic() + ttl)
+                return lease
+            now = time.monotonic()
+            if now >= deadline:
+                raise LockNotGranted(name)
+            event = self._released.setdefault(name, anyio.Event())
+            # Woken by a release, or when the holder's lease expires, or at this caller's deadline.
+            with anyio.move_on_after(max(min(deadline, self._held[name][1]) - now, 0.0) + 0.001):
+                await event.wait()
 
     async def release(self, lease: Lease) -> None:
-        held = self._held.get(lease.name)
-        if held is not None and held[1] == lease:
-            del self._held[lease.name]
-            held[0].release()
+        if self._current(lease.name) == lease:
+            self._free(lease.name)
 
     async def still_held(self, lease: Lease) -> bool:
-        held = self._held.get(lease.name)
-        return held is not None and held[1] == lease
+        return self._current(lease.name) == lease
 
-    async def take(self, bucket: str, rate: Rate) -> None:
+    async def hold(self, lease: Lease, seconds: float) -> bool:
+        lease.kept = True
+        if self._current(lease.name) != lease:
+            return False
+        self._held[lease.name] = (lease, time.monotonic() + seconds)
+        return True
+
+    async def take(self, bucket: str, rate: Rate, *, share: str | None = None) -> None:
         now = time.monotonic()
-        tokens, at = self._buckets.get(bucket, (float(rate.capacity), now))
-        tokens = min(float(rate.capacity), tokens + (now - at) * rate.refill_per_second)
-        if tokens < 1.0:
-            self._buckets[bucket] = (tokens, now)
-            raise BudgetExhausted(bucket, (1.0 - tokens) / rate.refill_per_second)
-        self._buckets[bucket] = (tokens - 1.0, now)
+        tokens = self._level(bucket, float(rate.capacity), rate.refill_per_second, now)
+        waits = [(1.0 - tokens) / rate.refill_per_second] if tokens < 1.0 else []
+        mine_key = ""
+        if share is not None:
+            seen = self._seen.setdefault(bucket, {})
+            seen[share] = now
+            for caller in [c for c, at in seen.items() if now - at > SHARE_WINDOW_SECONDS]:
+                del seen[caller]
+            capacity, refill = share_of(rate.capacity, rate.refill_per_second, len(seen))
+            mine_key = f"{bucket}|{share}"
+            mine = self._level(mine_key, capacity, refill, now)
+            if mine < 1.0:
+                waits.append((1.0 - mine) / refill)
+        if waits:
+            raise BudgetExhausted(bucket, max(waits))
+        self._buckets[bucket] = (self._buckets[bucket][0] - 1.0, now)
+        if mine_key:
+            self._buckets[mine_key] = (self._buckets[mine_key][0] - 1.0, now)
+
+    def _level(self, name: str, capacity: float, refill: float, now: float) -> float:
+        tokens, at = self._buckets.get(name, (capacity, now))
+        tokens = min(capacity, tokens + max(now - at, 0.0) * refill)
+        self._buckets[name] = (tokens, now)
+        return tokens
 
     async def count_attempt(self, limits: Sequence[tuple[str, int]], window: float) -> None:
         # No await between the check and the increment: one step for every task of this process.
@@ -88,3 +134,7 @@ class MemoryStore(StateStore):
 
     async def delete(self, key: str) -> None:
         self._kv.pop(key, None)
+
+    async def pop(self, key: str) -> bytes | None:
+        entry = self._kv.pop(key, None)
+        return entry[0] if entry is not None and entry[1] > time.monotonic() else None

@@ -5,6 +5,10 @@ serialise on SQLite's own file lock (WAL mode; busy timeout 5 s). Locks are rows
 an expiry on the wall clock (all workers share the host's clock); an expired row is taken over. A
 holder that dies releases by expiry. The file must be on a local disk: SQLite's locking is not
 reliable on network file systems (use Redis across hosts).
+
+A row this code did not write in its own form (a lock whose expiry is not a finite time within a day,
+or whose owner is not one of ours; a fence that is not an integer; a bucket whose tokens are negative,
+infinite or not numbers) is treated as absent and replaced, logged once (`base.odd_value`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,21 @@ from typing import Any
 
 import anyio
 
-from .base import AttemptsExhausted, BudgetExhausted, Lease, Rate, StateStore, StateUnavailable, poll_for_lock
+from .base import (
+    MAX_LEASE_SECONDS,
+    SHARE_WINDOW_SECONDS,
+    AttemptsExhausted,
+    BudgetExhausted,
+    Lease,
+    Rate,
+    StateStore,
+    StateUnavailable,
+    is_owner,
+    odd_value,
+    poll_for_lock,
+    sane_tokens,
+    share_of,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
@@ -26,6 +44,8 @@ CREATE TABLE IF NOT EXISTS fences (name TEXT PRIMARY KEY, fence INTEGER NOT NULL
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS attempts (key TEXT PRIMARY KEY, count INTEGER NOT NULL, ends REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS shares (bucket TEXT NOT NULL, caller TEXT NOT NULL, seen REAL NOT NULL,
+    PRIMARY KEY (bucket, caller));
 """
 
 
@@ -71,10 +91,23 @@ class SqliteStore(StateStore):
         def grab(db: sqlite3.Connection) -> int | None:
             now = time.time()
             db.execute("DELETE FROM locks WHERE name = ? AND expires <= ?", (name, now))
+            row = db.execute("SELECT owner, expires, typeof(expires) FROM locks WHERE name = ?", (name,)).fetchone()
+            if row is not None and not (
+                is_owner(row[0]) and row[2] in ("real", "integer") and row[1] <= now + MAX_LEASE_SECONDS
+            ):
+                odd_value(self.backend, "lock")
+                db.execute("DELETE FROM locks WHERE name = ?", (name,))
             if db.execute("INSERT OR IGNORE INTO locks VALUES (?, ?, ?)", (name, owner, now + ttl)).rowcount != 1:
                 return None
-            db.execute("INSERT INTO fences VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET fence = fence + 1", (name,))
-            return int(db.execute("SELECT fence FROM fences WHERE name = ?", (name,)).fetchone()[0])
+            found = db.execute("SELECT fence, typeof(fence) FROM fences WHERE name = ?", (name,)).fetchone()
+            fence = int(found[0]) if found is not None and found[1] == "integer" and found[0] >= 0 else None
+            if found is not None and fence is None:
+                # Not ours: start again above any fence handed out before (milliseconds of the clock).
+                odd_value(self.backend, "fence")
+                fence = int(now * 1000)
+            fence = (fence or 0) + 1
+            db.execute("INSERT OR REPLACE INTO fences VALUES (?, ?)", (name, fence))
+            return fence
 
         return Lease(name, owner, await poll_for_lock(name, wait, lambda: self._run(grab)))
 
@@ -90,19 +123,48 @@ class SqliteStore(StateStore):
 
         return bool(await self._run(check))
 
-    async def take(self, bucket: str, rate: Rate) -> None:
+    async def hold(self, lease: Lease, seconds: float) -> bool:
+        lease.kept = True
+
+        def extend(db: sqlite3.Connection) -> bool:
+            now = time.time()
+            changed = db.execute(
+                "UPDATE locks SET expires = ? WHERE name = ? AND owner = ? AND expires > ?",
+                (now + seconds, lease.name, lease.owner, now),
+            ).rowcount
+            return bool(changed == 1)
+
+        return bool(await self._run(extend))
+
+    async def take(self, bucket: str, rate: Rate, *, share: str | None = None) -> None:
+        def level(db: sqlite3.Connection, name: str, capacity: float, refill: float, now: float) -> float:
+            row = db.execute("SELECT tokens, at FROM buckets WHERE name = ?", (name,)).fetchone()
+            found = sane_tokens(row[0], row[1], now) if row is not None else None
+            if row is not None and found is None:
+                odd_value(self.backend, "bucket")
+            tokens, at = found or (capacity, now)
+            return min(capacity, tokens + max(now - at, 0.0) * refill)
+
         def draw(db: sqlite3.Connection) -> float:
             now = time.time()
-            row = db.execute("SELECT tokens, at FROM buckets WHERE name = ?", (bucket,)).fetchone()
-            tokens, at = (float(rate.capacity), now) if row is None else (float(row[0]), float(row[1]))
-            tokens = min(float(rate.capacity), tokens + max(now - at, 0.0) * rate.refill_per_second)
-            wait = 0.0
+            levels = {bucket: (level(db, bucket, float(rate.capacity), rate.refill_per_second, now), rate)}
+            waits = []
+            tokens = levels[bucket][0]
             if tokens < 1.0:
-                wait = (1.0 - tokens) / rate.refill_per_second
-            else:
-                tokens -= 1.0
-            db.execute("INSERT OR REPLACE INTO buckets VALUES (?, ?, ?)", (bucket, tokens, now))
-            return wait
+                waits.append((1.0 - tokens) / rate.refill_per_second)
+            if share is not None:
+                db.execute("INSERT OR REPLACE INTO shares VALUES (?, ?, ?)", (bucket, share, now))
+                db.execute("DELETE FROM shares WHERE bucket = ? AND seen < ?", (bucket, now - SHARE_WINDOW_SECONDS))
+                active = int(db.execute("SELECT count(*) FROM shares WHERE bucket = ?", (bucket,)).fetchone()[0])
+                capacity, refill = share_of(rate.capacity, rate.refill_per_second, active)
+                mine = level(db, f"{bucket}|{share}", capacity, refill, now)
+                if mine < 1.0:
+                    waits.append((1.0 - mine) / refill)
+                levels[f"{bucket}|{share}"] = (mine, rate)
+            taken = 0.0 if waits else 1.0
+            for name, (value, _) in levels.items():
+                db.execute("INSERT OR REPLACE INTO buckets VALUES (?, ?, ?)", (name, value - taken, now))
+            return max(waits, default=0.0)
 
         wait = float(await self._run(draw))
         if wait > 0:
@@ -143,3 +205,11 @@ class SqliteStore(StateStore):
 
     async def delete(self, key: str) -> None:
         await self._run(lambda db: db.execute("DELETE FROM kv WHERE key = ?", (key,)))
+
+    async def pop(self, key: str) -> bytes | None:
+        def take(db: sqlite3.Connection) -> bytes | None:
+            row = db.execute("DELETE FROM kv WHERE key = ? RETURNING value, expires", (key,)).fetchone()
+            return bytes(row[0]) if row is not None and row[1] > time.time() else None
+
+        value: bytes | None = await self._run(take)
+        return value
