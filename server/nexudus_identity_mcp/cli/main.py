@@ -322,7 +322,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 DEFAULT_MODELS = {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4.1", "google-gla": "gemini-2.5-flash"}
 
 
-def make_agent(name: str, model: str | None) -> Any:
+def make_agent(name: str, model: str | None, price_per_mtok: tuple[float, float] | None = None) -> Any:
     """The agent `--agent` names: `scripted`, or a pydantic-ai model name; AgentConfigError when it
     cannot be built (unknown name, missing key, the evals extra not installed)."""
     from ..evaluation.agents.scripted import ScriptedAgent
@@ -333,39 +333,97 @@ def make_agent(name: str, model: str | None) -> Any:
 
     if name in DEFAULT_MODELS:
         name = f"{name}:{model or DEFAULT_MODELS[name]}"
-    return ModelAgent(name)
+    return ModelAgent(name, price_per_mtok=price_per_mtok)
+
+
+def parse_price(text: str | None) -> tuple[float, float] | None:
+    """`--price-per-mtok IN,OUT` (USD per million input and output tokens)."""
+    if text is None:
+        return None
+    try:
+        price_in, price_out = (float(p) for p in text.split(","))
+    except ValueError:
+        fail(f"--price-per-mtok takes IN,OUT (USD per million input and output tokens), not {text!r}")
+    if price_in < 0 or price_out < 0:
+        fail("--price-per-mtok: prices cannot be negative")
+    return price_in, price_out
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    import json
+    import time
     from pathlib import Path
 
     import anyio
 
     from ..evaluation.agents.model import AgentConfigError
-    from ..evaluation.harness import run_all
-    from ..evaluation.report import report, summary, table, totals
+    from ..evaluation.harness import Budget, run_all
+    from ..evaluation.report import junit, report, summary, table, write_json
     from ..evaluation.scenarios import ScenarioError, default_scenario_files, load_scenario, scenarios_dir
 
+    if args.compare:
+        cmd_eval_compare(args)
+        return
+    for flag, value in (("--trials", args.trials), ("--jobs", args.jobs)):
+        if value < 1:
+            fail(f"{flag} must be at least 1")
     files = [Path(p) for p in args.scenarios] if args.scenarios else default_scenario_files()
     if not files:
         fail(f"no scenario files given and none found in {scenarios_dir()}")
     try:
         scenarios = [load_scenario(path) for path in files]
-        agent = make_agent(args.agent, args.model)
+        agent = make_agent(args.agent, args.model, parse_price(args.price_per_mtok))
     except (ScenarioError, AgentConfigError) as exc:
         fail(str(exc))
-    outcomes = anyio.run(run_all, scenarios, agent)
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        fail(f"two scenarios share a name: {sorted({n for n in names if names.count(n) > 1})}")
+    budget = Budget(max_tokens=args.max_tokens, max_cost_usd=args.max_cost)
+    out_dir = Path(args.out) if args.out else None
+    started = time.monotonic()
+    outcomes = anyio.run(
+        lambda: run_all(scenarios, agent, trials=args.trials, jobs=args.jobs, out_dir=out_dir, budget=budget)
+    )
+    data = report(
+        scenarios,
+        outcomes,
+        agent.name,
+        trials=args.trials,
+        jobs=args.jobs,
+        wall_seconds=time.monotonic() - started,
+        budget=budget,
+        transcripts=str(out_dir) if out_dir else None,
+    )
     print()
-    print(table(outcomes))
-    t = totals(outcomes)
-    print("\n" + summary(t))
+    print(table(data))
+    print("\n" + summary(data["totals"], data["budget"]))
+    if out_dir is not None:
+        write_json(out_dir / "report.json", data)
+        print(f"transcripts and report: {out_dir}")
     if args.report:
-        Path(args.report).write_text(
-            json.dumps(report(outcomes, agent.name), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        write_json(Path(args.report), data)
         print(f"report: {args.report}")
-    sys.exit(0 if t["failed"] == 0 else 1)
+    if args.junit:
+        Path(args.junit).write_text(junit(data), encoding="utf-8")
+        print(f"JUnit XML: {args.junit}")
+    t = data["totals"]
+    sys.exit(0 if t["failed"] == 0 and not budget.stopped else 1)
+
+
+def cmd_eval_compare(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from ..evaluation.report import ReportError, compare, compare_table, load_report, write_json
+
+    a_path, b_path = (Path(p) for p in args.compare)
+    try:
+        a, b = load_report(a_path), load_report(b_path)
+    except ReportError as exc:
+        fail(str(exc))
+    data = compare(a, b, str(a_path), str(b_path))
+    print(compare_table(data))
+    if args.report:
+        write_json(Path(args.report), data)
+        print(f"comparison: {args.report}")
 
 
 def add_profile(parser: argparse.ArgumentParser) -> None:
@@ -475,7 +533,21 @@ def build_parser() -> argparse.ArgumentParser:
         "google-gla:gemini-2.5-flash, openai-compat:http://localhost:11434/v1:llama3.1 (needs the evals extra)",
     )
     evals.add_argument("--model", help="with --agent anthropic, openai or google-gla: the model name")
-    evals.add_argument("--report", help="write a JSON report to this file")
+    evals.add_argument("--report", help="write the JSON report (with --compare: the comparison) to this file")
+    evals.add_argument("--trials", type=int, default=1, help="run each scenario N times, each from a fresh sandbox")
+    evals.add_argument("--jobs", type=int, default=1, help="run J trials at a time, each worker with its own sandbox")
+    evals.add_argument("--out", metavar="DIR", help="write each trial's redacted JSONL transcript and report.json here")
+    evals.add_argument("--junit", metavar="FILE", help="write JUnit XML (one testcase per scenario) to this file")
+    evals.add_argument("--max-tokens", type=int, help="stop the run once model agents have spent this many tokens")
+    evals.add_argument("--max-cost", type=float, help="stop the run once model agents have spent this many USD")
+    evals.add_argument(
+        "--price-per-mtok",
+        metavar="IN,OUT",
+        help="USD per million input and output tokens, for --max-cost (default: genai-prices' price for the model)",
+    )
+    evals.add_argument(
+        "--compare", nargs=2, metavar=("A.json", "B.json"), help="print two reports side by side and the differences"
+    )
     evals.set_defaults(func=cmd_eval)
     sandbox = sub.add_parser("sandbox", help="serve the sandbox Nexudus API over HTTP")
     sandbox.add_argument("--host", default="127.0.0.1")

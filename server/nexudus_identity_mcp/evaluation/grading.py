@@ -16,6 +16,8 @@ AUDIT_FIELDS = {"UpdatedOn", "UpdatedBy"}
 
 @dataclass
 class Outcome:
+    """One trial of one scenario (the report's `scenarios[].trials[]`, schema in evals/README.md)."""
+
     name: str
     passed: bool
     failures: list[str]
@@ -26,6 +28,14 @@ class Outcome:
     writes: int
     seconds: float
     error_kinds: list[str] = field(default_factory=list)
+    trial: int = 1
+    # What a model agent spent (pydantic-ai's usage object); 0 for the scripted agent.
+    input_tokens: int = 0
+    output_tokens: int = 0
+    model_requests: int = 0
+    cost_usd: float | None = 0.0  # None: no price known for the model
+    transcript: str | None = None  # the JSONL transcript, relative to the report's --out directory
+    budget_hit: str | None = None  # the budget stopped this trial's agent (it was cut short)
 
 
 def same_value(field_name: str, want: Any, got: Any) -> bool:

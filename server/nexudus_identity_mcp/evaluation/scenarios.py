@@ -4,6 +4,7 @@ replay."""
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -35,15 +36,19 @@ class Scenario:
     expect_writes: int | None = None
     expect_errors: list[str] = field(default_factory=list)  # error kinds the run must have met
     steps: list[dict[str, Any]] = field(default_factory=list)
+    # The scenario's version in reports: the first 12 hex digits of the file's SHA-256, so two reports
+    # say whether they ran the same scenario text.
+    version: str = ""
 
 
 def load_scenario(path: Path) -> Scenario:
     """One scenario file, or ScenarioError with one line saying what is wrong with it."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read the scenario file ({exc.strerror or exc})") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
     sandbox = data.get("sandbox", {})
     expect = data.get("expect", {})
@@ -67,6 +72,7 @@ def load_scenario(path: Path) -> Scenario:
             expect_writes=expect.get("writes"),
             expect_errors=list(expect.get("errors", [])),
             steps=list(data.get("steps", [])),
+            version=hashlib.sha256(raw).hexdigest()[:12],
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise ScenarioError(f"{path}: not a valid scenario ({exc})") from None

@@ -125,16 +125,22 @@ def session_toolset(session: ToolSession, tools: list[Any]) -> Any:
 
 
 class ModelAgent:
-    """A pydantic-ai agent over the server's tools; the scenario's `confirm` answers it once."""
+    """A pydantic-ai agent over the server's tools; the scenario's `confirm` answers it once.
 
-    def __init__(self, model: str | Model) -> None:
+    What it spends goes into `session.usage` as pydantic-ai's usage object reports it (tokens,
+    requests), with the cost from `price_per_mtok` (USD per million input and output tokens) or else
+    genai-prices (None when it knows no price for the model); its messages go into the transcript."""
+
+    def __init__(self, model: str | Model, *, price_per_mtok: tuple[float, float] | None = None) -> None:
         self.model = build_model(model)
         self.name = f"model:{getattr(self.model, 'system', '?')}:{self.model.model_name}"
+        self.price_per_mtok = price_per_mtok
 
     async def run(self, session: ToolSession, scenario: Scenario) -> None:
-        from pydantic_ai import Agent
+        from pydantic_ai import Agent, capture_run_messages
         from pydantic_ai.exceptions import UsageLimitExceeded
-        from pydantic_ai.usage import UsageLimits
+        from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
+        from pydantic_ai.usage import RunUsage, UsageLimits
 
         tools = await session.list_tools()
         instructions = getattr(session.client, "instructions", None) or ""
@@ -143,10 +149,51 @@ class ModelAgent:
             instructions=f"{SYSTEM_PREFIX}\n\n{instructions}".strip(),
             toolsets=[session_toolset(session, tools)],
         )
-        limits = UsageLimits(request_limit=scenario.max_turns)
+        history: list[ModelMessage] = []
         try:
-            result = await agent.run(scenario.request, usage_limits=limits)
-            if scenario.confirm:
-                await agent.run(scenario.confirm, message_history=result.all_messages(), usage_limits=limits)
-        except UsageLimitExceeded:
-            return  # out of turns: the grading says what was (not) done
+            for prompt in [scenario.request, *([scenario.confirm] if scenario.confirm else [])]:
+                usage = RunUsage()
+                budget = session.token_budget
+                limits = UsageLimits(
+                    request_limit=scenario.max_turns,
+                    total_tokens_limit=None if budget is None else max(budget - session.usage.tokens, 0),
+                )
+                with capture_run_messages() as messages:
+                    try:
+                        await agent.run(prompt, message_history=history, usage_limits=limits, usage=usage)
+                    finally:
+                        # The run's messages (history included when pydantic-ai keeps it): only the new
+                        # ones go into the transcript, and all of them into the next run's history.
+                        run = list(messages)
+                        new = run[len(history) :] if run[: len(history)] == history else run
+                        session.events += [
+                            {"event": "message", "message": m}
+                            for m in ModelMessagesTypeAdapter.dump_python(new, mode="json")
+                        ]
+                        history = [*history, *new]
+                        self._count(session, usage, new)
+        except UsageLimitExceeded as exc:
+            if "token" in str(exc):
+                session.budget_hit = f"the token budget stopped the agent ({exc})"
+            return  # out of turns or budget: the grading says what was (not) done
+
+    def _count(self, session: ToolSession, usage: Any, messages: list[Any]) -> None:
+        from pydantic_ai.messages import ModelResponse
+
+        spent = session.usage
+        spent.input_tokens += usage.input_tokens
+        spent.output_tokens += usage.output_tokens
+        spent.requests += usage.requests
+        if spent.cost_usd is None:
+            return
+        if self.price_per_mtok is not None:
+            price_in, price_out = self.price_per_mtok
+            spent.cost_usd += (usage.input_tokens * price_in + usage.output_tokens * price_out) / 1e6
+            return
+        for message in messages:
+            if isinstance(message, ModelResponse):
+                try:
+                    spent.cost_usd += float(message.cost().total_price)
+                except (LookupError, ValueError, AssertionError):  # genai-prices knows no price for it
+                    spent.cost_usd = None
+                    return
