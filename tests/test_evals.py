@@ -9,19 +9,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anyio
+import jsonschema
 import pytest
+import xmlschema
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from nexudus_identity_mcp.cli.main import make_agent
+from nexudus_identity_mcp.cli.main import main, make_agent
 from nexudus_identity_mcp.evaluation.agents.model import AgentConfigError, ModelAgent, parse_compat
 from nexudus_identity_mcp.evaluation.agents.scripted import ScriptedAgent
-from nexudus_identity_mcp.evaluation.harness import run_all
-from nexudus_identity_mcp.evaluation.scenarios import load_scenario
+from nexudus_identity_mcp.evaluation.grading import Outcome
+from nexudus_identity_mcp.evaluation.harness import Budget, run_all
+from nexudus_identity_mcp.evaluation.report import compare, junit, pass_hat_k, report, schema, table
+from nexudus_identity_mcp.evaluation.scenarios import Scenario, load_scenario
+from nexudus_identity_mcp.evaluation.session import ToolSession
+from nexudus_identity_mcp.sandbox.data import seed_checks
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).parent.parent
 EVALS = sorted((ROOT / "evals").glob("*.toml"))
+JUNIT_XSD = Path(__file__).parent / "schemas" / "junit.xsd"
+DOCUMENT_NUMBERS = [r["IdentityDocumentNumber"] for r in seed_checks() if r.get("IdentityDocumentNumber")]
 
 
 def test_the_suite_has_the_scenarios_the_issue_names() -> None:
@@ -61,8 +70,20 @@ def test_the_suite_has_the_scenarios_the_issue_names() -> None:
 def test_full_suite_with_the_scripted_agent(tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUDUS_")}
+    junit_path = tmp_path / "junit.xml"
     done = subprocess.run(
-        [sys.executable, "-m", "nexudus_identity_mcp", "eval", "--report", str(report_path)],
+        [
+            sys.executable,
+            "-m",
+            "nexudus_identity_mcp",
+            "eval",
+            "--report",
+            str(report_path),
+            "--junit",
+            str(junit_path),
+            "--out",
+            str(tmp_path / "out"),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -75,6 +96,14 @@ def test_full_suite_with_the_scripted_agent(tmp_path: Path) -> None:
     assert report["totals"]["scenarios"] == len(EVALS) == report["totals"]["passed"]
     assert report["totals"]["recovered"] == report["totals"]["had_errors"] > 0
     assert "[1/" in done.stdout and "scenario" in done.stdout and "PASS" in done.stdout
+    jsonschema.validate(report, schema("report"))
+    assert report["trials"] == 1 and report["totals"]["pass_hat_k"] == {"1": 1.0}
+    xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(junit_path))
+    transcripts = sorted((tmp_path / "out").glob("*.jsonl"))
+    assert len(transcripts) == len(EVALS)
+    for path in transcripts:
+        text = path.read_text(encoding="utf-8")
+        assert not [n for n in [*DOCUMENT_NUMBERS, "301558442ZY1"] if n in text], path.name
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -197,11 +226,30 @@ errors = ["validation"]
 """,
     )
     fake = FakeModel()
-    agent = ModelAgent(FunctionModel(fake))
+    agent = ModelAgent(FunctionModel(fake), price_per_mtok=(3.0, 15.0))
     with open(os.devnull, "w") as quiet:
-        [outcome] = await run_all([load_scenario(scenario)], agent, out=quiet)
+        [outcome] = await run_all([load_scenario(scenario)], agent, out=quiet, out_dir=tmp_path / "out")
     assert outcome.passed, outcome.failures
     assert outcome.tool_calls == 3 and outcome.error_results == 1 and outcome.recovered is True
+    # What it cost, as pydantic-ai's usage object counts it: four model requests, their tokens, the price.
+    assert outcome.model_requests == 4 == len(fake.infos)
+    assert outcome.input_tokens > 0 and outcome.output_tokens > 0
+    assert outcome.cost_usd == round((outcome.input_tokens * 3.0 + outcome.output_tokens * 15.0) / 1e6, 6)
+    # The transcript: the model's messages (its tool calls with arguments, the results as it saw them).
+    assert outcome.transcript is not None
+    events = [json.loads(line) for line in (tmp_path / "out" / outcome.transcript).read_text().splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-2:] == ["diff", "outcome"] and kinds.count("tool_call") == 3
+    messages = [e["message"] for e in events if e["event"] == "message"]
+    parts = [p for m in messages for p in m["parts"]]
+    typo = [p for p in parts if p["part_kind"] == "tool-call" and p["args"].get("IdentityDocumentType") == "Pasport"]
+    assert typo, "the model's first update, with its typo, is in the transcript"
+    returned = [p for p in parts if p["part_kind"] == "tool-return"]
+    assert len(returned) == 3 and "Hint" in returned[1]["content"]
+    diff = next(e for e in events if e["event"] == "diff")["changes"]
+    assert {"Id": 87654303, "Field": "IdentityDocumentType", "Before": 4, "After": 1} in diff or any(
+        c["Field"] == "IdentityDocumentType" for c in diff
+    )
     first = fake.infos[0]
     schemas = {tool.name: tool.parameters_json_schema for tool in first.function_tools}
     assert "update_coworker_identity_check" in schemas and "properties" in schemas["update_coworker_identity_check"]
@@ -223,3 +271,223 @@ def test_model_names_and_their_one_line_errors(monkeypatch: pytest.MonkeyPatch) 
         with pytest.raises(AgentConfigError) as caught:
             make_agent(spec, None)
         assert "\n" not in str(caught.value) and spec.split(":")[0] in str(caught.value)
+
+
+# ------------------------------------------------------------------ trials, pass^k, reports
+def outcome(name: str, passed: bool, trial: int, **counts: int) -> Outcome:
+    base = dict(tool_calls=2, error_results=0, api_requests=3, writes=1, input_tokens=0, output_tokens=0)
+    base.update(counts)
+    return Outcome(
+        name=name,
+        passed=passed,
+        failures=[] if passed else ["check 87654304: IdentityDocumentIssuedBy is 'x', expected 'DVA'"],
+        recovered=None,
+        seconds=0.5,
+        trial=trial,
+        **base,  # type: ignore[arg-type]
+    )
+
+
+def scenario_named(name: str, version: str = "0123456789ab") -> Scenario:
+    return Scenario(name=name, request="x", path=f"{name}.toml", version=version)
+
+
+def test_pass_hat_k_against_hand_computed_values() -> None:
+    # n = 4 trials, c = 3 passes: C(3,1)/C(4,1) = 3/4, C(3,2)/C(4,2) = 3/6, C(3,3)/C(4,3) = 1/4, C(3,4) = 0.
+    assert [pass_hat_k(4, 3, k) for k in (1, 2, 3, 4)] == [0.75, 0.5, 0.25, 0.0]
+    # n = 5, c = 2: 2/5, C(2,2)/C(5,2) = 1/10, then 0.
+    assert [pass_hat_k(5, 2, k) for k in (1, 2, 3)] == [0.4, 0.1, 0.0]
+    assert pass_hat_k(3, 3, 3) == 1.0 and pass_hat_k(3, 0, 1) == 0.0
+    with pytest.raises(ValueError):
+        pass_hat_k(3, 1, 4)
+    # A report: "flaky" passes 3 of 4, "steady" 4 of 4. Totals average over scenarios (tau-bench):
+    # pass^1 = (3/4 + 1)/2, pass^2 = (1/2 + 1)/2, pass^3 = (1/4 + 1)/2, pass^4 = (0 + 1)/2.
+    runs = [outcome("flaky", t != 2, t) for t in range(1, 5)] + [outcome("steady", True, t) for t in range(1, 5)]
+    data = report([scenario_named("flaky"), scenario_named("steady")], runs, "scripted", trials=4)
+    jsonschema.validate(data, schema("report"))
+    flaky = data["scenarios"][0]
+    assert (flaky["trials_run"], flaky["trials_passed"], flaky["passed"]) == (4, 3, False)
+    assert flaky["pass_hat_k"] == {"1": 0.75, "2": 0.5, "3": 0.25, "4": 0.0}
+    assert data["totals"]["pass_hat_k"] == {"1": 0.875, "2": 0.75, "3": 0.625, "4": 0.5}
+    assert data["totals"]["passed"] == 1 and data["totals"]["failed"] == 1 and data["totals"]["trials_passed"] == 7
+    assert data["totals"]["tool_calls"] == 16 and data["totals"]["writes"] == 8
+    assert "3/4 pass^4=0.00" in table(data) and "4/4 pass^4=1.00" in table(data)
+
+
+def test_compare_and_junit_follow_their_schemas(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenarios = [scenario_named("change_issuer"), scenario_named("conflict_reread"), scenario_named("only_in_a")]
+    a_runs = [outcome("change_issuer", True, t, input_tokens=900, output_tokens=100) for t in (1, 2)]
+    a_runs += [outcome("conflict_reread", t == 1, t, tool_calls=4) for t in (1, 2)]
+    a_runs += [outcome("only_in_a", True, t) for t in (1, 2)]
+    b_scenarios = [scenario_named("change_issuer"), scenario_named("conflict_reread", "ba9876543210")]
+    b_runs = [outcome("change_issuer", True, t, input_tokens=1800, output_tokens=200) for t in (1, 2)]
+    b_runs += [outcome("conflict_reread", True, t, tool_calls=3) for t in (1, 2)]
+    a = report(scenarios, a_runs, "model:function:a", trials=2)
+    budget = Budget(max_tokens=4000)
+    budget.stopped, budget.not_run = "the token budget (--max-tokens 4000) was used up: 4000 tokens spent", 2
+    b = report([*b_scenarios, scenario_named("stopped")], b_runs, "model:function:b", trials=2, budget=budget)
+    for data in (a, b):
+        jsonschema.validate(data, schema("report"))
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+
+    a_file, b_file = str(tmp_path / "a.json"), str(tmp_path / "b.json")
+    main(["eval", "--compare", a_file, b_file, "--report", str(tmp_path / "c.json")])
+    printed = capsys.readouterr().out
+    written = json.loads((tmp_path / "c.json").read_text())
+    jsonschema.validate(written, schema("compare"))
+    assert written == compare(a, b, a_file, b_file)
+    rows = {r["name"]: r for r in written["scenarios"]}
+    assert rows["change_issuer"]["delta"] == {"pass_rate": 0.0, "calls": 0.0, "tokens": 1000.0, "seconds": 0.0}
+    assert rows["conflict_reread"]["delta"]["pass_rate"] == 0.5 and rows["conflict_reread"]["delta"]["calls"] == -1
+    assert rows["conflict_reread"]["same_version"] is False and rows["only_in_a"]["b"] is None
+    lines = {line.split()[0]: line.split() for line in printed.splitlines() if line and line.split()[0] in rows}
+    assert lines["change_issuer"][1:] == ["100%", "100%", "0", "2.0", "2.0", "0", "1000", "2000", "+1000"]
+    assert lines["only_in_a"][1:4] == ["100%", "-", "-"]
+    assert "conflict_reread*" in printed and "TOTAL" in printed
+
+    xsd = xmlschema.XMLSchema(str(JUNIT_XSD))
+    for data in (a, b):
+        xsd.validate(junit(data))
+    suite = xmlschema.XMLSchema(str(JUNIT_XSD)).to_dict(junit(b))["testsuite"][0]
+    cases = {c["@name"]: c for c in suite["testcase"]}
+    assert suite["@tests"] == 3 and suite["@failures"] == 0 and suite["@skipped"] == 1
+    assert "--max-tokens 4000" in cases["stopped"]["skipped"]["@message"]
+    failed = xsd.to_dict(junit(a))["testsuite"][0]["testcase"][1]
+    assert failed["@name"] == "conflict_reread" and failed["failure"]["@message"] == "1/2 trials passed"
+
+    (tmp_path / "bad.json").write_text(json.dumps({"agent": "x"}))
+    with pytest.raises(SystemExit) as stopped:
+        main(["eval", "--compare", str(tmp_path / "a.json"), str(tmp_path / "bad.json")])
+    assert stopped.value.code == 2 and "not an eval report" in capsys.readouterr().err
+
+
+def overwrite_scenarios(tmp_path: Path, count: int) -> list[Scenario]:
+    """`count` scenarios that each write their own note on the same check: on a shared sandbox they
+    would see each other's write (one write each, and nothing else changed, fails)."""
+    paths = [
+        write(
+            tmp_path,
+            f"note{n}",
+            f"""
+name = "note{n}"
+request = "Note on check 87654312: 'note {n}'."
+[expect.records.87654312]
+Description = "note {n}"
+[expect]
+writes = 1
+[[steps]]
+call = "get_coworker_identity_check"
+arguments = {{ Id = 87654312 }}
+[[steps]]
+call = "update_coworker_identity_check"
+copy_required = true
+arguments = {{ Description = "note {n}", ExpectedUpdatedOn = "{{{{read.UpdatedOn}}}}" }}
+""",
+        )
+        for n in range(count)
+    ]
+    return [load_scenario(p) for p in paths]
+
+
+class TogetherAgent(ScriptedAgent):
+    """The scripted agent, but the first `width` trials wait for each other inside the run (bounded),
+    so the test proves that `width` trials were under way at once."""
+
+    def __init__(self, width: int) -> None:
+        self.width, self.inside, self.most = width, 0, 0
+        self.all_in = anyio.Event()
+
+    async def run(self, session: ToolSession, scenario: Scenario) -> None:
+        self.inside += 1
+        self.most = max(self.most, self.inside)
+        if self.inside >= self.width:
+            self.all_in.set()
+        with anyio.fail_after(60):
+            await self.all_in.wait()
+        try:
+            await super().run(session, scenario)
+        finally:
+            self.inside -= 1
+
+
+@pytest.mark.slow  # a dozen server processes
+@pytest.mark.timeout(300)
+async def test_parallel_jobs_have_independent_sandboxes(tmp_path: Path) -> None:
+    scenarios = overwrite_scenarios(tmp_path, 4)
+    agent = TogetherAgent(width=4)
+    with open(os.devnull, "w") as quiet:
+        [alone] = await run_all(scenarios[:1], ScriptedAgent(), out=quiet)
+        outcomes = await run_all(scenarios, agent, trials=3, jobs=4, out=quiet)
+    assert agent.most == 4  # four trials inside the agent at once, each on its own worker's sandbox
+    assert [(o.name, o.trial) for o in outcomes] == [(s.name, t) for s in scenarios for t in (1, 2, 3)]
+    for o in outcomes:
+        assert o.passed, (o.name, o.trial, o.failures)
+        # What each trial's sandbox saw is what one trial alone sees: no other trial's requests.
+        assert (o.writes, o.api_requests, o.tool_calls) == (1, alone.api_requests, 2), (o.name, o.trial)
+    data = report(scenarios, outcomes, agent.name, trials=3, jobs=4)
+    assert data["totals"]["pass_hat_k"] == {"1": 1.0, "2": 1.0, "3": 1.0}
+
+
+@pytest.mark.slow  # a loopback server and server processes
+async def test_transcripts_and_report_hold_no_document_number(tmp_path: Path) -> None:
+    wrong = write(
+        tmp_path,
+        "wrong_number",
+        """
+name = "wrong_number"
+request = "Tomás showed a new ID card: its number is 301558442ZY1. Update check 87654303."
+[expect.records.87654303]
+IdentityDocumentNumber = "301558442ZY2"
+[[steps]]
+call = "get_coworker_identity_check"
+arguments = { Id = 87654303 }
+[[steps]]
+call = "update_coworker_identity_check"
+copy_required = true
+arguments = { IdentityDocumentNumber = "301558442ZY1" }
+""",
+    )
+    scenarios = [load_scenario(ROOT / "evals" / "27_new_document_number.toml"), load_scenario(wrong)]
+    out_dir = tmp_path / "out"
+    with open(os.devnull, "w") as quiet:
+        outcomes = await run_all(scenarios, ScriptedAgent(), out_dir=out_dir, out=quiet)
+    assert [o.passed for o in outcomes] == [True, False]
+    assert "IdentityDocumentNumber is '«ID_DOC:" in outcomes[1].failures[0]  # graded, said without the number
+    data = report(scenarios, outcomes, "scripted", transcripts=str(out_dir))
+    jsonschema.validate(data, schema("report"))
+    secrets = [*DOCUMENT_NUMBERS, "301558442ZY1", "301558442ZY2"]
+    texts = {"report": json.dumps(data, ensure_ascii=False)}
+    for entry in data["scenarios"]:
+        [trial] = entry["trials"]
+        path = out_dir / trial["transcript"]  # the report links the trial's transcript
+        texts[path.name] = path.read_text(encoding="utf-8")
+        events = [json.loads(line) for line in texts[path.name].splitlines()]
+        assert [e["event"] for e in events][:2] == ["start", "tools"]
+        calls = [e for e in events if e["event"] == "tool_call"]
+        assert [c["tool"] for c in calls] == ["get_coworker_identity_check", "update_coworker_identity_check"]
+        assert calls[1]["arguments"]["IdentityDocumentNumber"].startswith("«ID_DOC:")
+        diff = next(e for e in events if e["event"] == "diff")["changes"]
+        changed = next(c for c in diff if c["Field"] == "IdentityDocumentNumber")
+        assert changed["Before"] != changed["After"] and changed["After"].startswith("«ID_DOC:")
+    for name, text in texts.items():
+        for secret in secrets:
+            for form in (secret, secret.lower(), " ".join(secret)):
+                assert form not in text, (name, form)
+
+
+@pytest.mark.slow  # a loopback server and server processes
+async def test_token_budget_stops_the_run(tmp_path: Path) -> None:
+    scenarios = overwrite_scenarios(tmp_path, 3)
+    agent = ModelAgent(FunctionModel(FakeModel()))
+    budget = Budget(max_tokens=50)
+    with open(os.devnull, "w") as quiet:
+        outcomes = await run_all(scenarios, agent, budget=budget, out=quiet)
+    [first] = outcomes  # the budget was spent in the first trial; the others were not started
+    assert first.budget_hit and "total_tokens_limit of 50" in first.budget_hit and not first.passed
+    assert first.model_requests == 1 and first.input_tokens + first.output_tokens > 50
+    assert budget.stopped and "--max-tokens 50" in budget.stopped and budget.not_run == 2
+    data = report(scenarios, outcomes, agent.name, budget=budget)
+    jsonschema.validate(data, schema("report"))
+    assert data["budget"]["stopped"] == budget.stopped and data["totals"]["not_run"] == 2
+    assert [e["trials_run"] for e in data["scenarios"]] == [1, 0, 0]

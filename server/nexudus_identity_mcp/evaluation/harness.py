@@ -131,16 +131,18 @@ def records_diff(before: dict[int, dict[str, Any]], after: dict[int, dict[str, A
     return changes
 
 
-def trial_redactor(*records: dict[int, dict[str, Any]], calls: list[Any]) -> tuple[Redactor, Any]:
+def trial_redactor(scenario: Scenario, *records: dict[int, dict[str, Any]], calls: list[Any]) -> tuple[Redactor, Any]:
     """A redactor (identity documents, as the server's default) that knows every sensitive value the
-    trial met: in the records before and after, and in the arguments the agent sent."""
+    trial met: in the records before and after, the scenario's patch and expected values, and the
+    arguments the agent sent."""
     redactor = Redactor()
     with redactor.scope() as scope:
         for state in records:
             for record in state.values():
                 redactor.note_record(record)
-        for call in calls:
-            for name, value in call.arguments.items():
+        given = [*scenario.patch.values(), *scenario.expect_records.values(), *(c.arguments for c in calls)]
+        for values in given:
+            for name, value in values.items():
                 category = redactor.fields.get(name)
                 if category:
                     scope.note(category, value)
@@ -189,7 +191,7 @@ async def run_scenario(
     failures += grade(scenario, before, after, session.calls, writes)
     if session.budget_hit:
         failures.append(session.budget_hit)
-    redactor, scope = trial_redactor(before, after, calls=session.calls)
+    redactor, scope = trial_redactor(scenario, before, after, calls=session.calls)
     failures = [str(redactor.scrub(f, scope)) for f in failures]  # a failure may quote a document number
     passed = not failures
     usage = session.usage
