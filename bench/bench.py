@@ -36,8 +36,8 @@ import httpx2
 
 from nexudus_identity_mcp.sandbox import ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN
 from nexudus_identity_mcp.sandbox.loopback import free_port
-from nexudus_identity_mcp.tools.names import FIND_TOOL, GET_TOOL, UPDATE_TOOL
-from nexudus_identity_mcp.tools.schemas import MODEL_VISIBLE_BUDGET, model_visible_bytes, tool_definitions
+from nexudus_identity_mcp.tools.catalog import FIND_TOOL, GET_TOOL, UPDATE_TOOL, tool_definitions
+from nexudus_identity_mcp.tools.schemas import MODEL_VISIBLE_BUDGET, model_visible_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable

@@ -12,7 +12,7 @@ import mcp.types as types
 from nexudus_identity_mcp.mcpserver.app import build_server
 from nexudus_identity_mcp.record.fields import REQUIRED
 from nexudus_identity_mcp.sandbox import Sandbox
-from nexudus_identity_mcp.tools.schemas import tool_definitions
+from nexudus_identity_mcp.tools.catalog import tool_definitions
 
 from .conftest import settings_for
 

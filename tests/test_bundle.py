@@ -18,7 +18,7 @@ from mcp.client.stdio import stdio_client
 from nexudus_identity_mcp import __version__
 from nexudus_identity_mcp.cli.bundle import ENTRY_NAME, build_bundle
 from nexudus_identity_mcp.cli.bundle_entry import server_arguments
-from nexudus_identity_mcp.tools.names import READ_TOOLS, WRITE_TOOLS
+from nexudus_identity_mcp.tools.catalog import READ_TOOLS, WRITE_TOOLS
 
 ROOT = Path(__file__).parent.parent
 

@@ -19,8 +19,7 @@ import pytest
 from mcp import Client
 
 from nexudus_identity_mcp.sandbox import Sandbox
-from nexudus_identity_mcp.tools.names import FIND_TOOL, GET_TOOL, UPDATE_TOOL
-from nexudus_identity_mcp.tools.schemas import tool_definitions
+from nexudus_identity_mcp.tools.catalog import FIND_TOOL, GET_TOOL, UPDATE_TOOL, tool_definitions
 
 from .helpers import CHECK, body, server_for
 

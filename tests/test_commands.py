@@ -12,7 +12,7 @@ from mcp import Client
 
 from nexudus_identity_mcp.sandbox import VIEWER_PASSWORD, VIEWER_USER, Fault, Sandbox
 from nexudus_identity_mcp.sandbox.commands import COMMANDS
-from nexudus_identity_mcp.tools.names import LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL
+from nexudus_identity_mcp.tools.catalog import LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL
 
 from .helpers import ERAS, body, server_for
 

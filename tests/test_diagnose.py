@@ -14,7 +14,7 @@ from nexudus_identity_mcp.cli.main import ENVIRONMENT_HELP, build_parser
 from nexudus_identity_mcp.sandbox import VIEWER_PASSWORD, VIEWER_USER, Sandbox
 from nexudus_identity_mcp.sandbox.loopback import LOOPBACK, free_port
 from nexudus_identity_mcp.settings import Settings
-from nexudus_identity_mcp.tools.names import FIND_TOOL, GET_TOOL, UPDATE_TOOL
+from nexudus_identity_mcp.tools.catalog import FIND_TOOL, GET_TOOL, UPDATE_TOOL
 
 from .conftest import ServedSandbox, settings_for
 

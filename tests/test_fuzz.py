@@ -17,12 +17,14 @@ from hypothesis import strategies as st
 from mcp import Client
 
 from nexudus_identity_mcp.record.fields import PUT_FIELDS
-from nexudus_identity_mcp.record.validation import FIND_PROPERTIES, UPDATE_PROPERTIES
 from nexudus_identity_mcp.sandbox import Sandbox
-from nexudus_identity_mcp.tools.schemas import tool_definitions
+from nexudus_identity_mcp.tools.catalog import FIND as FIND_DECLARED
+from nexudus_identity_mcp.tools.catalog import UPDATE as UPDATE_DECLARED
+from nexudus_identity_mcp.tools.catalog import tool_definitions
 
 from .helpers import server_for
 
+UPDATE_PROPERTIES, FIND_PROPERTIES = UPDATE_DECLARED.input.names, FIND_DECLARED.input.names
 SCHEMAS = {t.name: t for t in tool_definitions()}
 EXAMPLES = 500
 

@@ -20,7 +20,7 @@ import pytest
 from nexudus_identity_mcp.record.fields import REQUIRED
 from nexudus_identity_mcp.sandbox import SANDBOX_TOKEN, Sandbox
 from nexudus_identity_mcp.sandbox.loopback import LOOPBACK, ServedApp, free_port
-from nexudus_identity_mcp.tools.names import UPDATE_TOOL
+from nexudus_identity_mcp.tools.catalog import UPDATE_TOOL
 
 from .redis_server import RedisServer, running_redis
 

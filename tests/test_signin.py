@@ -26,7 +26,7 @@ from nexudus_identity_mcp.mcpserver.http_app import ConfigError, create_app
 from nexudus_identity_mcp.sandbox import Fault, Sandbox
 from nexudus_identity_mcp.sandbox.loopback import LOOPBACK, ServedApp, free_port
 from nexudus_identity_mcp.sandbox.state import STAFF_PASSWORD, STAFF_TOTP_SECRET
-from nexudus_identity_mcp.tools.names import GET_TOOL, UPDATE_TOOL
+from nexudus_identity_mcp.tools.catalog import GET_TOOL, UPDATE_TOOL
 
 from .conftest import settings_for
 from .helpers import required_from

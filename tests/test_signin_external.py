@@ -23,7 +23,7 @@ from nexudus_identity_mcp.mcpserver.http_app import create_app
 from nexudus_identity_mcp.record.fields import REQUIRED
 from nexudus_identity_mcp.sandbox import Sandbox
 from nexudus_identity_mcp.sandbox.loopback import LOOPBACK, ServedApp, free_port
-from nexudus_identity_mcp.tools.names import GET_TOOL
+from nexudus_identity_mcp.tools.catalog import GET_TOOL
 
 from .conftest import settings_for
 

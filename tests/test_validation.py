@@ -16,12 +16,11 @@ from nexudus_identity_mcp.record.validation import (
     UpdateRequest,
     change_warnings,
     check_against_record,
-    parse_find,
-    parse_get,
-    parse_update,
     required_hint,
 )
-from nexudus_identity_mcp.tools.names import RUN_COMMAND_TOOL
+from nexudus_identity_mcp.tools.catalog import FIND, GET, RUN_COMMAND_TOOL, UPDATE
+
+parse_update, parse_get, parse_find = UPDATE.input.parse, GET.input.parse, FIND.input.parse
 
 RECORD: dict[str, Any] = {
     "Id": 87654301,

@@ -6,7 +6,10 @@ import pytest
 
 from nexudus_identity_mcp.record.enums import IDENTITY_DOCUMENT_TYPE, EnumParseError
 from nexudus_identity_mcp.record.timefmt import format_utc, parse_datetime
-from nexudus_identity_mcp.record.validation import UPDATE_PROPERTIES, closest_property
+from nexudus_identity_mcp.record.validation import closest_property
+from nexudus_identity_mcp.tools.catalog import UPDATE
+
+UPDATE_PROPERTIES = UPDATE.input.names
 
 
 @pytest.mark.parametrize(

@@ -13,16 +13,54 @@ import binascii
 import ipaddress
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
+from dataclasses import dataclass
+from typing import Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-if TYPE_CHECKING:
-    from .state.base import Rate
-
 DEFAULT_BASE_URL = "https://spaces.nexudus.com"
+
+
+# The windows a rate may name (`60/min`), in seconds.
+WINDOWS = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hour": 3600.0, "day": 86400.0}
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A limit of `count` per `seconds`, kept as a token bucket that can never exceed the limit in any
+    window of `seconds`: capacity C and refill r with C + r * seconds == count, so a burst of C is
+    allowed and the long-run rate is slightly below the limit."""
+
+    count: int
+    seconds: float
+
+    @property
+    def capacity(self) -> int:
+        return max(1, self.count // 6)
+
+    @property
+    def refill_per_second(self) -> float:
+        return max(self.count - self.capacity, 1) / self.seconds
+
+    @classmethod
+    def parse(cls, text: str) -> Rate | None:
+        """`60/60` or `60/min` -> Rate; `0`, `off`, `none` or empty -> None (no budget)."""
+        raw = text.strip().lower()
+        if raw in ("", "0", "off", "none"):
+            return None
+        count_text, _, window = raw.partition("/")
+        seconds = WINDOWS.get(window.strip())
+        try:
+            count = int(count_text)
+            if seconds is None:
+                seconds = float(window) if window else 60.0
+        except ValueError:
+            raise ValueError(f"{text!r} is not a rate: use COUNT/SECONDS or COUNT/min, e.g. 60/min") from None
+        if count < 1 or not 0 < seconds <= 86400:
+            raise ValueError(f"{text!r} is not a rate: the count must be 1 or more and the window 1 day or less")
+        return cls(count, seconds)
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -130,15 +168,11 @@ class Settings(BaseSettings):
     @classmethod
     def _check_budget(cls, value: str | None) -> str | None:
         if value is not None:
-            from .state.base import Rate
-
             Rate.parse(value)
         return value
 
     def request_budgets(self) -> tuple[Rate | None, Rate | None]:
         """(writes, reads) budgets per Nexudus account, from the settings and the state backend."""
-        from .state.base import Rate
-
         shared = self.mcp_redis_url is not None or bool(self.mcp_state_dir)
         writes = Rate.parse(self.mcp_write_budget) if self.mcp_write_budget is not None else None
         reads = Rate.parse(self.mcp_read_budget) if self.mcp_read_budget is not None else None

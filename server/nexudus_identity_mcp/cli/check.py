@@ -20,7 +20,7 @@ from ..nexudus import NexudusClient, NexudusError
 from ..nexudus.errors import ErrorKind
 from ..record.fields import RESOURCE_PATH, ROLE_FOR
 from ..settings import DEFAULT_BASE_URL, Settings
-from ..tools.names import FIND_TOOL, GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL
+from ..tools.catalog import FIND_TOOL, GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL
 
 SEARCH_QUERY = "?page=1&size=1"
 

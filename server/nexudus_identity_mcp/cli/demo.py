@@ -16,7 +16,7 @@ import tempfile
 from typing import Any
 
 from ..record.fields import REQUIRED
-from ..tools.names import FIND_TOOL, GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL
+from ..tools.catalog import FIND_TOOL, GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL
 
 CHECK_ID = 87654303  # Tomás Ferreira's ID card check at Harbour Works Lisbon, awaiting review
 

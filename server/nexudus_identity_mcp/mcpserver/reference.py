@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..record.enums import ALL_ENUMS
 from ..record.fields import PUT_FIELDS, Field
+from ..tools.catalog import GET_TOOL, UPDATE_TOOL
 from ..tools.schemas import DATE_HINT
 
 
@@ -75,11 +76,11 @@ def fields_resource_markdown() -> str:
     lines = [
         "# Coworker identity check: fields",
         "",
-        "What update_coworker_identity_check takes (the PUT reference page's fields; required ones marked):",
+        f"What {UPDATE_TOOL} takes (the PUT reference page's fields; required ones marked):",
         "",
         fields_markdown(),
         "",
-        "Every field get_coworker_identity_check returns, and what happens to it on update:",
+        f"Every field {GET_TOOL} returns, and what happens to it on update:",
         "",
         "| Field | Role | Description |",
         "|---|---|---|",

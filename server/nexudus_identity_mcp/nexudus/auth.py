@@ -19,7 +19,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Generator
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,10 +32,6 @@ from .sanitise import cap, sanitise_excerpt
 from .throttle import THROTTLE_STATUSES, throttle_error
 
 log = logging.getLogger("nexudus_identity_mcp.nexudus")
-
-# The signed-in staff member's own Nexudus access token for the current tool call (HTTP sign-in mode,
-# set by app.py around each call); when set it replaces the server's configured credentials.
-CALLER_BEARER: ContextVar[str | None] = ContextVar("nexudus_caller_bearer", default=None)
 
 # This process's client_id when NEXUDUS_CLIENT_ID is unset: Nexudus keeps one refresh token per user
 # and client_id, so two workers (or the admin's other tools) signing in as the same user with the same
@@ -55,6 +50,18 @@ def current_totp(secret: str) -> str:
         min_secret_length_bits = 80
 
     return TOTP(secret).now()
+
+
+class CallerBearer(httpx2.Auth):
+    """The signed-in staff member's own Nexudus token (HTTP sign-in mode), given per request by the
+    caller in place of the configured credentials: sent as it is, never refreshed here."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
 
 
 class Auth(httpx2.Auth):
@@ -84,11 +91,6 @@ class Auth(httpx2.Auth):
 
     # ------------------------------------------------------------------ the flow
     async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        caller = CALLER_BEARER.get()
-        if caller is not None:
-            request.headers["Authorization"] = f"Bearer {caller}"
-            yield request
-            return
         if self.mode == "bearer":
             request.headers["Authorization"] = f"Bearer {self.settings.token.get_secret_value()}"  # type: ignore[union-attr]
             yield request

@@ -19,12 +19,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
 
 import anyio
 
 from ..settings import Settings
 from ..state import BudgetExhausted, StateStore, StateUnavailable
+from .caller import Caller
 from .errors import ErrorKind, NexudusError, Operation
 
 log = logging.getLogger("nexudus_identity_mcp.nexudus")
@@ -42,37 +42,32 @@ def account_key(settings: Settings, person: str | None = None) -> str:
     return hashlib.sha256(f"{settings.base_url}\0{who}".encode()).hexdigest()[:16]
 
 
-# Who is asking, for the current API call: (the signed-in person's own Nexudus user, or None for the
-# configured account; the caller's name). Given by the MCP layer, which knows the call.
-Asker = Callable[[], tuple[str | None, str]]
-
-
 class RequestBudget:
-    def __init__(self, store: StateStore, settings: Settings, asker: Asker | None = None) -> None:
+    def __init__(self, store: StateStore, settings: Settings) -> None:
         self.store = store
         self.settings = settings
         self.account = account_key(settings)
-        self.asker = asker
         self.writes, self.reads = settings.request_budgets()
         self._warned = False
 
-    def _bucket_of(self, kind: str) -> tuple[str, str | None]:
-        """(bucket, share): the person's own bucket in the sign-in mode; otherwise the configured
-        account's bucket, shared fairly between callers."""
-        person, caller = self.asker() if self.asker is not None else (None, "")
-        if person is not None:
-            return f"{kind}:{account_key(self.settings, person)}", None
-        share = hashlib.sha256(caller.encode()).hexdigest()[:16] if caller else None
+    def _bucket_of(self, kind: str, caller: Caller | None) -> tuple[str, str | None]:
+        """(bucket, share): the person's own bucket when they call with their own token (sign-in
+        mode); otherwise the configured account's bucket, shared fairly between callers."""
+        if caller is not None and caller.nexudus_bearer is not None:
+            return f"{kind}:{account_key(self.settings, caller.label)}", None
+        label = caller.label if caller is not None else ""
+        share = hashlib.sha256(label.encode()).hexdigest()[:16] if label else None
         return f"{kind}:{self.account}", share
 
-    async def before(self, op: Operation, deadline: float) -> None:
+    async def before(self, op: Operation, deadline: float, caller: Caller | None = None) -> None:
+        """Called by the client before each API call, with the caller the request is for."""
         if op == "token":
             return
         write = op in WRITE_OPERATIONS
         rate = self.writes if write else self.reads
         if rate is None:
             return
-        bucket, share = self._bucket_of("writes" if write else "reads")
+        bucket, share = self._bucket_of("writes" if write else "reads", caller)
         while True:
             try:
                 await self.store.take(bucket, rate, share=share)

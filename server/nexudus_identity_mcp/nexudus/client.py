@@ -33,7 +33,8 @@ import httpx2
 from .. import __version__
 from ..record.fields import COWORKERS_PATH, RESOURCE_PATH, ROLE_FOR
 from ..settings import CREDENTIAL_VARIABLES, Settings
-from .auth import CALLER_BEARER, Auth
+from .auth import Auth, CallerBearer
+from .caller import Caller
 from .envelopes import (
     ACCEPT_ENCODING,
     MAX_MESSAGE,
@@ -88,7 +89,7 @@ class NexudusClient:
         self._client: httpx2.AsyncClient | None = None
         # Called before each API call with the operation and the call's deadline (monotonic): the
         # shared request budget (nexudus/budget.py) waits or raises here, before anything is sent.
-        self.before_request: Callable[[Operation, float], Awaitable[None]] | None = None
+        self.before_request: Callable[[Operation, float, Caller | None], Awaitable[None]] | None = None
         self._auth = Auth(settings, lambda: self._http, self._scrub)
         # An in-process transport (the sandbox's ASGI app) ignores httpx timeouts, so each exchange
         # through one gets its own bound; on the network httpx's connect/read timeouts apply.
@@ -136,8 +137,10 @@ class NexudusClient:
         return self._auth.token_requests
 
     # ----------------------------------------------------------------- operations
-    async def get_check(self, check_id: int, *, deadline: float | None = None) -> dict[str, Any]:
-        body = await self._call("get", "GET", f"{RESOURCE_PATH}/{int(check_id)}", deadline=deadline)
+    async def get_check(
+        self, check_id: int, *, deadline: float | None = None, caller: Caller | None = None
+    ) -> dict[str, Any]:
+        body = await self._call("get", "GET", f"{RESOURCE_PATH}/{int(check_id)}", deadline=deadline, caller=caller)
         if not isinstance(body, dict) or not body:
             raise NexudusError(
                 ErrorKind.NOT_FOUND, f"No coworker identity check with Id {check_id}.", status=200, operation="get"
@@ -147,7 +150,7 @@ class NexudusClient:
             kind = ErrorKind.VALIDATION if errors else ErrorKind.UPSTREAM_ERROR
             raise NexudusError(
                 kind,
-                self._message(body, "Nexudus answered the read with a failure envelope."),
+                self._message(body, "Nexudus answered the read with a failure envelope.", _bearer(caller)),
                 status=200,
                 errors=errors,
                 operation="get",
@@ -175,6 +178,7 @@ class NexudusClient:
         filters: Mapping[str, Any] | None = None,
         order_by: str | None = None,
         descending: bool | None = None,
+        caller: Caller | None = None,
     ) -> SearchPage:
         """One page of a search. `filters` adds query parameters by their API names. The API ignores a
         parameter it does not know, so a caller must check the rows (tools/search.py does)."""
@@ -189,7 +193,7 @@ class NexudusClient:
             **(filters or {}),
         }
         params.update({k: v for k, v in named.items() if v is not None})
-        return await self._search_page("search", RESOURCE_PATH, params, order_by, descending)
+        return await self._search_page("search", RESOURCE_PATH, params, order_by, descending, caller)
 
     async def search_coworkers(
         self,
@@ -199,16 +203,21 @@ class NexudusClient:
         filters: Mapping[str, Any] | None = None,
         order_by: str | None = None,
         descending: bool | None = None,
+        caller: Caller | None = None,
     ) -> SearchPage:
         """One page of the members (coworkers) search, `filters` by their API names (`Coworker_…`). Needs
         the Coworker-List role. The API ignores a parameter it does not know: check the rows."""
         params: dict[str, Any] = {"page": page, "size": size}
         params.update({k: v for k, v in (filters or {}).items() if v is not None})
-        return await self._search_page("coworker_search", COWORKERS_PATH, params, order_by, descending)
+        return await self._search_page("coworker_search", COWORKERS_PATH, params, order_by, descending, caller)
 
-    async def get_coworker(self, coworker_id: int, *, deadline: float | None = None) -> dict[str, Any]:
+    async def get_coworker(
+        self, coworker_id: int, *, deadline: float | None = None, caller: Caller | None = None
+    ) -> dict[str, Any]:
         """One member (coworker) record by Id. Needs the Coworker-Read role."""
-        body = await self._call("coworker_get", "GET", f"{COWORKERS_PATH}/{int(coworker_id)}", deadline=deadline)
+        body = await self._call(
+            "coworker_get", "GET", f"{COWORKERS_PATH}/{int(coworker_id)}", deadline=deadline, caller=caller
+        )
         if not isinstance(body, dict) or body.get("Id") != coworker_id:
             raise NexudusError(
                 ErrorKind.UPSTREAM_ERROR,
@@ -219,7 +228,13 @@ class NexudusClient:
         return body
 
     async def _search_page(
-        self, op: Operation, path: str, params: dict[str, Any], order_by: str | None, descending: bool | None
+        self,
+        op: Operation,
+        path: str,
+        params: dict[str, Any],
+        order_by: str | None,
+        descending: bool | None,
+        caller: Caller | None,
     ) -> SearchPage:
         if order_by:
             params["orderBy"] = order_by
@@ -228,7 +243,7 @@ class NexudusClient:
                 # only for descending=False, so descending is sent as the documented -1.
                 params["dir"] = -1 if descending else 1
         page, size = params["page"], params["size"]
-        body = await self._call(op, "GET", path, params=params)
+        body = await self._call(op, "GET", path, params=params, caller=caller)
         if not isinstance(body, dict) or not isinstance(body.get("Records"), list):
             raise NexudusError(
                 ErrorKind.UPSTREAM_ERROR,
@@ -247,9 +262,13 @@ class NexudusClient:
             has_previous_page=bool(body.get("HasPreviousPage")),
         )
 
-    async def update_check(self, body: Mapping[str, Any], *, deadline: float | None = None) -> dict[str, Any]:
+    async def update_check(
+        self, body: Mapping[str, Any], *, deadline: float | None = None, caller: Caller | None = None
+    ) -> dict[str, Any]:
         """PUT a full record. Returns the success envelope; raises on anything else."""
-        envelope: dict[str, Any] = await self._call("update", "PUT", RESOURCE_PATH, json=dict(body), deadline=deadline)
+        envelope: dict[str, Any] = await self._call(
+            "update", "PUT", RESOURCE_PATH, json=dict(body), deadline=deadline, caller=caller
+        )
         return envelope
 
     # ----------------------------------------------------------------- commands
@@ -257,9 +276,9 @@ class NexudusClient:
     # …/commands, run by POST …/runcommand. The keys are not published; they are discovered here.
     # A run is not idempotent (it may email the member), so `_call` never sends it twice once it may
     # have reached the API: only a connection that could not be made is retried.
-    async def list_commands(self) -> list[dict[str, Any]]:
+    async def list_commands(self, *, caller: Caller | None = None) -> list[dict[str, Any]]:
         """The commands the API lists for identity checks, each a dict with at least a `Key`."""
-        body = await self._call("commands", "GET", f"{RESOURCE_PATH}/commands")
+        body = await self._call("commands", "GET", f"{RESOURCE_PATH}/commands", caller=caller)
         if isinstance(body, dict):
             body = body.get("Records", body.get("Value"))
         if not isinstance(body, list):
@@ -271,21 +290,25 @@ class NexudusClient:
             )
         return [c for c in body if isinstance(c, dict) and isinstance(c.get("Key"), str) and c["Key"]]
 
-    async def run_command(self, key: str, ids: list[int], parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    async def run_command(
+        self, key: str, ids: list[int], parameters: list[dict[str, Any]], *, caller: Caller | None = None
+    ) -> dict[str, Any]:
         """POST …/runcommand. Returns the success envelope; raises on anything else (a 200 whose
         envelope says WasSuccessful false included)."""
         payload = {"Key": key, "Ids": [int(i) for i in ids], "Parameters": parameters}
-        envelope: dict[str, Any] = await self._call("run_command", "POST", f"{RESOURCE_PATH}/runcommand", json=payload)
+        envelope: dict[str, Any] = await self._call(
+            "run_command", "POST", f"{RESOURCE_PATH}/runcommand", json=payload, caller=caller
+        )
         return envelope
 
-    def _command_envelope(self, response: Answer, body: Any) -> dict[str, Any]:
+    def _command_envelope(self, response: Answer, body: Any, bearer: str | None) -> dict[str, Any]:
         if not isinstance(body, dict) or "WasSuccessful" not in body:
-            raise self._unexpected("run_command", response, "an answer that is not the command envelope")
+            raise self._unexpected("run_command", response, "an answer that is not the command envelope", bearer)
         errors = errors_of(body)
         if errors or body.get("WasSuccessful") is not True:
             raise NexudusError(
                 ErrorKind.VALIDATION if errors else ErrorKind.UPSTREAM_ERROR,
-                self._message(body, "Nexudus did not run the command."),
+                self._message(body, "Nexudus did not run the command.", bearer),
                 status=response.status_code,
                 errors=errors,
                 operation="run_command",
@@ -302,11 +325,14 @@ class NexudusClient:
         params: dict[str, Any] | None = None,
         json: dict[str, Any] | None = None,
         deadline: float | None = None,
+        caller: Caller | None = None,
     ) -> Any:
         """One API operation, retries included, bounded by NEXUDUS_MAX_CALL_SECONDS from now or by
         `deadline` (time.monotonic()) when that is sooner: a tool call that makes several API calls
-        passes one deadline to all of them."""
-        if not self.settings.configured and CALLER_BEARER.get() is None:
+        passes one deadline to all of them. `caller`: who the request is for; their own Nexudus token
+        (sign-in mode) is sent instead of the configured credentials, and the request budget is theirs."""
+        bearer = _bearer(caller)
+        if not self.settings.configured and bearer is None:
             raise NexudusError(
                 ErrorKind.NOT_CONFIGURED,
                 "No Nexudus credentials are configured: set "
@@ -321,8 +347,8 @@ class NexudusClient:
                 raise TimeoutError  # out of time before anything was sent
             with anyio.fail_after(deadline - started):
                 if self.before_request is not None:
-                    await self.before_request(op, deadline)
-                return await self._call_with_retries(op, method, path, params, json, deadline)
+                    await self.before_request(op, deadline, caller)
+                return await self._call_with_retries(op, method, path, params, json, deadline, bearer)
         except TimeoutError:
             raise NexudusError(
                 ErrorKind.UPSTREAM_UNAVAILABLE,
@@ -340,14 +366,15 @@ class NexudusClient:
         params: dict[str, Any] | None,
         json: dict[str, Any] | None,
         deadline: float,
+        bearer: str | None,
     ) -> Any:
         attempt = 0
         while True:
             attempt += 1
             try:
                 # The auth flow sets the header, signs in when needed and re-authenticates once after a 401.
-                answer = await self._exchange(method, path, params=params, json=json)
-                return self._interpret(op, answer)
+                answer = await self._exchange(method, path, bearer, params=params, json=json)
+                return self._interpret(op, answer, bearer)
             except NexudusError as error:
                 error.operation = error.operation or op
                 wait = self._retry_wait(error, attempt)
@@ -379,12 +406,13 @@ class NexudusClient:
             return self._rng.uniform(0, ceiling)
         return None
 
-    async def _exchange(self, method: str, path: str, **kwargs: Any) -> Answer:
+    async def _exchange(self, method: str, path: str, bearer: str | None, **kwargs: Any) -> Answer:
         """One request (plus the auth flow's own), its answer read within the size bound."""
+        auth: httpx2.Auth = self._auth if bearer is None else CallerBearer(bearer)
         started = time.monotonic()
         try:
             with anyio.fail_after(self._exchange_limit):  # None: no extra scope deadline
-                async with self._http.stream(method, path, auth=self._auth, **kwargs) as response:
+                async with self._http.stream(method, path, auth=auth, **kwargs) as response:
                     content = await read_bounded(response, self.settings.max_response_bytes)
                     answer = Answer(response.status_code, response.headers, content)
         except (TimeoutError, httpx2.ReadTimeout, httpx2.WriteTimeout, httpx2.PoolTimeout) as exc:
@@ -438,66 +466,68 @@ class NexudusClient:
             )
         return answer
 
-    def _interpret(self, op: Operation, response: Answer) -> Any:
+    def _interpret(self, op: Operation, response: Answer, bearer: str | None) -> Any:
         status = response.status_code
         body = json_or_none(response)
         if 200 <= status < 300:
             if op == "update":
-                return self._update_envelope(response, body)
+                return self._update_envelope(response, body, bearer)
             if op == "run_command":
-                return self._command_envelope(response, body)
+                return self._command_envelope(response, body, bearer)
             if body is None and response.content.strip() not in (b"", b"null"):
-                raise self._unexpected(op, response, "a body that is not JSON")
+                raise self._unexpected(op, response, "a body that is not JSON", bearer)
             if isinstance(body, dict) and (body.get("WasSuccessful") is False or errors_of(body)):
-                raise self._failure_envelope(op, status, body)
+                raise self._failure_envelope(op, status, body, bearer)
             return body
-        raise self.classify(op, response, body)
+        raise self.classify(op, response, body, bearer)
 
-    def _failure_envelope(self, op: Operation, status: int, body: dict[str, Any]) -> NexudusError:
+    def _failure_envelope(self, op: Operation, status: int, body: dict[str, Any], bearer: str | None) -> NexudusError:
         """A 2xx whose envelope says it failed: a failure on every route, whatever the status."""
         errors = errors_of(body)
         return NexudusError(
             ErrorKind.VALIDATION if errors else ErrorKind.UPSTREAM_ERROR,
-            self._message(body, f"Nexudus answered the {_NOUN[op]} with a failure envelope (WasSuccessful false)."),
+            self._message(
+                body, f"Nexudus answered the {_NOUN[op]} with a failure envelope (WasSuccessful false).", bearer
+            ),
             status=status,
             errors=errors,
             operation=op,
         )
 
-    def _update_envelope(self, response: Answer, body: Any) -> dict[str, Any]:
+    def _update_envelope(self, response: Answer, body: Any, bearer: str | None) -> dict[str, Any]:
         if not isinstance(body, dict) or "WasSuccessful" not in body:
-            raise self._unexpected("update", response, "an answer that is not the update envelope")
+            raise self._unexpected("update", response, "an answer that is not the update envelope", bearer)
         errors = errors_of(body)
         if errors or body.get("WasSuccessful") is not True:
             if errors:
                 raise NexudusError(
                     ErrorKind.VALIDATION,
-                    self._message(body, "Nexudus rejected the update."),
+                    self._message(body, "Nexudus rejected the update.", bearer),
                     status=response.status_code,
                     errors=errors,
                     operation="update",
                 )
             raise NexudusError(
                 ErrorKind.UPSTREAM_ERROR,
-                self._message(body, "Nexudus did not confirm the update."),
+                self._message(body, "Nexudus did not confirm the update.", bearer),
                 status=response.status_code,
                 operation="update",
             )
         return body
 
-    def classify(self, op: Operation, response: Answer, body: Any) -> NexudusError:
+    def classify(self, op: Operation, response: Answer, body: Any, bearer: str | None = None) -> NexudusError:
         status = response.status_code
         if status == 400 and isinstance(body, dict) and ("Errors" in body or "Message" in body):
             return NexudusError(
                 ErrorKind.VALIDATION,
-                self._message(body, f"Nexudus rejected the {_NOUN[op]}."),
+                self._message(body, f"Nexudus rejected the {_NOUN[op]}.", bearer),
                 status=status,
                 errors=errors_of(body),
                 operation=op,
             )
         if status in (401, 403):
             return NexudusError(
-                ErrorKind.UNAUTHORIZED, self._unauthorized_message(op, status), status=status, operation=op
+                ErrorKind.UNAUTHORIZED, self._unauthorized_message(op, status, bearer), status=status, operation=op
             )
         if status == 404:
             return NexudusError(
@@ -509,7 +539,7 @@ class NexudusClient:
                 operation=op,
             )
         if status in THROTTLE_STATUSES:
-            return throttle_error(op, response, self._scrub)
+            return throttle_error(op, response, lambda text: self._scrub(text, bearer))
         if status >= 500:
             return NexudusError(
                 ErrorKind.UPSTREAM_UNAVAILABLE,
@@ -517,15 +547,15 @@ class NexudusClient:
                 status=status,
                 operation=op,
                 transient=status in TRANSIENT_STATUSES,
-                excerpt=self._excerpt(response),
+                excerpt=self._excerpt(response, bearer),
             )
-        return self._unexpected(op, response, f"HTTP {status}")
+        return self._unexpected(op, response, f"HTTP {status}", bearer)
 
-    def _unauthorized_message(self, op: Operation, status: int) -> str:
+    def _unauthorized_message(self, op: Operation, status: int, bearer: str | None) -> str:
         """Which of wrong credentials, API access not enabled, or a missing role is most likely."""
         role = ROLE_FOR.get(op)
         needs = f"the {role} role (or full unrestricted administrator)" if role else "the role for it"
-        mode = "caller" if CALLER_BEARER.get() is not None else self._auth.mode
+        mode = "caller" if bearer is not None else self._auth.mode
         if mode == "password":
             # The flow signed in afresh after the first 401, so the credentials work: the route is refused.
             likely = (
@@ -543,29 +573,28 @@ class NexudusClient:
             likely = f"NEXUDUS_TOKEN is wrong or expired (most likely), or its user lacks {needs} or API access."
         return f"Nexudus refused the credentials for the {_NOUN[op]} (HTTP {status}): {likely}"
 
-    def _unexpected(self, op: Operation, response: Answer, what: str) -> NexudusError:
+    def _unexpected(self, op: Operation, response: Answer, what: str, bearer: str | None) -> NexudusError:
         return NexudusError(
             ErrorKind.UPSTREAM_ERROR,
             f"Nexudus answered the {op} with {what}.",
             status=response.status_code,
             operation=op,
-            excerpt=self._excerpt(response),
+            excerpt=self._excerpt(response, bearer),
         )
 
-    def _message(self, body: dict[str, Any], default: str) -> str:
+    def _message(self, body: dict[str, Any], default: str, bearer: str | None) -> str:
         message = body.get("Message")
-        return self._scrub(str(message))[:MAX_MESSAGE] if message else default
+        return self._scrub(str(message), bearer)[:MAX_MESSAGE] if message else default
 
-    def _excerpt(self, response: Answer) -> str | None:
-        return sanitise_excerpt(response.text, self._all_secrets())
+    def _excerpt(self, response: Answer, bearer: str | None) -> str | None:
+        return sanitise_excerpt(response.text, self._all_secrets(bearer))
 
-    def _all_secrets(self) -> list[str]:
+    def _all_secrets(self, bearer: str | None = None) -> list[str]:
         """The configured secrets, the tokens obtained at run time, and the caller's own token."""
-        caller = CALLER_BEARER.get()
-        return [*self._secrets, *self._auth.runtime_secrets(), *([caller] if caller else [])]
+        return [*self._secrets, *self._auth.runtime_secrets(), *([bearer] if bearer else [])]
 
-    def _scrub(self, text: str) -> str:
-        return scrub(text, self._all_secrets())
+    def _scrub(self, text: str, bearer: str | None = None) -> str:
+        return scrub(text, self._all_secrets(bearer))
 
 
 _NOUN: dict[str, str] = {
@@ -578,3 +607,7 @@ _NOUN: dict[str, str] = {
     "coworker_search": "coworker search",
     "coworker_get": "coworker read",
 }
+
+
+def _bearer(caller: Caller | None) -> str | None:
+    return caller.nexudus_bearer if caller is not None else None

@@ -226,6 +226,8 @@ class SearchFilter:
     param: str  # the API's query parameter (inferred from the API's naming pattern, not published)
     match: Literal["equals", "contains", "same_text", "before", "on_or_after"]
     field: str = ""  # the row's field it is checked on; the argument's own name when empty
+    # What a tool's input schema says of it: the find tool offers the filters that have one.
+    description: str = ""
 
     @property
     def row_field(self) -> str:
@@ -254,13 +256,45 @@ class SearchFilter:
 
 
 EXPIRY = "IdentityDocumentExpirationDate"
+# The check filters (the one list: the find tool, the search and the sandbox read it here). The find
+# tool offers those with a description, in this order.
 SEARCH_FILTERS: tuple[SearchFilter, ...] = (
-    SearchFilter("CoworkerId", "CoworkerIdentityCheck_Coworker", "equals"),
-    SearchFilter("BusinessId", "CoworkerIdentityCheck_Business", "equals"),
-    SearchFilter("Name", "CoworkerIdentityCheck_Name", "contains"),
-    SearchFilter("CoworkerFullName", "CoworkerIdentityCheck_Coworker_FullName", "contains"),
-    SearchFilter("VerificationStatus", "CoworkerIdentityCheck_VerificationStatus", "equals"),
-    SearchFilter("VerificationType", "CoworkerIdentityCheck_VerificationType", "equals"),
+    SearchFilter(
+        "CoworkerFullName",
+        "CoworkerIdentityCheck_Coworker_FullName",
+        "contains",
+        description="Member's name or part of it (any case, accents optional).",
+    ),
+    SearchFilter(
+        "CoworkerId",
+        "CoworkerIdentityCheck_Coworker",
+        "equals",
+        description="Only the checks of this coworker (member) Id.",
+    ),
+    SearchFilter(
+        "BusinessId",
+        "CoworkerIdentityCheck_Business",
+        "equals",
+        description="Only the checks at this business (location) Id.",
+    ),
+    SearchFilter(
+        "Name",
+        "CoworkerIdentityCheck_Name",
+        "contains",
+        description="The check's own title (e.g. 'Passport check'), or part of it. Not the member's name.",
+    ),
+    SearchFilter(
+        "VerificationStatus",
+        "CoworkerIdentityCheck_VerificationStatus",
+        "equals",
+        description="Only checks in this status.",
+    ),
+    SearchFilter(
+        "VerificationType",
+        "CoworkerIdentityCheck_VerificationType",
+        "equals",
+        description="Only checks of this type.",
+    ),
     # The expiry window: the range filters the official CLI lists for this entity (API-FACTS, third survey).
     SearchFilter("ExpiresBefore", f"to_CoworkerIdentityCheck_{EXPIRY}", "before", EXPIRY),
     SearchFilter("ExpiresOnOrAfter", f"from_CoworkerIdentityCheck_{EXPIRY}", "on_or_after", EXPIRY),

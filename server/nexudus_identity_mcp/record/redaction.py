@@ -12,8 +12,9 @@ the `UpdatedBy` user, `none` turns redaction off. Categories come from the field
 
 Two layers. The tools show a record's redacted fields as tokens (`record`, `value`). And one final
 pass (`scrub`) runs over everything that leaves the server towards a model: tool results, prompt
-text and log lines. `app.py` opens a per-call `RedactionScope` (a ContextVar) around each tool
-call; the tools register every record they read or write into it (`note_record`), the call's
+text and log lines. `app.py` opens a per-call `RedactionScope` around each tool call and puts it in
+the call's context; the tools register every record they read or write into it (`note_record`,
+passed the scope; the log filter finds it as the scope opened around the code), the call's
 arguments are registered too, and the pass then replaces each known sensitive value wherever it
 appears, in any casing, with separators (spaces, hyphens, dots, slashes, punctuation) or markup
 (`K7Q<b>9</b>20`, `&nbsp;`) between its characters, in dict keys, and as a JSON number. Values the
@@ -304,8 +305,8 @@ class Redactor:
                 if category in self.categories
                 else "This server does not redact the field, so no token stands for its value. "
             )
-            + "Leave the field out to keep the current value, pass the exact token read from "
-            "get_coworker_identity_check, or give the real new value to change it."
+            + "Leave the field out to keep the current value, pass the exact token the read of the check "
+            "showed, or give the real new value to change it."
         )
         return None, why
 
@@ -325,9 +326,10 @@ class Redactor:
         finally:
             _ACTIVE.reset(reset)
 
-    def note_record(self, record: Mapping[str, Any] | None) -> None:
-        """Register a record read or written in this call: its redacted fields' values (now and as
-        remembered for its Id) are then looked for everywhere in what the call returns."""
+    def note_record(self, record: Mapping[str, Any] | None, scope: RedactionScope | None = None) -> None:
+        """Register a record read or written in this call into `scope` (the call context's; else the
+        scope opened around the code): its redacted fields' values (now and as remembered for its Id)
+        are then looked for everywhere in what the call returns."""
         if not record:
             return
         found = [(c, record[n]) for n, c in self.fields.items() if isinstance(record.get(n), (str, int, float))]
@@ -346,7 +348,7 @@ class Redactor:
             while len(self._history) > HISTORY_CHECKS:
                 for category, text in self._history.popitem(last=False)[1]:
                     self._remember(category, text, -1)
-        scope = _ACTIVE.get()
+        scope = scope or _ACTIVE.get()
         if scope is not None and scope.redactor is self:
             for category, value in [*found, *remembered]:
                 scope.note(category, value)

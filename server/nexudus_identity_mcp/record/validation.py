@@ -20,12 +20,13 @@ from __future__ import annotations
 import difflib
 import re
 import reprlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from .enums import EnumParseError
-from .fields import BY_NAME, NOT_WRITABLE, OPTIONAL_PUT, PUT_FIELDS, STATUS_FIELDS, Field
+from .fields import BY_NAME, OPTIONAL_PUT, Field
 from .timefmt import format_utc, parse_datetime
 
 MAX_STRING = 1000
@@ -38,8 +39,6 @@ CLEAR_FIELDS = "ClearFields"
 DRY_RUN = "DryRun"
 EXPECTED_UPDATED_ON = "ExpectedUpdatedOn"
 REASSIGN = "Reassign"
-UPDATE_OPTIONS = (CLEAR_FIELDS, DRY_RUN, EXPECTED_UPDATED_ON, REASSIGN)
-UPDATE_PROPERTIES = tuple(f.name for f in PUT_FIELDS) + UPDATE_OPTIONS
 # Required fields that say whose check it is and where: a differing copy is refused without Reassign.
 OWNER_FIELDS = ("BusinessId", "CoworkerId")
 REQUIRED_MESSAGE = "is a required field"
@@ -96,30 +95,31 @@ def _words(name: str) -> list[str]:
 
 
 def unknown_properties(
-    args: dict[str, Any], known: tuple[str, ...], read_only: tuple[str, ...] = ()
+    args: dict[str, Any],
+    known: tuple[str, ...],
+    read_only: tuple[str, ...] = (),
+    read_only_notes: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """A problem for each of the first few arguments the tool does not take, then one that counts the
     rest. A `read_only` field (one the record has but this tool cannot write), or a near-miss of one,
-    says so, with no Hint; any other name gets the closest property the tool takes as Hint, and that
-    property's AllowedValues when it is an enum. Linear in the number of arguments: difflib runs for
+    says so, with no Hint (and its note from `read_only_notes`, e.g. which tool changes it); any other
+    name gets the closest property the tool takes as Hint, and that property's AllowedValues when it
+    is an enum. Linear in the number of arguments: difflib runs for
     the listed few only."""
     known_set = set(known)
     unknown = [name for name in args if name not in known_set]
     errors = []
     listed = len(unknown) if len(unknown) <= MAX_UNKNOWN_LISTED + 1 else MAX_UNKNOWN_LISTED
     for name in unknown[:listed]:
-        shown = _cap(name)
+        shown = cap(name)
         meant = name if name in read_only else closest_property(name, known + read_only)
         if meant is not None and meant in read_only:
             if meant == name:
                 message = "is read-only: the record has it but this tool cannot change it; leave it out"
             else:
                 message = f"is not a property of this tool, and the record's {meant} is read-only here; leave it out"
-            if meant in STATUS_FIELDS:
-                from ..tools.names import RUN_COMMAND_TOOL  # a back edge (tests/test_layout.py): see #31
-
-                message += f". To change a check's status use {RUN_COMMAND_TOOL}"
-            errors.append(problem(shown, message, _cap(args[name])))
+            message += (read_only_notes or {}).get(meant, "")
+            errors.append(problem(shown, message, cap(args[name])))
             continue
         hint = meant
         target = BY_NAME.get(hint) if hint else None
@@ -128,7 +128,7 @@ def unknown_properties(
             problem(
                 shown,
                 "is not a property of this tool" + (f"; did you mean {hint}?" if hint else "; leave it out"),
-                _cap(args[name]),
+                cap(args[name]),
                 allowed=allowed,
                 hint=hint,
             )
@@ -143,73 +143,6 @@ def unknown_properties(
             )
         )
     return errors
-
-
-def parse_get(arguments: dict[str, Any] | None) -> int:
-    """The read tool's one argument, the check's Id; ArgumentErrors otherwise."""
-    args = dict(arguments or {})
-    errors = unknown_properties(args, ("Id",))
-    check_id = 0
-    if args.get("Id") is None:
-        errors.insert(0, problem("Id", "is a required field: the check's integer Id", None))
-    else:
-        try:
-            check_id = coerce(BY_NAME["Id"], args["Id"])
-        except FieldError as exc:
-            errors.insert(0, exc.as_problem(BY_NAME["Id"], args["Id"]))
-    if errors:
-        raise ArgumentErrors(errors)
-    return check_id
-
-
-def parse_update(arguments: dict[str, Any] | None) -> UpdateRequest:
-    """Validate the update tool's arguments; raise ArgumentErrors listing every problem."""
-    args = dict(arguments or {})
-    errors = unknown_properties(args, UPDATE_PROPERTIES, NOT_WRITABLE)
-    values: dict[str, Any] = {}
-    blanked: list[str] = []  # optional text or date fields given as "": cleared, like ClearFields
-
-    for f in PUT_FIELDS:
-        raw = args.get(f.name)
-        if raw is None:  # left out, or null from a strict client: not given, keep
-            if f.required:
-                errors.append(problem(f.name, REQUIRED_MESSAGE, None))
-            continue
-        if not f.required and raw == "" and f.type in ("string", "datetime"):
-            blanked.append(f.name)
-            continue
-        try:
-            values[f.name] = coerce(f, raw)
-        except FieldError as exc:
-            errors.append(exc.as_problem(f, raw))
-
-    clear = _parse_clear(args.get(CLEAR_FIELDS), values, errors)
-    clear += [name for name in blanked if name not in clear]
-    dry_run = _option_flag(args, DRY_RUN, errors)
-    reassign = _option_flag(args, REASSIGN, errors)
-    expected: datetime | None = None
-    if args.get(EXPECTED_UPDATED_ON) is not None:
-        raw = args[EXPECTED_UPDATED_ON]
-        expected = parse_datetime(raw) if isinstance(raw, str) else None
-        if expected is None:
-            errors.append(
-                problem(
-                    EXPECTED_UPDATED_ON,
-                    "is not an ISO 8601 date-time; copy UpdatedOn from get_coworker_identity_check",
-                    _cap(raw),
-                )
-            )
-
-    if errors:
-        raise ArgumentErrors(errors, values.get("Id"))
-    return UpdateRequest(
-        check_id=values["Id"],
-        values=values,
-        clear=clear,
-        dry_run=dry_run,
-        expected_updated_on=expected,
-        reassign=reassign,
-    )
 
 
 def check_against_record(request: UpdateRequest, current: dict[str, Any]) -> list[dict[str, Any]]:
@@ -260,26 +193,9 @@ def required_hint(error: dict[str, Any], shown_record: dict[str, Any]) -> dict[s
     return {**error, "Message": f"{message}; copy the record's current value from Hint", "Hint": str(value)}
 
 
-def _option_flag(args: dict[str, Any], name: str, errors: list[dict[str, Any]]) -> bool:
-    if args.get(name) is None:
-        return False
-    try:
-        return _boolean(args[name])
-    except FieldError as exc:
-        errors.append(problem(name, exc.message, _cap(args[name])))
-        return False
-
-
-def _parse_clear(raw: Any, values: dict[str, Any], errors: list[dict[str, Any]]) -> list[str]:
-    if raw is None or raw == "":
-        return []
-    if isinstance(raw, str):
-        raw = [part.strip() for part in raw.split(",") if part.strip()]
-    if not isinstance(raw, list):
-        errors.append(
-            problem(CLEAR_FIELDS, "must be a list of optional field names", _cap(raw), allowed=list(OPTIONAL_PUT))
-        )
-        return []
+def clear_list(raw: list[Any], values: dict[str, Any], errors: list[dict[str, Any]]) -> list[str]:
+    """The fields a ClearFields list names, each checked: an optional field of the record, not also
+    given a value; a problem for each that is not."""
     clear: list[str] = []
     for item in raw:
         if not isinstance(item, str) or item not in BY_NAME or BY_NAME[item].role != "put":
@@ -288,7 +204,7 @@ def _parse_clear(raw: Any, values: dict[str, Any], errors: list[dict[str, Any]])
                 problem(
                     CLEAR_FIELDS,
                     f"{item!r} is not an optional field of the record",
-                    _cap(item),
+                    cap(item),
                     allowed=list(OPTIONAL_PUT),
                     hint=hint,
                 )
@@ -312,7 +228,7 @@ class FieldError(ValueError):
         self.hint = hint
 
     def as_problem(self, f: Field, attempted: Any) -> dict[str, Any]:
-        return problem(f.name, self.message, _cap(attempted), allowed=self.allowed, hint=self.hint)
+        return problem(f.name, self.message, cap(attempted), allowed=self.allowed, hint=self.hint)
 
 
 def coerce(f: Field, raw: Any) -> Any:
@@ -326,12 +242,12 @@ def coerce(f: Field, raw: Any) -> Any:
                 message += f"; did you mean {exc.hint}?"
             raise FieldError(message, allowed=f.enum.names, hint=exc.hint) from None
     if f.type == "integer":
-        value = _integer(raw)
+        value = integer(raw)
         if f.name in ("Id", *OWNER_FIELDS) and value <= 0:
             raise FieldError("must be a positive record Id")
         return value
     if f.type == "boolean":
-        return _boolean(raw)
+        return boolean(raw)
     if f.type == "datetime":
         parsed = parse_datetime(raw) if isinstance(raw, str) else None
         if parsed is None:
@@ -349,7 +265,7 @@ def coerce(f: Field, raw: Any) -> Any:
     return raw
 
 
-def _integer(raw: Any) -> int:
+def integer(raw: Any) -> int:
     if isinstance(raw, bool):
         raise FieldError("must be an integer")
     if isinstance(raw, float) and raw.is_integer():
@@ -363,7 +279,7 @@ def _integer(raw: Any) -> int:
     return raw
 
 
-def _boolean(raw: Any) -> bool:
+def boolean(raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
@@ -371,7 +287,7 @@ def _boolean(raw: Any) -> bool:
     raise FieldError("must be true or false")
 
 
-def _cap(value: Any) -> Any:
+def cap(value: Any) -> Any:
     """Names and values are echoed back to the model: keep them short and JSON-plain."""
     if isinstance(value, str):
         return value if len(value) <= MAX_ECHO else value[: MAX_ECHO - 1] + "…"
@@ -384,10 +300,7 @@ def _cap(value: Any) -> Any:
 
 
 # ------------------------------------------------------------------ the find tool
-FIND_FILTERS = ("CoworkerFullName", "CoworkerId", "BusinessId", "Name", "VerificationStatus", "VerificationType")
-PAGE, PAGE_SIZE = "Page", "PageSize"
-FIND_PROPERTIES = (*FIND_FILTERS, PAGE, PAGE_SIZE)
-DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 10, 50
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_PAGE = 10, 50, 100_000
 
 
 @dataclass
@@ -395,31 +308,3 @@ class FindRequest:
     filters: dict[str, Any]  # field name -> API value
     page: int = 1
     page_size: int = DEFAULT_PAGE_SIZE
-
-
-def parse_find(arguments: dict[str, Any] | None) -> FindRequest:
-    """Validate the find tool's arguments with the same field rules as the update."""
-    args = dict(arguments or {})
-    errors = unknown_properties(args, FIND_PROPERTIES)
-    filters: dict[str, Any] = {}
-    for name in FIND_FILTERS:
-        if args.get(name) is None or args[name] == "":  # "" from a strict client: no filter
-            continue
-        try:
-            filters[name] = coerce(BY_NAME[name], args[name])
-        except FieldError as exc:
-            errors.append(exc.as_problem(BY_NAME[name], args[name]))
-    paging = {PAGE: 1, PAGE_SIZE: DEFAULT_PAGE_SIZE}
-    for name, upper in ((PAGE, 100_000), (PAGE_SIZE, MAX_PAGE_SIZE)):
-        if args.get(name) is None:
-            continue
-        try:
-            value = _integer(args[name])
-            if not 1 <= value <= upper:
-                raise FieldError(f"must be between 1 and {upper}")
-            paging[name] = value
-        except FieldError as exc:
-            errors.append(problem(name, exc.message, _cap(args[name])))
-    if errors:
-        raise ArgumentErrors(errors)
-    return FindRequest(filters, paging[PAGE], paging[PAGE_SIZE])

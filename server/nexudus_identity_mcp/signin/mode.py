@@ -14,10 +14,10 @@ from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
 from starlette.routing import Route
 
-from ..mcpserver.app import Caller, CallerResolver
 from ..settings import Settings
 from ..state import open_store
 from ..state.keys import key_file_secret
+from ..tools.context import Caller, CallerResolver
 
 
 class SignInConfigError(ValueError):

@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from ..settings import Rate as Rate  # a setting (NEXUDUS_MCP_*_BUDGET); the stores take it here
+
 log = logging.getLogger("nexudus_identity_mcp.state")
 
 # No lease this server takes is longer: a lock said to last longer was not written by it.
@@ -109,47 +111,6 @@ class AttemptsExhausted(StateError):
         super().__init__(f"the attempts of {key} are used up for {retry_after:.2f}s")
         self.key = key
         self.retry_after = retry_after
-
-
-WINDOWS = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hour": 3600.0, "day": 86400.0}
-
-
-@dataclass(frozen=True)
-class Rate:
-    """A limit of `count` per `seconds`, kept as a token bucket that can never exceed the limit in any
-    window of `seconds`: capacity C and refill r with C + r * seconds == count, so a burst of C is
-    allowed and the long-run rate is slightly below the limit."""
-
-    count: int
-    seconds: float
-
-    @property
-    def capacity(self) -> int:
-        return max(1, self.count // 6)
-
-    @property
-    def refill_per_second(self) -> float:
-        return max(self.count - self.capacity, 1) / self.seconds
-
-    @classmethod
-    def parse(cls, text: str) -> Rate | None:
-        """`60/60` or `60/min` -> Rate; `0`, `off`, `none` or empty -> None (no budget)."""
-        raw = text.strip().lower()
-        if raw in ("", "0", "off", "none"):
-            return None
-        count_text, _, window = raw.partition("/")
-        seconds = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hour": 3600.0, "day": 86400.0}.get(
-            window.strip()
-        )
-        try:
-            count = int(count_text)
-            if seconds is None:
-                seconds = float(window) if window else 60.0
-        except ValueError:
-            raise ValueError(f"{text!r} is not a rate: use COUNT/SECONDS or COUNT/min, e.g. 60/min") from None
-        if count < 1 or not 0 < seconds <= 86400:
-            raise ValueError(f"{text!r} is not a rate: the count must be 1 or more and the window 1 day or less")
-        return cls(count, seconds)
 
 
 @dataclass

@@ -10,6 +10,8 @@ from ..nexudus.envelopes import MAX_SHOWN_WAIT
 from ..record.fields import BY_NAME, ENUM_FIELDS, LINKAGE_FIELDS, PUT_FIELDS, shown
 from ..record.redaction import Redactor
 from ..state import MemoryStore, StateStore
+from .catalog import GET_TOOL
+from .context import CallContext
 from .results import MAX_SUMMARY_ERRORS, ToolResult, failure, quoted
 
 # What each API operation is, in the words of a message ("Nexudus rejected the read").
@@ -35,12 +37,12 @@ class ToolBase:
         # default, SQLite or Redis when configured (state/).
         self.state: StateStore = state if state is not None else MemoryStore()
 
-    def present(self, record: dict[str, Any]) -> dict[str, Any]:
+    def present(self, record: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         """A record as the model sees it: the fields the table knows (enums as names, sensitive values
         as tokens) and, of the fields it does not know, only plain non-string scalars: an unknown text
         or object could carry anything, so it stays out of the model's context (and goes back
         unchanged in a PUT). Internal linkage fields (GUIDs, SystemId, IsNew) only when set."""
-        self.redactor.note_record(record)  # its values are looked for everywhere in the call's result
+        self.redactor.note_record(record, ctx.redaction)  # its values are looked for everywhere in the result
         visible = {
             k: (ENUM_FIELDS[k].name_of(v) if k in ENUM_FIELDS and isinstance(v, int) else v)
             for k, v in shown(record).items()
@@ -92,7 +94,7 @@ class ToolBase:
         if error.kind == ErrorKind.NOT_FOUND and check_id is not None:
             message = (
                 f"No coworker identity check with Id {check_id} was found. Use an Id from "
-                "get_coworker_identity_check or a search; nothing was written."
+                f"{GET_TOOL} or a search; nothing was written."
             )
         elif error.kind == ErrorKind.VALIDATION:
             message = (

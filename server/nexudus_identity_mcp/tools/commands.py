@@ -22,20 +22,18 @@ from typing import Any
 from ..nexudus import ErrorKind, NexudusClient, NexudusError
 from ..record.fields import ENUM_FIELDS
 from ..record.redaction import Redactor
-from ..record.validation import ArgumentErrors, problem, unknown_properties
+from ..record.validation import problem
 from ..state import StateStore
 from .base import ToolBase
+from .catalog import FIND_TOOL, GET_TOOL, RUN_COMMAND_TOOL
 from .confirm import confirm
-from .names import LIST_COMMANDS_TOOL
-from .results import CALLER, ToolResult, audit_log, failure
+from .context import CallContext
+from .requests import ListRequest, RunRequest
+from .results import ToolResult, audit_log, failure
 
 log = logging.getLogger(__name__)
 
 COMMANDS_TTL = 300.0
-MAX_IDS = 50
-MAX_PARAMETER = 2000
-RUN_PROPERTIES = ("Key", "Ids", "Parameters", "DryRun")
-LIST_PROPERTIES = ("Refresh",)
 STATUS = ENUM_FIELDS["VerificationStatus"]
 
 
@@ -75,95 +73,10 @@ def _command(raw: dict[str, Any]) -> Command:
     )
 
 
-@dataclass
-class RunRequest:
-    key: str
-    ids: list[int]
-    parameters: dict[str, str]
-    dry_run: bool
-
-
-def parse_run(arguments: dict[str, Any] | None) -> RunRequest:
-    """The run tool's arguments (shape only: the command's own rules need the command list)."""
-    args = {k: v for k, v in (arguments or {}).items() if v is not None}  # null means "not given"
-    errors = unknown_properties(args, RUN_PROPERTIES)
-    key = args.get("Key")
-    if not isinstance(key, str) or not key.strip():
-        errors.append(
-            problem("Key", f"is required: a command Key from {LIST_COMMANDS_TOOL}", key if key is None else str(key))
-        )
-        key = ""
-    raw_ids = args.get("Ids", [])
-    if isinstance(raw_ids, (int, str)) and not isinstance(raw_ids, bool):
-        raw_ids = [raw_ids]
-    ids: list[int] = []
-    if not isinstance(raw_ids, list):
-        errors.append(problem("Ids", "must be a list of check Ids (integers)", str(raw_ids)[:200]))
-    else:
-        for item in raw_ids:
-            try:
-                if isinstance(item, bool):
-                    raise ValueError
-                value = int(item)
-                if not 0 < value < 2**31:
-                    raise ValueError
-            except (TypeError, ValueError):
-                errors.append(problem("Ids", f"must be check Ids (positive integers); {item!r} is not one", item))
-                continue
-            if value not in ids:
-                ids.append(value)
-        if len(ids) > MAX_IDS:
-            errors.append(problem("Ids", f"at most {MAX_IDS} checks at a time", len(ids)))
-    parameters = _parse_parameters(args.get("Parameters"), errors)
-    dry_run = args.get("DryRun", False)
-    if isinstance(dry_run, str) and dry_run.lower() in ("true", "false"):
-        dry_run = dry_run.lower() == "true"
-    if not isinstance(dry_run, bool):
-        errors.append(problem("DryRun", "must be true or false", str(dry_run)))
-        dry_run = True
-    if errors:
-        raise ArgumentErrors(errors)
-    return RunRequest(key.strip(), ids, parameters, dry_run)
-
-
-def _parse_parameters(raw: Any, errors: list[dict[str, Any]]) -> dict[str, str]:
-    """[{Name, Value}, …] as the API takes them, or a {name: value} map; values become text."""
-    pairs: list[tuple[Any, Any]] = []
-    if raw is None:
-        return {}
-    if isinstance(raw, dict):
-        pairs = list(raw.items())
-    elif isinstance(raw, list):
-        for item in raw:
-            if isinstance(item, dict) and "Name" in item:
-                pairs.append((item.get("Name"), item.get("Value")))
-            else:
-                errors.append(problem("Parameters", "each item must be an object {Name, Value}", str(item)[:200]))
-    else:
-        errors.append(problem("Parameters", "must be a list of {Name, Value} objects", str(raw)[:200]))
-    out: dict[str, str] = {}
-    for name, value in pairs:
-        if not isinstance(name, str) or not name.strip():
-            errors.append(problem("Parameters", "a parameter's Name must be text", name))
-            continue
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        elif isinstance(value, (int, float)):
-            value = str(value)
-        if not isinstance(value, str):
-            errors.append(problem(name, "must be text (a string value)", str(value)[:200]))
-            continue
-        if len(value) > MAX_PARAMETER:
-            errors.append(problem(name, f"must be at most {MAX_PARAMETER} characters", len(value)))
-            continue
-        out[name.strip()] = value
-    return out
-
-
-def audit_command(key: str, ids: list[int], outcome: str) -> None:
+def audit_command(caller: str, key: str, ids: list[int], outcome: str) -> None:
     """One line per command attempt: who, which command, which checks, what happened. Never parameters."""
     audit_log.info(
-        "command client=%s key=%s checks=%s outcome=%s", CALLER.get(), key, ",".join(map(str, ids)) or "-", outcome
+        "command client=%s key=%s checks=%s outcome=%s", caller, key, ",".join(map(str, ids)) or "-", outcome
     )
 
 
@@ -173,27 +86,18 @@ class CommandTools(ToolBase):
         self._commands: list[Command] = []
         self._commands_at = float("-inf")
 
-    async def _command_list(self, *, refresh: bool = False) -> tuple[list[Command], bool]:
+    async def _command_list(self, ctx: CallContext, *, refresh: bool = False) -> tuple[list[Command], bool]:
         """(commands, fetched now). From the cache unless stale or `refresh`."""
         if not refresh and time.monotonic() - self._commands_at < COMMANDS_TTL:
             return self._commands, False
-        listed = await self.client.list_commands()
+        listed = await self.client.list_commands(caller=ctx.caller)
         self._commands = [_command(c) for c in listed]
         self._commands_at = time.monotonic()
         return self._commands, True
 
-    async def list_commands(self, arguments: dict[str, Any] | None) -> ToolResult:
-        args = {k: v for k, v in (arguments or {}).items() if v is not None}
-        errors = unknown_properties(args, LIST_PROPERTIES)
-        refresh = args.get("Refresh", False)
-        if not isinstance(refresh, bool):
-            errors.append(problem("Refresh", "must be true or false", str(refresh)))
-        if errors:
-            return failure(
-                ErrorKind.VALIDATION, "The arguments are not valid; nothing was read.", source="local", errors=errors
-            )
+    async def list_commands(self, request: ListRequest, ctx: CallContext) -> ToolResult:
         try:
-            commands, _ = await self._command_list(refresh=bool(refresh))
+            commands, _ = await self._command_list(ctx, refresh=request.refresh)
         except NexudusError as error:
             return self._api_failure(error)
         shown = [c.shown() for c in commands]
@@ -202,25 +106,17 @@ class CommandTools(ToolBase):
             {
                 "WasSuccessful": True,
                 "Message": f"{len(commands)} command(s) this account can run on identity checks, as Nexudus "
-                "lists them now. Run one with run_coworker_identity_check_command and its exact Key.",
+                "lists them now. Run one with "
+                f"{RUN_COMMAND_TOOL} and its exact Key.",
                 "Commands": shown,
             },
             False,
             f"{len(commands)} command(s): {names}.",
         )
 
-    async def run_command(self, arguments: dict[str, Any] | None) -> ToolResult:
+    async def run_command(self, request: RunRequest, ctx: CallContext) -> ToolResult:
         try:
-            request = parse_run(arguments)
-        except ArgumentErrors as invalid:
-            return failure(
-                ErrorKind.VALIDATION,
-                "The arguments are not valid; nothing was sent to Nexudus. Fix each property in Errors and call again.",
-                source="local",
-                errors=invalid.errors,
-            )
-        try:
-            command = await self._find_command(request.key)
+            command = await self._find_command(request.key, ctx)
         except NexudusError as error:
             return self._api_failure(error)
         if isinstance(command, ToolResult):
@@ -237,13 +133,13 @@ class CommandTools(ToolBase):
         before: dict[int, dict[str, Any]] = {}
         for check_id in request.ids:
             try:
-                before[check_id] = await self.client.get_check(check_id)
+                before[check_id] = await self.client.get_check(check_id, caller=ctx.caller)
             except NexudusError as error:
                 result = self._api_failure(error, check_id=check_id)
                 if error.kind == ErrorKind.NOT_FOUND:
                     result.body["Message"] = (
                         f"No coworker identity check with Id {check_id} was found; the command was not run on "
-                        "any check. Use Ids from find_coworker_identity_checks or get_coworker_identity_check."
+                        f"any check. Use Ids from {FIND_TOOL} or {GET_TOOL}."
                     )
                     result.body["Errors"] = [problem("Ids", f"{check_id} is not an existing check", check_id)]
                 return result
@@ -254,7 +150,7 @@ class CommandTools(ToolBase):
             "Ids": request.ids,
         }
         if request.dry_run:
-            audit_command(command.key, request.ids, "dry_run")
+            audit_command(ctx.caller.label, command.key, request.ids, "dry_run")
             return ToolResult(
                 {
                     "WasSuccessful": True,
@@ -268,18 +164,18 @@ class CommandTools(ToolBase):
                 f"Dry run: would {summary}",
             )
         question = f"{summary[0].upper()}{summary[1:-1]}? This cannot be undone, and Nexudus may email the member."
-        refusal, how = await confirm(question, mode=self.client.settings.mcp_confirm, what="command")
+        refusal, how = await confirm(ctx.confirmer, question, mode=self.client.settings.mcp_confirm, what="command")
         if refusal is not None:
             if how != "pending":
-                audit_command(command.key, request.ids, how)
+                audit_command(ctx.caller.label, command.key, request.ids, how)
             return refusal
         parameters = [{"Name": n, "Value": v} for n, v in request.parameters.items()]
         try:
-            envelope = await self.client.run_command(command.key, request.ids, parameters)
+            envelope = await self.client.run_command(command.key, request.ids, parameters, caller=ctx.caller)
         except NexudusError as error:
-            return await self._run_failed(error, command, request, before, base)
-        audit_command(command.key, request.ids, "ran")
-        after = await self._reread(request.ids)
+            return await self._run_failed(error, command, request, before, base, ctx)
+        audit_command(ctx.caller.label, command.key, request.ids, "ran")
+        after = await self._reread(request.ids, ctx)
         rows = [self._row(before[i], after.get(i)) for i in request.ids]
         changes = "; ".join(
             f"check {r['Id']}: {r['VerificationStatusBefore']} -> {r['VerificationStatus']}" for r in rows
@@ -299,11 +195,11 @@ class CommandTools(ToolBase):
             f"Ran '{command.name}' on {len(rows)} check(s): {changes}.",
         )
 
-    async def _find_command(self, key: str) -> Command | ToolResult:
-        commands, fresh = await self._command_list()
+    async def _find_command(self, key: str, ctx: CallContext) -> Command | ToolResult:
+        commands, fresh = await self._command_list(ctx)
         found = _match(commands, key)
         if found is None and not fresh:
-            commands, _ = await self._command_list(refresh=True)
+            commands, _ = await self._command_list(ctx, refresh=True)
             found = _match(commands, key)
         if found is not None:
             return found
@@ -379,11 +275,11 @@ class CommandTools(ToolBase):
             row["VerificationStatus"] = row["VerificationStatusBefore"]
         return row
 
-    async def _reread(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+    async def _reread(self, ids: list[int], ctx: CallContext) -> dict[int, dict[str, Any]]:
         out = {}
         for check_id in ids:
             try:
-                out[check_id] = await self.client.get_check(check_id)
+                out[check_id] = await self.client.get_check(check_id, caller=ctx.caller)
             except NexudusError as error:
                 log.warning("re-reading check %s after a command failed: %s", check_id, error.kind)
         return out
@@ -395,6 +291,7 @@ class CommandTools(ToolBase):
         request: RunRequest,
         before: dict[int, dict[str, Any]],
         base: dict[str, Any],
+        ctx: CallContext,
     ) -> ToolResult:
         if error.kind in (ErrorKind.VALIDATION, ErrorKind.UPSTREAM_ERROR):
             self._commands_at = float("-inf")  # the API may know the commands better than the cache
@@ -404,14 +301,14 @@ class CommandTools(ToolBase):
             or (error.kind == ErrorKind.UPSTREAM_ERROR and (error.status is None or error.excerpt is not None))
         )
         if not unknown:
-            audit_command(command.key, request.ids, error.kind.value)
+            audit_command(ctx.caller.label, command.key, request.ids, error.kind.value)
             result = self._api_failure(error, records=tuple(before.values()))
             if error.kind == ErrorKind.UPSTREAM_ERROR:
                 result.body["Message"] = f"Nexudus did not run '{command.name}'. " + result.body["Message"]
             result.body.update(base)
             return result
-        audit_command(command.key, request.ids, "outcome_unknown")
-        after = await self._reread(request.ids)
+        audit_command(ctx.caller.label, command.key, request.ids, "outcome_unknown")
+        after = await self._reread(request.ids, ctx)
         rows = [self._row(before[i], after.get(i)) for i in request.ids]
         result = self._api_failure(error, records=tuple(before.values()))
         result.body.update(base)

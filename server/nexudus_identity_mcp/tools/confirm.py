@@ -1,9 +1,9 @@
 """Asking the user before an irreversible write, through the client when it can (MCP elicitation).
 
 The tools say *what* to ask and apply the policy (`NEXUDUS_MCP_CONFIRM`: auto, always, never); how
-the question reaches the user depends on the client and the protocol era, so `app.py` sets a
-`Confirmer` for each tool call (see `elicitation.py`). Outside a client call (tests, the demo's own
-calls) the default confirmer cannot ask, which is the same as a client without elicitation.
+the question reaches the user depends on the client and the protocol era, so `app.py` puts a
+`Confirmer` in each tool call's context (see `elicitation.py`). Outside a client call (tests, the
+demo's own calls) the default confirmer cannot ask, which is the same as a client without elicitation.
 
 The outcomes: the user accepted (run it), declined or cancelled (write nothing, answer `declined`),
 the client cannot ask (auto: carry on as without confirmation, the model having been told to dry-run
@@ -13,7 +13,6 @@ pending: the tool call answers `input_required` and the client calls again with 
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -53,9 +52,6 @@ class CannotAsk:
         return Answer("unavailable")
 
 
-CONFIRMER: ContextVar[Confirmer | None] = ContextVar("nexudus_mcp_confirmer", default=None)
-
-
 @dataclass
 class PendingInput(ToolResult):
     """Not a result: the call waits for the user's answer (2026-07-28 `input_required`)."""
@@ -63,12 +59,12 @@ class PendingInput(ToolResult):
     pending: Any = field(default=None)
 
 
-async def confirm(question: str, *, mode: str, what: str) -> tuple[ToolResult | None, str]:
-    """Apply the confirmation policy. Returns (None, how) to go ahead, or (a result to answer with
-    instead, how). `what` names the write in messages ("command", "update")."""
+async def confirm(confirmer: Confirmer, question: str, *, mode: str, what: str) -> tuple[ToolResult | None, str]:
+    """Apply the confirmation policy, asking through the call's `confirmer`. Returns (None, how) to go
+    ahead, or (a result to answer with instead, how). `what` names the write in messages ("command",
+    "update")."""
     if mode == "never":
         return None, NOT_ASKED_DISABLED
-    confirmer = CONFIRMER.get() or CannotAsk()
     if not confirmer.available:
         return _cannot_ask(mode, what)
     answer = await confirmer.ask(question)

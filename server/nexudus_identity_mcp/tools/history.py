@@ -13,8 +13,9 @@ from ..record.fields import ENUM_FIELDS
 from ..record.redaction import Redactor
 from ..record.timefmt import format_utc
 from ..state import JournalEntry
+from .catalog import UPDATE_TOOL
 
-UNDOABLE_TOOLS = frozenset({"update_coworker_identity_check", "undo_coworker_identity_check_update"})
+UNDOABLE_TOOLS = frozenset({UPDATE_TOOL, "undo_coworker_identity_check_update"})  # the undo tool: not declared yet
 
 
 def shown_value(field_name: str, value: Any) -> Any:

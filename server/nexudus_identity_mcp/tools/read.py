@@ -6,8 +6,9 @@ import re
 from typing import Any
 
 from ..nexudus import ErrorKind, NexudusError
-from ..record.validation import ArgumentErrors, parse_find, parse_get, problem
+from ..record.validation import FindRequest, problem
 from .base import ToolBase
+from .context import CallContext
 from .results import ToolResult, failure, quoted
 from .schemas import FIND_ROW_FIELDS
 from .search import MAX_SCAN_PAGES, MAX_SCAN_ROWS, verified_search
@@ -16,36 +17,22 @@ LOCAL_NAME = frozenset({"CoworkerFullName"})
 
 
 class ReadTools(ToolBase):
-    async def get(self, arguments: dict[str, Any] | None) -> ToolResult:
+    async def get(self, check_id: int, ctx: CallContext) -> ToolResult:
         try:
-            check_id = parse_get(arguments)
-        except ArgumentErrors as invalid:
-            return failure(
-                ErrorKind.VALIDATION,
-                "The arguments are not valid; nothing was read.",
-                source="local",
-                errors=invalid.errors,
-            )
-        try:
-            record = await self.client.get_check(check_id)
+            record = await self.client.get_check(check_id, caller=ctx.caller)
         except NexudusError as error:
             return self._api_failure(error, check_id=check_id)
         return ToolResult(
-            {"WasSuccessful": True, "Message": f"Coworker identity check {check_id}.", "Record": self.present(record)},
+            {
+                "WasSuccessful": True,
+                "Message": f"Coworker identity check {check_id}.",
+                "Record": self.present(record, ctx),
+            },
             False,
             f"Read check {check_id}: {quoted(record.get('Name') or '')}{_ids(record)}. The record is in the JSON.",
         )
 
-    async def find(self, arguments: dict[str, Any] | None) -> ToolResult:
-        try:
-            request = parse_find(arguments)
-        except ArgumentErrors as invalid:
-            return failure(
-                ErrorKind.VALIDATION,
-                "The arguments are not valid; nothing was searched.",
-                source="local",
-                errors=invalid.errors,
-            )
+    async def find(self, request: FindRequest, ctx: CallContext) -> ToolResult:
         filters = {k: v for k, v in request.filters.items() if v != ""}
         tokens = [k for k, v in filters.items() if self.redactor.is_token(v)]
         if tokens:
@@ -64,7 +51,9 @@ class ReadTools(ToolBase):
                 ],
             )
         try:
-            found = await verified_search(self.client, filters, page=request.page, size=request.page_size)
+            found = await verified_search(
+                self.client, filters, page=request.page, size=request.page_size, caller=ctx.caller
+            )
             name = filters.get("CoworkerFullName")
             accents_retry = (
                 not found.total_items and "CoworkerFullName" not in found.filtered_here and isinstance(name, str)
@@ -73,11 +62,11 @@ class ReadTools(ToolBase):
                 # The API matched the name itself and found nothing; it may match accents exactly
                 # ("Tomas" is not "Tomás"). Match it here once more, any case and accents ignored.
                 found = await verified_search(
-                    self.client, filters, page=request.page, size=request.page_size, local=LOCAL_NAME
+                    self.client, filters, page=request.page, size=request.page_size, local=LOCAL_NAME, caller=ctx.caller
                 )
         except NexudusError as error:
             return self._api_failure(error)
-        rows = [{k: shown.get(k) for k in FIND_ROW_FIELDS} for shown in map(self.present, found.rows)]
+        rows = [{k: shown.get(k) for k in FIND_ROW_FIELDS} for shown in (self.present(r, ctx) for r in found.rows)]
         more = " Call again with Page + 1 for more." if found.has_next_page else ""
         notes = ""
         if accents_retry:

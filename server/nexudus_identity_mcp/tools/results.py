@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import unicodedata
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,15 +23,11 @@ MAX_SUMMARY_ERRORS = 7  # the seven required fields fit: one retry can be built 
 MAX_QUOTED = 60
 MAX_SUMMARY = 1000  # room for the seven required fields' problems and hints
 
-# Who is calling: "stdio", or the client name an HTTP bearer token maps to. Set per tool call by app.py.
-CALLER: ContextVar[str] = ContextVar("nexudus_mcp_caller", default="local")
 
-
-def audit(check_id: int, fields: list[str], outcome: str) -> None:
-    """One line per update attempt: who, which check, which fields, what happened. Never values."""
-    audit_log.info(
-        "update client=%s check=%s fields=%s outcome=%s", CALLER.get(), check_id, ",".join(fields) or "-", outcome
-    )
+def audit(caller: str, check_id: int, fields: list[str], outcome: str) -> None:
+    """One line per update attempt: who (the call context's caller), which check, which fields, what
+    happened. Never values."""
+    audit_log.info("update client=%s check=%s fields=%s outcome=%s", caller, check_id, ",".join(fields) or "-", outcome)
 
 
 def _plain(text: str) -> str:

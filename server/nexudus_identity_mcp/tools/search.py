@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..nexudus import NexudusClient
+from ..nexudus.caller import Caller
 from ..record.fields import FILTER_BY_ARGUMENT, SearchFilter
 
 log = logging.getLogger("nexudus_identity_mcp.search")
@@ -92,6 +93,7 @@ async def verified_search(
     page: int,
     size: int,
     local: frozenset[str] = frozenset(),
+    caller: Caller | None = None,
 ) -> VerifiedPage:
     """One page of checks matching every filter (find argument -> API value), proven row by row.
 
@@ -102,16 +104,18 @@ async def verified_search(
     memory = memory_for(client)
     wanted = [(FILTER_BY_ARGUMENT[name], value) for name, value in filters.items()]
     if local & set(filters):
-        return await _scan(client, wanted, memory, page=page, size=size, local=local)
+        return await _scan(client, wanted, memory, page=page, size=size, local=local, caller=caller)
     if not any(memory.ignored(f.param) for f, _ in wanted):
-        result = await client.search_checks(page=page, size=size, filters={f.param: v for f, v in wanted})
+        result = await client.search_checks(
+            page=page, size=size, filters={f.param: v for f, v in wanted}, caller=caller
+        )
         if not check_rows(result.records, wanted, memory):
             everything_seen = result.current_page == 1 and not result.has_next_page
             unproven = [f for f, _ in wanted if memory.verdicts.get(f.param) is not True]
             if not everything_seen:
                 for f in unproven:
                     others = {g.param: v for g, v in wanted if g is not f}
-                    without = await client.search_checks(page=1, size=1, filters=others)
+                    without = await client.search_checks(page=1, size=1, filters=others, caller=caller)
                     if without.total_items > result.total_items:
                         memory.learn(f.param, True)
             if everything_seen or all(memory.verdicts.get(f.param) is True for f in unproven):
@@ -124,7 +128,7 @@ async def verified_search(
                     result.has_next_page,
                     [],
                 )
-    return await _scan(client, wanted, memory, page=page, size=size)
+    return await _scan(client, wanted, memory, page=page, size=size, caller=caller)
 
 
 async def _scan(
@@ -135,6 +139,7 @@ async def _scan(
     page: int,
     size: int,
     local: frozenset[str] = frozenset(),
+    caller: Caller | None = None,
 ) -> VerifiedPage:
     """Search with the filters the API has not been seen to ignore (nor asked to be `local`), and
     apply all of them here."""
@@ -145,7 +150,9 @@ async def _scan(
     # Fixed for the whole scan, so that the pages read belong to one result set.
     sent = [(f, v) for f, v in wanted if not memory.ignored(f.param) and f.argument not in local]
     for api_page in range(1, MAX_SCAN_PAGES + 1):
-        result = await client.search_checks(page=api_page, size=SCAN_PAGE_SIZE, filters={f.param: v for f, v in sent})
+        result = await client.search_checks(
+            page=api_page, size=SCAN_PAGE_SIZE, filters={f.param: v for f, v in sent}, caller=caller
+        )
         check_rows(result.records, sent, memory)
         fresh = [r for r in result.records if r.get("Id") not in seen]
         if result.records and not fresh:

@@ -28,13 +28,14 @@ from ..record.validation import (
     UpdateRequest,
     change_warnings,
     check_against_record,
-    parse_update,
     problem,
     required_hint,
 )
 from ..state import Lease, LockNotGranted, StateUnavailable
 from .base import ToolBase
+from .catalog import GET_TOOL
 from .confirm import confirm
+from .context import CallContext
 from .results import ToolResult, audit, failure, quoted
 from .shape import given_back_cut
 
@@ -49,16 +50,11 @@ class UpdateTool(ToolBase):
     is checked against what the write will replace. (The API has no conditional PUT: an edit made in
     Nexudus's own admin panel at the same moment is not covered by any lock here.)"""
 
-    async def update(self, arguments: dict[str, Any] | None) -> ToolResult:
-        try:
-            request = parse_update(arguments)
-        except ArgumentErrors as invalid:
-            return failure(
-                ErrorKind.VALIDATION,
-                "The arguments are not valid; nothing was sent to Nexudus. Fix each property in Errors and call again.",
-                source="local",
-                errors=self._redact_problems(await self._with_current_values(invalid), None),
-            )
+    async def invalid_update(self, invalid: ArgumentErrors, ctx: CallContext) -> list[dict[str, Any]]:
+        """The problems of an update's arguments, as the model is shown them."""
+        return self._redact_problems(await self._with_current_values(invalid, ctx), None)
+
+    async def update(self, request: UpdateRequest, ctx: CallContext) -> ToolResult:
         budget = self.client.settings.max_call_seconds
         # One deadline for the whole call: the lock wait, the read, the write and the read-back.
         deadline = time.monotonic() + budget
@@ -66,9 +62,9 @@ class UpdateTool(ToolBase):
             async with self.state.lock(
                 f"check:{request.check_id}", ttl=budget + LOCK_MARGIN_SECONDS, wait=_left(deadline)
             ) as lease:
-                return await self._read_merge_write(request, lease, deadline)
+                return await self._read_merge_write(request, lease, deadline, ctx)
         except LockNotGranted:
-            audit(request.check_id, sorted(request.values), "busy")
+            audit(ctx.caller.label, request.check_id, sorted(request.values), "busy")
             return failure(
                 ErrorKind.BUSY,
                 f"Check {request.check_id} is being updated by another call, which did not finish within this "
@@ -78,7 +74,7 @@ class UpdateTool(ToolBase):
                 RetryAfterSeconds=1.0,
             )
         except StateUnavailable:
-            audit(request.check_id, sorted(request.values), "state_unavailable")
+            audit(ctx.caller.label, request.check_id, sorted(request.values), "state_unavailable")
             return failure(
                 ErrorKind.UPSTREAM_UNAVAILABLE,
                 f"The shared state store ({self.state.backend}) cannot be reached, so this server refuses writes "
@@ -88,26 +84,28 @@ class UpdateTool(ToolBase):
                 retryable=True,
             )
 
-    async def _with_current_values(self, invalid: ArgumentErrors) -> list[dict[str, Any]]:
+    async def _with_current_values(self, invalid: ArgumentErrors, ctx: CallContext) -> list[dict[str, Any]]:
         """Each missing required field gets the record's current value as its Hint, when the call named
         a check that can be read (so one retry fixes it); otherwise the errors as they are."""
         errors = invalid.errors
         if invalid.check_id is None or not any(str(e.get("Message")).startswith(REQUIRED_MESSAGE) for e in errors):
             return errors
         try:
-            shown = self.present(await self.client.get_check(invalid.check_id))
+            shown = self.present(await self.client.get_check(invalid.check_id, caller=ctx.caller), ctx)
         except NexudusError:
             return errors
         return [required_hint(error, shown) for error in errors]
 
-    async def _read_merge_write(self, request: UpdateRequest, lease: Lease, deadline: float) -> ToolResult:
+    async def _read_merge_write(
+        self, request: UpdateRequest, lease: Lease, deadline: float, ctx: CallContext
+    ) -> ToolResult:
         try:
-            current = await self.client.get_check(request.check_id, deadline=deadline)
+            current = await self.client.get_check(request.check_id, deadline=deadline, caller=ctx.caller)
         except NexudusError as error:
             if _left(deadline) <= 0:
-                return self._out_of_time(request, [], put_sent=False)
+                return self._out_of_time(request, [], ctx, put_sent=False)
             return self._api_failure(error, check_id=request.check_id)
-        self.redactor.note_record(current)
+        self.redactor.note_record(current, ctx.redaction)
 
         record_errors = check_against_record(request, current)
         values = dict(request.values)
@@ -123,7 +121,7 @@ class UpdateTool(ToolBase):
         if request.expected_updated_on is not None:
             now = parse_datetime(str(current.get("UpdatedOn") or ""))
             if now != request.expected_updated_on:
-                audit(request.check_id, sorted(request.values), "conflict")
+                audit(ctx.caller.label, request.check_id, sorted(request.values), "conflict")
                 return failure(
                     ErrorKind.CONFLICT,
                     f"Check {request.check_id} changed since it was read (UpdatedOn is now "
@@ -139,7 +137,7 @@ class UpdateTool(ToolBase):
         # this server does not know goes back unchanged, so the full replace cannot clear it.
         body = put_body(current)
         body.update(values)
-        self.redactor.note_record(body)
+        self.redactor.note_record(body, ctx.redaction)
         for name in request.clear:
             body[name] = False if BY_NAME[name].type == "boolean" else None
         changes = self._changes(current, body)
@@ -150,7 +148,7 @@ class UpdateTool(ToolBase):
         warning_text = f" Tell the user: {'; '.join(warnings)}." if warnings else ""
 
         if not changes:
-            audit(request.check_id, [], "no_change")
+            audit(ctx.caller.label, request.check_id, [], "no_change")
             return ToolResult(
                 {
                     "WasSuccessful": True,
@@ -164,7 +162,7 @@ class UpdateTool(ToolBase):
                 f"No change to check {request.check_id}; nothing was written.",
             )
         if request.dry_run:
-            audit(request.check_id, changed_names, "dry_run")
+            audit(ctx.caller.label, request.check_id, changed_names, "dry_run")
             hidden = [k for k in unknown_names(body) if k not in shown(body)]
             kept = f" {len(hidden)} other field(s) the API sent go back unchanged and are not shown." if hidden else ""
             return ToolResult(
@@ -183,11 +181,11 @@ class UpdateTool(ToolBase):
                 f"Dry run for check {request.check_id}: would change {', '.join(changed_names)}. Nothing was "
                 f"written.{warning_text}",
             )
-        refusal = await self._confirm_update(request.check_id, current, shown_changes)
+        refusal = await self._confirm_update(request.check_id, current, shown_changes, ctx)
         if refusal is not None:
             return refusal
         if not await self.state.still_held(lease):  # fencing: a lease lost to expiry never writes
-            audit(request.check_id, changed_names, "lock_lost")
+            audit(ctx.caller.label, request.check_id, changed_names, "lock_lost")
             return failure(
                 ErrorKind.BUSY,
                 f"The lock on check {request.check_id} expired before the write. Nothing was written; call again.",
@@ -196,13 +194,13 @@ class UpdateTool(ToolBase):
                 RetryAfterSeconds=1.0,
             )
         try:
-            envelope = await self.client.update_check(body, deadline=deadline)
+            envelope = await self.client.update_check(body, deadline=deadline, caller=ctx.caller)
         except NexudusError as error:
             if _left(deadline) <= 0:
-                return self._out_of_time(request, changed_names, put_sent=True)
-            audit(request.check_id, changed_names, error.kind.value)
+                return self._out_of_time(request, changed_names, ctx, put_sent=True)
+            audit(ctx.caller.label, request.check_id, changed_names, error.kind.value)
             return self._api_failure(error, check_id=request.check_id, records=(current, body))
-        return await self._confirm(request, body, envelope, changes, deadline, warnings)
+        return await self._confirm(request, body, envelope, changes, deadline, warnings, ctx)
 
     async def _confirm(
         self,
@@ -212,6 +210,7 @@ class UpdateTool(ToolBase):
         changes: list[dict[str, Any]],
         deadline: float,
         warnings: list[str],
+        ctx: CallContext,
     ) -> ToolResult:
         """After the PUT: read the record back (one GET, within the call's deadline) and compare every
         field sent with what Nexudus now holds. The API has no conditional PUT, so a writer elsewhere
@@ -223,13 +222,13 @@ class UpdateTool(ToolBase):
         after: dict[str, Any] | None = None
         unverified = ""
         try:
-            after = await self.client.get_check(check_id, deadline=deadline)
+            after = await self.client.get_check(check_id, deadline=deadline, caller=ctx.caller)
         except NexudusError as error:
             unverified = (
                 "out of time" if _left(deadline) <= 0 else f"{error.kind.value}, HTTP {error.status or 'no answer'}"
             )
         if after is not None:
-            self.redactor.note_record(after)  # another writer's values are redacted too
+            self.redactor.note_record(after, ctx.redaction)  # another writer's values are redacted too
             written = set(changed_names) | set(request.values) | set(request.clear)
             moved = [
                 name
@@ -237,7 +236,7 @@ class UpdateTool(ToolBase):
                 if name in after and not _same(BY_NAME[name].type if name in BY_NAME else "", sent, after[name])
             ]
             if moved:
-                audit(check_id, changed_names, "overwritten")
+                audit(ctx.caller.label, check_id, changed_names, "overwritten")
                 ours = [n for n in moved if n in written]
                 theirs = [n for n in moved if n not in written]
                 parts = []
@@ -268,7 +267,7 @@ class UpdateTool(ToolBase):
                     Changes=shown_changes,
                     CurrentUpdatedOn=after.get("UpdatedOn"),
                 )
-        audit(check_id, changed_names, "updated")
+        audit(ctx.caller.label, check_id, changed_names, "updated")
         confirmed = (
             " Read back from Nexudus: every field holds the value sent."
             if after is not None
@@ -294,18 +293,20 @@ class UpdateTool(ToolBase):
         warning_text = f" Tell the user: {'; '.join(warnings)}." if warnings else ""
         return ToolResult(result, False, f"Updated check {check_id}: changed {', '.join(changed_names)}.{warning_text}")
 
-    def _out_of_time(self, request: UpdateRequest, changed_names: list[str], *, put_sent: bool) -> ToolResult:
+    def _out_of_time(
+        self, request: UpdateRequest, changed_names: list[str], ctx: CallContext, *, put_sent: bool
+    ) -> ToolResult:
         """The call's deadline passed: before the write (nothing was written), or after the PUT was
         sent and before Nexudus confirmed it (the outcome is unknown)."""
         budget = self.client.settings.max_call_seconds
         check_id = request.check_id
-        audit(check_id, changed_names, "timeout_unknown" if put_sent else "timeout")
+        audit(ctx.caller.label, check_id, changed_names, "timeout_unknown" if put_sent else "timeout")
         if put_sent:
             return failure(
                 ErrorKind.UPSTREAM_UNAVAILABLE,
                 f"The write to check {check_id} was sent, but Nexudus did not confirm it within this call's time "
                 f"limit ({budget:g} s): the outcome is unknown. Read the check again with "
-                "get_coworker_identity_check to see whether the change was applied, then call again only if it "
+                f"{GET_TOOL} to see whether the change was applied, then call again only if it "
                 "was not.",
                 source="local",
                 retryable=True,
@@ -321,7 +322,7 @@ class UpdateTool(ToolBase):
         )
 
     async def _confirm_update(
-        self, check_id: int, current: dict[str, Any], shown_changes: list[dict[str, Any]]
+        self, check_id: int, current: dict[str, Any], shown_changes: list[dict[str, Any]], ctx: CallContext
     ) -> ToolResult | None:
         """Ask the user (through the client, when it can) before a reassignment, or before any update
         with NEXUDUS_MCP_CONFIRM_UPDATES=true. NEXUDUS_MCP_CONFIRM=never turns it off; `always` is for
@@ -335,9 +336,9 @@ class UpdateTool(ToolBase):
         question = (
             f"Update check {check_id} ({_who(current)}, {quoted(current.get('Name') or 'unnamed')}): {listed}?{moves}"
         )
-        refusal, how = await confirm(question, mode="auto", what="update")
+        refusal, how = await confirm(ctx.confirmer, question, mode="auto", what="update")
         if refusal is not None and how != "pending":
-            audit(check_id, [c["Field"] for c in shown_changes], how)
+            audit(ctx.caller.label, check_id, [c["Field"] for c in shown_changes], how)
         return refusal
 
     def _resolve_tokens(self, values: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:

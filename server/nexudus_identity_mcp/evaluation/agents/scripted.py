@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 
 from ...record.fields import BY_NAME, REQUIRED
-from ...tools.names import GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL
+from ...tools.catalog import GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL
 from ..scenarios import Scenario
 from ..session import Call, ScriptError, ToolSession
 

@@ -1,0 +1,400 @@
+"""Every tool of the server, each declared once: name, title, description, annotations (from
+`writes`/`idempotent`), input model (its arguments and their rules: the input schema and the parser),
+result schema and handler. The tool list, the argument parsing and the dispatch in `mcpserver/app.py`
+all come from `TOOLS`; adding a tool is one declaration here (and its handler). docs/development.md,
+"Adding a tool", says how.
+
+A tool's name is spelled here only (tests/test_layout.py holds it): every other module, message and
+description takes it from these constants, so a rename is one change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mcp.types as types
+
+from ..record.fields import (
+    BY_NAME,
+    NOT_WRITABLE,
+    OPTIONAL_PUT,
+    PUT_FIELDS,
+    RECORD_FIELD_NAMES,
+    SEARCH_FILTERS,
+    STATUS_FIELDS,
+)
+from ..record.validation import (
+    CLEAR_FIELDS,
+    DEFAULT_PAGE_SIZE,
+    DRY_RUN,
+    EXPECTED_UPDATED_ON,
+    MAX_PAGE,
+    MAX_PAGE_SIZE,
+    REASSIGN,
+    REQUIRED_MESSAGE,
+    FindRequest,
+    UpdateRequest,
+    clear_list,
+)
+from .arguments import (
+    Arg,
+    Boolean,
+    DateTime,
+    FieldValue,
+    InputModel,
+    Integer,
+    Names,
+    NameValues,
+    Parsed,
+    RecordIds,
+    Text,
+)
+from .declaration import Tool
+from .requests import ListRequest, RunRequest
+from .schemas import CHANGE_ITEM, CHECK_STATUS_ITEM, COMMAND_ITEM, ENUM_NOTE, FIND_ROW_FIELDS, result_schema
+
+FIND_TOOL = "find_coworker_identity_checks"
+GET_TOOL = "get_coworker_identity_check"
+UPDATE_TOOL = "update_coworker_identity_check"
+# The command tools: the only way to change a check's VerificationStatus.
+LIST_COMMANDS_TOOL = "list_coworker_identity_check_commands"
+RUN_COMMAND_TOOL = "run_coworker_identity_check_command"
+
+MAX_IDS = 50
+MAX_PARAMETER = 2000
+PAGE, PAGE_SIZE = "Page", "PageSize"
+
+
+# ----------------------------------------------------------------------------------------- find
+# The check filters the find tool offers: those the filter list describes, in its order.
+FIND_FILTERS = tuple(f for f in SEARCH_FILTERS if f.description)
+
+
+def _find_request(parsed: Parsed) -> FindRequest:
+    filters = {f.argument: parsed.values[f.argument] for f in FIND_FILTERS if f.argument in parsed.values}
+    return FindRequest(filters, parsed.values.get(PAGE, 1), parsed.values.get(PAGE_SIZE, DEFAULT_PAGE_SIZE))
+
+
+FIND = Tool(
+    name=FIND_TOOL,
+    title="Find coworker identity checks",
+    description=(
+        "Find Nexudus coworker identity checks, a page at a time (TotalItems, HasNextPage). To find a member's "
+        "checks by their name, use CoworkerFullName (Name is the check's title, like 'Passport check'); narrow "
+        "with BusinessId (location), VerificationStatus or VerificationType. Rows are compact: read one with "
+        f"{GET_TOOL} before updating it."
+    ),
+    input=InputModel(
+        (
+            *(
+                Arg(
+                    f.argument,
+                    FieldValue(BY_NAME[f.argument]),
+                    f.description + (f" {ENUM_NOTE}" if BY_NAME[f.argument].enum else ""),
+                    blank="absent",  # "" from a strict client: no filter
+                )
+                for f in FIND_FILTERS
+            ),
+            Arg(PAGE, Integer(1, MAX_PAGE, show_maximum=False), "Page number, from 1 (default 1)."),
+            Arg(
+                PAGE_SIZE,
+                Integer(1, MAX_PAGE_SIZE),
+                f"Rows per page, 1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE}).",
+            ),
+        ),
+        _find_request,
+    ),
+    output=result_schema(
+        {
+            "Checks": {
+                "type": "array",
+                "description": "On success: one compact row per check, enums as names.",
+                "items": {
+                    "type": "object",
+                    "description": "A check.",
+                    "properties": {name: {"description": name} for name in FIND_ROW_FIELDS},
+                },
+            },
+            "Page": {"type": "integer", "description": "This page's number."},
+            "PageSize": {"type": "integer", "description": "Rows per page."},
+            "TotalItems": {"type": "integer", "description": "Checks matching the filters, on all pages."},
+            "TotalPages": {"type": "integer", "description": "Pages in all."},
+            "HasNextPage": {"type": "boolean", "description": "true: call again with Page + 1 for more."},
+            "FilteredHere": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Filters this server applied to the rows itself (the API ignored them, or matched "
+                "no member name as given).",
+            },
+            "Complete": {
+                "type": "boolean",
+                "description": "With FilteredHere: false when the scan stopped at its bound and later matches "
+                "may exist.",
+            },
+        }
+    ),
+    handler=lambda tools, request, ctx: tools.find(request, ctx),
+    refused="nothing was searched.",
+)
+
+# ------------------------------------------------------------------------------------------ get
+GET = Tool(
+    name=GET_TOOL,
+    title="Read a coworker identity check",
+    description=(
+        "Read one Nexudus coworker identity check by Id: every field, enums as names, in the field names "
+        f"{UPDATE_TOOL} takes, plus UpdatedOn for ExpectedUpdatedOn. "
+        "Identity-document numbers are shown as tokens."
+    ),
+    input=InputModel(
+        (
+            Arg(
+                "Id",
+                FieldValue(BY_NAME["Id"]),
+                "The Id of the CoworkerIdentityCheck record to read.",
+                required=True,
+                missing="is a required field: the check's integer Id",
+            ),
+        ),
+        lambda parsed: int(parsed.values.get("Id", 0)),
+    ),
+    output=result_schema(
+        {
+            "Record": {
+                "type": "object",
+                "description": "On success: the whole record, enums as names, with the "
+                "same field names the update tool takes.",
+                "properties": {name: {"description": name} for name in RECORD_FIELD_NAMES},
+            },
+        }
+    ),
+    handler=lambda tools, check_id, ctx: tools.get(check_id, ctx),
+)
+
+
+# --------------------------------------------------------------------------------------- update
+def _update_request(parsed: Parsed) -> UpdateRequest:
+    values = {f.name: parsed.values[f.name] for f in PUT_FIELDS if f.name in parsed.values}
+    clear = clear_list(parsed.values.get(CLEAR_FIELDS, []), values, parsed.errors)
+    clear += [name for name in parsed.blanked if name not in clear]
+    return UpdateRequest(
+        check_id=values.get("Id", 0),
+        values=values,
+        clear=clear,
+        dry_run=parsed.values.get(DRY_RUN, False),
+        expected_updated_on=parsed.values.get(EXPECTED_UPDATED_ON),
+        reassign=parsed.values.get(REASSIGN, False),
+    )
+
+
+UPDATE = Tool(
+    name=UPDATE_TOOL,
+    title="Update a coworker identity check",
+    description=(
+        f"Update a Nexudus coworker identity check. Read it first with {GET_TOOL} and copy "
+        "its required fields; change only what the user asked for. The tool keeps every field you leave "
+        "out (or send as null); only ClearFields blanks. VerificationStatus and VerificationType are "
+        f"read-only here (a status changes with {RUN_COMMAND_TOOL}). DryRun shows the changes without "
+        "writing. Errors name each PropertyName to fix, with a Hint."
+    ),
+    input=InputModel(
+        (
+            *(
+                Arg(
+                    f.name,
+                    FieldValue(f),
+                    required=f.required,
+                    missing=REQUIRED_MESSAGE if f.required else None,
+                    # "" for an optional text or date field: cleared, like naming it in ClearFields
+                    blank="clear" if not f.required and f.type in ("string", "datetime") else "value",
+                )
+                for f in PUT_FIELDS
+            ),
+            Arg(
+                CLEAR_FIELDS,
+                Names(OPTIONAL_PUT, "must be a list of optional field names"),
+                'Optional fields to blank. Only these are cleared; "" for a text or date field '
+                "does the same. A field left out or null keeps its value.",
+            ),
+            Arg(
+                DRY_RUN,
+                Boolean(),
+                "true: return the Changes and the exact body without writing, to show the user before they confirm.",
+            ),
+            Arg(
+                EXPECTED_UPDATED_ON,
+                DateTime(f"is not an ISO 8601 date-time; copy UpdatedOn from {GET_TOOL}"),
+                "The UpdatedOn you read. If the record changed since, nothing is written.",
+            ),
+            Arg(
+                REASSIGN,
+                Boolean(),
+                "true only when the user asked to move the check to another BusinessId or "
+                "CoworkerId; otherwise those must match the record.",
+            ),
+        ),
+        _update_request,
+        read_only=NOT_WRITABLE,
+        read_only_notes=dict.fromkeys(STATUS_FIELDS, f". To change a check's status use {RUN_COMMAND_TOOL}"),
+        record_id="Id",
+    ),
+    output=result_schema(
+        {
+            "Value": {
+                "type": "object",
+                "description": "On success: the Id of the updated record.",
+                "properties": {"Id": {"type": "integer", "description": "The record's Id."}},
+            },
+            "UpdatedOn": {"type": "string", "description": "On success: the record's new UpdatedOn."},
+            "UpdatedBy": {"type": "string", "description": "On success: who the API recorded as the updater."},
+            "Changes": {"type": "array", "items": CHANGE_ITEM, "description": "The fields that change."},
+            "Warnings": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Changes to tell the user about, e.g. a required enum that changes or becomes None.",
+            },
+            "DryRun": {"type": "boolean", "description": "true when nothing was written on purpose."},
+            "Body": {
+                "type": "object",
+                "description": "On a dry run: the body that would be sent (identity-document numbers redacted; "
+                "text fields this server does not know are sent unchanged but not shown).",
+            },
+        }
+    ),
+    handler=lambda tools, request, ctx: tools.update(request, ctx),
+    writes=True,
+    refused="nothing was sent to Nexudus. Fix each property in Errors and call again.",
+    hint_invalid=lambda tools, invalid, ctx: tools.invalid_update(invalid, ctx),
+)
+
+# ------------------------------------------------------------------------------------- commands
+LIST_COMMANDS = Tool(
+    name=LIST_COMMANDS_TOOL,
+    title="List identity-check commands",
+    description=(
+        "List the commands Nexudus offers for coworker identity checks on this account (e.g. mark as verified, "
+        "mark as rejected): each with the Key to run it, its Name, whether it takes one Id or many, and its "
+        "parameters. The Keys come from the live API and differ between accounts: read them here, never guess. "
+        "VerificationStatus is changed by these commands, not by the update tool."
+    ),
+    input=InputModel(
+        (
+            Arg(
+                "Refresh",
+                Boolean(),
+                "true: ask Nexudus for the list again instead of using the copy kept for a few minutes.",
+            ),
+        ),
+        lambda parsed: ListRequest(refresh=parsed.values.get("Refresh", False)),
+    ),
+    output=result_schema(
+        {"Commands": {"type": "array", "items": COMMAND_ITEM, "description": "On success: every command."}}
+    ),
+    handler=lambda tools, request, ctx: tools.list_commands(request, ctx),
+)
+
+
+def _run_request(parsed: Parsed) -> RunRequest:
+    return RunRequest(
+        parsed.values.get("Key", ""),
+        parsed.values.get("Ids", []),
+        parsed.values.get("Parameters", {}),
+        parsed.values.get(DRY_RUN, False),
+    )
+
+
+_KEY_MESSAGE = f"is required: a command Key from {LIST_COMMANDS_TOOL}"
+
+RUN_COMMAND = Tool(
+    name=RUN_COMMAND_TOOL,
+    title="Run an identity-check command",
+    description=(
+        "Run a Nexudus command on coworker identity checks, e.g. mark a check as verified, or as rejected with "
+        f"rejection notes. Get the Key and parameter names from {LIST_COMMANDS_TOOL}. This cannot be undone and "
+        "Nexudus may email the member: the server asks the user to confirm in their client when the client "
+        "can; otherwise call with DryRun: true first, show the user what would happen, and run it only after "
+        "they agree. The result shows each check's VerificationStatus before and after. A 'declined' result "
+        "means the user said no: nothing was run; do not retry unless they ask again."
+    ),
+    input=InputModel(
+        (
+            Arg(
+                "Key",
+                Text(_KEY_MESSAGE),
+                f"The command's Key, exactly as {LIST_COMMANDS_TOOL} lists it (not its Name). "
+                "Keys differ between Nexudus accounts: never guess one.",
+                required=True,
+                missing=_KEY_MESSAGE,
+            ),
+            Arg(
+                "Ids",
+                RecordIds(MAX_IDS, "A check's Id."),
+                "The Ids of the checks to run the command on. A command listed with OneIdOnly takes exactly one.",
+                required=True,  # in the schema; a command that needs none is told by the command list
+            ),
+            Arg(
+                "Parameters",
+                NameValues(
+                    {
+                        "Name": {"type": "string", "description": "The parameter's name, as listed."},
+                        "Value": {"type": "string", "description": "Its value, as text."},
+                    },
+                    MAX_PARAMETER,
+                ),
+                "The command's parameters, by the names the list gives (e.g. the rejection "
+                "notes of a rejection). Leave out when it takes none.",
+            ),
+            Arg(
+                DRY_RUN,
+                Boolean(),
+                "true: check the arguments and read the checks, and say what would happen, "
+                "without running anything. Use it to show the user before they confirm.",
+            ),
+        ),
+        _run_request,
+    ),
+    output=result_schema(
+        {
+            "Key": {"type": "string", "description": "The command's Key."},
+            "CommandName": {"type": "string", "description": "The command's name."},
+            "Ids": {
+                "type": "array",
+                "items": {"type": "integer", "description": "A check's Id."},
+                "description": "The checks.",
+            },
+            "DryRun": {"type": "boolean", "description": "true when nothing was run on purpose."},
+            "Confirmation": {
+                "type": "string",
+                "description": "How the run was confirmed: user_accepted (the user accepted in their client), "
+                "client_cannot_ask, not_asked (confirmation turned off), declined or cancelled (the user said "
+                "no: nothing was run).",
+            },
+            "UpdatedOn": {"description": "On success: when Nexudus recorded the run."},
+            "OutcomeUnknown": {
+                "type": "boolean",
+                "description": "true: the request was sent but no clear answer came back; it may or may not have "
+                "run. Checks shows them as they are now. Never simply run it again.",
+            },
+            "Checks": {
+                "type": "array",
+                "items": CHECK_STATUS_ITEM,
+                "description": "Each check with its VerificationStatus before and after.",
+            },
+        }
+    ),
+    handler=lambda tools, request, ctx: tools.run_command(request, ctx),
+    writes=True,
+    idempotent=False,
+    refused="nothing was sent to Nexudus. Fix each property in Errors and call again.",
+)
+
+# The tools in the order a client lists them.
+TOOLS: tuple[Tool[Any], ...] = (FIND, GET, UPDATE, LIST_COMMANDS, RUN_COMMAND)
+BY_TOOL_NAME: dict[str, Tool[Any]] = {t.name: t for t in TOOLS}
+READ_TOOLS = tuple(t.name for t in TOOLS if not t.writes)
+WRITE_TOOLS = tuple(t.name for t in TOOLS if t.writes)
+
+
+def tool_definitions(*, read_only: bool = False) -> list[types.Tool]:
+    """The tools a client sees; read-only mode leaves the writing tools out."""
+    return [t.definition() for t in TOOLS if not (read_only and t.writes)]
