@@ -206,7 +206,14 @@ def build_server(
         # The tools register every record they read or write into this scope; the one redaction
         # pass below then covers the whole result, whatever the tool put where.
         with redactor.scope(params.arguments) as scope:
-            call = CallContext(caller, ClientConfirmer(ctx, params), scope)
+            confirmer = ClientConfirmer(
+                ctx,
+                params,
+                ctx.lifespan_context.tools.state,
+                redact=lambda text: str(redactor.scrub(text, scope)),  # the call's scope: every record it read
+                secret=settings.mcp_secret.get_secret_value() if settings.mcp_secret else None,
+            )
+            call = CallContext(caller, confirmer, scope)
             try:
                 result = await tool.call(ctx.lifespan_context.tools, params.arguments, call)
             except Exception:  # a bug of ours must not take the connection down or hide as a protocol error

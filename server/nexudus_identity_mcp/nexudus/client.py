@@ -291,13 +291,19 @@ class NexudusClient:
         return [c for c in body if isinstance(c, dict) and isinstance(c.get("Key"), str) and c["Key"]]
 
     async def run_command(
-        self, key: str, ids: list[int], parameters: list[dict[str, Any]], *, caller: Caller | None = None
+        self,
+        key: str,
+        ids: list[int],
+        parameters: list[dict[str, Any]],
+        *,
+        caller: Caller | None = None,
+        deadline: float | None = None,
     ) -> dict[str, Any]:
         """POST …/runcommand. Returns the success envelope; raises on anything else (a 200 whose
         envelope says WasSuccessful false included)."""
         payload = {"Key": key, "Ids": [int(i) for i in ids], "Parameters": parameters}
         envelope: dict[str, Any] = await self._call(
-            "run_command", "POST", f"{RESOURCE_PATH}/runcommand", json=payload, caller=caller
+            "run_command", "POST", f"{RESOURCE_PATH}/runcommand", json=payload, caller=caller, deadline=deadline
         )
         return envelope
 
@@ -342,12 +348,14 @@ class NexudusClient:
         started = time.monotonic()
         own = started + self.settings.max_call_seconds
         deadline = own if deadline is None else min(own, deadline)
+        sending = False  # whether the request may have left this process (then its outcome is unknown)
         try:
             if deadline <= started:
                 raise TimeoutError  # out of time before anything was sent
             with anyio.fail_after(deadline - started):
                 if self.before_request is not None:
                     await self.before_request(op, deadline, caller)
+                sending = True
                 return await self._call_with_retries(op, method, path, params, json, deadline, bearer)
         except TimeoutError:
             raise NexudusError(
@@ -356,6 +364,7 @@ class NexudusClient:
                 f"(NEXUDUS_MAX_CALL_SECONDS={self.settings.max_call_seconds:g}).",
                 operation=op,
                 transient=True,
+                unsent=not sending,
             ) from None
 
     async def _call_with_retries(

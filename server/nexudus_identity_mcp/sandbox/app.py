@@ -21,7 +21,8 @@ can be run, tested and evaluated with no Nexudus account:
   400 `invalid_grant` whose description says a code is needed or wrong (`two_factor_wording` sets
   another description for the missing code, e.g. one the server does not recognise).
 - Fault injection (`Fault`): the next N requests to a route answer a status, an HTML page, a
-  malformed body, an envelope with errors, a delay, or a dropped connection. A 429 with the wait
+  malformed body, an envelope with errors, a delay, a write applied late (after its caller may have
+  given up), or a dropped connection. A 429 with the wait
   only in its body is `Fault("status", status=429, body="Wait 3 seconds.")`; a burst of the
   live API's generic 500 is `Fault("status", status=500, body=OOPS_TEXT, count=N)`.
 - `/_sandbox/*` control routes (reset, faults, request log) for tests and tools out of process.
@@ -32,6 +33,7 @@ a query or a body, so that nothing it keeps can leak a secret or a document numb
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import secrets
@@ -75,6 +77,7 @@ class Sandbox:
 
     def __init__(self, state: SandboxState | None = None) -> None:
         self.state = state or SandboxState()
+        self._late: set[asyncio.Task[Response]] = set()  # writes applied late, kept until they finish
         self.app = Starlette(
             routes=[
                 Route("/api/token", self._token, methods=["POST"]),
@@ -113,9 +116,13 @@ class Sandbox:
             entry.user, response = self._authorise(request, route)
             if response is not None:
                 return _answered(entry, response)
-        if route == "update":
+        if route in ("update", "run_command"):
             body = await _json_body(request)
-            entry.fields = sorted(body) if isinstance(body, dict) else None
+            self.state.carried.append((route, body))
+            if route == "update":
+                entry.fields = sorted(body) if isinstance(body, dict) else None
+        if fault is not None and fault.kind == "late":
+            return _answered(entry, await self._late_answer(fault.delay, handler, request, entry.user))
         if route == "token" and "form" in request.headers.get("content-type", ""):
             entry.grant = str((await request.form()).get("grant_type") or "") or None
         if fault is not None:
@@ -130,6 +137,20 @@ class Sandbox:
                 PlainTextResponse(THROTTLE_TEXT, status_code=409, headers={"Retry-After": self.state.retry_after}),
             )
         return _answered(entry, await handler(request, entry.user))
+
+    async def _late_answer(self, delay: float, handler: Any, request: Request, user: str | None) -> Response:
+        """Apply the request `delay` seconds from now in a task of its own, which a caller giving up
+        does not cancel (the body was read already), and answer when it is applied."""
+
+        async def later() -> Response:
+            await asyncio.sleep(delay)
+            response: Response = await handler(request, user)
+            return response
+
+        task = asyncio.ensure_future(later())
+        self._late.add(task)
+        task.add_done_callback(self._late.discard)
+        return await asyncio.shield(task)
 
     def _authorise(self, request: Request, route: Route_) -> tuple[str | None, Response | None]:
         header = request.headers.get("authorization", "")

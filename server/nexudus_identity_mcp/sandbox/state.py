@@ -68,10 +68,13 @@ class Fault:
     kind: `status` (that status with `body` as JSON or text), `html` (an HTML error page with
     `status`, 502 by default), `malformed` (status 200 with a body that is not JSON), `envelope_errors`
     (200 with WasSuccessful false and Errors that echo the request's fields back, as some APIs do),
-    `delay` (wait `delay` seconds, then answer normally), `drop` (the connection closes mid-answer).
+    `delay` (wait `delay` seconds, then answer normally; a caller that gives up first cancels it),
+    `late` (the request takes effect `delay` seconds after it arrived whether or not its caller is
+    still waiting, as a slow API applies a write its client has given up on; the answer comes then),
+    `drop` (the connection closes mid-answer).
     """
 
-    kind: Literal["status", "html", "malformed", "envelope_errors", "delay", "drop"]
+    kind: Literal["status", "html", "malformed", "envelope_errors", "delay", "late", "drop"]
     route: Route_ | None = None
     count: int = 1
     status: int | None = None
@@ -148,6 +151,9 @@ class SandboxState:
     users: dict[str, User] = field(default_factory=dict)
     requests: list[RequestRecord] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    # What each PUT and command run carried, (route, body), in arrival order: for tests only (kept in
+    # memory, never served by the control routes, never logged).
+    carried: list[tuple[str, Any]] = field(default_factory=list)
     # Command keys `GET …/commands` leaves out (discovery is known to miss commands); runnable still.
     hidden_commands: set[str] = field(default_factory=set)
     _tokens: dict[str, IssuedToken] = field(default_factory=dict)
@@ -198,6 +204,7 @@ class SandboxState:
         self.records = {r["Id"]: with_derived_fields(r) for r in seed}
         self.coworkers = seed_coworkers()
         self.requests.clear()
+        self.carried.clear()
         self.faults.clear()
         self.hidden_commands.clear()
         self._writes.clear()

@@ -9,6 +9,13 @@ Id fails before anything is sent, and the result can show VerificationStatus bef
 the user is asked through the client when it can (see `confirm.py`), then it is sent once. A run is
 not idempotent (Nexudus may email the member): it is never re-sent after it may have reached the
 API, and when the outcome is unknown the checks are read again and shown as they are now.
+
+A run takes the same per-check locks as an update (`update.py`; across processes through the state
+store), in Id order, so it never lands between an update's read and its PUT (which would carry the
+old VerificationStatus back). The user's answer is awaited with no lock held: the checks are read,
+the user asked, and only then are the locks taken, the checks read again and compared with what the
+user was shown (UpdatedOn, VerificationStatus), and the command sent. A run whose outcome is unknown
+keeps the locks until they expire.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import difflib
 import logging
 import time
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +31,15 @@ from ..nexudus import ErrorKind, NexudusClient, NexudusError
 from ..record.fields import ENUM_FIELDS
 from ..record.redaction import Redactor
 from ..record.validation import problem
-from ..state import StateStore
+from ..state import Lease, LockNotGranted, StateStore, StateUnavailable
 from .base import ToolBase
 from .catalog import FIND_TOOL, GET_TOOL, RUN_COMMAND_TOOL
-from .confirm import confirm
+from .confirm import confirm, shown_value, will_ask
 from .context import CallContext
+from .elicitation import binding_of
 from .requests import ListRequest, RunRequest
 from .results import ToolResult, audit_log, failure
+from .update import LOCK_MARGIN_SECONDS, _left, unknown_outcome_hold
 
 log = logging.getLogger(__name__)
 
@@ -130,26 +140,22 @@ class CommandTools(ToolBase):
                 source="local",
                 errors=errors,
             )
-        before: dict[int, dict[str, Any]] = {}
-        for check_id in request.ids:
-            try:
-                before[check_id] = await self.client.get_check(check_id, caller=ctx.caller)
-            except NexudusError as error:
-                result = self._api_failure(error, check_id=check_id)
-                if error.kind == ErrorKind.NOT_FOUND:
-                    result.body["Message"] = (
-                        f"No coworker identity check with Id {check_id} was found; the command was not run on "
-                        f"any check. Use Ids from {FIND_TOOL} or {GET_TOOL}."
-                    )
-                    result.body["Errors"] = [problem("Ids", f"{check_id} is not an existing check", check_id)]
-                return result
-        summary = self._summary(command, request, before)
         base = {
             "Key": command.key,
             "CommandName": command.name,
             "Ids": request.ids,
         }
-        if request.dry_run:
+        settings = self.client.settings
+        shown: dict[int, dict[str, Any]] | None = None
+        if request.dry_run or will_ask(ctx.confirmer, settings.mcp_confirm):
+            # Read (no lock) for the dry run or the question; the person's answer is awaited with no
+            # lock held and none of the upstream deadline spent.
+            read = await self._read_checks(request.ids, None, ctx)
+            if isinstance(read, ToolResult):
+                return read
+            shown = read
+        if request.dry_run and shown is not None:
+            summary = self._summary(command, request, shown)
             audit_command(ctx.caller.label, command.key, request.ids, "dry_run")
             return ToolResult(
                 {
@@ -158,22 +164,118 @@ class CommandTools(ToolBase):
                     "again without DryRun once they agree.",
                     **base,
                     "DryRun": True,
-                    "Checks": [self._row(r, None) for r in before.values()],
+                    "Checks": [self._row(r, None) for r in shown.values()],
                 },
                 False,
                 f"Dry run: would {summary}",
             )
-        question = f"{summary[0].upper()}{summary[1:-1]}? This cannot be undone, and Nexudus may email the member."
-        refusal, how = await confirm(ctx.confirmer, question, mode=self.client.settings.mcp_confirm, what="command")
+        question = binding = ""
+        if shown is not None:
+            summary = self._summary(command, request, shown)
+            question = f"{summary[0].upper()}{summary[1:-1]}? This cannot be undone, and Nexudus may email the member."
+            binding = binding_of(
+                "command",
+                ctx.caller.label,
+                command.key,
+                request.ids,
+                request.parameters,
+                [(i, r.get("UpdatedOn"), r.get("VerificationStatus")) for i, r in shown.items()],
+            )
+        refusal, how = await confirm(
+            ctx.confirmer, question, mode=settings.mcp_confirm, what="command", binding=binding
+        )
         if refusal is not None:
             if how != "pending":
                 audit_command(ctx.caller.label, command.key, request.ids, how)
             return refusal
+        budget = settings.max_call_seconds
+        deadline = time.monotonic() + budget
+        try:
+            async with AsyncExitStack() as stack:
+                # The same per-check locks as updates (in the state store: across processes), in Id order.
+                leases = [
+                    await stack.enter_async_context(
+                        self.state.lock(f"check:{i}", ttl=budget + LOCK_MARGIN_SECONDS, wait=_left(deadline))
+                    )
+                    for i in sorted(request.ids)
+                ]
+                return await self._run_locked(command, request, base, shown, how, leases, deadline, ctx)
+        except LockNotGranted:
+            audit_command(ctx.caller.label, command.key, request.ids, "busy")
+            return failure(
+                ErrorKind.BUSY,
+                f"A check of {', '.join(map(str, request.ids))} is being changed by another call, which did not "
+                f"finish within this call's time limit ({budget:g} s). '{command.name}' was not sent; call again "
+                "shortly.",
+                source="local",
+                retryable=True,
+                RetryAfterSeconds=1.0,
+            )
+        except StateUnavailable:
+            audit_command(ctx.caller.label, command.key, request.ids, "state_unavailable")
+            return failure(
+                ErrorKind.UPSTREAM_UNAVAILABLE,
+                f"The shared state store ({self.state.backend}) cannot be reached, so this server refuses writes "
+                "(without it, a command could run in the middle of another worker's update). Nothing was sent; "
+                "reads still work. Retry when the store is back.",
+                source="local",
+                retryable=True,
+            )
+
+    async def _run_locked(
+        self,
+        command: Command,
+        request: RunRequest,
+        base: dict[str, Any],
+        shown: dict[int, dict[str, Any]] | None,
+        how: str,
+        leases: list[Lease],
+        deadline: float,
+        ctx: CallContext,
+    ) -> ToolResult:
+        """Under the checks' locks: read them (again), make sure they are what the user was shown, run
+        the command once, and read them back."""
+        read = await self._read_checks(request.ids, deadline, ctx)
+        if isinstance(read, ToolResult):
+            return read
+        before = read
+        if shown is not None:
+            moved = [
+                i
+                for i in request.ids
+                if (shown[i].get("UpdatedOn"), shown[i].get("VerificationStatus"))
+                != (before[i].get("UpdatedOn"), before[i].get("VerificationStatus"))
+            ]
+            if moved:
+                audit_command(ctx.caller.label, command.key, request.ids, "changed_while_asking")
+                result = failure(
+                    ErrorKind.CONFLICT,
+                    f"Check {', '.join(map(str, moved))} changed while the user was answering the confirmation, "
+                    f"so what they confirmed is no longer what would run. '{command.name}' was not sent. Read the "
+                    "check again and ask again.",
+                    source="local",
+                    Checks=[self._row(before[i], None) for i in request.ids],
+                )
+                result.body.update(base)
+                return result
+        for lease in leases:
+            if not await self.state.still_held(lease):
+                audit_command(ctx.caller.label, command.key, request.ids, "lock_lost")
+                return failure(
+                    ErrorKind.BUSY,
+                    f"The lock on check {lease.name.partition(':')[2]} expired before '{command.name}' was sent. "
+                    "Nothing was sent; call again.",
+                    source="local",
+                    retryable=True,
+                    RetryAfterSeconds=1.0,
+                )
         parameters = [{"Name": n, "Value": v} for n, v in request.parameters.items()]
         try:
-            envelope = await self.client.run_command(command.key, request.ids, parameters, caller=ctx.caller)
+            envelope = await self.client.run_command(
+                command.key, request.ids, parameters, caller=ctx.caller, deadline=deadline
+            )
         except NexudusError as error:
-            return await self._run_failed(error, command, request, before, base, ctx)
+            return await self._run_failed(error, command, request, before, base, ctx, leases)
         audit_command(ctx.caller.label, command.key, request.ids, "ran")
         after = await self._reread(request.ids, ctx)
         rows = [self._row(before[i], after.get(i)) for i in request.ids]
@@ -194,6 +296,26 @@ class CommandTools(ToolBase):
             False,
             f"Ran '{command.name}' on {len(rows)} check(s): {changes}.",
         )
+
+    async def _read_checks(
+        self, ids: list[int], deadline: float | None, ctx: CallContext
+    ) -> dict[int, dict[str, Any]] | ToolResult:
+        """Each check, read now; an unknown Id (or any failure) is the answer instead."""
+        read: dict[int, dict[str, Any]] = {}
+        for check_id in ids:
+            try:
+                read[check_id] = await self.client.get_check(check_id, deadline=deadline, caller=ctx.caller)
+            except NexudusError as error:
+                result = self._api_failure(error, check_id=check_id)
+                if error.kind == ErrorKind.NOT_FOUND:
+                    result.body["Message"] = (
+                        f"No coworker identity check with Id {check_id} was found; the command was not run on "
+                        f"any check. Use Ids from {FIND_TOOL} or {GET_TOOL}."
+                    )
+                    result.body["Errors"] = [problem("Ids", f"{check_id} is not an existing check", check_id)]
+                return result
+            self.redactor.note_record(read[check_id], ctx.redaction)
+        return read
 
     async def _find_command(self, key: str, ctx: CallContext) -> Command | ToolResult:
         commands, fresh = await self._command_list(ctx)
@@ -244,14 +366,21 @@ class CommandTools(ToolBase):
         return errors
 
     def _summary(self, command: Command, request: RunRequest, before: dict[int, dict[str, Any]]) -> str:
+        """What the command would do, for the dry run and the question: every value quoted (control
+        characters removed), every parameter in full or cut with an explicit marker, sensitive values
+        as tokens (redacted before any cut, so no number is shown cut mid-way)."""
+        sensitive = self.redactor.sensitive_values(*before.values())
+
+        def value(text: Any) -> str:
+            return shown_value(self.redactor.text(str(text), sensitive))
+
         checks = "; ".join(
-            f"check {i} ({self._who_short(r)}, {r.get('Name') or 'unnamed'}, "
+            f"check {i} ({value(self._who_short(r))}, {value(r.get('Name') or 'unnamed')}, "
             f"now {STATUS.name_of(r.get('VerificationStatus'))})"
             for i, r in before.items()
         )
-        sensitive = self.redactor.sensitive_values(*before.values())
-        extra = "".join(f' with {n} "{self.redactor.text(v[:200], sensitive)}"' for n, v in request.parameters.items())
-        return f"run '{command.name}' on {checks or 'no particular check'}{extra}."
+        extra = "".join(f" with {value(n)} {value(v)}" for n, v in request.parameters.items())
+        return f"run {value(command.name)} on {checks or 'no particular check'}{extra}."
 
     def _who_short(self, record: dict[str, Any]) -> str:
         name = self.redactor.value("CoworkerFullName", record.get("CoworkerFullName"))
@@ -292,6 +421,7 @@ class CommandTools(ToolBase):
         before: dict[int, dict[str, Any]],
         base: dict[str, Any],
         ctx: CallContext,
+        leases: list[Lease],
     ) -> ToolResult:
         if error.kind in (ErrorKind.VALIDATION, ErrorKind.UPSTREAM_ERROR):
             self._commands_at = float("-inf")  # the API may know the commands better than the cache
@@ -308,6 +438,14 @@ class CommandTools(ToolBase):
             result.body.update(base)
             return result
         audit_command(ctx.caller.label, command.key, request.ids, "outcome_unknown")
+        # It may still run: keep the checks' locks until it cannot matter (their expiry), so no later
+        # update of this server carries back a status from before it.
+        hold = unknown_outcome_hold(self.client.settings)
+        for lease in leases:
+            try:
+                await self.state.hold(lease, hold)
+            except StateUnavailable:
+                pass  # the lease still expires by itself after its ttl
         after = await self._reread(request.ids, ctx)
         rows = [self._row(before[i], after.get(i)) for i in request.ids]
         result = self._api_failure(error, records=tuple(before.values()))
@@ -320,7 +458,8 @@ class CommandTools(ToolBase):
             f"The request to run '{command.name}' was sent but no clear answer came back ({error.message}), so "
             "whether it ran is unknown. It was NOT sent again: running a command twice may email the member "
             "twice. Checks shows each check as read again just now; compare VerificationStatus with "
-            "VerificationStatusBefore, and tell the user what you see before trying again."
+            "VerificationStatusBefore, and tell the user what you see before trying again. Until it is known, "
+            f"this server holds further writes to these checks for {hold:g} s."
         )
         result.summary = f"Failed (outcome unknown): '{command.name}' may or may not have run; checks re-read."
         return result

@@ -8,6 +8,13 @@ After the PUT the record is read back: a field that no longer holds what was sen
 the same moment) makes the answer `conflict`, never "updated". One deadline (NEXUDUS_MAX_CALL_SECONDS)
 covers the whole call: the lock wait, the read, the write and the read-back.
 
+The check's lock is the one commands take too (`commands.py`), so a command never runs between an
+update's read and its PUT. When the user must confirm (a reassignment, or NEXUDUS_MCP_CONFIRM_UPDATES),
+the lock is released while the person answers, and the deadline starts again after the answer: the
+lock is taken again, the record read again, and the write goes ahead only if the record and the
+changes are exactly those shown. A PUT whose outcome is unknown (sent, no answer in time) may still
+land: the lock is then kept until it expires (`hold`), so no later write of this server is undone.
+
 Every outcome is a `ToolResult`: a PascalCase body (`WasSuccessful`, `Message`, `Changes`, or
 `ErrorKind`, `Errors`, `Retryable`, `Source`, …) that `app.py` sends as structuredContent and as text.
 Identity-document numbers pass through `Redactor` on every path out: records, changes, dry-run
@@ -17,6 +24,7 @@ bodies and the API's errors.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from ..nexudus import ErrorKind, NexudusError
@@ -31,17 +39,29 @@ from ..record.validation import (
     problem,
     required_hint,
 )
+from ..settings import Settings
 from ..state import Lease, LockNotGranted, StateUnavailable
 from .base import ToolBase
 from .catalog import GET_TOOL
-from .confirm import confirm
+from .confirm import confirm, shown_value, will_ask
 from .context import CallContext
-from .results import ToolResult, audit, failure, quoted
+from .elicitation import binding_of
+from .results import ToolResult, audit, failure
 from .shape import given_back_cut
 
 LOCK_MARGIN_SECONDS = 5.0
 # Changing these moves the check to another member or location: asked through the client first.
 REASSIGNING_FIELDS = ("BusinessId", "CoworkerId")
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """The write needs the user's yes first: asked with the lock released."""
+
+    question: str
+    binding: str
+    updated_on: Any
+    changes: list[dict[str, Any]]
 
 
 class UpdateTool(ToolBase):
@@ -58,11 +78,25 @@ class UpdateTool(ToolBase):
         budget = self.client.settings.max_call_seconds
         # One deadline for the whole call: the lock wait, the read, the write and the read-back.
         deadline = time.monotonic() + budget
+        approved: _Ask | None = None
         try:
-            async with self.state.lock(
-                f"check:{request.check_id}", ttl=budget + LOCK_MARGIN_SECONDS, wait=_left(deadline)
-            ) as lease:
-                return await self._read_merge_write(request, lease, deadline, ctx)
+            while True:
+                async with self.state.lock(
+                    f"check:{request.check_id}", ttl=budget + LOCK_MARGIN_SECONDS, wait=_left(deadline)
+                ) as lease:
+                    outcome = await self._read_merge_write(request, lease, deadline, ctx, approved)
+                if not isinstance(outcome, _Ask):
+                    return outcome
+                # Asked with the lock released; the person's wait spends none of the upstream deadline.
+                refusal, how = await confirm(
+                    ctx.confirmer, outcome.question, mode="auto", what="update", binding=outcome.binding
+                )
+                if refusal is not None:
+                    if how != "pending":
+                        audit(ctx.caller.label, request.check_id, [c["Field"] for c in outcome.changes], how)
+                    return refusal
+                approved = outcome
+                deadline = time.monotonic() + budget
         except LockNotGranted:
             audit(ctx.caller.label, request.check_id, sorted(request.values), "busy")
             return failure(
@@ -97,8 +131,8 @@ class UpdateTool(ToolBase):
         return [required_hint(error, shown) for error in errors]
 
     async def _read_merge_write(
-        self, request: UpdateRequest, lease: Lease, deadline: float, ctx: CallContext
-    ) -> ToolResult:
+        self, request: UpdateRequest, lease: Lease, deadline: float, ctx: CallContext, approved: _Ask | None
+    ) -> ToolResult | _Ask:
         try:
             current = await self.client.get_check(request.check_id, deadline=deadline, caller=ctx.caller)
         except NexudusError as error:
@@ -181,9 +215,20 @@ class UpdateTool(ToolBase):
                 f"Dry run for check {request.check_id}: would change {', '.join(changed_names)}. Nothing was "
                 f"written.{warning_text}",
             )
-        refusal = await self._confirm_update(request.check_id, current, shown_changes, ctx)
-        if refusal is not None:
-            return refusal
+        if approved is None:
+            ask = self._question(request.check_id, current, changes, shown_changes, ctx)
+            if ask is not None:
+                return ask
+        elif current.get("UpdatedOn") != approved.updated_on or changes != approved.changes:
+            audit(ctx.caller.label, request.check_id, changed_names, "changed_while_asking")
+            return failure(
+                ErrorKind.CONFLICT,
+                f"Check {request.check_id} changed while the user was answering the confirmation (UpdatedOn is "
+                f"now {current.get('UpdatedOn')}), so what they confirmed is no longer what would be written. "
+                "Nothing was written. Read it again and ask again.",
+                source="local",
+                CurrentUpdatedOn=current.get("UpdatedOn"),
+            )
         if not await self.state.still_held(lease):  # fencing: a lease lost to expiry never writes
             audit(ctx.caller.label, request.check_id, changed_names, "lock_lost")
             return failure(
@@ -196,10 +241,22 @@ class UpdateTool(ToolBase):
         try:
             envelope = await self.client.update_check(body, deadline=deadline, caller=ctx.caller)
         except NexudusError as error:
+            held = ""
+            if not error.unsent and error.kind == ErrorKind.UPSTREAM_UNAVAILABLE:
+                # Sent, no answer: it may still land. Keep the lock until it cannot matter (its expiry),
+                # so no later write of this server is undone when it does.
+                hold = unknown_outcome_hold(self.client.settings)
+                if await self._hold(lease, hold):
+                    held = (
+                        f" Until it is known, this server holds further writes to check {request.check_id} for "
+                        f"{hold:g} s, so a late arrival cannot undo a later change."
+                    )
             if _left(deadline) <= 0:
-                return self._out_of_time(request, changed_names, ctx, put_sent=True)
+                return self._out_of_time(request, changed_names, ctx, put_sent=not error.unsent, held=held)
             audit(ctx.caller.label, request.check_id, changed_names, error.kind.value)
-            return self._api_failure(error, check_id=request.check_id, records=(current, body))
+            result = self._api_failure(error, check_id=request.check_id, records=(current, body))
+            result.body["Message"] += held
+            return result
         return await self._confirm(request, body, envelope, changes, deadline, warnings, ctx)
 
     async def _confirm(
@@ -293,8 +350,14 @@ class UpdateTool(ToolBase):
         warning_text = f" Tell the user: {'; '.join(warnings)}." if warnings else ""
         return ToolResult(result, False, f"Updated check {check_id}: changed {', '.join(changed_names)}.{warning_text}")
 
+    async def _hold(self, lease: Lease, seconds: float) -> bool:
+        try:
+            return await self.state.hold(lease, seconds)
+        except StateUnavailable:
+            return False  # the lease still expires by itself after its ttl
+
     def _out_of_time(
-        self, request: UpdateRequest, changed_names: list[str], ctx: CallContext, *, put_sent: bool
+        self, request: UpdateRequest, changed_names: list[str], ctx: CallContext, *, put_sent: bool, held: str = ""
     ) -> ToolResult:
         """The call's deadline passed: before the write (nothing was written), or after the PUT was
         sent and before Nexudus confirmed it (the outcome is unknown)."""
@@ -307,7 +370,7 @@ class UpdateTool(ToolBase):
                 f"The write to check {check_id} was sent, but Nexudus did not confirm it within this call's time "
                 f"limit ({budget:g} s): the outcome is unknown. Read the check again with "
                 f"{GET_TOOL} to see whether the change was applied, then call again only if it "
-                "was not.",
+                f"was not.{held}",
                 source="local",
                 retryable=True,
                 summary=f"Failed (upstream_unavailable): out of time after the write to check {check_id} was sent; "
@@ -321,25 +384,39 @@ class UpdateTool(ToolBase):
             retryable=True,
         )
 
-    async def _confirm_update(
-        self, check_id: int, current: dict[str, Any], shown_changes: list[dict[str, Any]], ctx: CallContext
-    ) -> ToolResult | None:
-        """Ask the user (through the client, when it can) before a reassignment, or before any update
-        with NEXUDUS_MCP_CONFIRM_UPDATES=true. NEXUDUS_MCP_CONFIRM=never turns it off; `always` is for
-        commands: an update from a client that cannot ask goes ahead as before."""
+    def _question(
+        self,
+        check_id: int,
+        current: dict[str, Any],
+        changes: list[dict[str, Any]],
+        shown_changes: list[dict[str, Any]],
+        ctx: CallContext,
+    ) -> _Ask | None:
+        """What to ask the user (through the client, when it can) before a reassignment, or before any
+        update with NEXUDUS_MCP_CONFIRM_UPDATES=true; None to write without asking.
+        NEXUDUS_MCP_CONFIRM=never turns it off; `always` is for commands: an update from a client that
+        cannot ask goes ahead as before."""
         settings = self.client.settings
         reassigns = [c["Field"] for c in shown_changes if c["Field"] in REASSIGNING_FIELDS]
         if settings.mcp_confirm == "never" or not (reassigns or settings.mcp_confirm_updates):
             return None
-        listed = "; ".join(f"{c['Field']}: {c['From']!r} -> {c['To']!r}" for c in shown_changes)
+        if not will_ask(ctx.confirmer, "auto"):
+            return None
+        listed = "; ".join(f"{c['Field']}: {shown_value(c['From'])} -> {shown_value(c['To'])}" for c in shown_changes)
         moves = " This moves the check to another member or location." if reassigns else ""
-        question = (
-            f"Update check {check_id} ({_who(current)}, {quoted(current.get('Name') or 'unnamed')}): {listed}?{moves}"
-        )
-        refusal, how = await confirm(ctx.confirmer, question, mode="auto", what="update")
-        if refusal is not None and how != "pending":
-            audit(ctx.caller.label, check_id, [c["Field"] for c in shown_changes], how)
-        return refusal
+        name = self.redactor.value("Name", current.get("Name")) or "unnamed"
+        question = f"Update check {check_id} ({self._who(current)}, {shown_value(name)}): {listed}?{moves}"
+        updated_on = current.get("UpdatedOn")
+        binding = binding_of("update", ctx.caller.label, check_id, changes, updated_on)
+        return _Ask(question, binding, updated_on, changes)
+
+    def _who(self, record: dict[str, Any]) -> str:
+        """The member and location of a check, quoted, for a question put to the user (not to the model)."""
+        member = self.redactor.value("CoworkerFullName", record.get("CoworkerFullName"))
+        place = self.redactor.value("BusinessName", record.get("BusinessName"))
+        member = member or f"coworker {record.get('CoworkerId')}"
+        place = place or f"business {record.get('BusinessId')}"
+        return f"{shown_value(member)} at {shown_value(place)}"
 
     def _resolve_tokens(self, values: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:
         """A token-like value for a redacted field is the current value's token ("unchanged") or an
@@ -383,6 +460,12 @@ class UpdateTool(ToolBase):
         ]
 
 
+def unknown_outcome_hold(settings: Settings) -> float:
+    """How long a write whose outcome is unknown keeps the checks' locks: past the longest an answer
+    could still take (the read timeout, or the call's limit), plus the margin."""
+    return max(settings.read_timeout, settings.max_call_seconds) + LOCK_MARGIN_SECONDS
+
+
 def _left(deadline: float) -> float:
     """Seconds until the deadline (time.monotonic()), never below 0."""
     return max(deadline - time.monotonic(), 0.0)
@@ -396,10 +479,3 @@ def _same(type_: str, old: Any, new: Any) -> bool:
     if type_ == "datetime" and isinstance(old, str) and isinstance(new, str):
         return parse_datetime(old) == parse_datetime(new)
     return bool(old == new)
-
-
-def _who(record: dict[str, Any]) -> str:
-    """The member and location of a check, quoted, for a question put to the user (not to the model)."""
-    member = record.get("CoworkerFullName") or f"coworker {record.get('CoworkerId')}"
-    place = record.get("BusinessName") or f"business {record.get('BusinessId')}"
-    return f"{quoted(member)} at {quoted(place)}"
