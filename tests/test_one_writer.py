@@ -160,9 +160,9 @@ async def test_a_put_that_lands_late_cannot_undo_a_later_write(sandbox: Sandbox,
                 await b_client.call_tool(UPDATE_TOOL, {**required_from(record), "Description1": "Writer B."}),
                 UPDATE_TOOL,
             )
-            while sandbox.state.records[CHECK]["Description"] != "Writer A.":  # A's PUT lands
-                await anyio.sleep(0.05)
+            await sandbox.settle()  # A's PUT lands
     final = sandbox.state.record(CHECK)
+    assert final["Description"] == "Writer A."
     print(
         f"\n[{next(iter(shared_state), 'memory')}] A: {a.get('ErrorKind')}, B: {b.get('ErrorKind', 'success')}; "
         f"after A's PUT landed, B's value kept: {final['Description1'] == 'Writer B.'}"
@@ -412,5 +412,5 @@ async def test_reading_a_check_is_never_blocked_by_a_held_lock(sandbox: Sandbox)
             await client.call_tool(UPDATE_TOOL, {**required_from(record), "Description": "Late."})
             read = await client.call_tool(GET_TOOL, {"Id": CHECK})
             assert not read.is_error
-            while sandbox.state.records[CHECK]["Description"] != "Late.":
-                await anyio.sleep(0.05)
+            await sandbox.settle()
+        assert sandbox.state.records[CHECK]["Description"] == "Late."

@@ -99,6 +99,11 @@ class Sandbox:
     def transport(self) -> httpx2.AsyncBaseTransport:
         return SandboxTransport(self.app)
 
+    async def settle(self) -> None:
+        """Wait until every write applied late (`Fault("late")`) has been applied."""
+        while self._late:
+            await asyncio.gather(*self._late, return_exceptions=True)
+
     # -- plumbing shared by the API routes
     async def _answer(self, request: Request, route: Route_, handler: Any) -> Response:
         # Recorded on arrival (status 0 until answered), so a request whose caller gave up still counts.
