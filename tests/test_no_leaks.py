@@ -112,6 +112,16 @@ async def test_nothing_secret_reaches_results_or_logs(
                 {**required_from(record), "IdentityDocumentType": "Other", "DryRun": True},
             ):
                 await call("update_coworker_identity_check", args)
+
+    # A fresh server for the rest: the dropped PUTs above keep their checks' locks until their outcome
+    # can no longer land (NEXUDUS_READ_TIMEOUT + 5 s), so the same server would answer `busy` here.
+    async with Client(build_server(settings, transport=sandbox.transport()), mode="legacy") as client:
+
+        async def call(tool: str, args: dict[str, Any]) -> dict[str, Any]:
+            result = await client.call_tool(tool, args)
+            outputs.append(result.model_dump_json())
+            return result.structured_content or {}
+
         # the commands: listed, dry-run and run with notes quoting the number, with the API failing too
         keys = {c["Name"]: c["Key"] for c in (await call("list_coworker_identity_check_commands", {}))["Commands"]}
         real = str(sandbox.state.records[87654304]["IdentityDocumentNumber"])

@@ -170,6 +170,7 @@ async def test_a_put_that_lands_late_cannot_undo_a_later_write(sandbox: Sandbox,
     assert a["ErrorKind"] == "upstream_unavailable" and "outcome is unknown" in a["Message"]
     assert "holds further writes" in a["Message"]
     assert b["WasSuccessful"] is False and b["ErrorKind"] == "busy", b
+    assert "outcome is not known yet" in b["Message"] and b["RetryAfterSeconds"] > 1
     assert sandbox.state.count("update") == 1, "B sent nothing"
 
 

@@ -3,13 +3,17 @@ are shown to the model (enums as names, sensitive values as tokens, errors as st
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from ..nexudus import ErrorKind, NexudusClient, NexudusError
 from ..nexudus.envelopes import MAX_SHOWN_WAIT
 from ..record.fields import BY_NAME, ENUM_FIELDS, LINKAGE_FIELDS, PUT_FIELDS, shown
 from ..record.redaction import Redactor
-from ..state import MemoryStore, StateStore
+from ..settings import Settings
+from ..state import Lease, LockNotGranted, MemoryStore, StateStore, StateUnavailable
 from .catalog import GET_TOOL
 from .context import CallContext
 from .results import MAX_SUMMARY_ERRORS, ToolResult, failure, quoted
@@ -28,6 +32,28 @@ ACTION = {
 
 _WRITABLE = frozenset(f.name for f in PUT_FIELDS)
 
+# A check's lock outlives its holder's call by this much (a holder that dies releases it by expiry).
+LOCK_MARGIN_SECONDS = 5.0
+
+
+def seconds_left(deadline: float) -> float:
+    """Seconds until the deadline (time.monotonic()), never below 0."""
+    return max(deadline - time.monotonic(), 0.0)
+
+
+def unknown_outcome_hold(settings: Settings) -> float:
+    """How long a write whose outcome is unknown keeps its checks' locks: past the longest an answer
+    to one request is waited for (NEXUDUS_READ_TIMEOUT), plus the margin."""
+    return settings.read_timeout + LOCK_MARGIN_SECONDS
+
+
+class WriteOutcomePending(LockNotGranted):
+    """The check's lock is kept for an earlier write whose outcome is unknown (it may still land)."""
+
+    def __init__(self, name: str, retry_after: float) -> None:
+        super().__init__(name)
+        self.retry_after = retry_after
+
 
 class ToolBase:
     def __init__(self, client: NexudusClient, redactor: Redactor, state: StateStore | None = None) -> None:
@@ -36,6 +62,45 @@ class ToolBase:
         # What several processes must agree on (per-check locks, the request budget): in-process by
         # default, SQLite or Redis when configured (state/).
         self.state: StateStore = state if state is not None else MemoryStore()
+
+    @asynccontextmanager
+    async def check_lock(self, check_id: int, *, ttl: float, deadline: float) -> AsyncIterator[Lease]:
+        """The per-check lock updates and commands share (in the state store: across processes). When
+        it is kept for an earlier write of unknown outcome, `WriteOutcomePending` at once rather than
+        a wait to the deadline; otherwise `LockNotGranted` after waiting until `deadline`."""
+        name = f"check:{check_id}"
+        try:
+            lease = await self.state.acquire(name, ttl, 0)
+        except LockNotGranted:
+            pending = await self.state.get(f"pending:{name}")
+            if pending is not None:
+                try:
+                    until = float(pending.decode())
+                except ValueError:
+                    until = time.time() + 1.0
+                raise WriteOutcomePending(name, max(until - time.time(), 1.0)) from None
+            lease = await self.state.acquire(name, ttl, seconds_left(deadline))
+        try:
+            yield lease
+        finally:
+            if not lease.kept:
+                try:
+                    await self.state.release(lease)
+                except StateUnavailable:
+                    pass  # the lease expires by itself after ttl
+
+    async def keep_for_unknown_outcome(self, leases: list[Lease]) -> float | None:
+        """A write was sent and its outcome is unknown: keep its checks' locks until it can no longer
+        land (`unknown_outcome_hold`), and say so to the next writer. The seconds held, or None when the
+        store could not be reached (the leases still expire by themselves)."""
+        hold = unknown_outcome_hold(self.client.settings)
+        try:
+            for lease in leases:
+                if await self.state.hold(lease, hold):
+                    await self.state.put(f"pending:{lease.name}", str(time.time() + hold).encode(), hold)
+        except StateUnavailable:
+            return None
+        return hold
 
     def present(self, record: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         """A record as the model sees it: the fields the table knows (enums as names, sensitive values

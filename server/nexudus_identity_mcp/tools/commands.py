@@ -32,14 +32,13 @@ from ..record.fields import ENUM_FIELDS
 from ..record.redaction import Redactor
 from ..record.validation import problem
 from ..state import Lease, LockNotGranted, StateStore, StateUnavailable
-from .base import ToolBase
+from .base import LOCK_MARGIN_SECONDS, ToolBase, WriteOutcomePending
 from .catalog import FIND_TOOL, GET_TOOL, RUN_COMMAND_TOOL
 from .confirm import confirm, shown_value, will_ask
 from .context import CallContext
 from .elicitation import binding_of
 from .requests import ListRequest, RunRequest
 from .results import ToolResult, audit_log, failure
-from .update import LOCK_MARGIN_SECONDS, _left, unknown_outcome_hold
 
 log = logging.getLogger(__name__)
 
@@ -195,11 +194,24 @@ class CommandTools(ToolBase):
                 # The same per-check locks as updates (in the state store: across processes), in Id order.
                 leases = [
                     await stack.enter_async_context(
-                        self.state.lock(f"check:{i}", ttl=budget + LOCK_MARGIN_SECONDS, wait=_left(deadline))
+                        self.check_lock(i, ttl=budget + LOCK_MARGIN_SECONDS, deadline=deadline)
                     )
                     for i in sorted(request.ids)
                 ]
                 return await self._run_locked(command, request, base, shown, how, leases, deadline, ctx)
+        except WriteOutcomePending as pending:
+            audit_command(ctx.caller.label, command.key, request.ids, "busy_outcome_unknown")
+            return failure(
+                ErrorKind.BUSY,
+                f"An earlier write to check {pending.args[0].partition(':')[2]} was sent but its outcome is not "
+                "known yet (Nexudus may still apply it), so this server holds further writes to it until it "
+                f"cannot land (about {pending.retry_after:.0f} s). '{command.name}' was not sent. Read the check "
+                f"with {GET_TOOL} to see whether the earlier change landed, and call again after "
+                "RetryAfterSeconds if still needed.",
+                source="local",
+                retryable=True,
+                RetryAfterSeconds=round(pending.retry_after, 1),
+            )
         except LockNotGranted:
             audit_command(ctx.caller.label, command.key, request.ids, "busy")
             return failure(
@@ -438,14 +450,10 @@ class CommandTools(ToolBase):
             result.body.update(base)
             return result
         audit_command(ctx.caller.label, command.key, request.ids, "outcome_unknown")
-        # It may still run: keep the checks' locks until it cannot matter (their expiry), so no later
-        # update of this server carries back a status from before it.
-        hold = unknown_outcome_hold(self.client.settings)
-        for lease in leases:
-            try:
-                await self.state.hold(lease, hold)
-            except StateUnavailable:
-                pass  # the lease still expires by itself after its ttl
+        # No answer at all (out of time, or the connection dropped): it may still run. Keep the checks'
+        # locks until it cannot matter (their expiry), so no later update carries back an old status.
+        hold = await self.keep_for_unknown_outcome(leases) if error.status is None else None
+        held = f" Until it is known, this server holds further writes to these checks for {hold:g} s." if hold else ""
         after = await self._reread(request.ids, ctx)
         rows = [self._row(before[i], after.get(i)) for i in request.ids]
         result = self._api_failure(error, records=tuple(before.values()))
@@ -458,8 +466,7 @@ class CommandTools(ToolBase):
             f"The request to run '{command.name}' was sent but no clear answer came back ({error.message}), so "
             "whether it ran is unknown. It was NOT sent again: running a command twice may email the member "
             "twice. Checks shows each check as read again just now; compare VerificationStatus with "
-            "VerificationStatusBefore, and tell the user what you see before trying again. Until it is known, "
-            f"this server holds further writes to these checks for {hold:g} s."
+            f"VerificationStatusBefore, and tell the user what you see before trying again.{held}"
         )
         result.summary = f"Failed (outcome unknown): '{command.name}' may or may not have run; checks re-read."
         return result

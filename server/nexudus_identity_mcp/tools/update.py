@@ -39,9 +39,9 @@ from ..record.validation import (
     problem,
     required_hint,
 )
-from ..settings import Settings
 from ..state import Lease, LockNotGranted, StateUnavailable
-from .base import ToolBase
+from .base import LOCK_MARGIN_SECONDS, ToolBase, WriteOutcomePending
+from .base import seconds_left as _left
 from .catalog import GET_TOOL
 from .confirm import confirm, shown_value, will_ask
 from .context import CallContext
@@ -49,7 +49,6 @@ from .elicitation import binding_of
 from .results import ToolResult, audit, failure
 from .shape import given_back_cut
 
-LOCK_MARGIN_SECONDS = 5.0
 # Changing these moves the check to another member or location: asked through the client first.
 REASSIGNING_FIELDS = ("BusinessId", "CoworkerId")
 
@@ -81,8 +80,8 @@ class UpdateTool(ToolBase):
         approved: _Ask | None = None
         try:
             while True:
-                async with self.state.lock(
-                    f"check:{request.check_id}", ttl=budget + LOCK_MARGIN_SECONDS, wait=_left(deadline)
+                async with self.check_lock(
+                    request.check_id, ttl=budget + LOCK_MARGIN_SECONDS, deadline=deadline
                 ) as lease:
                     outcome = await self._read_merge_write(request, lease, deadline, ctx, approved)
                 if not isinstance(outcome, _Ask):
@@ -97,6 +96,18 @@ class UpdateTool(ToolBase):
                     return refusal
                 approved = outcome
                 deadline = time.monotonic() + budget
+        except WriteOutcomePending as pending:
+            audit(ctx.caller.label, request.check_id, sorted(request.values), "busy_outcome_unknown")
+            return failure(
+                ErrorKind.BUSY,
+                f"An earlier write to check {request.check_id} was sent but its outcome is not known yet (Nexudus "
+                "may still apply it), so this server holds further writes to the check until it cannot land "
+                f"(about {pending.retry_after:.0f} s). Nothing was written. Read the check with {GET_TOOL} to see "
+                "whether the earlier change landed, and call again after RetryAfterSeconds if still needed.",
+                source="local",
+                retryable=True,
+                RetryAfterSeconds=round(pending.retry_after, 1),
+            )
         except LockNotGranted:
             audit(ctx.caller.label, request.check_id, sorted(request.values), "busy")
             return failure(
@@ -242,11 +253,11 @@ class UpdateTool(ToolBase):
             envelope = await self.client.update_check(body, deadline=deadline, caller=ctx.caller)
         except NexudusError as error:
             held = ""
-            if not error.unsent and error.kind == ErrorKind.UPSTREAM_UNAVAILABLE:
-                # Sent, no answer: it may still land. Keep the lock until it cannot matter (its expiry),
+            if not error.unsent and error.kind == ErrorKind.UPSTREAM_UNAVAILABLE and error.status is None:
+                # Sent, and no answer at all (out of time, or the connection dropped): it may still land. Keep the lock until it cannot matter (its expiry),
                 # so no later write of this server is undone when it does.
-                hold = unknown_outcome_hold(self.client.settings)
-                if await self._hold(lease, hold):
+                hold = await self.keep_for_unknown_outcome([lease])
+                if hold is not None:
                     held = (
                         f" Until it is known, this server holds further writes to check {request.check_id} for "
                         f"{hold:g} s, so a late arrival cannot undo a later change."
@@ -350,12 +361,6 @@ class UpdateTool(ToolBase):
         warning_text = f" Tell the user: {'; '.join(warnings)}." if warnings else ""
         return ToolResult(result, False, f"Updated check {check_id}: changed {', '.join(changed_names)}.{warning_text}")
 
-    async def _hold(self, lease: Lease, seconds: float) -> bool:
-        try:
-            return await self.state.hold(lease, seconds)
-        except StateUnavailable:
-            return False  # the lease still expires by itself after its ttl
-
     def _out_of_time(
         self, request: UpdateRequest, changed_names: list[str], ctx: CallContext, *, put_sent: bool, held: str = ""
     ) -> ToolResult:
@@ -458,17 +463,6 @@ class UpdateTool(ToolBase):
             for f in PUT_FIELDS
             if not _same(f.type, current.get(f.name), body.get(f.name))
         ]
-
-
-def unknown_outcome_hold(settings: Settings) -> float:
-    """How long a write whose outcome is unknown keeps the checks' locks: past the longest an answer
-    could still take (the read timeout, or the call's limit), plus the margin."""
-    return max(settings.read_timeout, settings.max_call_seconds) + LOCK_MARGIN_SECONDS
-
-
-def _left(deadline: float) -> float:
-    """Seconds until the deadline (time.monotonic()), never below 0."""
-    return max(deadline - time.monotonic(), 0.0)
 
 
 def _same(type_: str, old: Any, new: Any) -> bool:
