@@ -254,8 +254,8 @@ class UpdateTool(ToolBase):
         except NexudusError as error:
             held = ""
             if not error.unsent and error.kind == ErrorKind.UPSTREAM_UNAVAILABLE and error.status is None:
-                # Sent, and no answer at all (out of time, or the connection dropped): it may still land. Keep the lock until it cannot matter (its expiry),
-                # so no later write of this server is undone when it does.
+                # Sent, and no answer at all (out of time, or the connection dropped): it may still land.
+                # Keep the lock until it cannot matter (its expiry), so no later write is undone when it does.
                 hold = await self.keep_for_unknown_outcome([lease])
                 if hold is not None:
                     held = (
