@@ -174,6 +174,28 @@ async def test_a_put_that_lands_late_cannot_undo_a_later_write(sandbox: Sandbox,
     assert sandbox.state.count("update") == 1, "B sent nothing"
 
 
+async def test_a_read_showing_the_late_put_landed_ends_the_hold(sandbox: Sandbox, shared_state: dict[str, Any]) -> None:
+    """Once A's late PUT has landed, nothing more can arrive: B's update reads the check, sees every
+    value A sent, ends the hold and writes (instead of waiting out the hold)."""
+    sandbox.state.inject(Fault("late", route="update", delay=0.8))
+    record = sandbox.state.record(CHECK)
+    async with writers(sandbox, shared_state, max_call_seconds=0.5, mcp_secret="shared-secret") as (a_client, b_client):
+        with anyio.fail_after(30):
+            a = outcome(
+                await a_client.call_tool(UPDATE_TOOL, {**required_from(record), "Description": "Writer A."}),
+                UPDATE_TOOL,
+            )
+            assert "outcome is unknown" in a["Message"]
+            await sandbox.settle()
+            b = outcome(
+                await b_client.call_tool(UPDATE_TOOL, {**required_from(record), "Description1": "Writer B."}),
+                UPDATE_TOOL,
+            )
+    assert b["WasSuccessful"] is True, b
+    final = sandbox.state.record(CHECK)
+    assert (final["Description"], final["Description1"]) == ("Writer A.", "Writer B.")
+
+
 # ------------------------------------------------------------------ item 3: waiting for a person
 class SlowYes:
     """A person who answers after `seconds`; `meanwhile` runs while they think."""

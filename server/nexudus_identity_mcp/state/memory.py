@@ -67,7 +67,8 @@ class MemoryStore(StateStore):
                 await event.wait()
 
     async def release(self, lease: Lease) -> None:
-        if self._current(lease.name) == lease:
+        current = self._current(lease.name)
+        if current is not None and current.owner == lease.owner:  # by owner, as the shared backends do
             self._free(lease.name)
 
     async def still_held(self, lease: Lease) -> bool:

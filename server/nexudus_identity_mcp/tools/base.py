@@ -3,8 +3,12 @@ are shown to the model (enums as names, sensitive values as tokens, errors as st
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -12,6 +16,7 @@ from ..nexudus import ErrorKind, NexudusClient, NexudusError
 from ..nexudus.envelopes import MAX_SHOWN_WAIT
 from ..record.fields import BY_NAME, ENUM_FIELDS, LINKAGE_FIELDS, PUT_FIELDS, shown
 from ..record.redaction import Redactor
+from ..record.timefmt import parse_datetime
 from ..settings import Settings
 from ..state import Lease, LockNotGranted, MemoryStore, StateStore, StateUnavailable
 from .catalog import GET_TOOL
@@ -47,6 +52,29 @@ def unknown_outcome_hold(settings: Settings) -> float:
     return settings.read_timeout + LOCK_MARGIN_SECONDS
 
 
+# The key of the digest a held write leaves for the next writer (NEXUDUS_MCP_SECRET when set, so every
+# worker can compare; otherwise this process's own, and other processes wait for the expiry).
+_PROCESS_KEY = secrets.token_bytes(32)
+
+
+def _sent_digest(key: bytes, values: Mapping[str, Any]) -> str:
+    """A keyed digest of the values a write sent (never the values themselves: they may hold a number),
+    each in one form whatever way the API writes it back (dates parsed, blanks as null)."""
+
+    def canon(name: str, value: Any) -> Any:
+        kind = BY_NAME[name].type if name in BY_NAME else ""
+        if value in (None, ""):
+            return None
+        if kind == "boolean":
+            return bool(value)
+        if kind == "datetime" and isinstance(value, str):
+            return str(parse_datetime(value))
+        return value
+
+    canonical = {name: canon(name, value) for name, value in values.items()}
+    return hmac.new(key, json.dumps(canonical, sort_keys=True, default=str).encode(), hashlib.sha256).hexdigest()
+
+
 class WriteOutcomePending(LockNotGranted):
     """The check's lock is kept for an earlier write whose outcome is unknown (it may still land)."""
 
@@ -63,22 +91,32 @@ class ToolBase:
         # default, SQLite or Redis when configured (state/).
         self.state: StateStore = state if state is not None else MemoryStore()
 
+    @property
+    def _held_key(self) -> bytes:
+        secret = self.client.settings.mcp_secret
+        return secret.get_secret_value().encode() if secret else _PROCESS_KEY
+
     @asynccontextmanager
-    async def check_lock(self, check_id: int, *, ttl: float, deadline: float) -> AsyncIterator[Lease]:
+    async def check_lock(
+        self,
+        check_id: int,
+        *,
+        ttl: float,
+        deadline: float,
+        read: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+    ) -> AsyncIterator[Lease]:
         """The per-check lock updates and commands share (in the state store: across processes). When
-        it is kept for an earlier write of unknown outcome, `WriteOutcomePending` at once rather than
-        a wait to the deadline; otherwise `LockNotGranted` after waiting until `deadline`."""
+        it is kept for an earlier write of unknown outcome: if `read` shows that write landed (the
+        record holds every value it sent), the hold ends and this call goes on; otherwise
+        `WriteOutcomePending` at once rather than a wait to the deadline. Else `LockNotGranted` after
+        waiting until `deadline`."""
         name = f"check:{check_id}"
         try:
             lease = await self.state.acquire(name, ttl, 0)
         except LockNotGranted:
-            pending = await self.state.get(f"pending:{name}")
-            if pending is not None:
-                try:
-                    until = float(pending.decode())
-                except ValueError:
-                    until = time.time() + 1.0
-                raise WriteOutcomePending(name, max(until - time.time(), 1.0)) from None
+            raw = await self.state.get(f"pending:{name}")
+            if raw is not None:
+                await self._landed_or_pending(name, raw, read)
             lease = await self.state.acquire(name, ttl, seconds_left(deadline))
         try:
             yield lease
@@ -89,15 +127,46 @@ class ToolBase:
                 except StateUnavailable:
                     pass  # the lease expires by itself after ttl
 
-    async def keep_for_unknown_outcome(self, leases: list[Lease]) -> float | None:
+    async def _landed_or_pending(
+        self, name: str, raw: bytes, read: Callable[[], Awaitable[dict[str, Any]]] | None
+    ) -> None:
+        """Return when the held write is seen to have landed (its hold released); else raise
+        WriteOutcomePending with the seconds left of the hold."""
+        try:
+            pending = json.loads(raw)
+            until, owner = float(pending["until"]), str(pending["owner"])
+            fields, digest, read_on = list(pending.get("fields") or []), pending.get("digest"), pending.get("read_on")
+        except (ValueError, KeyError, TypeError):
+            raise WriteOutcomePending(name, 1.0) from None
+        if read is not None and fields and isinstance(digest, str):
+            try:
+                record = await read()
+            except NexudusError:
+                record = None
+            if record is not None and record.get("UpdatedOn") != read_on and all(f in record for f in fields):
+                seen = _sent_digest(self._held_key, {f: record[f] for f in fields})
+                if hmac.compare_digest(seen, digest):  # it landed: nothing more can arrive late
+                    await self.state.release(Lease(name, owner, 0))
+                    await self.state.delete(f"pending:{name}")
+                    return
+        raise WriteOutcomePending(name, max(until - time.time(), 1.0))
+
+    async def keep_for_unknown_outcome(
+        self, leases: list[Lease], sent: Mapping[str, Any] | None = None, read_on: Any = None
+    ) -> float | None:
         """A write was sent and its outcome is unknown: keep its checks' locks until it can no longer
-        land (`unknown_outcome_hold`), and say so to the next writer. The seconds held, or None when the
-        store could not be reached (the leases still expire by themselves)."""
+        land (`unknown_outcome_hold`), and say so to the next writer; with `sent` (the fields a PUT
+        changed) and `read_on` (the UpdatedOn it replaced), a later read showing the record written
+        since and holding them all ends the hold early. The seconds held, or None when the store could
+        not be reached (the leases still expire by themselves)."""
         hold = unknown_outcome_hold(self.client.settings)
         try:
             for lease in leases:
                 if await self.state.hold(lease, hold):
-                    await self.state.put(f"pending:{lease.name}", str(time.time() + hold).encode(), hold)
+                    note: dict[str, Any] = {"until": time.time() + hold, "owner": lease.owner}
+                    if sent:
+                        note.update(fields=sorted(sent), digest=_sent_digest(self._held_key, sent), read_on=read_on)
+                    await self.state.put(f"pending:{lease.name}", json.dumps(note).encode(), hold)
         except StateUnavailable:
             return None
         return hold

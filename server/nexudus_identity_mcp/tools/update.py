@@ -13,7 +13,8 @@ update's read and its PUT. When the user must confirm (a reassignment, or NEXUDU
 the lock is released while the person answers, and the deadline starts again after the answer: the
 lock is taken again, the record read again, and the write goes ahead only if the record and the
 changes are exactly those shown. A PUT whose outcome is unknown (sent, no answer in time) may still
-land: the lock is then kept until it expires (`hold`), so no later write of this server is undone.
+land: the lock is then kept until it expires (`hold`), so no later write of this server is undone,
+or until the next writer's read shows it landed (`ToolBase.check_lock`).
 
 Every outcome is a `ToolResult`: a PascalCase body (`WasSuccessful`, `Message`, `Changes`, or
 `ErrorKind`, `Errors`, `Retryable`, `Source`, …) that `app.py` sends as structuredContent and as text.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..nexudus import ErrorKind, NexudusError
@@ -81,7 +83,10 @@ class UpdateTool(ToolBase):
         try:
             while True:
                 async with self.check_lock(
-                    request.check_id, ttl=budget + LOCK_MARGIN_SECONDS, deadline=deadline
+                    request.check_id,
+                    ttl=budget + LOCK_MARGIN_SECONDS,
+                    deadline=deadline,
+                    read=partial(self.client.get_check, request.check_id, deadline=deadline, caller=ctx.caller),
                 ) as lease:
                     outcome = await self._read_merge_write(request, lease, deadline, ctx, approved)
                 if not isinstance(outcome, _Ask):
@@ -256,7 +261,8 @@ class UpdateTool(ToolBase):
             if not error.unsent and error.kind == ErrorKind.UPSTREAM_UNAVAILABLE and error.status is None:
                 # Sent, and no answer at all (out of time, or the connection dropped): it may still land.
                 # Keep the lock until it cannot matter (its expiry), so no later write is undone when it does.
-                hold = await self.keep_for_unknown_outcome([lease])
+                sent = {c["Field"]: body.get(c["Field"]) for c in changes}
+                hold = await self.keep_for_unknown_outcome([lease], sent, current.get("UpdatedOn"))
                 if hold is not None:
                     held = (
                         f" Until it is known, this server holds further writes to check {request.check_id} for "
