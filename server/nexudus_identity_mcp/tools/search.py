@@ -10,19 +10,26 @@ further pages within a bound (`MAX_SCAN_PAGES` pages, `MAX_SCAN_ROWS` rows), and
 which filter was applied here and whether the scan was complete. What was learnt is remembered
 per API client (one per process), so the next search neither sends the ignored filter nor pays
 for the first try again; the warning is logged once per filter.
+
+The same machinery serves every searchable entity (`CHECKS`, `MEMBERS`): each names its filter
+table and the client's search for it. An `order` (a row field, ascending) is asked of the API and
+verified on the rows like a filter: a page the API did not sort is sorted here over the bounded scan.
 """
 
 from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from ..nexudus import NexudusClient
 from ..nexudus.caller import Caller
+from ..nexudus.client import SearchPage
 from ..record.fields import FILTER_BY_ARGUMENT, SearchFilter
+from ..record.members import MEMBER_FILTER_BY_ARGUMENT
 
 log = logging.getLogger("nexudus_identity_mcp.search")
 
@@ -47,6 +54,18 @@ class FilterMemory:
         elif self.verdicts.get(param) is not False:
             self.verdicts[param] = False
             log.warning("nexudus search: the API ignored the filter %s; filtering its rows here from now on", param)
+
+
+@dataclass(frozen=True)
+class Entity:
+    """What can be searched: its filters by find argument, and the client's search for it."""
+
+    filters: Mapping[str, SearchFilter]
+    search: Callable[..., Awaitable[SearchPage]]  # an unbound NexudusClient method
+
+
+CHECKS = Entity(FILTER_BY_ARGUMENT, NexudusClient.search_checks)
+MEMBERS = Entity(MEMBER_FILTER_BY_ARGUMENT, NexudusClient.search_coworkers)
 
 
 _MEMORIES: weakref.WeakKeyDictionary[NexudusClient, FilterMemory] = weakref.WeakKeyDictionary()
@@ -80,10 +99,22 @@ def check_rows(
     without the filter's field cannot contradict it (it is not shown as a match when filtered here)."""
     failed = []
     for f, value in wanted:
-        if any(f.argument in row and not f.matches(row, value) for row in rows):
+        if any(f.row_field in row and not f.matches(row, value) for row in rows):
             memory.learn(f.param, False)
             failed.append(f)
     return failed
+
+
+def _sort_key(row: Mapping[str, Any], order: str) -> tuple[bool, Any]:
+    value = row.get(order)
+    return (value is None, value if isinstance(value, (int, float, str)) else str(value or ""))
+
+
+def in_order(rows: list[dict[str, Any]], order: str) -> bool:
+    """Whether the rows' values of `order` ascend (rows without one are not compared: where the API
+    puts them is its own business)."""
+    values = [_sort_key(r, order) for r in rows if r.get(order) is not None]
+    return all(a <= b for a, b in pairwise(values))
 
 
 async def verified_search(
@@ -93,29 +124,35 @@ async def verified_search(
     page: int,
     size: int,
     local: frozenset[str] = frozenset(),
+    entity: Entity = CHECKS,
+    order: str | None = None,
     caller: Caller | None = None,
 ) -> VerifiedPage:
-    """One page of checks matching every filter (find argument -> API value), proven row by row.
+    """One page of `entity` records matching every filter (find argument -> value), proven row by
+    row, ascending by `order` when given.
 
     Rows that all match do not prove a filter was honoured (they may match by chance, and the next
     page may not). So when not every match is on this page, a filter not yet proven is proven once
-    per process: the same search without it must find more checks. A filter that cannot be proven
+    per process: the same search without it must find more records. A filter that cannot be proven
     (it made no difference here) is applied here over a bounded scan, as an ignored one is."""
     memory = memory_for(client)
-    wanted = [(FILTER_BY_ARGUMENT[name], value) for name, value in filters.items()]
+    search = _bound(client, entity, order, caller)
+    wanted = [(entity.filters[name], value) for name, value in filters.items()]
     if local & set(filters):
-        return await _scan(client, wanted, memory, page=page, size=size, local=local, caller=caller)
-    if not any(memory.ignored(f.param) for f, _ in wanted):
-        result = await client.search_checks(
-            page=page, size=size, filters={f.param: v for f, v in wanted}, caller=caller
-        )
-        if not check_rows(result.records, wanted, memory):
+        return await _scan(search, wanted, memory, page=page, size=size, local=local, order=order)
+    ordering = f"orderBy={order}"  # remembered like a filter: an API that does not sort is not asked to again
+    if not any(memory.ignored(f.param) for f, _ in wanted) and not (order and memory.ignored(ordering)):
+        result = await search(page=page, size=size, filters=_params(wanted))
+        sorted_ok = order is None or in_order(result.records, order)
+        if not sorted_ok:
+            memory.learn(ordering, False)
+        if not check_rows(result.records, wanted, memory) and sorted_ok:
             everything_seen = result.current_page == 1 and not result.has_next_page
             unproven = [f for f, _ in wanted if memory.verdicts.get(f.param) is not True]
             if not everything_seen:
                 for f in unproven:
-                    others = {g.param: v for g, v in wanted if g is not f}
-                    without = await client.search_checks(page=1, size=1, filters=others, caller=caller)
+                    others = _params([(g, v) for g, v in wanted if g is not f])
+                    without = await search(page=1, size=1, filters=others)
                     if without.total_items > result.total_items:
                         memory.learn(f.param, True)
             if everything_seen or all(memory.verdicts.get(f.param) is True for f in unproven):
@@ -128,21 +165,37 @@ async def verified_search(
                     result.has_next_page,
                     [],
                 )
-    return await _scan(client, wanted, memory, page=page, size=size, caller=caller)
+    return await _scan(search, wanted, memory, page=page, size=size, order=order)
+
+
+def _params(wanted: list[tuple[SearchFilter, Any]]) -> dict[str, Any]:
+    return {f.param: f.api_value(v) for f, v in wanted}
+
+
+def _bound(
+    client: NexudusClient, entity: Entity, order: str | None, caller: Caller | None
+) -> Callable[..., Awaitable[SearchPage]]:
+    """The entity's search on this client, for this caller, in the asked order."""
+
+    async def search(*, page: int, size: int, filters: dict[str, Any]) -> SearchPage:
+        ordering: dict[str, Any] = {"order_by": order, "descending": False} if order else {}
+        return await entity.search(client, page=page, size=size, filters=filters, caller=caller, **ordering)
+
+    return search
 
 
 async def _scan(
-    client: NexudusClient,
+    search: Callable[..., Awaitable[SearchPage]],
     wanted: list[tuple[SearchFilter, Any]],
     memory: FilterMemory,
     *,
     page: int,
     size: int,
     local: frozenset[str] = frozenset(),
-    caller: Caller | None = None,
+    order: str | None = None,
 ) -> VerifiedPage:
     """Search with the filters the API has not been seen to ignore (nor asked to be `local`), and
-    apply all of them here."""
+    apply all of them here (and the order, when one is asked)."""
     matches: list[dict[str, Any]] = []
     seen: set[Any] = set()
     scanned = 0
@@ -150,9 +203,7 @@ async def _scan(
     # Fixed for the whole scan, so that the pages read belong to one result set.
     sent = [(f, v) for f, v in wanted if not memory.ignored(f.param) and f.argument not in local]
     for api_page in range(1, MAX_SCAN_PAGES + 1):
-        result = await client.search_checks(
-            page=api_page, size=SCAN_PAGE_SIZE, filters={f.param: v for f, v in sent}, caller=caller
-        )
+        result = await search(page=api_page, size=SCAN_PAGE_SIZE, filters=_params(sent))
         check_rows(result.records, sent, memory)
         fresh = [r for r in result.records if r.get("Id") not in seen]
         if result.records and not fresh:
@@ -163,7 +214,7 @@ async def _scan(
         for row in fresh:
             seen.add(row.get("Id"))
             # A row without a filter's field is trusted to the API when the API applied that filter.
-            if all(f.matches(row, v) or (f.argument not in row and f.argument in trusted) for f, v in wanted):
+            if all(f.matches(row, v) or (f.row_field not in row and f.argument in trusted) for f, v in wanted):
                 matches.append(row)
         scanned += len(fresh)
         if not result.has_next_page or not result.records:
@@ -171,6 +222,8 @@ async def _scan(
             break
         if scanned >= MAX_SCAN_ROWS:
             break
+    if order is not None:
+        matches.sort(key=lambda r: _sort_key(r, order))
     total_pages = max((len(matches) + size - 1) // size, 1)
     return VerifiedPage(
         rows=matches[(page - 1) * size : page * size],
