@@ -73,11 +73,40 @@ def grade(
             failures.append(f"check {check_id}: fields changed that should not have: {', '.join(changed)}")
     if scenario.expect_writes is not None and writes != scenario.expect_writes:
         failures.append(f"{writes} write(s) reached the API, expected {scenario.expect_writes}")
+    for expected in scenario.expect_results:
+        failures += _result_failures(expected, calls)
     seen = {c.body.get("ErrorKind") for c in calls if c.is_error}
     for kind in scenario.expect_errors:
         if kind not in seen:
             failures.append(f"expected to meet a {kind} error result; met {sorted(k for k in seen if k) or 'none'}")
     return failures
+
+
+# The rows a find tool answers with, by the key each uses.
+ROW_KEYS = ("Checks", "Members")
+
+
+def rows_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    for key in ROW_KEYS:
+        rows = body.get(key)
+        if isinstance(rows, list):
+            return [r for r in rows if isinstance(r, dict)]
+    return []
+
+
+def _result_failures(expected: dict[str, Any], calls: list[Call]) -> list[str]:
+    """What the last successful call of the expected tool answered, against the scenario's expectation."""
+    tool = expected["tool"]
+    last = next((c for c in reversed(calls) if c.tool == tool and not c.is_error), None)
+    if last is None:
+        return [f"no successful {tool} call"]
+    if "ids" in expected:
+        ids = [r.get("Id") for r in rows_of(last.body)]
+        return [] if ids == list(expected["ids"]) else [f"the last {tool} listed {ids}, expected {expected['ids']}"]
+    got = last.body.get(expected["field"])
+    if got != expected["value"]:
+        return [f"the last {tool} answered {expected['field']} {got!r}, expected {expected['value']!r}"]
+    return []
 
 
 def recovered(calls: list[Call], passed: bool, scenario: Scenario) -> bool | None:

@@ -35,6 +35,9 @@ class Scenario:
     expect_records: dict[int, dict[str, Any]] = field(default_factory=dict)
     expect_writes: int | None = None
     expect_errors: list[str] = field(default_factory=list)  # error kinds the run must have met
+    # What the server answered, for requests that change nothing: each {tool, field, value} (the last
+    # successful call of the tool has that value) or {tool, ids} (its rows are exactly those Ids).
+    expect_results: list[dict[str, Any]] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
     # The scenario's version in reports: the first 12 hex digits of the file's SHA-256, so two reports
     # say whether they ran the same scenario text.
@@ -71,11 +74,20 @@ def load_scenario(path: Path) -> Scenario:
             expect_records={int(k): v for k, v in expect.get("records", {}).items()},
             expect_writes=expect.get("writes"),
             expect_errors=list(expect.get("errors", [])),
+            expect_results=[_expected_result(r) for r in expect.get("results", [])],
             steps=list(data.get("steps", [])),
             version=hashlib.sha256(raw).hexdigest()[:12],
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise ScenarioError(f"{path}: not a valid scenario ({exc})") from None
+
+
+def _expected_result(entry: Any) -> dict[str, Any]:
+    if not isinstance(entry, dict) or not isinstance(entry.get("tool"), str):
+        raise ValueError(f"each expect.results entry needs a tool, got {entry!r}")
+    if "ids" not in entry and not ("field" in entry and "value" in entry):
+        raise ValueError(f"an expect.results entry needs ids, or field and value: {entry!r}")
+    return dict(entry)
 
 
 def _elicitation(value: Any) -> str | None:

@@ -14,6 +14,9 @@ it), then the message text, where `{{argument}}` stands for an argument's value:
     +++
     Review the checks at {{location}} …
 
+`{{today}}` is filled by the server with the current date (UTC, `YYYY-MM-DD`), so a prompt about a
+window of days ("expiring within 30 days") starts from the right day; it is not an argument.
+
 Adding a file adds a prompt; no code changes. The folder ships inside the wheel
 (`nexudus_identity_mcp/prompts`); in a source checkout it is the top-level `prompts/`.
 """
@@ -22,13 +25,17 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 MAX_ARGUMENT = 4000
+# Placeholders the server fills itself, at each render.
+BUILT_INS: dict[str, Callable[[], str]] = {"today": lambda: datetime.now(UTC).date().isoformat()}
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,11 @@ class PromptTemplate:
                     f"unknown argument(s): {', '.join(unknown)} (this prompt takes: {', '.join(sorted(known))})"
                 )
             raise PromptArgumentError(f"Prompt {self.name!r}: " + "; ".join(parts))
-        return PLACEHOLDER.sub(lambda m: str(values.get(m.group(1)) or "")[:MAX_ARGUMENT] or "(not given)", self.body)
+        filled = {name: make() for name, make in BUILT_INS.items() if name not in known}
+        return PLACEHOLDER.sub(
+            lambda m: filled.get(m.group(1)) or str(values.get(m.group(1)) or "")[:MAX_ARGUMENT] or "(not given)",
+            self.body,
+        )
 
 
 class PromptArgumentError(ValueError):
@@ -94,7 +105,7 @@ def parse(text: str, source: str) -> PromptTemplate:
         source=source,
     )
     used = set(PLACEHOLDER.findall(template.body))
-    undeclared = used - {a.name for a in arguments}
+    undeclared = used - {a.name for a in arguments} - set(BUILT_INS)
     if undeclared:
         raise ValueError(f"{source}: placeholders without an argument: {sorted(undeclared)}")
     return template

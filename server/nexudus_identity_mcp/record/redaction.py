@@ -8,7 +8,8 @@ matches the current value as "keep it", and refuses anything else that looks lik
 token is never stored as data.
 
 `NEXUDUS_MCP_REDACT` picks the categories: `id_document` (default), `name` adds member names and
-the `UpdatedBy` user, `none` turns redaction off. Categories come from the field table.
+the `UpdatedBy` user (and a member's name, email and company, `record/members.py`), `none` turns
+redaction off. Categories come from the field tables.
 
 Two layers. The tools show a record's redacted fields as tokens (`record`, `value`). And one final
 pass (`scrub`) runs over everything that leaves the server towards a model: tool results, prompt
@@ -43,6 +44,7 @@ from functools import lru_cache
 from typing import Any
 
 from .fields import FIELDS
+from .members import MEMBER_FIELDS
 
 CATEGORY_LABELS = {"id_document": "ID_DOC", "name": "NAME"}
 # Every field that holds a redactable value, whatever categories are on: a token-like value given for
@@ -233,7 +235,10 @@ class Redactor:
     def __init__(self, categories: Iterable[str] = ("id_document",), secret: str | None = None) -> None:
         self.categories = frozenset(categories)
         self._key = (secret or secrets.token_hex(32)).encode()
-        self.fields: dict[str, str] = {f.name: f.pii for f in FIELDS if f.pii and f.pii in self.categories}
+        # The check's fields and a member's (FullName, Email, CompanyName: shown by the member find).
+        self.fields: dict[str, str] = {
+            f.name: f.pii for f in (*FIELDS, *MEMBER_FIELDS) if f.pii and f.pii in self.categories
+        }
         self._labels: dict[str, str] = {_label_key(n): c for n, c in self.fields.items()}
         self._label_cache: dict[str, str | None] = {}
         self._label_text = _label_text_pattern(self.fields)

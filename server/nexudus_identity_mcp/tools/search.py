@@ -58,14 +58,23 @@ class FilterMemory:
 
 @dataclass(frozen=True)
 class Entity:
-    """What can be searched: its filters by find argument, and the client's search for it."""
+    """What can be searched: its filters by find argument, the client's search for it, the filter
+    that holds a member's name (matched once more here, accents ignored, when the API finds nothing),
+    and how the rows are named in messages."""
 
     filters: Mapping[str, SearchFilter]
     search: Callable[..., Awaitable[SearchPage]]  # an unbound NexudusClient method
+    name_filter: str
+    noun: str
+    narrow: str  # which filters narrow a search that scanned too much
 
 
-CHECKS = Entity(FILTER_BY_ARGUMENT, NexudusClient.search_checks)
-MEMBERS = Entity(MEMBER_FILTER_BY_ARGUMENT, NexudusClient.search_coworkers)
+CHECKS = Entity(
+    FILTER_BY_ARGUMENT, NexudusClient.search_checks, "CoworkerFullName", "checks", "CoworkerId or BusinessId"
+)
+MEMBERS = Entity(
+    MEMBER_FILTER_BY_ARGUMENT, NexudusClient.search_coworkers, "FullName", "members", "InvoicingBusinessId"
+)
 
 
 _MEMORIES: weakref.WeakKeyDictionary[NexudusClient, FilterMemory] = weakref.WeakKeyDictionary()
@@ -236,3 +245,43 @@ async def _scan(
         complete=complete,
         scanned=scanned,
     )
+
+
+async def find_with_notes(
+    client: NexudusClient,
+    filters: Mapping[str, Any],
+    *,
+    page: int,
+    size: int,
+    entity: Entity = CHECKS,
+    order: str | None = None,
+    bearer: str | None = None,
+) -> tuple[VerifiedPage, str]:
+    """A verified search as a find tool runs it, and the notes its answer carries: when the API matched
+    the member's name itself and found nothing (it may match accents exactly: "Tomas" is not "Tomás"),
+    the name is matched here once more, any case and accents ignored; the notes say so, name each filter
+    the API ignored, and say when the scan stopped at its bound."""
+    found = await verified_search(client, filters, page=page, size=size, entity=entity, order=order)
+    name = filters.get(entity.name_filter)
+    accents_retry = not found.total_items and entity.name_filter not in found.filtered_here and isinstance(name, str)
+    if accents_retry:
+        local = frozenset({entity.name_filter})
+        found = await verified_search(client, filters, page=page, size=size, local=local, entity=entity, order=order)
+    notes = ""
+    if accents_retry:
+        notes += (
+            f" The API matched no member name as given; this server matched {entity.name_filter} itself "
+            "(any case, accents ignored)."
+        )
+    ignored = [f for f in found.filtered_here if not (accents_retry and f == entity.name_filter)]
+    if ignored:
+        notes += (
+            f" The API ignored the {', '.join(ignored)} filter(s); this server checked every "
+            "row itself, so only true matches are listed."
+        )
+    if not found.complete:
+        notes += (
+            f" Only the first {found.scanned} {entity.noun} were scanned (at most {MAX_SCAN_PAGES} pages / "
+            f"{MAX_SCAN_ROWS} rows); later matches may exist: narrow the search with {entity.narrow}."
+        )
+    return found, notes

@@ -20,6 +20,7 @@ import anyio
 
 from ...record.fields import BY_NAME, REQUIRED
 from ...tools.catalog import GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL
+from ..grading import rows_of
 from ..scenarios import Scenario
 from ..session import Call, ScriptError, ToolSession
 
@@ -41,7 +42,7 @@ class ScriptedAgent:
         last: Call | None = None
         for n, step in enumerate(scenario.steps, start=1):
             if "select" in step:
-                rows = (last.body.get("Checks") if last else None) or []
+                rows = rows_of(last.body) if last else []
                 selected = next(
                     (
                         r

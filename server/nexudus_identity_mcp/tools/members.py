@@ -1,0 +1,72 @@
+"""Find a member (coworker): the Id a reassignment needs, by name, email or location, a page at a
+time; and the same compact row wherever a member is shown (a find, a reassignment's Changes).
+
+The search is the checks' own self-verifying search (`search.verified_search` over `MEMBERS`): every
+row is checked against every filter sent, and a filter the API ignores is applied here. Names,
+emails and company names are personal: with NEXUDUS_MCP_REDACT=name they are tokens, as a check's
+member names are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..nexudus import NexudusError
+from ..record.members import MEMBER_ROW_FIELDS
+from .base import ToolBase
+from .context import CallContext
+from .results import ToolResult
+from .search import MEMBERS, find_with_notes
+
+
+@dataclass(frozen=True)
+class MemberFindRequest:
+    filters: dict[str, Any]  # find argument -> value
+    page: int
+    page_size: int
+
+
+class MemberTools(ToolBase):
+    def member_row(self, member: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        """A member as the model sees it: the row fields only, personal ones redacted as configured."""
+        self.redactor.note_record(member, ctx.redaction)
+        return self.redactor.record({k: member.get(k) for k in MEMBER_ROW_FIELDS})
+
+    async def find_members(self, request: MemberFindRequest, ctx: CallContext) -> ToolResult:
+        refusal = self.token_refusal(request.filters, "filter by InvoicingBusinessId, or give the email")
+        if refusal is not None:
+            return refusal
+        try:
+            found, notes = await find_with_notes(
+                self.client,
+                request.filters,
+                page=request.page,
+                size=request.page_size,
+                entity=MEMBERS,
+                bearer=ctx.bearer,
+            )
+        except NexudusError as error:
+            return self._api_failure(error)
+        rows = [self.member_row(member, ctx) for member in found.rows]
+        more = " Call again with Page + 1 for more." if found.has_next_page else ""
+        inactive = " Active false: a former or suspended member." if any(r.get("Active") is False for r in rows) else ""
+        body: dict[str, Any] = {
+            "WasSuccessful": True,
+            "Message": f"{found.total_items} member(s) match; this is page {found.page} of "
+            f"{found.total_pages}.{more}{notes}{inactive}",
+            "Members": rows,
+            "Page": found.page,
+            "PageSize": found.page_size,
+            "TotalItems": found.total_items,
+            "TotalPages": found.total_pages,
+            "HasNextPage": found.has_next_page,
+        }
+        if found.filtered_here:
+            body.update(FilteredHere=found.filtered_here, Complete=found.complete)
+        return ToolResult(
+            body,
+            False,
+            f"Found {found.total_items} member(s); page {found.page} of {found.total_pages} shows {len(rows)}."
+            f"{more}{notes}",
+        )
