@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from mcp import Client
 
 from nexudus_identity_mcp.nexudus import ErrorKind, NexudusError
 from nexudus_identity_mcp.record.members import MEMBER_FILTERS, member_locations
@@ -19,6 +20,9 @@ from nexudus_identity_mcp.sandbox import (
 )
 from nexudus_identity_mcp.sandbox.data import MEMBERS
 from nexudus_identity_mcp.sandbox.state import LIVE_HONOURED_FILTERS
+from nexudus_identity_mcp.tools.catalog import FIND_MEMBERS_TOOL
+
+from .helpers import ERAS, body, server_for
 
 pytestmark = pytest.mark.anyio
 PATH = "/api/spaces/coworkers"
@@ -111,3 +115,104 @@ async def test_an_unknown_coworker_is_not_found(client_for) -> None:  # type: ig
     with pytest.raises(NexudusError) as missing:
         await client_for().get_coworker(999999)
     assert missing.value.kind == ErrorKind.NOT_FOUND and "no such coworker (HTTP 404)" in missing.value.message
+
+
+# ------------------------------------------------------------------ the find-members tool
+@pytest.fixture(params=ERAS)
+def era(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def find(sandbox: Sandbox, era: str = "legacy", **overrides: Any) -> Any:
+    async def call(arguments: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        async with Client(server_for(sandbox, **overrides), mode=era) as client:
+            result = await client.call_tool(FIND_MEMBERS_TOOL, arguments)
+        return bool(result.is_error), body(result, FIND_MEMBERS_TOOL)
+
+    return call
+
+
+def ids(out: dict[str, Any]) -> list[int]:
+    return [r["Id"] for r in out["Members"]]
+
+
+async def test_find_by_part_of_a_name_in_any_case(sandbox: Sandbox, era: str) -> None:
+    failed, out = await (await find(sandbox, era))({"FullName": "okafor"})
+    assert not failed and sorted(ids(out)) == [2005, 2011] and out["TotalItems"] == 2
+    rows = {r["Id"]: r for r in out["Members"]}
+    assert set(rows[2005]) == {
+        "Id",
+        "FullName",
+        "Email",
+        "InvoicingBusinessId",
+        "InvoicingBusinessName",
+        "CompanyName",
+        "Active",
+    }
+    assert rows[2005]["InvoicingBusinessName"] == "Northside Hub Manchester" and rows[2005]["Active"] is True
+    assert rows[2011]["Active"] is False and "Active false" in out["Message"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [("Tomas Ferreira", [2002, 2010]), ("Tomás Ferreira", [2002, 2010]), ("zoe", [2013]), ("SOREN AGARD", [2014])],
+)
+async def test_accents_are_optional_both_ways(sandbox: Sandbox, typed: str, found: list[int]) -> None:
+    failed, out = await (await find(sandbox))({"FullName": typed})
+    assert not failed and sorted(ids(out)) == found
+    assert "ignored" not in out["Message"]  # matching names here is by design, not a fault of the API
+
+
+@pytest.mark.parametrize("profile", ["documented", "live"])
+async def test_email_is_the_whole_address_in_any_case(profile: str) -> None:
+    sandbox = Sandbox(SandboxState(profile=profile))
+    failed, out = await (await find(sandbox))({"Email": "LARS@Hoekstra-Analytics.example"})
+    assert not failed and ids(out) == [2007] and "FilteredHere" not in out
+    _, part = await (await find(sandbox))({"Email": "hoekstra-analytics.example"})
+    assert part["TotalItems"] == 0
+
+
+async def test_a_location_filter_the_api_ignores_is_applied_here() -> None:
+    sandbox = Sandbox(SandboxState(profile="live"))
+    failed, out = await (await find(sandbox))({"FullName": "Grace Okafor", "InvoicingBusinessId": 1002})
+    assert not failed and ids(out) == [2005]
+    assert "InvoicingBusinessId" in out["FilteredHere"] and "ignored the InvoicingBusinessId" in out["Message"]
+    _, located = await (await find(sandbox))({"InvoicingBusinessId": 1003})
+    assert sorted(ids(located)) == [2006, 2007, 2008, 2010, 2014] and located["Complete"] is True
+
+
+async def test_members_come_a_page_at_a_time(sandbox: Sandbox) -> None:
+    call = await find(sandbox)
+    _, first = await call({"PageSize": 5})
+    _, last = await call({"PageSize": 5, "Page": 3})
+    assert first["TotalItems"] == 14 and first["HasNextPage"] and len(first["Members"]) == 5
+    assert not last["HasNextPage"] and len(last["Members"]) == 4 and not set(ids(first)) & set(ids(last))
+
+
+async def test_bad_arguments_are_named(sandbox: Sandbox) -> None:
+    failed, out = await (await find(sandbox))({"FullName": "Ana", "PageSize": 500, "Location": 1002})
+    assert failed and out["ErrorKind"] == "validation"
+    assert {e["PropertyName"] for e in out["Errors"]} == {"PageSize", "Location"}
+    assert sandbox.state.count("coworker_search") == 0
+
+
+async def test_without_the_coworker_list_role_the_error_names_it(sandbox: Sandbox) -> None:
+    call = await find(sandbox, token=None, username=CHECKS_ONLY_USER, password=CHECKS_ONLY_PASSWORD)
+    failed, out = await call({"FullName": "Grace"})
+    assert failed and out["ErrorKind"] == "unauthorized" and "Coworker-List role" in out["Message"]
+
+
+async def test_names_and_emails_follow_the_redaction_setting(sandbox: Sandbox) -> None:
+    async with Client(server_for(sandbox, mcp_redact="name"), mode="legacy") as client:
+        result = await client.call_tool(FIND_MEMBERS_TOOL, {"FullName": "Okafor"})
+    out = body(result, FIND_MEMBERS_TOOL)
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert all(r["FullName"].startswith("«NAME:") and r["Email"].startswith("«NAME:") for r in out["Members"])
+    assert "Okafor" not in text and "okafor@" not in text and "2005" in text
+    _, plain = await (await find(sandbox))({"FullName": "Okafor"})
+    assert {r["FullName"] for r in plain["Members"]} == {"Grace Okafor"}  # the default shows names
+
+
+async def test_a_name_token_is_not_searched_for(sandbox: Sandbox) -> None:
+    failed, out = await (await find(sandbox, mcp_redact="name"))({"FullName": "«NAME:0b339dae»"})
+    assert failed and out["ErrorKind"] == "validation" and sandbox.state.count("coworker_search") == 0

@@ -261,19 +261,27 @@ async def find_with_notes(
     the member's name itself and found nothing (it may match accents exactly: "Tomas" is not "Tomás"),
     the name is matched here once more, any case and accents ignored; the notes say so, name each filter
     the API ignored, and say when the scan stopped at its bound."""
-    found = await verified_search(client, filters, page=page, size=size, entity=entity, order=order)
     name = filters.get(entity.name_filter)
-    accents_retry = not found.total_items and entity.name_filter not in found.filtered_here and isinstance(name, str)
+    here = frozenset({entity.name_filter})
+    by_design = entity.name_always_here and isinstance(name, str)
+    found = await verified_search(
+        client, filters, page=page, size=size, entity=entity, order=order, local=here if by_design else frozenset()
+    )
+    accents_retry = (
+        not by_design
+        and not found.total_items
+        and entity.name_filter not in found.filtered_here
+        and isinstance(name, str)
+    )
     if accents_retry:
-        local = frozenset({entity.name_filter})
-        found = await verified_search(client, filters, page=page, size=size, local=local, entity=entity, order=order)
+        found = await verified_search(client, filters, page=page, size=size, local=here, entity=entity, order=order)
     notes = ""
     if accents_retry:
         notes += (
             f" The API matched no member name as given; this server matched {entity.name_filter} itself "
             "(any case, accents ignored)."
         )
-    ignored = [f for f in found.filtered_here if not (accents_retry and f == entity.name_filter)]
+    ignored = [f for f in found.filtered_here if not ((accents_retry or by_design) and f == entity.name_filter)]
     if ignored:
         notes += (
             f" The API ignored the {', '.join(ignored)} filter(s); this server checked every "
