@@ -158,7 +158,13 @@ async def test_reference_resources(sandbox: Sandbox, era: str) -> None:
 async def test_read_only_mode_serves_the_read_tools_only(sandbox: Sandbox, era: str) -> None:
     async with Client(server_for(sandbox, mcp_read_only=True), mode=era) as client:
         names = {t.name for t in (await client.list_tools()).tools}
-        assert names == {FIND, "get_coworker_identity_check", "list_coworker_identity_check_commands"}
+        assert names == {
+            FIND,
+            "get_coworker_identity_check",
+            "list_coworker_identity_check_commands",
+            "find_coworkers",
+            "compare_identity_document_number",
+        }
         if era == "legacy":  # a pinned 2026 in-process client does not fetch server/discover
             assert client.instructions and "read-only" in client.instructions
         record = body(

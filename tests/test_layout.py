@@ -124,6 +124,8 @@ TOOL_NAMES = (
     "update_coworker_identity_check",
     "list_coworker_identity_check_commands",
     "run_coworker_identity_check_command",
+    "find_coworkers",
+    "compare_identity_document_number",
 )
 
 

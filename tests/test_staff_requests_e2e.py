@@ -77,7 +77,7 @@ async def test_documents_about_to_expire(transport: str, tmp_path: Path) -> None
     async with over(transport, tmp_path) as call:
         failed, out, _ = await call(FIND_TOOL, {"ExpiresBefore": "2030-01-01"})
         assert not failed and [r["Id"] for r in out["Checks"]] == [87654306, 87654303]
-        assert out["Checks"][0]["IdentityDocumentType"] == "ResidencePermit"
+        assert out["Checks"][0]["IdentityDocumentType"] == "ResidentCard"
 
 
 @TRANSPORTS

@@ -197,9 +197,30 @@ def unknown_names(record: Mapping[str, Any]) -> list[str]:
 
 
 # ------------------------------------------------------------------ search filters
+# Letters with a stroke or ligatures, which NFKD does not take apart: written without them on a keyboard.
+_PLAIN_LETTERS = str.maketrans(
+    {
+        "ø": "o",
+        "Ø": "O",
+        "đ": "d",
+        "Đ": "D",
+        "ł": "l",
+        "Ł": "L",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ı": "i",
+        "ħ": "h",
+        "Ħ": "H",
+    }
+)
+
+
 def fold(text: str) -> str:
-    """Text for a contains-match: any case, accents dropped (NFKD, combining marks removed)."""
-    decomposed = unicodedata.normalize("NFKD", text)
+    """Text for a contains-match: any case, accents dropped (NFKD, combining marks removed; ø, ł, æ and
+    other letters NFKD keeps whole written plainly)."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_PLAIN_LETTERS))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 

@@ -237,7 +237,8 @@ class Redactor:
         self._key = (secret or secrets.token_hex(32)).encode()
         # The check's fields and a member's (FullName, Email, CompanyName: shown by the member find).
         self.fields: dict[str, str] = {
-            f.name: f.pii for f in (*FIELDS, *MEMBER_FIELDS) if f.pii and f.pii in self.categories
+            **{f.name: f.pii for f in FIELDS if f.pii and f.pii in self.categories},
+            **{f.name: f.pii for f in MEMBER_FIELDS if f.pii and f.pii in self.categories},
         }
         self._labels: dict[str, str] = {_label_key(n): c for n, c in self.fields.items()}
         self._label_cache: dict[str, str | None] = {}

@@ -1,17 +1,19 @@
 """The MCP tools: `catalog` declares each one (name, schemas, parser, handler), and the handlers live
 one module per job: `results` (ToolResult, failure, audit), `base` (what the tools share: client,
-redactor, presentation of records and errors), `read` (get, find) and `update` (read, merge, write),
+redactor, presentation of records and errors), `read` (get, find), `members` (find members),
+`update` (read, merge, write) with `reassign` (members named in a reassignment), `number_check`
+(a document number compared without being seen),
 `commands` (list and run the API's commands) and `confirm` (asking the user before a write).
 `IdentityCheckTools` is every handler together, as `app.py` serves them; `context` is what each call
 carries (caller, credentials, confirmer, redaction scope)."""
 
 from .commands import CommandTools
-from .read import ReadTools
+from .number_check import NumberCheckTools
 from .results import ToolResult, audit, failure
 from .update import UpdateTool
 
 
-class IdentityCheckTools(ReadTools, UpdateTool, CommandTools):
+class IdentityCheckTools(UpdateTool, CommandTools, NumberCheckTools):
     """Every tool of the server, sharing one API client and one redactor."""
 
 

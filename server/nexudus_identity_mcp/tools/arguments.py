@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
-from ..record.fields import Field
+from ..record.fields import Field, calendar_day
 from ..record.timefmt import parse_datetime
 from ..record.validation import (
     ArgumentErrors,
@@ -131,6 +131,22 @@ class DateTime:
         if parsed is None:
             raise FieldError(self.message)
         return parsed
+
+
+@dataclass(frozen=True)
+class Day:
+    """A calendar day, as an ISO 8601 date (or a date-time, of which the date as written counts)."""
+
+    message: str
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string"}
+
+    def parse(self, name: str, raw: Any) -> date:
+        day = calendar_day(raw) if isinstance(raw, str) and parse_datetime(raw) is not None else None
+        if day is None:
+            raise FieldError(self.message)
+        return day
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from ..record.fields import (
     SEARCH_FILTERS,
     STATUS_FIELDS,
 )
+from ..record.members import MEMBER_FILTERS
 from ..record.validation import (
     CLEAR_FIELDS,
     DEFAULT_PAGE_SIZE,
@@ -35,11 +36,13 @@ from ..record.validation import (
     FindRequest,
     UpdateRequest,
     clear_list,
+    problem,
 )
 from .arguments import (
     Arg,
     Boolean,
     DateTime,
+    Day,
     FieldValue,
     InputModel,
     Integer,
@@ -50,8 +53,16 @@ from .arguments import (
     Text,
 )
 from .declaration import Tool
-from .requests import ListRequest, RunRequest
-from .schemas import CHANGE_ITEM, CHECK_STATUS_ITEM, COMMAND_ITEM, ENUM_NOTE, FIND_ROW_FIELDS, result_schema
+from .requests import ListRequest, MemberFindRequest, NumberRequest, RunRequest
+from .schemas import (
+    CHANGE_ITEM,
+    CHECK_STATUS_ITEM,
+    COMMAND_ITEM,
+    ENUM_NOTE,
+    FIND_ROW_FIELDS,
+    MEMBER_ITEM,
+    result_schema,
+)
 
 FIND_TOOL = "find_coworker_identity_checks"
 GET_TOOL = "get_coworker_identity_check"
@@ -59,6 +70,9 @@ UPDATE_TOOL = "update_coworker_identity_check"
 # The command tools: the only way to change a check's VerificationStatus.
 LIST_COMMANDS_TOOL = "list_coworker_identity_check_commands"
 RUN_COMMAND_TOOL = "run_coworker_identity_check_command"
+# Members, and a document number checked without being seen.
+FIND_MEMBERS_TOOL = "find_coworkers"
+COMPARE_NUMBER_TOOL = "compare_identity_document_number"
 
 MAX_IDS = 50
 MAX_PARAMETER = 2000
@@ -70,8 +84,23 @@ PAGE, PAGE_SIZE = "Page", "PageSize"
 FIND_FILTERS = tuple(f for f in SEARCH_FILTERS if f.description)
 
 
+# The expiry window: days, not record fields.
+WINDOW = {f.argument: f for f in SEARCH_FILTERS if f.match in ("before", "on_or_after")}
+_WINDOW_TEXT = {
+    "ExpiresBefore": "Only documents expiring before this date (e.g. 2030-03-01); rows soonest first.",
+    "ExpiresOnOrAfter": "Only documents expiring on or after this date.",
+}
+_DAY = "is not a date: give YYYY-MM-DD, e.g. 2030-03-01"
+
+
 def _find_request(parsed: Parsed) -> FindRequest:
-    filters = {f.argument: parsed.values[f.argument] for f in FIND_FILTERS if f.argument in parsed.values}
+    names = (*(f.argument for f in FIND_FILTERS), *WINDOW)
+    filters = {name: parsed.values[name] for name in names if name in parsed.values}
+    after, before = filters.get("ExpiresOnOrAfter"), filters.get("ExpiresBefore")
+    if after is not None and before is not None and after >= before:
+        parsed.errors.append(
+            problem("ExpiresOnOrAfter", "must be before ExpiresBefore: no day is in that window", str(after))
+        )
     return FindRequest(filters, parsed.values.get(PAGE, 1), parsed.values.get(PAGE_SIZE, DEFAULT_PAGE_SIZE))
 
 
@@ -81,8 +110,8 @@ FIND = Tool(
     description=(
         "Find Nexudus coworker identity checks, a page at a time (TotalItems, HasNextPage). To find a member's "
         "checks by their name, use CoworkerFullName (Name is the check's title, like 'Passport check'); narrow "
-        "with BusinessId (location), VerificationStatus or VerificationType. Rows are compact: read one with "
-        f"{GET_TOOL} before updating it."
+        "with BusinessId (location), VerificationStatus or VerificationType; ExpiresBefore/ExpiresOnOrAfter "
+        f"find documents about to expire. Rows are compact: read one with {GET_TOOL} before updating it."
     ),
     input=InputModel(
         (
@@ -95,6 +124,7 @@ FIND = Tool(
                 )
                 for f in FIND_FILTERS
             ),
+            *(Arg(name, Day(_DAY), _WINDOW_TEXT[name], blank="absent") for name in WINDOW),
             Arg(PAGE, Integer(1, MAX_PAGE, show_maximum=False), "Page number, from 1 (default 1)."),
             Arg(
                 PAGE_SIZE,
@@ -388,8 +418,121 @@ RUN_COMMAND = Tool(
     refused="nothing was sent to Nexudus. Fix each property in Errors and call again.",
 )
 
+
+# ------------------------------------------------------------------------------------- members
+def _member_request(parsed: Parsed) -> MemberFindRequest:
+    filters = {f.argument: parsed.values[f.argument] for f in MEMBER_FILTERS if f.argument in parsed.values}
+    return MemberFindRequest(filters, parsed.values.get(PAGE, 1), parsed.values.get(PAGE_SIZE, DEFAULT_PAGE_SIZE))
+
+
+_MEMBER_FILTER_ARGS = {
+    "FullName": Arg(
+        "FullName", Text("must be text"), "Name or part of it (any case, accents optional).", blank="absent"
+    ),
+    "Email": Arg("Email", Text("must be text"), "The whole email address (any case).", blank="absent"),
+    "InvoicingBusinessId": Arg(
+        "InvoicingBusinessId",
+        FieldValue(BY_NAME["BusinessId"]),
+        "Only members whose home location is this business Id.",
+        blank="absent",
+    ),
+}
+
+FIND_MEMBERS = Tool(
+    name=FIND_MEMBERS_TOOL,
+    title="Find members (coworkers)",
+    description=(
+        "Find Nexudus members by name, email or home location, a page at a time: each row's Id is the CoworkerId "
+        "a check takes. Names can be alike: pick by location and Active, and ask the user when unsure."
+    ),
+    input=InputModel(
+        (
+            *(_MEMBER_FILTER_ARGS[f.argument] for f in MEMBER_FILTERS),
+            Arg(PAGE, Integer(1, MAX_PAGE, show_maximum=False), "Page number, from 1 (default 1)."),
+            Arg(
+                PAGE_SIZE,
+                Integer(1, MAX_PAGE_SIZE),
+                f"Rows per page, 1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE}).",
+            ),
+        ),
+        _member_request,
+    ),
+    output=result_schema(
+        {
+            "Members": {
+                "type": "array",
+                "description": "On success: one row per member.",
+                "items": MEMBER_ITEM,
+            },
+            "Page": {"type": "integer", "description": "This page's number."},
+            "PageSize": {"type": "integer", "description": "Rows per page."},
+            "TotalItems": {"type": "integer", "description": "Members matching the filters, on all pages."},
+            "TotalPages": {"type": "integer", "description": "Pages in all."},
+            "HasNextPage": {"type": "boolean", "description": "true: call again with Page + 1 for more."},
+            "FilteredHere": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Filters this server applied to the rows itself (FullName always; others the API "
+                "ignored).",
+            },
+            "Complete": {
+                "type": "boolean",
+                "description": "With FilteredHere: false when the scan stopped at its bound and later matches "
+                "may exist.",
+            },
+        }
+    ),
+    handler=lambda tools, request, ctx: tools.find_members(request, ctx),
+    refused="nothing was searched.",
+)
+
+# ----------------------------------------------------------------------------- document number
+NUMBER_ARG = "IdentityDocumentNumber"
+_NUMBER_MESSAGE = "is required: the number as the member's document shows it"
+
+COMPARE_NUMBER = Tool(
+    name=COMPARE_NUMBER_TOOL,
+    title="Check a document number without seeing it",
+    description=(
+        "Say whether a number a member shows is the identity-document number on a check: Match is matches, "
+        "does_not_match or no_number_on_file; the number is never shown. Case, spaces and dashes do not "
+        "matter. A few tries per check per 10 minutes: never try variants."
+    ),
+    input=InputModel(
+        (
+            Arg(
+                "Id",
+                FieldValue(BY_NAME["Id"]),
+                "The check's Id.",
+                required=True,
+                missing="is a required field: the check's integer Id",
+            ),
+            Arg(
+                NUMBER_ARG,
+                Text(_NUMBER_MESSAGE),
+                "The number as shown on the document.",
+                required=True,
+                missing=_NUMBER_MESSAGE,
+            ),
+        ),
+        lambda parsed: NumberRequest(int(parsed.values.get("Id", 0)), str(parsed.values.get(NUMBER_ARG, ""))),
+    ),
+    output=result_schema(
+        {
+            "Id": {"type": "integer", "description": "The check's Id."},
+            "Match": {
+                "type": "string",
+                "enum": ["matches", "does_not_match", "no_number_on_file"],
+                "description": "On success: whether the number given is the one on file.",
+            },
+        }
+    ),
+    handler=lambda tools, request, ctx: tools.compare_number(request, ctx),
+    refused="nothing was compared.",
+)
+
 # The tools in the order a client lists them.
-TOOLS: tuple[Tool[Any], ...] = (FIND, GET, UPDATE, LIST_COMMANDS, RUN_COMMAND)
+TOOLS: tuple[Tool[Any], ...] = (FIND, GET, UPDATE, LIST_COMMANDS, RUN_COMMAND, FIND_MEMBERS, COMPARE_NUMBER)
 BY_TOOL_NAME: dict[str, Tool[Any]] = {t.name: t for t in TOOLS}
 READ_TOOLS = tuple(t.name for t in TOOLS if not t.writes)
 WRITE_TOOLS = tuple(t.name for t in TOOLS if t.writes)

@@ -9,25 +9,18 @@ member names are.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from ..nexudus import NexudusError
 from ..record.members import MEMBER_ROW_FIELDS
-from .base import ToolBase
 from .context import CallContext
+from .read import ReadTools
+from .requests import MemberFindRequest
 from .results import ToolResult
 from .search import MEMBERS, find_with_notes
 
 
-@dataclass(frozen=True)
-class MemberFindRequest:
-    filters: dict[str, Any]  # find argument -> value
-    page: int
-    page_size: int
-
-
-class MemberTools(ToolBase):
+class MemberTools(ReadTools):
     def member_row(self, member: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         """A member as the model sees it: the row fields only, personal ones redacted as configured."""
         self.redactor.note_record(member, ctx.redaction)
@@ -44,7 +37,7 @@ class MemberTools(ToolBase):
                 page=request.page,
                 size=request.page_size,
                 entity=MEMBERS,
-                bearer=ctx.bearer,
+                caller=ctx.caller,
             )
         except NexudusError as error:
             return self._api_failure(error)

@@ -12,14 +12,13 @@ cannot be reached the check is refused: without the count, the limit would not h
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..nexudus import ErrorKind, NexudusError
-from ..record.document_number import compare_number
+from ..record.document_number import MAX_NUMBER, compare_number
 from ..record.validation import problem
 from ..state import AttemptsExhausted, StateUnavailable
 from .base import ToolBase
 from .context import CallContext
+from .requests import NumberRequest
 from .results import ToolResult, audit, failure
 
 PER_CHECK = 5
@@ -33,15 +32,16 @@ MESSAGES = {
 }
 
 
-@dataclass(frozen=True)
-class NumberRequest:
-    check_id: int
-    number: str
-
-
 class NumberCheckTools(ToolBase):
     async def compare_number(self, request: NumberRequest, ctx: CallContext) -> ToolResult:
         check_id, caller = request.check_id, ctx.caller.label
+        if len(request.number) > MAX_NUMBER:
+            return failure(
+                ErrorKind.VALIDATION,
+                "The arguments are not valid; nothing was compared.",
+                source="local",
+                errors=[problem("IdentityDocumentNumber", f"must be at most {MAX_NUMBER} characters", None)],
+            )
         if self.redactor.looks_like_token(request.number):
             return failure(
                 ErrorKind.VALIDATION,
@@ -81,7 +81,7 @@ class NumberCheckTools(ToolBase):
                 retryable=True,
             )
         try:
-            record = await self.client.get_check(check_id, bearer=ctx.bearer)
+            record = await self.client.get_check(check_id, caller=ctx.caller)
         except NexudusError as error:
             audit(caller, check_id, [], error.kind.value, action="number_check")
             return self._api_failure(error, check_id=check_id)

@@ -6,14 +6,15 @@ import re
 from typing import Any
 
 from ..nexudus import ErrorKind, NexudusError
+from ..record.fields import EXPIRY, SEARCH_FILTERS
 from ..record.validation import FindRequest, problem
 from .base import ToolBase
 from .context import CallContext
 from .results import ToolResult, failure, quoted
 from .schemas import FIND_ROW_FIELDS
-from .search import MAX_SCAN_PAGES, MAX_SCAN_ROWS, verified_search
+from .search import find_with_notes
 
-LOCAL_NAME = frozenset({"CoworkerFullName"})
+WINDOW_FILTERS = frozenset(f.argument for f in SEARCH_FILTERS if f.match in ("before", "on_or_after"))
 
 
 class ReadTools(ToolBase):
@@ -32,59 +33,47 @@ class ReadTools(ToolBase):
             f"Read check {check_id}: {quoted(record.get('Name') or '')}{_ids(record)}. The record is in the JSON.",
         )
 
+    def token_refusal(self, filters: dict[str, Any], instead: str) -> ToolResult | None:
+        """A filter given a redaction token is refused: the API knows names, not tokens."""
+        tokens = [k for k, v in filters.items() if self.redactor.is_token(v)]
+        if not tokens:
+            return None
+        return failure(
+            ErrorKind.VALIDATION,
+            "A redaction token cannot be searched for; nothing was searched.",
+            source="local",
+            errors=[
+                problem(
+                    k,
+                    f"is a redaction token, not text the API knows: give the name as the user wrote it, or {instead}",
+                    filters[k],
+                )
+                for k in tokens
+            ],
+        )
+
     async def find(self, request: FindRequest, ctx: CallContext) -> ToolResult:
         filters = {k: v for k, v in request.filters.items() if v != ""}
-        tokens = [k for k, v in filters.items() if self.redactor.is_token(v)]
-        if tokens:
-            return failure(
-                ErrorKind.VALIDATION,
-                "A redaction token cannot be searched for; nothing was searched.",
-                source="local",
-                errors=[
-                    problem(
-                        k,
-                        "is a redaction token, not text the API knows: give the name as the user wrote it, "
-                        "or filter by the CoworkerId shown in the row",
-                        filters[k],
-                    )
-                    for k in tokens
-                ],
-            )
+        refusal = self.token_refusal(filters, "filter by the CoworkerId shown in the row")
+        if refusal is not None:
+            return refusal
+        # With an expiry window the rows come soonest first (asked of the API, verified, sorted here if not).
+        window = any(k in WINDOW_FILTERS for k in filters)
         try:
-            found = await verified_search(
-                self.client, filters, page=request.page, size=request.page_size, caller=ctx.caller
+            found, notes = await find_with_notes(
+                self.client,
+                filters,
+                page=request.page,
+                size=request.page_size,
+                order=EXPIRY if window else None,
+                caller=ctx.caller,
             )
-            name = filters.get("CoworkerFullName")
-            accents_retry = (
-                not found.total_items and "CoworkerFullName" not in found.filtered_here and isinstance(name, str)
-            )
-            if accents_retry:
-                # The API matched the name itself and found nothing; it may match accents exactly
-                # ("Tomas" is not "Tomás"). Match it here once more, any case and accents ignored.
-                found = await verified_search(
-                    self.client, filters, page=request.page, size=request.page_size, local=LOCAL_NAME, caller=ctx.caller
-                )
         except NexudusError as error:
             return self._api_failure(error)
         rows = [{k: shown.get(k) for k in FIND_ROW_FIELDS} for shown in (self.present(r, ctx) for r in found.rows)]
         more = " Call again with Page + 1 for more." if found.has_next_page else ""
-        notes = ""
-        if accents_retry:
-            notes += (
-                " The API matched no member name as given; this server matched CoworkerFullName itself "
-                "(any case, accents ignored)."
-            )
-        ignored = [f for f in found.filtered_here if not (accents_retry and f == "CoworkerFullName")]
-        if ignored:
-            notes += (
-                f" The API ignored the {', '.join(ignored)} filter(s); this server checked every "
-                "row itself, so only true matches are listed."
-            )
-        if not found.complete:
-            notes += (
-                f" Only the first {found.scanned} checks were scanned (at most {MAX_SCAN_PAGES} pages / "
-                f"{MAX_SCAN_ROWS} rows); later matches may exist: narrow the search with CoworkerId or BusinessId."
-            )
+        if window:
+            notes += " Sorted by IdentityDocumentExpirationDate, soonest first."
         if not rows and looks_like_person(filters.get("Name")):
             notes += " Name matches the check's name; to search by member use CoworkerFullName."
         body: dict[str, Any] = {

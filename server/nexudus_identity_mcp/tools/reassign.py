@@ -15,6 +15,7 @@ from typing import Any
 from ..nexudus import ErrorKind, NexudusError
 from ..record.fields import ROLE_FOR
 from ..record.members import member_locations
+from .confirm import shown_value
 from .context import CallContext
 from .members import MemberTools
 
@@ -40,7 +41,7 @@ class ReassignNames(MemberTools):
         warnings: list[str] = []
         for member_id in dict.fromkeys(i for i in wanted if isinstance(i, int)):
             try:
-                members[member_id] = await self.client.get_coworker(member_id, deadline=deadline, bearer=ctx.bearer)
+                members[member_id] = await self.client.get_coworker(member_id, deadline=deadline, caller=ctx.caller)
             except NexudusError as error:
                 warnings.append(_unread(member_id, error))
         if member_change is not None:
@@ -75,7 +76,7 @@ def change_text(change: dict[str, Any]) -> str:
     """One change as the question to the user lists it, members named beside their Ids."""
     if "FromMember" in change or "ToMember" in change:
         return f"{change['Field']}: {_member(change, 'From')} -> {_member(change, 'To')}"
-    return f"{change['Field']}: {change['From']!r} -> {change['To']!r}"
+    return f"{change['Field']}: {shown_value(change['From'])} -> {shown_value(change['To'])}"
 
 
 def _member(change: dict[str, Any], side: str) -> str:

@@ -1,9 +1,10 @@
-"""The typed requests of the command tools, as their input models build them (`catalog.py`); the
+"""The typed requests of the command, member and number tools, as their input models build them (`catalog.py`); the
 read and update tools' requests are in `record/validation.py` beside the rules that check them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -17,3 +18,16 @@ class RunRequest:
     ids: list[int]
     parameters: dict[str, str]
     dry_run: bool
+
+
+@dataclass(frozen=True)
+class MemberFindRequest:
+    filters: dict[str, Any]  # find argument -> value
+    page: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class NumberRequest:
+    check_id: int
+    number: str

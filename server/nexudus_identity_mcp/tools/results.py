@@ -24,10 +24,12 @@ MAX_QUOTED = 60
 MAX_SUMMARY = 1000  # room for the seven required fields' problems and hints
 
 
-def audit(caller: str, check_id: int, fields: list[str], outcome: str) -> None:
-    """One line per update attempt: who (the call context's caller), which check, which fields, what
-    happened. Never values."""
-    audit_log.info("update client=%s check=%s fields=%s outcome=%s", caller, check_id, ",".join(fields) or "-", outcome)
+def audit(caller: str, check_id: int, fields: list[str], outcome: str, *, action: str = "update") -> None:
+    """One line per attempt (an update, or a document-number check): who (the call context's caller),
+    which check, which fields, what happened. Never values."""
+    audit_log.info(
+        "%s client=%s check=%s fields=%s outcome=%s", action, caller, check_id, ",".join(fields) or "-", outcome
+    )
 
 
 def _plain(text: str) -> str:

@@ -15,6 +15,7 @@ import mcp.types as types
 
 from ..nexudus.errors import ErrorKind
 from ..record.fields import Field
+from ..record.members import MEMBER_FIELDS
 
 FIND_ROW_FIELDS = (
     "Id",
@@ -25,6 +26,8 @@ FIND_ROW_FIELDS = (
     "BusinessName",
     "VerificationType",
     "VerificationStatus",
+    "IdentityDocumentType",
+    "IdentityDocumentExpirationDate",
     "UpdatedOn",
 )
 
@@ -91,6 +94,12 @@ ERROR_PROPERTIES: dict[str, Any] = {
     },
 }
 
+MEMBER_ITEM: dict[str, Any] = {
+    "type": "object",
+    "description": "A member (coworker).",
+    "properties": {f.name: {"description": f.description} for f in MEMBER_FIELDS},
+}
+
 CHANGE_ITEM: dict[str, Any] = {
     "type": "object",
     "description": "One field that changes.",
@@ -98,6 +107,8 @@ CHANGE_ITEM: dict[str, Any] = {
         "Field": {"type": "string", "description": "The field's name."},
         "From": {"description": "Its value before (enums as names)."},
         "To": {"description": "Its value after (enums as names)."},
+        "FromMember": {**MEMBER_ITEM, "description": "For CoworkerId: the member it belonged to."},
+        "ToMember": {**MEMBER_ITEM, "description": "For CoworkerId: the member it moves to."},
     },
 }
 

@@ -59,7 +59,7 @@ class FilterMemory:
 @dataclass(frozen=True)
 class Entity:
     """What can be searched: its filters by find argument, the client's search for it, the filter
-    that holds a member's name (matched once more here, accents ignored, when the API finds nothing),
+    that holds a member's name (matched here, accents ignored, when the API finds nothing or always),
     and how the rows are named in messages."""
 
     filters: Mapping[str, SearchFilter]
@@ -67,13 +67,22 @@ class Entity:
     name_filter: str
     noun: str
     narrow: str  # which filters narrow a search that scanned too much
+    # Match the name here always, not only when the API finds nothing: among members, names that differ
+    # only by accents are different people (Tomás and Tomas Ferreira), and the API matches accents as
+    # written, so its answer for either would hide the other.
+    name_always_here: bool = False
 
 
 CHECKS = Entity(
     FILTER_BY_ARGUMENT, NexudusClient.search_checks, "CoworkerFullName", "checks", "CoworkerId or BusinessId"
 )
 MEMBERS = Entity(
-    MEMBER_FILTER_BY_ARGUMENT, NexudusClient.search_coworkers, "FullName", "members", "InvoicingBusinessId"
+    MEMBER_FILTER_BY_ARGUMENT,
+    NexudusClient.search_coworkers,
+    "FullName",
+    "members",
+    "InvoicingBusinessId or Email",
+    name_always_here=True,
 )
 
 
@@ -255,7 +264,7 @@ async def find_with_notes(
     size: int,
     entity: Entity = CHECKS,
     order: str | None = None,
-    bearer: str | None = None,
+    caller: Caller | None = None,
 ) -> tuple[VerifiedPage, str]:
     """A verified search as a find tool runs it, and the notes its answer carries: when the API matched
     the member's name itself and found nothing (it may match accents exactly: "Tomas" is not "Tomás"),
@@ -265,7 +274,14 @@ async def find_with_notes(
     here = frozenset({entity.name_filter})
     by_design = entity.name_always_here and isinstance(name, str)
     found = await verified_search(
-        client, filters, page=page, size=size, entity=entity, order=order, local=here if by_design else frozenset()
+        client,
+        filters,
+        page=page,
+        size=size,
+        entity=entity,
+        order=order,
+        local=here if by_design else frozenset(),
+        caller=caller,
     )
     accents_retry = (
         not by_design
@@ -274,7 +290,9 @@ async def find_with_notes(
         and isinstance(name, str)
     )
     if accents_retry:
-        found = await verified_search(client, filters, page=page, size=size, local=here, entity=entity, order=order)
+        found = await verified_search(
+            client, filters, page=page, size=size, local=here, entity=entity, order=order, caller=caller
+        )
     notes = ""
     if accents_retry:
         notes += (

@@ -42,12 +42,13 @@ from ..record.validation import (
     required_hint,
 )
 from ..state import Lease, LockNotGranted, StateUnavailable
-from .base import LOCK_MARGIN_SECONDS, ToolBase, WriteOutcomePending
+from .base import LOCK_MARGIN_SECONDS, WriteOutcomePending
 from .base import seconds_left as _left
 from .catalog import GET_TOOL
 from .confirm import confirm, shown_value, will_ask
 from .context import CallContext
 from .elicitation import binding_of
+from .reassign import ReassignNames, change_text, moves_text
 from .results import ToolResult, audit, failure
 from .shape import given_back_cut
 
@@ -65,7 +66,7 @@ class _Ask:
     changes: list[dict[str, Any]]
 
 
-class UpdateTool(ToolBase):
+class UpdateTool(ReassignNames):
     """One read-merge-write at a time per check, across every process sharing the state store
     (in-process by default), so concurrent calls never lose each other's fields and ExpectedUpdatedOn
     is checked against what the write will replace. (The API has no conditional PUT: an edit made in
@@ -193,9 +194,10 @@ class UpdateTool(ToolBase):
         changes = self._changes(current, body)
         changed_names = [c["Field"] for c in changes]
         shown_changes = [self._show_change(c) for c in changes]
-        warnings = change_warnings(changes)
+        warnings = change_warnings(changes) + await self.name_members(shown_changes, current, body, deadline, ctx)
         warned = {"Warnings": warnings} if warnings else {}
         warning_text = f" Tell the user: {'; '.join(warnings)}." if warnings else ""
+        moves = moves_text(shown_changes)
 
         if not changes:
             audit(ctx.caller.label, request.check_id, [], "no_change")
@@ -219,8 +221,8 @@ class UpdateTool(ToolBase):
                 {
                     "WasSuccessful": True,
                     "Message": f"Dry run: {len(changes)} field(s) of check "
-                    f"{request.check_id} would change. Nothing was written; call again without "
-                    f"DryRun to apply.{kept}",
+                    f"{request.check_id} would change.{moves} Nothing was written; call again without "
+                    f"DryRun to apply.{kept}{warning_text}",
                     "Value": {"Id": request.check_id},
                     "Changes": shown_changes,
                     **warned,
@@ -274,7 +276,7 @@ class UpdateTool(ToolBase):
             result = self._api_failure(error, check_id=request.check_id, records=(current, body))
             result.body["Message"] += held
             return result
-        return await self._confirm(request, body, envelope, changes, deadline, warnings, ctx)
+        return await self._confirm(request, body, envelope, changes, shown_changes, deadline, warnings, ctx)
 
     async def _confirm(
         self,
@@ -282,6 +284,7 @@ class UpdateTool(ToolBase):
         body: dict[str, Any],
         envelope: dict[str, Any],
         changes: list[dict[str, Any]],
+        shown_changes: list[dict[str, Any]],
         deadline: float,
         warnings: list[str],
         ctx: CallContext,
@@ -292,7 +295,6 @@ class UpdateTool(ToolBase):
         answer is `conflict` naming the fields, never "updated"."""
         check_id = request.check_id
         changed_names = [c["Field"] for c in changes]
-        shown_changes = [self._show_change(c) for c in changes]
         after: dict[str, Any] | None = None
         unverified = ""
         try:
@@ -352,7 +354,8 @@ class UpdateTool(ToolBase):
         updated_by = envelope.get("UpdatedBy") or (after or {}).get("UpdatedBy")
         result: dict[str, Any] = {
             "WasSuccessful": True,
-            "Message": f"Updated check {check_id}: changed {', '.join(changed_names)}.{confirmed}",
+            "Message": f"Updated check {check_id}: changed {', '.join(changed_names)}.{moves_text(shown_changes)}"
+            f"{confirmed}",
             "Value": {"Id": check_id},
             "Changes": shown_changes,
             "DryRun": False,
@@ -413,7 +416,7 @@ class UpdateTool(ToolBase):
             return None
         if not will_ask(ctx.confirmer, "auto"):
             return None
-        listed = "; ".join(f"{c['Field']}: {shown_value(c['From'])} -> {shown_value(c['To'])}" for c in shown_changes)
+        listed = "; ".join(change_text(c) for c in shown_changes)
         moves = " This moves the check to another member or location." if reassigns else ""
         name = self.redactor.value("Name", current.get("Name")) or "unnamed"
         question = f"Update check {check_id} ({self._who(current)}, {shown_value(name)}): {listed}?{moves}"
