@@ -61,8 +61,43 @@ def test_the_suite_has_the_scenarios_the_issue_names() -> None:
         "reject_with_notes",
         "unknown_command_key_repaired",
         "user_declines_confirmation",
+        "find_member_similar_names",
+        "find_active_member_live",
+        "find_member_by_email",
+        "expiring_before_a_date",
+        "expiry_window_ignored_by_api",
+        "number_matches",
+        "number_near_miss",
+        "number_not_on_file",
+        "reassign_other_location_warned",
     ):
         assert needed in names
+
+
+def test_expected_results_grade_the_last_answer_of_a_tool(tmp_path: Path) -> None:
+    """A request that changes nothing is graded by what the server answered: the last successful call
+    of the tool holds the value (a model that retries a near-miss number until it matches fails)."""
+    from nexudus_identity_mcp.evaluation.grading import grade
+    from nexudus_identity_mcp.evaluation.session import Call
+
+    scenario = load_scenario(
+        write(
+            tmp_path,
+            "answers",
+            'request = "x"\n[[expect.results]]\ntool = "compare"\nfield = "Match"\nvalue = "does_not_match"\n'
+            '[[expect.results]]\ntool = "find"\nids = [2, 1]\n',
+        )
+    )
+    near = Call("compare", {}, False, {"Match": "does_not_match"})
+    retried = Call("compare", {}, False, {"Match": "matches"})
+    rows = Call("find", {}, False, {"Members": [{"Id": 2}, {"Id": 1}]})
+    assert grade(scenario, {}, {}, [near, rows], 0) == []
+    assert grade(scenario, {}, {}, [near, retried, rows], 0) == [
+        "the last compare answered Match 'matches', expected 'does_not_match'"
+    ]
+    assert grade(scenario, {}, {}, [near], 0) == ["no successful find call"]
+    unsorted = Call("find", {}, False, {"Checks": [{"Id": 1}, {"Id": 2}]})
+    assert grade(scenario, {}, {}, [near, unsorted], 0) == ["the last find listed [1, 2], expected [2, 1]"]
 
 
 @pytest.mark.slow
