@@ -18,7 +18,8 @@ import httpx2
 
 from ..nexudus import NexudusClient, NexudusError
 from ..nexudus.errors import ErrorKind
-from ..record.fields import RESOURCE_PATH, ROLE_FOR
+from ..record.fields import RESOURCE_PATH
+from ..record.operations import role_of
 from ..settings import DEFAULT_BASE_URL, Settings
 from ..tools.catalog import FIND_TOOL, GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL
 
@@ -109,7 +110,7 @@ def _failure(error: NexudusError, settings: Settings) -> Diagnosis:
         else:
             fix = (
                 "check the token or login, that the user has API access enabled, and that it is a full "
-                f"unrestricted administrator or has the {ROLE_FOR['search']} role (the find tool needs it)"
+                f"unrestricted administrator or has the {role_of('search')} role (the find tool needs it)"
             )
         return Diagnosis(False, [f"{head} {tried}; fix: {fix}."])
     return Diagnosis(False, [f"{head} {tried}."])
@@ -140,22 +141,22 @@ async def diagnose(
         f"ok: {where or settings.base_url} accepted the {settings.auth_mode} credentials; "
         f"{page.total_items} coworker identity check(s) visible"
     ]
-    lines.append(f"  {FIND_TOOL}: usable ({ROLE_FOR['search']} confirmed)")
+    lines.append(f"  {FIND_TOOL}: usable ({role_of('search')} confirmed)")
     if read is None:
-        lines.append(f"  {GET_TOOL}: not tested (no record to read); needs {ROLE_FOR['get']}")
+        lines.append(f"  {GET_TOOL}: not tested (no record to read); needs {role_of('get')}")
     elif read:
-        lines.append(f"  {GET_TOOL}: usable ({ROLE_FOR['get']} confirmed)")
+        lines.append(f"  {GET_TOOL}: usable ({role_of('get')} confirmed)")
     else:
         lines.append(f"  {GET_TOOL}: NOT usable: {read_problem}")
-        lines.append(f"  {UPDATE_TOOL}: NOT usable: it reads the record first, so it needs {ROLE_FOR['get']} too")
+        lines.append(f"  {UPDATE_TOOL}: NOT usable: it reads the record first, so it needs {role_of('get')} too")
     if read is not False:
         lines.append(
-            f"  {UPDATE_TOOL}: not tested: it needs {ROLE_FOR['update']}, which only a write can prove and "
+            f"  {UPDATE_TOOL}: not tested: it needs {role_of('update')}, which only a write can prove and "
             "check never writes (`probe --write-check ID` does, once, unchanged); if it answers unauthorized, "
             "ask an admin for that role, or run `serve --read-only` to offer only the read tools"
         )
     lines.append(
         f"  {LIST_COMMANDS_TOOL}, {RUN_COMMAND_TOOL}: not tested; their roles are not published "
-        f"(presumably {ROLE_FOR['commands']} and {ROLE_FOR['run_command']}): `probe` checks them"
+        f"(presumably {role_of('commands')} and {role_of('run_command')}): `probe` checks them"
     )
     return Diagnosis(True, lines)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from .. import __version__
+from ..record.operations import OPERATIONS
 from ..record.redaction import Redactor
 from ..sandbox import SANDBOX_TOKEN, Fault, Sandbox, SandboxState
 from ..sandbox.loopback import ServedApp
@@ -67,7 +68,7 @@ def server_parameters(sandbox_url: str, read_only: bool) -> Any:
     return StdioServerParameters(command=sys.executable, args=args, env=env)
 
 
-WRITE_ROUTES = ("update", "run_command")
+WRITE_ROUTES = tuple(name for name, op in OPERATIONS.items() if op.writes)
 
 
 def staff_answer(scenario: Scenario, asked: list[str]) -> Any:

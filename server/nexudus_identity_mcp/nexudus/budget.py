@@ -22,13 +22,13 @@ import time
 
 import anyio
 
+from ..record.operations import OPERATIONS
 from ..settings import Settings
 from ..state import BudgetExhausted, StateStore, StateUnavailable
 from .caller import Caller
 from .errors import ErrorKind, NexudusError, Operation
 
 log = logging.getLogger("nexudus_identity_mcp.nexudus")
-WRITE_OPERATIONS = frozenset({"update", "run_command"})
 
 
 def account_key(settings: Settings, person: str | None = None) -> str:
@@ -63,7 +63,7 @@ class RequestBudget:
         """Called by the client before each API call, with the caller the request is for."""
         if op == "token":
             return
-        write = op in WRITE_OPERATIONS
+        write = OPERATIONS[op].writes
         rate = self.writes if write else self.reads
         if rate is None:
             return

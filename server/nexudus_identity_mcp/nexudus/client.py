@@ -31,7 +31,8 @@ import anyio
 import httpx2
 
 from .. import __version__
-from ..record.fields import COWORKERS_PATH, RESOURCE_PATH, ROLE_FOR
+from ..record.fields import COWORKERS_PATH, RESOURCE_PATH
+from ..record.operations import OPERATIONS
 from ..settings import CREDENTIAL_VARIABLES, Settings
 from .auth import Auth, CallerBearer
 from .caller import Caller
@@ -49,7 +50,7 @@ from .envelopes import (
     loggable_path,
     read_bounded,
 )
-from .errors import NOT_IDEMPOTENT, ErrorKind, NexudusError, Operation
+from .errors import ErrorKind, NexudusError, Operation
 from .sanitise import sanitise_excerpt, scrub
 from .throttle import THROTTLE_STATUSES, throttle_error
 
@@ -145,16 +146,6 @@ class NexudusClient:
             raise NexudusError(
                 ErrorKind.NOT_FOUND, f"No coworker identity check with Id {check_id}.", status=200, operation="get"
             )
-        errors = errors_of(body)
-        if errors or body.get("WasSuccessful") is False:
-            kind = ErrorKind.VALIDATION if errors else ErrorKind.UPSTREAM_ERROR
-            raise NexudusError(
-                kind,
-                self._message(body, "Nexudus answered the read with a failure envelope.", _bearer(caller)),
-                status=200,
-                errors=errors,
-                operation="get",
-            )
         if body.get("Id") != check_id:
             raise NexudusError(
                 ErrorKind.UPSTREAM_ERROR,
@@ -247,7 +238,7 @@ class NexudusClient:
         if not isinstance(body, dict) or not isinstance(body.get("Records"), list):
             raise NexudusError(
                 ErrorKind.UPSTREAM_ERROR,
-                f"Nexudus answered the {_NOUN[op]} with something other than a page of records.",
+                f"Nexudus answered the {OPERATIONS[op].noun} with something other than a page of records.",
                 status=200,
                 operation=op,
             )
@@ -306,20 +297,6 @@ class NexudusClient:
             "run_command", "POST", f"{RESOURCE_PATH}/runcommand", json=payload, caller=caller, deadline=deadline
         )
         return envelope
-
-    def _command_envelope(self, response: Answer, body: Any, bearer: str | None) -> dict[str, Any]:
-        if not isinstance(body, dict) or "WasSuccessful" not in body:
-            raise self._unexpected("run_command", response, "an answer that is not the command envelope", bearer)
-        errors = errors_of(body)
-        if errors or body.get("WasSuccessful") is not True:
-            raise NexudusError(
-                ErrorKind.VALIDATION if errors else ErrorKind.UPSTREAM_ERROR,
-                self._message(body, "Nexudus did not run the command.", bearer),
-                status=response.status_code,
-                errors=errors,
-                operation="run_command",
-            )
-        return body
 
     # ----------------------------------------------------------------- machinery
     async def _call(
@@ -387,7 +364,7 @@ class NexudusClient:
             except NexudusError as error:
                 error.operation = error.operation or op
                 wait = self._retry_wait(error, attempt)
-                if op in NOT_IDEMPOTENT and not error.unsent:
+                if not OPERATIONS[op].idempotent and not error.unsent:
                     wait = None  # it may have run: never send it again
                 if wait is None or time.monotonic() + wait > deadline:
                     raise
@@ -476,60 +453,50 @@ class NexudusClient:
         return answer
 
     def _interpret(self, op: Operation, response: Answer, bearer: str | None) -> Any:
+        """The one reading of an answer, for every operation: a 2xx is a success unless its envelope
+        says otherwise (WasSuccessful false, Errors, or a Status of 400 or more: Nexudus answers some
+        failures 200 with `{"Status": 500, …}`); a write's success must be its envelope with
+        WasSuccessful true; any other status is classified by `classify`."""
         status = response.status_code
         body = json_or_none(response)
-        if 200 <= status < 300:
-            if op == "update":
-                return self._update_envelope(response, body, bearer)
-            if op == "run_command":
-                return self._command_envelope(response, body, bearer)
-            if body is None and response.content.strip() not in (b"", b"null"):
-                raise self._unexpected(op, response, "a body that is not JSON", bearer)
-            if isinstance(body, dict) and (body.get("WasSuccessful") is False or errors_of(body)):
-                raise self._failure_envelope(op, status, body, bearer)
-            return body
-        raise self.classify(op, response, body, bearer)
-
-    def _failure_envelope(self, op: Operation, status: int, body: dict[str, Any], bearer: str | None) -> NexudusError:
-        """A 2xx whose envelope says it failed: a failure on every route, whatever the status."""
-        errors = errors_of(body)
-        return NexudusError(
-            ErrorKind.VALIDATION if errors else ErrorKind.UPSTREAM_ERROR,
-            self._message(
-                body, f"Nexudus answered the {_NOUN[op]} with a failure envelope (WasSuccessful false).", bearer
-            ),
-            status=status,
-            errors=errors,
-            operation=op,
-        )
-
-    def _update_envelope(self, response: Answer, body: Any, bearer: str | None) -> dict[str, Any]:
-        if not isinstance(body, dict) or "WasSuccessful" not in body:
-            raise self._unexpected("update", response, "an answer that is not the update envelope", bearer)
-        errors = errors_of(body)
-        if errors or body.get("WasSuccessful") is not True:
-            if errors:
-                raise NexudusError(
-                    ErrorKind.VALIDATION,
-                    self._message(body, "Nexudus rejected the update.", bearer),
-                    status=response.status_code,
-                    errors=errors,
-                    operation="update",
-                )
+        spec = OPERATIONS[op]
+        if not 200 <= status < 300:
+            raise self.classify(op, response, body, bearer)
+        if isinstance(body, dict) and (
+            body.get("WasSuccessful") is False or errors_of(body) or _envelope_status(body) >= 400
+        ):
+            errors = errors_of(body)
+            said = _envelope_status(body)
+            said_status = f" (its envelope said Status {said})" if said >= 400 else ""
             raise NexudusError(
-                ErrorKind.UPSTREAM_ERROR,
-                self._message(body, "Nexudus did not confirm the update.", bearer),
-                status=response.status_code,
-                operation="update",
+                ErrorKind.VALIDATION if errors else ErrorKind.UPSTREAM_ERROR,
+                self._message(
+                    body,
+                    f"Nexudus rejected the {spec.noun}." if errors else f"Nexudus did not complete the {spec.noun}.",
+                    bearer,
+                )
+                + said_status,
+                status=status,
+                errors=errors,
+                operation=op,
             )
+        if spec.envelope:
+            if not isinstance(body, dict) or body.get("WasSuccessful") is not True:
+                raise self._unexpected(op, response, f"an answer that is not the {spec.noun} envelope", bearer)
+            return body
+        if body is None and response.content.strip() not in (b"", b"null"):
+            raise self._unexpected(op, response, "a body that is not JSON", bearer)
         return body
 
     def classify(self, op: Operation, response: Answer, body: Any, bearer: str | None = None) -> NexudusError:
+        """A status other than 2xx. A 5xx is retried when transient whatever its body; a body that is
+        not JSON there (a proxy's HTML error page) is shown only as a short plain-text excerpt."""
         status = response.status_code
+        noun = OPERATIONS[op].noun
         if status == 400 and isinstance(body, dict) and ("Errors" in body or "Message" in body):
             return NexudusError(
                 ErrorKind.VALIDATION,
-                self._message(body, f"Nexudus rejected the {_NOUN[op]}.", bearer),
+                self._message(body, f"Nexudus rejected the {noun}.", bearer),
                 status=status,
                 errors=errors_of(body),
                 operation=op,
@@ -562,7 +529,7 @@ class NexudusClient:
 
     def _unauthorized_message(self, op: Operation, status: int, bearer: str | None) -> str:
         """Which of wrong credentials, API access not enabled, or a missing role is most likely."""
-        role = ROLE_FOR.get(op)
+        role = OPERATIONS[op].role
         needs = f"the {role} role (or full unrestricted administrator)" if role else "the role for it"
         mode = "caller" if bearer is not None else self._auth.mode
         if mode == "password":
@@ -580,12 +547,12 @@ class NexudusClient:
             likely = f"your Nexudus sign-in has expired (sign in again), or your user lacks {needs}."
         else:
             likely = f"NEXUDUS_TOKEN is wrong or expired (most likely), or its user lacks {needs} or API access."
-        return f"Nexudus refused the credentials for the {_NOUN[op]} (HTTP {status}): {likely}"
+        return f"Nexudus refused the credentials for the {OPERATIONS[op].noun} (HTTP {status}): {likely}"
 
     def _unexpected(self, op: Operation, response: Answer, what: str, bearer: str | None) -> NexudusError:
         return NexudusError(
             ErrorKind.UPSTREAM_ERROR,
-            f"Nexudus answered the {op} with {what}.",
+            f"Nexudus answered the {OPERATIONS[op].noun} with {what}.",
             status=response.status_code,
             operation=op,
             excerpt=self._excerpt(response, bearer),
@@ -606,16 +573,10 @@ class NexudusClient:
         return scrub(text, self._all_secrets(bearer))
 
 
-_NOUN: dict[str, str] = {
-    "get": "read",
-    "search": "search",
-    "update": "update",
-    "token": "token request",
-    "commands": "list of commands",
-    "run_command": "command",
-    "coworker_search": "coworker search",
-    "coworker_get": "coworker read",
-}
+def _envelope_status(body: dict[str, Any]) -> int:
+    """The `Status` an envelope carries (0 when it carries none, or not a number)."""
+    status = body.get("Status")
+    return status if isinstance(status, int) and not isinstance(status, bool) else 0
 
 
 def _bearer(caller: Caller | None) -> str | None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
+
+from ..record.operations import Operation as Operation  # the table of operations is in record/
 
 
 class ErrorKind(StrEnum):
@@ -30,12 +32,6 @@ class ErrorKind(StrEnum):
     # NEXUDUS_MCP_CONFIRM=always and the client cannot ask the user.
     CONFIRMATION_REQUIRED = "confirmation_required"
 
-
-Operation = Literal["get", "search", "update", "token", "commands", "run_command", "coworker_search", "coworker_get"]
-
-# Operations that must never be sent twice: retried only when the request surely never left
-# (the connection could not be made); a failure after it was sent leaves the outcome unknown.
-NOT_IDEMPOTENT: frozenset[Operation] = frozenset({"run_command"})
 
 RETRYABLE_KINDS: frozenset[ErrorKind] = frozenset(
     {ErrorKind.RATE_LIMITED, ErrorKind.UPSTREAM_UNAVAILABLE, ErrorKind.BUSY}

@@ -340,18 +340,5 @@ LINKAGE_FIELDS: frozenset[str] = frozenset(
     )
 )
 
-# Roles the API asks for, by operation (API-FACTS, "Base URL and resource").
-ROLE_FOR = {
-    "get": "CoworkerIdentityCheck-Read",
-    "search": "CoworkerIdentityCheck-List",
-    "update": "CoworkerIdentityCheck-Edit",
-    # Inferred, not documented: listing commands reads, running one edits.
-    "commands": "CoworkerIdentityCheck-Read",
-    "run_command": "CoworkerIdentityCheck-Edit",
-    # The members (coworkers) resource: finding a member, and naming one in a reassignment.
-    "coworker_search": "Coworker-List",
-    "coworker_get": "Coworker-Read",
-}
-
 RESOURCE_PATH = "/api/spaces/coworkeridentitychecks"
 COWORKERS_PATH = "/api/spaces/coworkers"

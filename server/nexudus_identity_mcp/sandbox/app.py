@@ -50,7 +50,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..record.fields import BY_NAME, COWORKERS_PATH, RESOURCE_PATH, ROLE_FOR, SENT_FIELDS, fold
+from ..record.fields import BY_NAME, COWORKERS_PATH, RESOURCE_PATH, SENT_FIELDS, fold
+from ..record.operations import role_of
 from ..record.timefmt import format_utc, parse_datetime
 from .commands import listed_commands, run_command
 from .state import (
@@ -177,7 +178,7 @@ class Sandbox:
             found = self.state.users.get(name)
             if found and secrets.compare_digest(found.password, password):
                 user, roles = name, found.roles
-        if user is None or ROLE_FOR[route] not in roles:
+        if user is None or role_of(route) not in roles:
             return user, JSONResponse({"Message": "Authorization has been denied for this request."}, status_code=401)
         return user, None
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..record.enums import EnumType
-from ..record.fields import BY_NAME, FIELDS, ROLE_FOR, SEARCH_FILTERS, SENT_FIELDS
+from ..record.fields import BY_NAME, FIELDS, SEARCH_FILTERS, SENT_FIELDS
 from ..record.members import MEMBER_FILTERS
+from ..record.operations import OPERATIONS, Operation, role_of
 from ..record.timefmt import parse_datetime
 from .data import BUSINESSES, COWORKERS, live_extra_fields, seed_checks, seed_coworkers
 
@@ -33,7 +34,7 @@ ADMIN_PASSWORD = "sandbox-password"
 VIEWER_USER = "viewer@sandbox.example"
 VIEWER_PASSWORD = "viewer-password"
 
-ALL_ROLES = frozenset(ROLE_FOR.values())
+ALL_ROLES = frozenset(o.role for o in OPERATIONS.values() if o.role)
 THROTTLE_TEXT = "You must wait before accessing this url again"
 # The live API's generic 500, which comes in bursts: Fault("status", status=500, body=OOPS_TEXT, count=N).
 OOPS_TEXT = "Ooops! There was a problem while running this action. Please try again later."
@@ -42,9 +43,9 @@ OOPS_TEXT = "Ooops! There was a problem while running this action. Please try ag
 TOTP_USER = "totp@sandbox.example"
 TOTP_PASSWORD = "totp-password"
 TOTP_SECRET = "NEXUDUSSANDBOXTOTP234567"
-Route_ = Literal["token", "get", "search", "update", "commands", "run_command", "coworker_search", "coworker_get"]
+Route_ = Operation  # the sandbox's routes are the API's operations (record/operations.py)
 # Routes that write, and so count against the write rate.
-WRITE_ROUTES = frozenset({"update", "run_command"})
+WRITE_ROUTES = frozenset(name for name, op in OPERATIONS.items() if op.writes)
 MAX_STRING = 1000
 Profile = Literal["documented", "live"]
 PROFILES: tuple[Profile, ...] = ("documented", "live")
@@ -169,11 +170,11 @@ class SandboxState:
         if not self.users:
             self.users = {
                 ADMIN_USER: User(ADMIN_PASSWORD, ALL_ROLES),
-                VIEWER_USER: User(VIEWER_PASSWORD, frozenset({ROLE_FOR["get"], ROLE_FOR["search"]})),
+                VIEWER_USER: User(VIEWER_PASSWORD, frozenset({role_of("get"), role_of("search")})),
                 "ana.staff@sandbox.example": User(STAFF_PASSWORD, ALL_ROLES),
                 "ben.staff@sandbox.example": User(STAFF_PASSWORD, ALL_ROLES),
                 "carla.2fa@sandbox.example": User(STAFF_PASSWORD, ALL_ROLES, totp_secret=STAFF_TOTP_SECRET),
-                "dev.viewer@sandbox.example": User(STAFF_PASSWORD, frozenset({ROLE_FOR["get"], ROLE_FOR["search"]})),
+                "dev.viewer@sandbox.example": User(STAFF_PASSWORD, frozenset({role_of("get"), role_of("search")})),
                 "eve.noapi@sandbox.example": User(STAFF_PASSWORD, ALL_ROLES, api_access=False),
                 TOTP_USER: User(TOTP_PASSWORD, ALL_ROLES, totp_secret=TOTP_SECRET),
                 CHECKS_ONLY_USER: User(

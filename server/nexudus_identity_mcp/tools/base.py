@@ -15,6 +15,7 @@ from typing import Any
 from ..nexudus import ErrorKind, NexudusClient, NexudusError
 from ..nexudus.envelopes import MAX_SHOWN_WAIT
 from ..record.fields import BY_NAME, ENUM_FIELDS, LINKAGE_FIELDS, PUT_FIELDS, shown
+from ..record.operations import OPERATIONS
 from ..record.redaction import Redactor
 from ..record.timefmt import parse_datetime
 from ..settings import Settings
@@ -22,18 +23,6 @@ from ..state import Lease, LockNotGranted, MemoryStore, StateStore, StateUnavail
 from .catalog import GET_TOOL
 from .context import CallContext
 from .results import MAX_SUMMARY_ERRORS, ToolResult, failure, quoted
-
-# What each API operation is, in the words of a message ("Nexudus rejected the read").
-ACTION = {
-    "get": "the read",
-    "search": "the search",
-    "update": "the update",
-    "token": "the sign-in",
-    "commands": "the listing of commands",
-    "run_command": "the command",
-    "coworker_search": "the member search",
-    "coworker_get": "the read of a member",
-}
 
 _WRITABLE = frozenset(f.name for f in PUT_FIELDS)
 
@@ -231,9 +220,7 @@ class ToolBase:
                 f"{GET_TOOL} or a search; nothing was written."
             )
         elif error.kind == ErrorKind.VALIDATION:
-            message = (
-                f"Nexudus rejected {ACTION.get(error.operation or '', 'the request')}; nothing was changed. {message}"
-            )
+            message = f"Nexudus rejected {_action(error)}; nothing was changed. {message}"
         if error.excerpt:
             message += f" The answer began: {self.redactor.text(error.excerpt, sensitive)}"
         retry_after = error.retry_after if error.kind == ErrorKind.RATE_LIMITED else None
@@ -256,7 +243,7 @@ class ToolBase:
     def _api_summary(error: NexudusError, check_id: int | None, retry_after: float | None) -> str:
         """The summary line of an API failure: the server's words only (the API's message, its
         errors and any excerpt stay in the JSON), property names quoted."""
-        action = ACTION.get(error.operation or "", "the request")
+        action = _action(error)
         status = f" (HTTP {error.status})" if error.status else ""
         kind = error.kind
         if kind == ErrorKind.VALIDATION:
@@ -277,3 +264,8 @@ class ToolBase:
         if error.daily_cap:
             what = f"the account's daily limit at Nexudus is used up{status}; do not retry until it resets"
         return f"Failed ({kind.value}): {what}. See Message."
+
+
+def _action(error: NexudusError) -> str:
+    """What failed, in the words of a message ("the read")."""
+    return OPERATIONS[error.operation].action if error.operation else "the request"

@@ -1,0 +1,47 @@
+"""Every API operation the server makes, and what is known of each, in one table: the noun messages
+use ("Nexudus rejected the update"), whether it writes (the request budget's write bucket), whether
+it may be sent twice (a command run may email the member each time, so it is never re-sent once it
+may have reached the API), the role the API asks for (API-FACTS, "Base URL and resource"; the
+command roles are inferred, not documented), and whether a success is answered with the
+`{WasSuccessful: true, …}` envelope (the writes) rather than the data itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Operation = Literal["get", "search", "update", "token", "commands", "run_command", "coworker_search", "coworker_get"]
+
+
+@dataclass(frozen=True)
+class Op:
+    noun: str
+    writes: bool = False
+    idempotent: bool = True
+    role: str | None = None
+    envelope: bool = False
+
+    @property
+    def action(self) -> str:
+        """The operation in a sentence: "the read", "the list of commands"."""
+        return f"the {self.noun}"
+
+
+OPERATIONS: dict[Operation, Op] = {
+    "get": Op("read", role="CoworkerIdentityCheck-Read"),
+    "search": Op("search", role="CoworkerIdentityCheck-List"),
+    "update": Op("update", writes=True, role="CoworkerIdentityCheck-Edit", envelope=True),
+    "token": Op("token request"),
+    "commands": Op("list of commands", role="CoworkerIdentityCheck-Read"),
+    "run_command": Op("command", writes=True, idempotent=False, role="CoworkerIdentityCheck-Edit", envelope=True),
+    # The members (coworkers) resource: finding a member, and naming one in a reassignment.
+    "coworker_search": Op("coworker search", role="Coworker-List"),
+    "coworker_get": Op("coworker read", role="Coworker-Read"),
+}
+
+
+def role_of(op: Operation) -> str:
+    """The role the API asks for `op` (every operation but the token request has one)."""
+    role = OPERATIONS[op].role
+    assert role is not None, op
+    return role
