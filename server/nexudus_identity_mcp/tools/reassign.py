@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..nexudus import ErrorKind, NexudusError
-from ..record.fields import ROLE_FOR
 from ..record.members import member_locations
+from ..record.operations import role_of
 from .confirm import shown_value
 from .context import CallContext
 from .members import MemberTools
@@ -92,6 +92,6 @@ def _unread(member_id: int, error: NexudusError) -> str:
     if error.kind == ErrorKind.UNAUTHORIZED:
         return (
             f"member {member_id} could not be named: Nexudus refused to read it (this user lacks the "
-            f"{ROLE_FOR['coworker_get']} role); the change is shown by Id"
+            f"{role_of('coworker_get')} role); the change is shown by Id"
         )
     return f"member {member_id} could not be named ({error.kind.value}); the change is shown by Id"
