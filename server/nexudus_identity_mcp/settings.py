@@ -12,6 +12,7 @@ import base64
 import binascii
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
@@ -307,11 +308,18 @@ def environment_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
 
 
+SECRET_MARK = "«redacted»"
+_CREDENTIAL_IN_TEXT = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+
+
 def scrub_secrets(text: str, secrets: list[str]) -> str:
+    """`text` with every given secret (longest first, so a secret inside another goes with it) and
+    anything that reads as an Authorization credential ("Bearer …", "Basic …") replaced by one
+    marker. The one scrubber of secrets: settings errors, API messages, excerpts, token errors."""
     for value in sorted(secrets, key=len, reverse=True):
         if value:
-            text = text.replace(value, "«secret»")
-    return text
+            text = text.replace(value, SECRET_MARK)
+    return _CREDENTIAL_IN_TEXT.sub(rf"\1 {SECRET_MARK}", text)
 
 
 def read_settings(**overrides: Any) -> Settings:

@@ -33,7 +33,7 @@ import httpx2
 from .. import __version__
 from ..record.fields import COWORKERS_PATH, RESOURCE_PATH
 from ..record.operations import OPERATIONS
-from ..settings import CREDENTIAL_VARIABLES, Settings
+from ..settings import CREDENTIAL_VARIABLES, Settings, scrub_secrets
 from .auth import Auth, CallerBearer
 from .caller import Caller
 from .envelopes import (
@@ -51,7 +51,7 @@ from .envelopes import (
     read_bounded,
 )
 from .errors import ErrorKind, NexudusError, Operation
-from .sanitise import sanitise_excerpt, scrub
+from .sanitise import sanitise_excerpt
 from .throttle import THROTTLE_STATUSES, throttle_error
 
 log = logging.getLogger("nexudus_identity_mcp.nexudus")
@@ -570,7 +570,7 @@ class NexudusClient:
         return [*self._secrets, *self._auth.runtime_secrets(), *([bearer] if bearer else [])]
 
     def _scrub(self, text: str, bearer: str | None = None) -> str:
-        return scrub(text, self._all_secrets(bearer))
+        return scrub_secrets(text, self._all_secrets(bearer))
 
 
 def _envelope_status(body: dict[str, Any]) -> int:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 import re
 
+from ..settings import scrub_secrets
+
 MAX_EXCERPT = 300
 _TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S | re.I)
 
@@ -15,7 +17,7 @@ def sanitise_excerpt(text: str, secrets: list[str], limit: int = MAX_EXCERPT) ->
     plain = " ".join(html.unescape(_TAG.sub(" ", (text or "")[:100_000])).split())
     if not plain:
         return None
-    plain = scrub(plain, secrets)
+    plain = scrub_secrets(plain, secrets)
     return plain if len(plain) <= limit else plain[: limit - 1] + "…"
 
 
@@ -23,10 +25,3 @@ def cap(text: str, limit: int) -> str:
     """Upstream text cut to `limit` characters, with a visible mark when cut."""
     text = " ".join(text.split()) if len(text) <= limit * 4 else " ".join(text[: limit * 4].split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "«redacted»")
-    return re.sub(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}", r"\1 «redacted»", text)

@@ -13,8 +13,7 @@ import httpx2
 
 from ..nexudus.auth import exchange_token
 from ..nexudus.errors import NexudusError
-from ..nexudus.sanitise import scrub
-from ..settings import Settings
+from ..settings import Settings, scrub_secrets
 
 log = logging.getLogger("nexudus_identity_mcp.signin")
 MAX_TOKEN_ANSWER = 65_536  # a token answer is small: read at most 64 KiB (counted while decompressed)
@@ -86,7 +85,7 @@ class NexudusLogin:
                 client_id,
                 max_bytes=min(MAX_TOKEN_ANSWER, self.settings.max_response_bytes),
                 deadline_seconds=self.settings.connect_timeout + self.settings.read_timeout,
-                scrub=lambda text: scrub(text, secrets),
+                scrub=lambda text: scrub_secrets(text, secrets),
             )
         except NexudusError as error:
             log.warning("sign-in: no answer from Nexudus's token endpoint (%s)", error.kind)
