@@ -13,6 +13,7 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
+from nexudus_identity_mcp.mcpserver.app import CHANGES_URI
 from nexudus_identity_mcp.mcpserver.prompt_templates import load_prompts, prompts_dir
 from nexudus_identity_mcp.mcpserver.reference import ENUMS_URI, FIELDS_URI
 from nexudus_identity_mcp.record.enums import ALL_ENUMS
@@ -146,7 +147,7 @@ def test_adding_a_file_adds_a_prompt(tmp_path: Path) -> None:
 async def test_reference_resources(sandbox: Sandbox, era: str) -> None:
     async with Client(server_for(sandbox), mode=era) as client:
         uris = {str(r.uri) for r in (await client.list_resources()).resources}
-        assert uris == {ENUMS_URI, FIELDS_URI}
+        assert uris == {ENUMS_URI, FIELDS_URI, CHANGES_URI}  # the journal's: tests/test_changes.py
         enums = json.loads((await client.read_resource(ENUMS_URI)).contents[0].text)  # type: ignore[union-attr]
         fields_md = (await client.read_resource(FIELDS_URI)).contents[0].text  # type: ignore[union-attr]
     assert set(enums) == {e.name for e in ALL_ENUMS}
@@ -164,6 +165,7 @@ async def test_read_only_mode_serves_the_read_tools_only(sandbox: Sandbox, era: 
             "list_coworker_identity_check_commands",
             "find_coworkers",
             "compare_identity_document_number",
+            "list_coworker_identity_check_changes",  # what other workers changed is readable here too
         }
         if era == "legacy":  # a pinned 2026 in-process client does not fetch server/discover
             assert client.instructions and "read-only" in client.instructions

@@ -126,6 +126,8 @@ TOOL_NAMES = (
     "run_coworker_identity_check_command",
     "find_coworkers",
     "compare_identity_document_number",
+    "list_coworker_identity_check_changes",
+    "undo_coworker_identity_check_update",
 )
 
 

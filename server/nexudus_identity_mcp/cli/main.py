@@ -211,8 +211,8 @@ def cmd_history(args: argparse.Namespace) -> None:
 
     import anyio
 
+    from ..record.timefmt import parse_since
     from ..state import Query
-    from ..tools.history import parse_since
     from .history import export
 
     settings = load_settings()

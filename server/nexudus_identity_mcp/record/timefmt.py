@@ -39,3 +39,18 @@ def format_utc(moment: datetime, *, millis: bool = False) -> str:
     m = moment.astimezone(UTC)
     text = f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
     return text + (f".{m.microsecond // 1000:03d}Z" if millis else "Z")
+
+
+def parse_since(text: str, now: float) -> float:
+    """`7d`, `12h`, `30m`, `90s`, `today` (since midnight UTC), or an ISO date/datetime -> seconds since
+    the epoch."""
+    raw = text.strip().lower()
+    if raw == "today":
+        return datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    units = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "w": 7 * 86400.0}
+    if raw[-1:] in units and raw[:-1].replace(".", "", 1).isdigit():
+        return now - float(raw[:-1]) * units[raw[-1]]
+    moment = parse_datetime(text)
+    if moment is None:
+        raise ValueError(f"{text!r} is not a time: use 7d, 12h, 30m, today, or a date such as 2026-12-01")
+    return moment.timestamp()

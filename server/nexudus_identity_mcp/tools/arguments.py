@@ -19,13 +19,14 @@ parser refuses unknown properties itself, with a hint), and a description on eve
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from ..record.fields import Field, calendar_day
-from ..record.timefmt import parse_datetime
+from ..record.timefmt import parse_datetime, parse_since
 from ..record.validation import (
     ArgumentErrors,
     FieldError,
@@ -147,6 +148,21 @@ class Day:
         if day is None:
             raise FieldError(self.message)
         return day
+
+
+@dataclass(frozen=True)
+class Since:
+    """A moment: `today`, a span back from now (`7d`, `12h`, `30m`), or an ISO date or date-time; the
+    clean value is seconds since the epoch."""
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string"}
+
+    def parse(self, name: str, raw: Any) -> float:
+        try:
+            return parse_since(str(raw), time.time())
+        except ValueError as exc:
+            raise FieldError(str(exc)) from None
 
 
 @dataclass(frozen=True)

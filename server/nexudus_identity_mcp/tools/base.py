@@ -19,7 +19,7 @@ from ..record.operations import OPERATIONS
 from ..record.redaction import Redactor
 from ..record.timefmt import parse_datetime
 from ..settings import Settings
-from ..state import Lease, LockNotGranted, MemoryStore, StateStore, StateUnavailable
+from ..state import Journal, Lease, LockNotGranted, MemoryStore, StateStore, StateUnavailable, open_journal
 from .catalog import GET_TOOL
 from .context import CallContext
 from .results import MAX_SUMMARY_ERRORS, ToolResult, failure, quoted
@@ -73,12 +73,20 @@ class WriteOutcomePending(LockNotGranted):
 
 
 class ToolBase:
-    def __init__(self, client: NexudusClient, redactor: Redactor, state: StateStore | None = None) -> None:
+    def __init__(
+        self,
+        client: NexudusClient,
+        redactor: Redactor,
+        state: StateStore | None = None,
+        journal: Journal | None = None,
+    ) -> None:
         self.client = client
         self.redactor = redactor
         # What several processes must agree on (per-check locks, the request budget): in-process by
         # default, SQLite or Redis when configured (state/).
         self.state: StateStore = state if state is not None else MemoryStore()
+        # The journal of writes, in the same store (state/journal.py); `app.py` opens it with the server's key.
+        self.journal: Journal = journal if journal is not None else open_journal(self.state, client.settings)
 
     @property
     def _held_key(self) -> bytes:

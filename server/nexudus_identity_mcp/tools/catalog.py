@@ -50,14 +50,16 @@ from .arguments import (
     NameValues,
     Parsed,
     RecordIds,
+    Since,
     Text,
 )
 from .declaration import Tool
-from .requests import ListRequest, MemberFindRequest, NumberRequest, RunRequest
+from .requests import ChangesRequest, ListRequest, MemberFindRequest, NumberRequest, RunRequest, UndoRequest
 from .schemas import (
     CHANGE_ITEM,
     CHECK_STATUS_ITEM,
     COMMAND_ITEM,
+    ENTRY_ITEM,
     ENUM_NOTE,
     FIND_ROW_FIELDS,
     MEMBER_ITEM,
@@ -73,6 +75,10 @@ RUN_COMMAND_TOOL = "run_coworker_identity_check_command"
 # Members, and a document number checked without being seen.
 FIND_MEMBERS_TOOL = "find_coworkers"
 COMPARE_NUMBER_TOOL = "compare_identity_document_number"
+# The journal of writes: what changed, and undo.
+LIST_CHANGES_TOOL = "list_coworker_identity_check_changes"
+UNDO_TOOL = "undo_coworker_identity_check_update"
+MAX_CHANGES_PAGE = 50
 
 MAX_IDS = 50
 MAX_PARAMETER = 2000
@@ -284,6 +290,7 @@ UPDATE = Tool(
                 "description": "Changes to tell the user about, e.g. a required enum that changes or becomes None.",
             },
             "DryRun": {"type": "boolean", "description": "true when nothing was written on purpose."},
+            "EntryId": {"type": "integer", "description": f"The journal entry of this write ({UNDO_TOOL} takes it)."},
             "Body": {
                 "type": "object",
                 "description": "On a dry run: the body that would be sent (identity-document numbers redacted; "
@@ -410,6 +417,11 @@ RUN_COMMAND = Tool(
                 "items": CHECK_STATUS_ITEM,
                 "description": "Each check with its VerificationStatus before and after.",
             },
+            "EntryIds": {
+                "type": "array",
+                "items": {"type": "integer", "description": "An entry's Id."},
+                "description": "The journal entries of this run, one per check.",
+            },
         }
     ),
     handler=lambda tools, request, ctx: tools.run_command(request, ctx),
@@ -531,8 +543,108 @@ COMPARE_NUMBER = Tool(
     refused="nothing was compared.",
 )
 
+# ------------------------------------------------------------------------------ the journal
+LIST_CHANGES = Tool(
+    name=LIST_CHANGES_TOOL,
+    title="List the changes made through this server",
+    description=(
+        "List the writes this server made to identity checks (updates, commands, undos), newest first, a page "
+        "at a time: when, who, the check and member, each field before and after, the outcome. Filter by "
+        "CheckId, CoworkerId, Since or Who. EntryId is what "
+        f"{UNDO_TOOL} takes."
+    ),
+    input=InputModel(
+        (
+            Arg("CheckId", Integer(1), "Only this check's changes."),
+            Arg("CoworkerId", Integer(1), "Only changes to this member's checks."),
+            Arg("Since", Since(), "Only changes since: today, 7d, 12h, or an ISO date or date-time.", blank="absent"),
+            Arg("Who", Text("must be a client or staff member's name"), "Only changes by this caller.", blank="absent"),
+            Arg("Before", Integer(1), "The next page: the NextBefore of the previous answer."),
+            Arg(PAGE_SIZE, Integer(1, MAX_CHANGES_PAGE), f"Entries per page, 1 to {MAX_CHANGES_PAGE} (default 10)."),
+        ),
+        lambda parsed: ChangesRequest(
+            parsed.values.get("CheckId"),
+            parsed.values.get("CoworkerId"),
+            parsed.values.get("Who"),
+            parsed.values.get("Since"),
+            parsed.values.get("Before"),
+            parsed.values.get(PAGE_SIZE, 10),
+        ),
+    ),
+    output=result_schema(
+        {
+            "Entries": {"type": "array", "items": ENTRY_ITEM, "description": "On success: newest first."},
+            "HasMore": {"type": "boolean", "description": "true: call again with Before: NextBefore for more."},
+            "NextBefore": {"type": "integer", "description": "With HasMore: the Before of the next page."},
+        }
+    ),
+    handler=lambda tools, request, ctx: tools.list_changes(request, ctx),
+)
+
+UNDO = Tool(
+    name=UNDO_TOOL,
+    title="Undo a journaled update",
+    description=(
+        f"Undo one update (or undo) listed by {LIST_CHANGES_TOOL}: restores each field's value from before it, "
+        "only where the check still holds what that change wrote. A field changed since is left alone and named, "
+        "and then nothing is written unless RevertRest is true. A write like an update: DryRun shows it first. "
+        "Commands cannot be undone."
+    ),
+    input=InputModel(
+        (
+            Arg(
+                "EntryId",
+                Integer(1),
+                f"The EntryId of the update to undo, from {LIST_CHANGES_TOOL} or the update's result.",
+                required=True,
+                missing=f"is required: an EntryId from {LIST_CHANGES_TOOL}",
+            ),
+            Arg("RevertRest", Boolean(), "true: restore the fields not changed since, even if others were."),
+            Arg(DRY_RUN, Boolean(), "true: show what would be restored without writing."),
+        ),
+        lambda parsed: UndoRequest(
+            parsed.values.get("EntryId", 0), parsed.values.get("RevertRest", False), parsed.values.get(DRY_RUN, False)
+        ),
+    ),
+    output=result_schema(
+        {
+            "Value": {
+                "type": "object",
+                "description": "On success: the Id of the check.",
+                "properties": {"Id": {"type": "integer", "description": "The record's Id."}},
+            },
+            "Changes": {"type": "array", "items": CHANGE_ITEM, "description": "The fields restored."},
+            "UndoOf": {"type": "integer", "description": "The entry undone."},
+            "LeftAlone": {
+                "type": "array",
+                "items": {"type": "string", "description": "A field's name."},
+                "description": "Fields changed since, not restored.",
+            },
+            "EntryId": {"type": "integer", "description": "This undo's own journal entry (it can be undone too)."},
+            "UpdatedOn": {"type": "string", "description": "On success: the record's new UpdatedOn."},
+            "UpdatedBy": {"type": "string", "description": "On success: who the API recorded as the updater."},
+            "DryRun": {"type": "boolean", "description": "true when nothing was written on purpose."},
+            "Warnings": {"type": "array", "items": {"type": "string"}, "description": "Changes to tell the user."},
+            "Body": {"type": "object", "description": "On a dry run: the body that would be sent."},
+        }
+    ),
+    handler=lambda tools, request, ctx: tools.undo(request, ctx),
+    writes=True,
+    refused="nothing was written.",
+)
+
 # The tools in the order a client lists them.
-TOOLS: tuple[Tool[Any], ...] = (FIND, GET, UPDATE, LIST_COMMANDS, RUN_COMMAND, FIND_MEMBERS, COMPARE_NUMBER)
+TOOLS: tuple[Tool[Any], ...] = (
+    FIND,
+    GET,
+    UPDATE,
+    LIST_COMMANDS,
+    RUN_COMMAND,
+    FIND_MEMBERS,
+    COMPARE_NUMBER,
+    LIST_CHANGES,
+    UNDO,
+)
 BY_TOOL_NAME: dict[str, Tool[Any]] = {t.name: t for t in TOOLS}
 READ_TOOLS = tuple(t.name for t in TOOLS if not t.writes)
 WRITE_TOOLS = tuple(t.name for t in TOOLS if t.writes)

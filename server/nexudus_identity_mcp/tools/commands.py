@@ -24,19 +24,20 @@ import difflib
 import logging
 import time
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..nexudus import ErrorKind, NexudusClient, NexudusError
 from ..record.fields import ENUM_FIELDS
 from ..record.redaction import Redactor
 from ..record.validation import problem
-from ..state import Lease, LockNotGranted, StateStore, StateUnavailable
+from ..state import Journal, Lease, LockNotGranted, StateStore, StateUnavailable
 from .base import LOCK_MARGIN_SECONDS, ToolBase, WriteOutcomePending
 from .catalog import FIND_TOOL, GET_TOOL, RUN_COMMAND_TOOL
 from .confirm import confirm, shown_value, will_ask
 from .context import CallContext
 from .elicitation import binding_of
+from .history import Attempt, record
 from .requests import ListRequest, RunRequest
 from .results import ToolResult, audit_log, failure
 
@@ -44,6 +45,16 @@ log = logging.getLogger(__name__)
 
 COMMANDS_TTL = 300.0
 STATUS = ENUM_FIELDS["VerificationStatus"]
+# The status each command was seen to set (for the history's "the command that moves it back").
+EFFECT_KEY = "command-effect:"
+EFFECT_TTL = 400 * 86400.0
+# A command whose name says it sets a status (used when no run of it has been seen yet).
+STATUS_WORDS = {
+    "Successful": ("verif", "approv", "accept"),
+    "Failed": ("reject", "fail", "declin"),
+    "Cancelled": ("cancel",),
+    "Pending": ("pending", "reopen", "reset", "new document", "request"),
+}
 
 
 @dataclass(frozen=True)
@@ -89,9 +100,41 @@ def audit_command(caller: str, key: str, ids: list[int], outcome: str) -> None:
     )
 
 
+@dataclass
+class CommandRun:
+    """One command run as `run_command` learns about it, for the journal: one entry per check, with its
+    VerificationStatus before and (as read again after the run) after."""
+
+    command: Command | None = None
+    request: RunRequest | None = None
+    before: dict[int, dict[str, Any]] = field(default_factory=dict)
+    after: dict[int, dict[str, Any]] = field(default_factory=dict)
+    outcome: str | None = None
+
+    def attempt(self, check_id: int) -> Attempt:
+        assert self.command is not None
+        attempt = Attempt(RUN_COMMAND_TOOL, command=self.command.key, outcome=self.outcome)
+        attempt.about(self.before[check_id])
+        change: dict[str, Any] = {"Field": STATUS.name, "From": self.before[check_id].get(STATUS.name)}
+        if check_id in self.after:
+            change["To"] = self.after[check_id].get(STATUS.name)
+            attempt.read_back = "verified"
+        attempt.changes = [change]
+        attempt.labels["CommandName"] = self.command.name
+        if self.request is not None and self.request.parameters:
+            attempt.labels["Parameters"] = dict(self.request.parameters)
+        return attempt
+
+
 class CommandTools(ToolBase):
-    def __init__(self, client: NexudusClient, redactor: Redactor, state: StateStore | None = None) -> None:
-        super().__init__(client, redactor, state)
+    def __init__(
+        self,
+        client: NexudusClient,
+        redactor: Redactor,
+        state: StateStore | None = None,
+        journal: Journal | None = None,
+    ) -> None:
+        super().__init__(client, redactor, state, journal)
         self._commands: list[Command] = []
         self._commands_at = float("-inf")
 
@@ -124,6 +167,49 @@ class CommandTools(ToolBase):
         )
 
     async def run_command(self, request: RunRequest, ctx: CallContext) -> ToolResult:
+        """Run a command; then the one journal entry per check of what happened (`run`, filled in on the way)."""
+        run = CommandRun()
+        result = await self._run_command(request, ctx, run)
+        if run.outcome is not None and run.command is not None:
+            entries = [await record(self.journal, run.attempt(check_id), ctx.caller.label) for check_id in run.before]
+            if any(entries):
+                result.body["EntryIds"] = [e.seq for e in entries if e is not None]
+            await self._learn_effect(run)
+        return result
+
+    async def _learn_effect(self, run: CommandRun) -> None:
+        """Remember the status a command was seen to set (every check read back at the same status), in
+        the shared store: the history then names the command that moves a status back."""
+        statuses = {r.get(STATUS.name) for r in run.after.values()}
+        if run.outcome != "written" or run.command is None or len(statuses) != 1 or len(run.after) != len(run.before):
+            return
+        status = statuses.pop()
+        if isinstance(status, int):
+            try:
+                await self.state.put(f"{EFFECT_KEY}{run.command.key}", str(status).encode(), EFFECT_TTL)
+            except StateUnavailable:
+                pass  # a hint lost, nothing else
+
+    async def command_to(self, status: Any, ctx: CallContext) -> Command | None:
+        """A command on the account's list that sets `status`: one seen doing so (remembered), else one
+        whose name says so ("Mark as verified" for Successful). None when the list has none."""
+        if not isinstance(status, int):
+            return None
+        try:
+            commands, _ = await self._command_list(ctx)
+        except NexudusError:
+            return None
+        for command in commands:
+            try:
+                seen = await self.state.get(f"{EFFECT_KEY}{command.key}")
+            except StateUnavailable:
+                seen = None
+            if seen is not None and seen.decode() == str(status):
+                return command
+        words = STATUS_WORDS.get(STATUS.name_of(status) or "", ())
+        return next((c for c in commands if any(w in f"{c.name} {c.key}".lower() for w in words)), None)
+
+    async def _run_command(self, request: RunRequest, ctx: CallContext, run: CommandRun) -> ToolResult:
         try:
             command = await self._find_command(request.key, ctx)
         except NexudusError as error:
@@ -185,6 +271,8 @@ class CommandTools(ToolBase):
         )
         if refusal is not None:
             if how != "pending":
+                run.command, run.request, run.before = command, request, shown or {}
+                run.outcome = "declined"
                 audit_command(ctx.caller.label, command.key, request.ids, how)
             return refusal
         budget = settings.max_call_seconds
@@ -198,7 +286,7 @@ class CommandTools(ToolBase):
                     )
                     for i in sorted(request.ids)
                 ]
-                return await self._run_locked(command, request, base, shown, how, leases, deadline, ctx)
+                return await self._run_locked(command, request, base, shown, how, leases, deadline, ctx, run)
         except WriteOutcomePending as pending:
             audit_command(ctx.caller.label, command.key, request.ids, "busy_outcome_unknown")
             return failure(
@@ -244,6 +332,7 @@ class CommandTools(ToolBase):
         leases: list[Lease],
         deadline: float,
         ctx: CallContext,
+        run: CommandRun,
     ) -> ToolResult:
         """Under the checks' locks: read them (again), make sure they are what the user was shown, run
         the command once, and read them back."""
@@ -251,6 +340,7 @@ class CommandTools(ToolBase):
         if isinstance(read, ToolResult):
             return read
         before = read
+        run.command, run.request, run.before = command, request, before
         if shown is not None:
             moved = [
                 i
@@ -287,9 +377,10 @@ class CommandTools(ToolBase):
                 command.key, request.ids, parameters, caller=ctx.caller, deadline=deadline
             )
         except NexudusError as error:
-            return await self._run_failed(error, command, request, before, base, ctx, leases)
+            return await self._run_failed(error, command, request, before, base, ctx, leases, run)
         audit_command(ctx.caller.label, command.key, request.ids, "ran")
         after = await self._reread(request.ids, ctx)
+        run.outcome, run.after = "written", after
         rows = [self._row(before[i], after.get(i)) for i in request.ids]
         changes = "; ".join(
             f"check {r['Id']}: {r['VerificationStatusBefore']} -> {r['VerificationStatus']}" for r in rows
@@ -434,6 +525,7 @@ class CommandTools(ToolBase):
         base: dict[str, Any],
         ctx: CallContext,
         leases: list[Lease],
+        run: CommandRun,
     ) -> ToolResult:
         if error.kind in (ErrorKind.VALIDATION, ErrorKind.UPSTREAM_ERROR):
             self._commands_at = float("-inf")  # the API may know the commands better than the cache
@@ -455,6 +547,7 @@ class CommandTools(ToolBase):
         hold = await self.keep_for_unknown_outcome(leases) if error.status is None else None
         held = f" Until it is known, this server holds further writes to these checks for {hold:g} s." if hold else ""
         after = await self._reread(request.ids, ctx)
+        run.outcome, run.after = "outcome_unknown", after
         rows = [self._row(before[i], after.get(i)) for i in request.ids]
         result = self._api_failure(error, records=tuple(before.values()))
         result.body.update(base)

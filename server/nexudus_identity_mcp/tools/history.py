@@ -6,16 +6,18 @@ Used by the history tool and resource and by the `history` export."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from ..record.fields import ENUM_FIELDS
-from ..record.redaction import Redactor
+from ..record.redaction import RedactionScope, Redactor
 from ..record.timefmt import format_utc
-from ..state import JournalEntry
-from .catalog import UPDATE_TOOL
+from ..state import Journal, JournalEntry, StateUnavailable
+from .results import ToolResult
 
-UNDOABLE_TOOLS = frozenset({UPDATE_TOOL, "undo_coworker_identity_check_update"})  # the undo tool: not declared yet
+log = logging.getLogger(__name__)
 
 
 def shown_value(field_name: str, value: Any) -> Any:
@@ -64,33 +66,82 @@ def entry_view(entry: JournalEntry, redactor: Redactor | None) -> dict[str, Any]
     return view
 
 
-def note_entry(redactor: Redactor, entry: JournalEntry) -> None:
+def note_entry(redactor: Redactor, entry: JournalEntry, scope: RedactionScope | None = None) -> None:
     """Register the entry's values (before and after) in the call's redaction scope."""
     for side in ("From", "To"):
-        record: dict[str, Any] = {"Id": entry.check_id}
-        record.update({str(c.get("Field")): c[side] for c in entry.changes if side in c})
-        redactor.note_record(record)
-    redactor.note_record({"Id": entry.check_id, **entry.labels})
+        values: dict[str, Any] = {"Id": entry.check_id}
+        values.update({str(c.get("Field")): c[side] for c in entry.changes if side in c})
+        redactor.note_record(values, scope)
+    redactor.note_record({"Id": entry.check_id, **entry.labels}, scope)
 
 
 def redacted_views(redactor: Redactor, entries: list[JournalEntry]) -> list[dict[str, Any]]:
     """The views of `entries` after the final redaction pass (outside a tool call: its own scope)."""
-    with redactor.scope():
+    with redactor.scope() as scope:
         for entry in entries:
-            note_entry(redactor, entry)
-        views: list[dict[str, Any]] = redactor.scrub([entry_view(e, redactor) for e in entries])
+            note_entry(redactor, entry, scope)
+        views: list[dict[str, Any]] = redactor.scrub([entry_view(e, redactor) for e in entries], scope)
     return views
 
 
-def parse_since(text: str, now: float) -> float:
-    """`7d`, `12h`, `30m`, `90s`, or an ISO date/datetime -> seconds since the epoch."""
-    from ..record.timefmt import parse_datetime
+# ---------------------------------------------------------------------- the write path's hook
+@dataclass
+class Attempt:
+    """One write as the write path learns about it: the update or undo path (or a command run, one per
+    check) fills it in, setting `outcome` where the outcome becomes known; `record` then journals it,
+    once, from one place. `outcome` None: nothing was attempted that the journal keeps (invalid
+    arguments, a dry run, no change, an API refusal before anything was written)."""
 
-    raw = text.strip().lower()
-    units = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "w": 7 * 86400.0}
-    if raw[-1:] in units and raw[:-1].replace(".", "", 1).isdigit():
-        return now - float(raw[:-1]) * units[raw[-1]]
-    moment = parse_datetime(text)
-    if moment is None:
-        raise ValueError(f"{text!r} is not a time: use 7d, 12h, 30m, or a date such as 2026-12-01")
-    return moment.timestamp()
+    tool: str
+    check_id: int = 0
+    coworker_id: int | None = None
+    changes: list[dict[str, Any]] = field(default_factory=list)  # {"Field", "From", "To"}, API values
+    labels: dict[str, Any] = field(default_factory=dict)
+    outcome: str | None = None
+    read_back: str = "not_read"
+    command: str | None = None
+    undo_of: int | None = None
+
+    def about(self, record: dict[str, Any]) -> None:
+        """Who the check belongs to and what it is called, from the record read before the write."""
+        self.check_id = int(record.get("Id") or self.check_id)
+        member = record.get("CoworkerId")
+        self.coworker_id = member if isinstance(member, int) and not isinstance(member, bool) else None
+        for label in ("Name", "CoworkerFullName"):
+            if record.get(label) is not None:
+                self.labels[label] = record[label]
+
+
+async def record(journal: Journal, attempt: Attempt, who: str) -> JournalEntry | None:
+    """Journal the attempt if it has an outcome. A store that cannot be reached loses the entry, never
+    the answer: the write has happened (or not) whatever the journal says; the failure is logged."""
+    if attempt.outcome is None or not journal.enabled:
+        return None
+    entry = JournalEntry(
+        who=who,
+        tool=attempt.tool,
+        check_id=attempt.check_id,
+        outcome=attempt.outcome,
+        read_back=attempt.read_back,
+        changes=attempt.changes,
+        coworker_id=attempt.coworker_id,
+        labels=attempt.labels,
+        command=attempt.command,
+        undo_of=attempt.undo_of,
+    )
+    try:
+        return await journal.append(entry)
+    except StateUnavailable:
+        log.warning(
+            "journal: the %s store could not be reached; check %s's entry is lost",
+            journal.store.backend,
+            attempt.check_id,
+        )
+        return None
+
+
+def journaled(result: ToolResult, entry: JournalEntry | None) -> ToolResult:
+    """The result with the entry's Id (EntryId), so the caller can list or undo it."""
+    if entry is not None:
+        result.body["EntryId"] = entry.seq
+    return result

@@ -1,5 +1,6 @@
-"""The typed requests of the command, member and number tools, as their input models build them (`catalog.py`); the
-read and update tools' requests are in `record/validation.py` beside the rules that check them."""
+"""The typed requests of the command, member, number and journal tools, as their input models build
+them (`catalog.py`); the read and update tools' requests are in `record/validation.py` beside the
+rules that check them."""
 
 from __future__ import annotations
 
@@ -31,3 +32,20 @@ class MemberFindRequest:
 class NumberRequest:
     check_id: int
     number: str
+
+
+@dataclass(frozen=True)
+class ChangesRequest:
+    check_id: int | None = None
+    coworker_id: int | None = None
+    who: str | None = None
+    since: float | None = None  # seconds since the epoch
+    before: int | None = None  # an EntryId: the next page
+    page_size: int = 10
+
+
+@dataclass(frozen=True)
+class UndoRequest:
+    entry_id: int
+    revert_rest: bool = False
+    dry_run: bool = False

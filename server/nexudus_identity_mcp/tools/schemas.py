@@ -135,6 +135,27 @@ COMMAND_ITEM: dict[str, Any] = {
     },
 }
 
+ENTRY_ITEM: dict[str, Any] = {
+    "type": "object",
+    "description": "One journaled write, compact.",
+    "properties": {
+        "EntryId": {"type": "integer", "description": "The entry's Id (what the undo tool takes)."},
+        "At": {"type": "string", "description": "When (UTC)."},
+        "Who": {"type": "string", "description": "The client, or the signed-in staff member."},
+        "Tool": {"type": "string", "description": "The tool that wrote."},
+        "CheckId": {"type": "integer", "description": "The check."},
+        "CoworkerId": {"description": "The check's member."},
+        "CheckName": {"description": "The check's name then."},
+        "CoworkerFullName": {"description": "The member's name then."},
+        "Command": {"type": "string", "description": "A command's Key, for a command run."},
+        "Outcome": {"type": "string", "description": "written, conflict, outcome_unknown or declined."},
+        "ReadBack": {"type": "string", "description": "verified, changed (another writer) or not_read."},
+        "Changes": {"type": "array", "items": CHANGE_ITEM, "description": "Each field before and after."},
+        "UndoOf": {"type": "integer", "description": "For an undo: the entry it reverted."},
+        "Undo": {"type": "string", "description": "How to undo it, or why it cannot be."},
+    },
+}
+
 CHECK_STATUS_ITEM: dict[str, Any] = {
     "type": "object",
     "description": "A check the command ran (or would run) on.",

@@ -25,6 +25,7 @@ bodies and the API's errors.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -44,16 +45,20 @@ from ..record.validation import (
 from ..state import Lease, LockNotGranted, StateUnavailable
 from .base import LOCK_MARGIN_SECONDS, WriteOutcomePending
 from .base import seconds_left as _left
-from .catalog import GET_TOOL
+from .catalog import GET_TOOL, UPDATE_TOOL
 from .confirm import confirm, shown_value, will_ask
 from .context import CallContext
 from .elicitation import binding_of
+from .history import Attempt, journaled, record
 from .reassign import ReassignNames, change_text, moves_text
 from .results import ToolResult, audit, failure
 from .shape import given_back_cut
 
 # Changing these moves the check to another member or location: asked through the client first.
 REASSIGNING_FIELDS = ("BusinessId", "CoworkerId")
+# An undo's plan: given the request and the record read under the lock, set the request's values
+# (the fields to restore), or answer instead (nothing is written).
+WritePlan = Callable[[UpdateRequest, dict[str, Any]], ToolResult | None]
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,14 @@ class UpdateTool(ReassignNames):
         return self._redact_problems(await self._with_current_values(invalid, ctx), None)
 
     async def update(self, request: UpdateRequest, ctx: CallContext) -> ToolResult:
+        return await self.write(request, ctx, Attempt(UPDATE_TOOL))
+
+    async def write(
+        self, request: UpdateRequest, ctx: CallContext, attempt: Attempt, plan: WritePlan | None = None
+    ) -> ToolResult:
+        """The write path every change of a record takes (an update, an undo): the check's lock, the
+        read-merge-write, and then the one journal entry of what happened (`attempt`, filled in on the
+        way). `plan` (an undo) decides the values from the record read under the lock."""
         budget = self.client.settings.max_call_seconds
         # One deadline for the whole call: the lock wait, the read, the write and the read-back.
         deadline = time.monotonic() + budget
@@ -89,19 +102,24 @@ class UpdateTool(ReassignNames):
                     deadline=deadline,
                     read=partial(self.client.get_check, request.check_id, deadline=deadline, caller=ctx.caller),
                 ) as lease:
-                    outcome = await self._read_merge_write(request, lease, deadline, ctx, approved)
+                    outcome = await self._read_merge_write(request, lease, deadline, ctx, approved, attempt, plan)
                 if not isinstance(outcome, _Ask):
-                    return outcome
+                    result = outcome
+                    break
                 # Asked with the lock released; the person's wait spends none of the upstream deadline.
                 refusal, how = await confirm(
                     ctx.confirmer, outcome.question, mode="auto", what="update", binding=outcome.binding
                 )
                 if refusal is not None:
                     if how != "pending":
+                        attempt.outcome = "declined"
                         audit(ctx.caller.label, request.check_id, [c["Field"] for c in outcome.changes], how)
-                    return refusal
+                    result = refusal
+                    break
                 approved = outcome
                 deadline = time.monotonic() + budget
+            # The one journal entry of this write, its outcome known.
+            return journaled(result, await record(self.journal, attempt, ctx.caller.label))
         except WriteOutcomePending as pending:
             audit(ctx.caller.label, request.check_id, sorted(request.values), "busy_outcome_unknown")
             return failure(
@@ -148,7 +166,14 @@ class UpdateTool(ReassignNames):
         return [required_hint(error, shown) for error in errors]
 
     async def _read_merge_write(
-        self, request: UpdateRequest, lease: Lease, deadline: float, ctx: CallContext, approved: _Ask | None
+        self,
+        request: UpdateRequest,
+        lease: Lease,
+        deadline: float,
+        ctx: CallContext,
+        approved: _Ask | None,
+        attempt: Attempt,
+        plan: WritePlan | None,
     ) -> ToolResult | _Ask:
         try:
             current = await self.client.get_check(request.check_id, deadline=deadline, caller=ctx.caller)
@@ -157,6 +182,10 @@ class UpdateTool(ReassignNames):
                 return self._out_of_time(request, [], ctx, put_sent=False)
             return self._api_failure(error, check_id=request.check_id)
         self.redactor.note_record(current, ctx.redaction)
+        if plan is not None:
+            refusal = plan(request, current)
+            if refusal is not None:
+                return refusal
 
         record_errors = check_against_record(request, current)
         values = dict(request.values)
@@ -192,6 +221,8 @@ class UpdateTool(ReassignNames):
         for name in request.clear:
             body[name] = False if BY_NAME[name].type == "boolean" else None
         changes = self._changes(current, body)
+        attempt.about(current)
+        attempt.changes = changes
         changed_names = [c["Field"] for c in changes]
         shown_changes = [self._show_change(c) for c in changes]
         warnings = change_warnings(changes) + await self.name_members(shown_changes, current, body, deadline, ctx)
@@ -271,12 +302,15 @@ class UpdateTool(ReassignNames):
                         f"{hold:g} s, so a late arrival cannot undo a later change."
                     )
             if _left(deadline) <= 0:
+                attempt.outcome = "outcome_unknown" if not error.unsent else None
                 return self._out_of_time(request, changed_names, ctx, put_sent=not error.unsent, held=held)
+            if not error.unsent and error.kind == ErrorKind.UPSTREAM_UNAVAILABLE:
+                attempt.outcome = "outcome_unknown"  # sent, and no answer came back: it may have landed
             audit(ctx.caller.label, request.check_id, changed_names, error.kind.value)
             result = self._api_failure(error, check_id=request.check_id, records=(current, body))
             result.body["Message"] += held
             return result
-        return await self._confirm(request, body, envelope, changes, shown_changes, deadline, warnings, ctx)
+        return await self._confirm(request, body, envelope, changes, shown_changes, deadline, warnings, ctx, attempt)
 
     async def _confirm(
         self,
@@ -288,6 +322,7 @@ class UpdateTool(ReassignNames):
         deadline: float,
         warnings: list[str],
         ctx: CallContext,
+        attempt: Attempt,
     ) -> ToolResult:
         """After the PUT: read the record back (one GET, within the call's deadline) and compare every
         field sent with what Nexudus now holds. The API has no conditional PUT, so a writer elsewhere
@@ -311,6 +346,7 @@ class UpdateTool(ReassignNames):
                 for name, sent in body.items()
                 if name in after and not _same(BY_NAME[name].type if name in BY_NAME else "", sent, after[name])
             ]
+            attempt.outcome, attempt.read_back = ("conflict", "changed") if moved else ("written", "verified")
             if moved:
                 audit(ctx.caller.label, check_id, changed_names, "overwritten")
                 ours = [n for n in moved if n in written]
@@ -343,6 +379,7 @@ class UpdateTool(ReassignNames):
                     Changes=shown_changes,
                     CurrentUpdatedOn=after.get("UpdatedOn"),
                 )
+        attempt.outcome = "written"
         audit(ctx.caller.label, check_id, changed_names, "updated")
         confirmed = (
             " Read back from Nexudus: every field holds the value sent."
