@@ -26,6 +26,7 @@ from nexudus_identity_mcp.tools.catalog import (
 
 from .helpers import CHECK, ERAS, body, required_from, server_for
 from .test_commands import GRACE, VERIFY, Elicitations
+from .test_journal import raw_bytes_sqlite
 
 pytestmark = pytest.mark.anyio
 
@@ -228,4 +229,4 @@ async def test_workers_sharing_sqlite_share_the_journal(sandbox: Sandbox, tmp_pa
     async with Client(server_for(sandbox, **shared), mode="legacy") as restarted:
         _, listed = await Session(restarted).call(LIST_CHANGES_TOOL, {})
         assert [e["Tool"] for e in listed["Entries"]] == [UNDO_TOOL, UPDATE_TOOL]
-    assert ANA_NUMBER.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob("state.sqlite3*"))
+    assert ANA_NUMBER.encode() not in raw_bytes_sqlite(tmp_path)
