@@ -120,9 +120,10 @@ async def test_mcp_answers_405_to_anything_but_post(open_server: str) -> None:
             assert response.status_code == 405 and response.headers["allow"] == "POST", (method, response.text)
 
 
-async def test_resource_templates_list_is_empty(sandbox: Sandbox) -> None:
+async def test_resource_templates_list_only_the_changes_template(sandbox: Sandbox) -> None:
     async with Client(server_for(sandbox), mode="legacy") as client:
-        assert (await client.list_resource_templates()).resource_templates == []
+        templates = (await client.list_resource_templates()).resource_templates
+    assert [t.name for t in templates] == ["changes-filtered"]  # the journal's (tests/test_changes.py)
 
 
 # ------------------------------------------------------------------ configuration errors
