@@ -313,3 +313,40 @@ async def test_values_the_store_did_not_write_are_treated_as_absent_and_logged_o
     for kind in kinds:
         assert sum(f"a {kind} value" in line for line in said) == 1, said
     assert not any("held-forever" in line or "1e308" in line for line in said)
+
+
+# ------------------------------------------------------------ atomic steps (#23): one winner under concurrency
+async def test_incr_reserves_exactly_under_concurrency(store: StateStore) -> None:
+    seen: list[int] = []
+
+    async def reserve() -> None:
+        seen.append(await store.incr("attempts:ben", 1, 60))
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as group:
+            for _ in range(40):
+                group.start_soon(reserve)
+    assert sorted(seen) == list(range(1, 41))  # every caller got its own number: no two passed as the 5th
+    assert await store.incr("attempts:ben", -1, 60) == 39
+    await store.put("attempts:short", b"3", 0.05)
+    await anyio.sleep(0.1)
+    assert await store.incr("attempts:short", 1, 60) == 1  # an expired window starts again
+
+
+async def test_replace_never_brings_back_a_deleted_key(store: StateStore) -> None:
+    assert not await store.replace("grant:g", b"new", 60)
+    assert await store.get("grant:g") is None
+    await store.put("grant:g", b"old", 60)
+    assert await store.replace("grant:g", b"new", 60)
+    assert await store.get("grant:g") == b"new"
+    await store.delete("grant:g")
+    assert not await store.replace("grant:g", b"newer", 60)
+    assert await store.get("grant:g") is None
+
+
+async def test_purge_deletes_only_what_has_expired(store: StateStore) -> None:
+    await store.put("gone", b"x", 0.01)
+    await store.put("kept", b"y", 60)
+    await anyio.sleep(0.05)
+    await store.purge()
+    assert await store.get("kept") == b"y" and await store.get("gone") is None

@@ -75,6 +75,20 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+def parse_trusted_proxies(raw: str | None) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """`NEXUDUS_MCP_TRUSTED_PROXIES`: addresses or networks, comma-separated (`10.0.0.5,10.1.0.0/16`)."""
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for number, entry in enumerate((part.strip() for part in (raw or "").split(",") if part.strip()), 1):
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"NEXUDUS_MCP_TRUSTED_PROXIES: entry {number} is not an IP address or network (e.g. 10.0.0.5 "
+                "or 10.0.0.0/24)"
+            ) from None
+    return networks
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEXUDUS_", extra="ignore", frozen=True)
 
@@ -126,6 +140,10 @@ class Settings(BaseSettings):
     mcp_oauth_issuer: str | None = None
     mcp_oauth_audience: str | None = None
     mcp_oauth_jwks_url: str | None = None
+    # The reverse proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated):
+    # the sign-in limits per address use the address they name. Unset: forwarded headers are not
+    # believed, and every request that carries them counts as one address.
+    mcp_trusted_proxies: str | None = None
     # Shared state for several processes (NEXUDUS_MCP_*): Redis for several hosts, a SQLite file in a
     # directory for several workers on one host; neither: in-process (one process). Request budgets
     # per Nexudus account, "COUNT/SECONDS" or "COUNT/min" or "off"; unset: the API's limits when the
@@ -164,6 +182,12 @@ class Settings(BaseSettings):
         if len(decoded) < 10:
             raise ValueError("NEXUDUS_TOTP_SECRET must be the base32 authenticator secret (16 characters or more)")
         return SecretStr(secret)
+
+    @field_validator("mcp_trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str | None) -> str | None:
+        parse_trusted_proxies(value)
+        return value
 
     @field_validator("mcp_write_budget", "mcp_read_budget")
     @classmethod

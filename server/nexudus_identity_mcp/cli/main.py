@@ -157,7 +157,7 @@ def serve_http(settings, transport, host: str, port: int, read_only: bool | None
     import logging
 
     from ..mcpserver.http_app import ConfigError, create_app
-    from ..mcpserver.serving import PortInUse, bind, run_http
+    from ..mcpserver.serving import PortInUse, bind, proxy_options, run_http
     from ..settings import is_loopback_host
 
     try:
@@ -178,7 +178,7 @@ def serve_http(settings, transport, host: str, port: int, read_only: bool | None
         logging.getLogger(PROG).info("streamable HTTP on http://%s:%d/mcp (health: /healthz)", host, bound)
 
     try:
-        stopped = run_http(app, sock, banner)
+        stopped = run_http(app, sock, banner, **proxy_options(settings))
     except RuntimeError as exc:
         fail(str(exc), 1)
     exit_after(stopped)

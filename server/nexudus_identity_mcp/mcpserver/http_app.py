@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 import httpx2
 from mcp.server import Server
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -288,11 +289,12 @@ def _mcp_app(
     host: str | None,
     *,
     routes: list[Route] | None = None,
+    middleware: list[Middleware] | None = None,
     **auth: Any,
 ) -> ASGIApp:
     """The SDK's app for /mcp, as every mode serves it: stateless, JSON answers, bounded bodies, the
     given DNS-rebinding settings, /healthz, and the sign-in mode's routes and auth when given."""
-    return server.streamable_http_app(
+    app = server.streamable_http_app(
         streamable_http_path="/mcp",
         json_response=True,
         stateless_http=True,
@@ -302,6 +304,9 @@ def _mcp_app(
         custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"]), *(routes or [])],
         **auth,
     )
+    for layer in reversed(middleware or []):  # outermost of the app's own, inside its error handler
+        app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
+    return app
 
 
 def _create_signin_app(
@@ -346,6 +351,7 @@ def _create_signin_app(
         security,
         host,
         routes=signin.routes,
+        middleware=signin.middleware,
         auth=signin.auth,
         token_verifier=signin.verifier,
         auth_server_provider=signin.provider,

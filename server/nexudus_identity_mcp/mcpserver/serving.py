@@ -224,6 +224,20 @@ def uvicorn_options() -> dict[str, Any]:
     }
 
 
+def proxy_options(settings: Any) -> dict[str, Any]:
+    """uvicorn's proxy-header handling as NEXUDUS_MCP_TRUSTED_PROXIES says: off unless proxies are
+    named (uvicorn's own default believes X-Forwarded-For from 127.0.0.1), and only from those."""
+    from ..settings import parse_trusted_proxies
+
+    trusted = parse_trusted_proxies(settings.mcp_trusted_proxies)
+    if not trusted:
+        return {"proxy_headers": False}
+    return {
+        "proxy_headers": True,
+        "forwarded_allow_ips": ",".join(str(n) if n.num_addresses > 1 else str(n.network_address) for n in trusted),
+    }
+
+
 def run_http(app: Any, sock: socket.socket, on_started: Callable[[], None], **options: Any) -> int | None:
     """Serve `app` on the bound `sock` until SIGINT/SIGTERM; `on_started` runs once connections are
     accepted. Returns the signal that stopped it; raises RuntimeError when the app did not start."""

@@ -12,11 +12,12 @@ from typing import Any
 import httpx2
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from ..settings import Settings
+from ..settings import Settings, parse_trusted_proxies
 from ..state import open_store
-from ..state.keys import key_file_secret
+from ..state.keys import KeyFileError, key_file_secret
 from ..tools.context import Caller, CallerResolver
 
 
@@ -31,6 +32,7 @@ class SignIn:
     provider: Any | None
     resolve_caller: CallerResolver
     routes: list[Route] = field(default_factory=list)
+    middleware: list[Middleware] = field(default_factory=list)  # innermost last, inside the SDK's error handler
 
 
 def default_state_dir() -> Path:
@@ -54,13 +56,17 @@ def vault_secret(settings: Settings) -> str:
             "NEXUDUS_MCP_AUTH=oauth with NEXUDUS_MCP_REDIS_URL needs NEXUDUS_MCP_SECRET (the same "
             "on every host): it encrypts the staff members' Nexudus tokens"
         )
-    return key_file_secret(settings.mcp_state_dir or default_state_dir())
+    try:
+        return key_file_secret(settings.mcp_state_dir or default_state_dir())
+    except KeyFileError as exc:
+        raise SignInConfigError(str(exc)) from None
 
 
 def build_signin(settings: Settings, public_url: str, transport: httpx2.AsyncBaseTransport | None) -> SignIn:
     origin = public_url.rstrip("/")
     resource = f"{origin}/mcp"
     if settings.mcp_auth == "oauth":
+        from .guard import SignInGuard
         from .nexudus_login import NexudusLogin
         from .pages import SignInPages
         from .provider import SCOPE, IssuedAccess, NexudusOAuthProvider
@@ -88,7 +94,10 @@ def build_signin(settings: Settings, public_url: str, transport: httpx2.AsyncBas
             ),
             revocation_options=RevocationOptions(enabled=True),
         )
-        return SignIn(auth, provider, provider, resolve, SignInPages(provider, origin).routes())
+        guard = Middleware(
+            SignInGuard, store=provider.store, trusted_proxies=parse_trusted_proxies(settings.mcp_trusted_proxies)
+        )
+        return SignIn(auth, provider, provider, resolve, SignInPages(provider, origin).routes(), [guard])
 
     from .external import JwtVerifier
 

@@ -4,7 +4,13 @@ and for the 6-digit code only when Nexudus says the account needs one.
 
 - CSRF: the form carries a token bound to the pending authorization request (server side), and a
   POST whose Origin is not this server is refused.
-- Failed attempts are limited per account (5) and per address (20) in 15 minutes.
+- Attempts are reserved before Nexudus is asked, with the store's atomic increment: at most 5 per
+  account in 15 minutes reach Nexudus however many arrive at once (a success clears the count; an
+  answer that says nothing about the password, such as Nexudus unreachable, gives it back). Per
+  address (as `guard.client_address` resolves it) a token bucket slows a spray down (a burst of 10,
+  then one every 18 s) instead of locking out everyone behind one NAT.
+- The page names where the browser goes after sign-in (the redirect URI's host) and says that the
+  client's name is its own claim, not verified.
 - The password goes to Nexudus once and is never stored or logged; between the password and the
   2FA step it travels back to the browser only sealed (encrypted, 5-minute lifetime).
 - Framing is refused (X-Frame-Options, CSP frame-ancestors), and nothing is cached.
@@ -13,18 +19,23 @@ and for the 6-digit code only when Nexudus says the account needs one.
 from __future__ import annotations
 
 import html
+import logging
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ..state import BudgetExhausted, Rate
+from .guard import ADDRESS_SCOPE_KEY
 from .nexudus_login import MESSAGES, SignInFailed
 from .provider import NexudusOAuthProvider
-from .vault import digest
 
-ACCOUNT_LIMIT, ADDRESS_LIMIT, WINDOW_SECONDS = 5, 20, 900
+log = logging.getLogger("nexudus_identity_mcp.signin")
+ACCOUNT_LIMIT, WINDOW_SECONDS = 5, 900
+ADDRESS_RATE = Rate(60, 900)  # a burst of 10 attempts per address, then one every 18 s
 SEALED_PASSWORD_SECONDS = 300
 HEADERS = {
     "Cache-Control": "no-store",
@@ -63,12 +74,16 @@ def _form(
     sealed_password: str | None = None,
     offer_code: bool = False,
 ) -> str:
-    client = html.escape(str(pending.get("client_name") or pending["client_id"]))
+    client = html.escape(str(pending.get("client_name") or pending["client_id"])[:100])
+    destination = html.escape(destination_host(pending))
     parts = [
         "<h1>Sign in with Nexudus</h1>",
-        f"<p><strong>{client}</strong> is asking to work with Nexudus coworker identity checks <em>as you</em>: "
-        "find and read them, update them, and run verification commands, with your own Nexudus roles. "
-        "Changes are recorded in Nexudus under your name.</p>",
+        f"<p>An application calling itself <strong>{client}</strong> is asking to work with Nexudus coworker "
+        "identity checks <em>as you</em>: find and read them, update them, and run verification commands, "
+        "with your own Nexudus roles. Changes are recorded in Nexudus under your name.</p>",
+        f'<p id="destination">After you sign in, your browser is sent to <strong>{destination}</strong>. '
+        "The name above is the application's own claim and has not been verified: continue only if you "
+        "started this from your assistant and you expect to be sent to that address.</p>",
     ]
     if error:
         parts.append(f'<p class="error" role="alert" id="error">{html.escape(error)}</p>')
@@ -110,6 +125,25 @@ def _form(
     return "".join(parts)
 
 
+def destination_host(pending: dict[str, Any]) -> str:
+    """The host (and port) the browser is sent to with the code: the redirect URI's."""
+    uri = str((pending.get("params") or {}).get("redirect_uri") or "")
+    try:
+        parts = urlsplit(uri)
+        return (
+            f"{parts.hostname}{':' + str(parts.port) if parts.port else ''}" if parts.hostname else "an unknown address"
+        )
+    except ValueError:
+        return "an unknown address"
+
+
+def _too_many(message: str, retry_after: float | None = None) -> HTMLResponse:
+    response = _page("Too many attempts", f"<h1>Too many attempts</h1><p>{html.escape(message)}</p>", 429)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, round(retry_after + 0.5)))
+    return response
+
+
 class SignInPages:
     def __init__(self, provider: NexudusOAuthProvider, public_origin: str) -> None:
         self.provider = provider
@@ -130,14 +164,6 @@ class SignInPages:
             )
         return _page("Sign in with Nexudus", _form(pending, request_id))
 
-    async def _count(self, key: str) -> int:
-        raw = await self.provider.store.get(key)
-        return int(raw or b"0")
-
-    async def _fail(self, *keys: str) -> None:
-        for key in keys:
-            await self.provider.store.put(key, str(await self._count(key) + 1).encode(), WINDOW_SECONDS)
-
     async def submit(self, request: Request) -> Response:
         origin = request.headers.get("origin")
         if origin and origin.rstrip("/") != self.public_origin:
@@ -152,14 +178,7 @@ class SignInPages:
         if not secrets.compare_digest(str(form.get("csrf") or ""), str(pending["csrf"])):
             return _page("Refused", "<h1>Refused</h1><p>The form was not sent from this sign-in page.</p>", 403)
         email = str(form.get("email") or "").strip()[:254]
-        address = request.client.host if request.client else "unknown"
-        account_key, address_key = f"signin-fail:account:{digest(email.lower())}", f"signin-fail:address:{address}"
-        if await self._count(account_key) >= ACCOUNT_LIMIT or await self._count(address_key) >= ADDRESS_LIMIT:
-            return _page(
-                "Too many attempts",
-                "<h1>Too many failed attempts</h1><p>Wait 15 minutes, then start again from your assistant.</p>",
-                429,
-            )
+        address = str(request.scope.get(ADDRESS_SCOPE_KEY) or "unknown")
         sealed = str(form.get("sealed") or "")
         if sealed:
             opened = self.provider.vault.open(sealed.encode(), ttl=SEALED_PASSWORD_SECONDS)
@@ -179,6 +198,22 @@ class SignInPages:
                 _form(pending, request_id, email=email, error="Enter your Nexudus email and password."),
                 400,
             )
+        store = self.provider.store
+        try:  # per address: slow a spray down, never lock a whole network out
+            await store.take(f"signin-address:{address}", ADDRESS_RATE)
+        except BudgetExhausted as exhausted:
+            log.warning("signin: attempts from %s slowed down (next in %.0fs)", address, exhausted.retry_after)
+            return _too_many(
+                f"Too many sign-in attempts from your network. Wait {max(1, round(exhausted.retry_after))} "
+                "seconds, then try again.",
+                exhausted.retry_after,
+            )
+        account_key = f"signin-attempts:{self.provider.vault.digest(email.lower())}"
+        attempt = await store.incr(account_key, 1, WINDOW_SECONDS)  # reserved before Nexudus is asked
+        if attempt > ACCOUNT_LIMIT:
+            if attempt == ACCOUNT_LIMIT + 1:
+                log.warning("signin: %s locked for 15 minutes after %d failed attempts", _shown(email), ACCOUNT_LIMIT)
+            return _too_many("Too many failed attempts for this account. Wait 15 minutes, then start again.")
         grant_id = self.provider.new_grant_id()
         try:
             tokens = await self.provider.login.password(
@@ -186,7 +221,17 @@ class SignInPages:
             )
         except SignInFailed as failed:
             if failed.reason in ("wrong_credentials", "wrong_code", "unrecognised"):
-                await self._fail(account_key, address_key)
+                log.warning(
+                    "signin: failed attempt %d of %d for %s from %s: %s (%s)",
+                    attempt,
+                    ACCOUNT_LIMIT,
+                    _shown(email),
+                    address,
+                    failed.reason,
+                    failed.said,
+                )
+            else:  # the answer said nothing against this password: the attempt is given back
+                await store.incr(account_key, -1, WINDOW_SECONDS)
             if failed.reason in ("needs_code", "wrong_code"):
                 reseal = self.provider.vault.seal({"password": password}).decode()
                 return _page(
@@ -212,5 +257,14 @@ class SignInPages:
                 ),
                 status,
             )
-        target = await self.provider.complete_sign_in(request_id, grant_id, email, tokens)
+        await store.delete(account_key)
+        try:
+            target = await self.provider.complete_sign_in(request_id, grant_id, email, tokens)
+        except SignInFailed as failed:  # this sign-in request was used by another submit meanwhile
+            return _page("Sign-in expired", f"<h1>Sign-in expired</h1><p>{html.escape(failed.message)}</p>", 400)
         return RedirectResponse(target, status_code=303, headers=HEADERS)
+
+
+def _shown(email: str) -> str:
+    """An email as it may appear in a log line: printable, capped (never the password)."""
+    return "".join(ch for ch in email if ch.isprintable())[:80] or "(no email)"

@@ -2,15 +2,22 @@
 `OAuthAuthorizationServerProvider`: the SDK's routes do the protocol (metadata, registration,
 /authorize, /token with PKCE S256, revocation) and call this for storage and decisions.
 
-- Clients register dynamically (RFC 7591); redirect URIs are matched exactly, except that a
-  loopback `http` URI may use any port (RFC 8252 §7.3, desktop clients).
-- /authorize sends the browser to our sign-in page (`pages.py`) with a pending request; a
-  successful Nexudus sign-in creates a *grant* (the staff member's Nexudus tokens, encrypted) and an
-  authorization code (5 minutes, single use; a replayed code revokes what it issued).
-- Access tokens live 1 hour; refresh tokens 30 days and rotate on every use. A refresh token used
-  twice is a replay: the whole grant is revoked (every token issued from that sign-in).
+- Clients register dynamically (RFC 7591) within bounds (`LIMITS`: every text field, at most 10
+  redirect URIs). A redirect URI must be https, or http on a loopback address (RFC 8252 §7.3,
+  OAuth 2.1), without userinfo or fragment; anything else is refused at registration and never
+  redirected to. Redirect URIs match exactly, except that a loopback one may use any port.
+- /authorize (bounded parameters) sends the browser to our sign-in page (`pages.py`) with a pending
+  request; a successful Nexudus sign-in creates a *grant* (the staff member's Nexudus tokens,
+  encrypted) and an authorization code (5 minutes, single use).
+- Access tokens live 1 hour; refresh tokens 30 days and rotate on every use. Codes, refresh tokens
+  and sign-in requests are taken with the store's atomic take-and-delete, so of any number of
+  concurrent uses one wins; every other use is a replay and revokes the whole grant (RFC 6749
+  §4.1.2, OAuth 2.1 §4.3.1): each code and refresh token is linked to its grant from the moment it is
+  issued, so the replay is recognised however close the race.
 - Every token is bound to the resource (RFC 8707) it was issued for; the bearer middleware refuses
-  it elsewhere. Only SHA-256 digests of our tokens are stored.
+  it elsewhere. Tokens and client secrets are stored only as keyed digests (`Vault.digest`).
+- The staff member's Nexudus token is refreshed at most once at a time per grant (a store lock),
+  and written back only if the grant still exists, so a revocation during a refresh stands.
 All state goes through the state store (SQLite by default, Redis across hosts), so every worker
 sees every grant and a restart keeps sessions.
 """
@@ -21,7 +28,9 @@ import json
 import logging
 import secrets
 import time
+from contextvars import ContextVar
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcp.server.auth.provider import (
     AccessToken,
@@ -29,14 +38,16 @@ from mcp.server.auth.provider import (
     AuthorizationParams,
     AuthorizeError,
     RefreshToken,
+    RegistrationError,
     TokenError,
+    construct_redirect_uri,
 )
 from mcp.shared.auth import InvalidRedirectUriError, OAuthClientInformationFull, OAuthToken
 from pydantic import AnyUrl
 
-from ..state import StateStore
+from ..state import LockNotGranted, StateStore
 from .nexudus_login import NexudusLogin, NexudusTokens, SignInFailed
-from .vault import Vault, digest
+from .vault import Vault
 
 log = logging.getLogger("nexudus_identity_mcp.signin")
 
@@ -48,12 +59,97 @@ CLIENT_SECONDS = 180 * 86400
 NEXUDUS_REFRESH_MARGIN = 300
 SCOPE = "identity-checks"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
+REFRESH_LOCK_SECONDS, REFRESH_WAIT_SECONDS = 30.0, 20.0
+# Bounds on what a client may register and ask for (characters, or items for lists).
+LIMITS = {
+    "client_name": 100,
+    "uri": 2000,  # each redirect URI, client_uri, logo_uri, tos_uri, policy_uri, jwks_uri
+    "redirect_uris": 10,
+    "scope": 200,
+    "contacts": 5,
+    "contact": 254,
+    "software": 100,  # software_id, software_version
+    "grant_types": 4,
+    "response_types": 4,
+    "state": 1024,
+    "resource": 2000,
+}
+# The client secret presented with the current /token or /revoke request (set by the guard
+# middleware, which reads the form first): the stored client has only its keyed digest.
+PRESENTED_SECRET: ContextVar[str | None] = ContextVar("nexudus_presented_client_secret", default=None)
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why a redirect URI is not acceptable, or None: https, or http on a loopback host (RFC 8252
+    §7.3 and §8.3, OAuth 2.1 §2.3.1), no userinfo, no fragment, a host, within the length bound."""
+    if len(uri) > LIMITS["uri"]:
+        return f"a redirect URI is longer than {LIMITS['uri']} characters"
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+    except ValueError:
+        return "a redirect URI is not a URL"
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http"):
+        return f"redirect URIs must be https (or http on a loopback address), not {scheme[:20] or 'relative'}:"
+    if not host:
+        return "a redirect URI has no host"
+    if "@" in parts.netloc:
+        return "a redirect URI must not carry a user name or password"
+    if "#" in uri:
+        return "a redirect URI must not have a fragment"
+    if scheme == "http" and host not in LOOPBACK_NAMES:
+        return "an http redirect URI must be on a loopback address (127.0.0.1, [::1] or localhost); use https"
+    return None
+
+
+def registration_problem(info: OAuthClientInformationFull) -> tuple[str, str] | None:
+    """(error code, description) when the registration is out of policy or bounds, else None."""
+    uris = [str(u) for u in info.redirect_uris or []]
+    if len(uris) > LIMITS["redirect_uris"]:
+        return "invalid_redirect_uri", f"at most {LIMITS['redirect_uris']} redirect URIs"
+    for uri in uris:
+        problem = redirect_uri_problem(uri)
+        if problem:
+            return "invalid_redirect_uri", problem
+    texts = {
+        "client_name": (info.client_name, LIMITS["client_name"]),
+        "scope": (info.scope, LIMITS["scope"]),
+        "software_id": (info.software_id, LIMITS["software"]),
+        "software_version": (info.software_version, LIMITS["software"]),
+        **{
+            name: (None if getattr(info, name) is None else str(getattr(info, name)), LIMITS["uri"])
+            for name in ("client_uri", "logo_uri", "tos_uri", "policy_uri", "jwks_uri")
+        },
+    }
+    for name, (value, limit) in texts.items():
+        if value is not None and len(value) > limit:
+            return "invalid_client_metadata", f"{name} is longer than {limit} characters"
+    contacts = info.contacts or []
+    if len(contacts) > LIMITS["contacts"] or any(len(c) > LIMITS["contact"] for c in contacts):
+        return "invalid_client_metadata", f"at most {LIMITS['contacts']} contacts of {LIMITS['contact']} characters"
+    if len(info.grant_types) > LIMITS["grant_types"] or len(info.response_types) > LIMITS["response_types"]:
+        return "invalid_client_metadata", "too many grant_types or response_types"
+    if info.jwks is not None:
+        return "invalid_client_metadata", "jwks is not accepted (this server does not use client keys)"
+    return None
 
 
 class LoopbackAwareClient(OAuthClientInformationFull):
-    """Exact redirect-URI matching, with RFC 8252's rule that a loopback http URI may change port."""
+    """Exact redirect-URI matching, with RFC 8252's rule that a loopback http URI may change port;
+    a URI out of policy (even one stored before the policy) is never accepted, so no answer of
+    /authorize, error or not, redirects to it."""
 
     def validate_redirect_uri(self, redirect_uri: AnyUrl | None) -> AnyUrl:
+        if redirect_uri is not None and redirect_uri_problem(str(redirect_uri)):
+            raise InvalidRedirectUriError(f"Redirect URI refused: {redirect_uri_problem(str(redirect_uri))}")
+        chosen = self._match(redirect_uri)
+        problem = redirect_uri_problem(str(chosen))
+        if problem:
+            raise InvalidRedirectUriError(f"Redirect URI refused: {problem}")
+        return chosen
+
+    def _match(self, redirect_uri: AnyUrl | None) -> AnyUrl:
         if redirect_uri is not None and redirect_uri.scheme == "http" and redirect_uri.host in LOOPBACK_NAMES:
             for registered in self.redirect_uris or []:
                 if (
@@ -61,6 +157,8 @@ class LoopbackAwareClient(OAuthClientInformationFull):
                     and registered.host == redirect_uri.host
                     and (registered.path or "/") == (redirect_uri.path or "/")
                     and registered.query == redirect_uri.query
+                    and not registered.username
+                    and not redirect_uri.username
                 ):
                     return redirect_uri
             raise InvalidRedirectUriError(f"Redirect URI '{redirect_uri}' not registered for client")
@@ -91,22 +189,42 @@ class NexudusOAuthProvider:
         await self.store.put(key, json.dumps(value).encode(), ttl)
 
     async def _get(self, key: str) -> dict[str, Any] | None:
-        raw = await self.store.get(key)
-        if raw is None:
-            return None
-        value = json.loads(raw)
-        return value if isinstance(value, dict) else None
+        return _as_dict(await self.store.get(key))
 
     # -- clients (RFC 7591)
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
+        if not client_id or len(client_id) > 64:
+            return None
         raw = await self._get(f"client:{client_id}")
-        return LoopbackAwareClient.model_validate(raw) if raw else None
+        if not raw:
+            return None
+        stored = raw.pop("client_secret_digest", None)
+        raw["client_secret"] = None
+        if stored:  # the secret presented with this request if it is the one issued, else one nobody has
+            presented = PRESENTED_SECRET.get()
+            matches = presented is not None and secrets.compare_digest(self.vault.digest(presented), str(stored))
+            raw["client_secret"] = presented if matches else secrets.token_urlsafe(32)
+        return LoopbackAwareClient.model_validate(raw)
 
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
-        await self._put(f"client:{client_info.client_id}", client_info.model_dump(mode="json"), CLIENT_SECONDS)
+        problem = registration_problem(client_info)
+        if problem is not None:
+            log.info("signin: registration refused: %s", problem[1])
+            raise RegistrationError(problem[0], problem[1])  # type: ignore[arg-type]
+        stored = client_info.model_dump(mode="json")
+        secret = stored.pop("client_secret", None)
+        if secret:
+            stored["client_secret_digest"] = self.vault.digest(str(secret))
+        await self._put(f"client:{client_info.client_id}", stored, CLIENT_SECONDS)
 
     # -- /authorize: a pending request, continued by the sign-in page
     async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
+        if params.state is not None and len(params.state) > LIMITS["state"]:
+            raise AuthorizeError("invalid_request", f"state is longer than {LIMITS['state']} characters")
+        if params.resource is not None and len(params.resource) > LIMITS["resource"]:
+            raise AuthorizeError("invalid_request", "resource is too long")
+        if not 43 <= len(params.code_challenge) <= 128:  # RFC 7636 §4.2
+            raise AuthorizeError("invalid_request", "code_challenge must be 43 to 128 characters")
         resource = params.resource or self.resource_url
         if resource.rstrip("/") != self.resource_url.rstrip("/"):
             raise AuthorizeError("invalid_target", f"This server only issues tokens for {self.resource_url}.")
@@ -124,7 +242,7 @@ class NexudusOAuthProvider:
         return f"{self.resource_url.rstrip('/').rsplit('/mcp', 1)[0]}/signin?request={request_id}"
 
     async def pending(self, request_id: str) -> dict[str, Any] | None:
-        return await self._get(f"pending:{request_id}") if request_id else None
+        return await self._get(f"pending:{request_id}") if request_id and len(request_id) <= 64 else None
 
     @staticmethod
     def new_grant_id() -> str:
@@ -135,11 +253,13 @@ class NexudusOAuthProvider:
         return f"nexudus-identity-mcp-{grant_id}"
 
     async def complete_sign_in(self, request_id: str, grant_id: str, email: str, tokens: NexudusTokens) -> str:
-        """Store the grant and an authorization code; return the client's redirect URL with the code."""
-        pending = await self.pending(request_id)
+        """Take the pending request (once: a second submit of it gets nothing), store the grant and an
+        authorization code; return the client's redirect URL with the code."""
+        pending = _as_dict(await self.store.pop(f"pending:{request_id}"))
         if pending is None:
-            raise SignInFailed("unavailable", "This sign-in request has expired; start again from your assistant.")
-        await self.store.delete(f"pending:{request_id}")
+            raise SignInFailed(
+                "unavailable", "This sign-in request was used or has expired; start again from your assistant."
+            )
         params = AuthorizationParams.model_validate(pending["params"])
         await self.store.put(f"grant:{grant_id}", self._seal_grant(email, tokens), REFRESH_SECONDS)
         code = secrets.token_urlsafe(32)
@@ -155,10 +275,10 @@ class NexudusOAuthProvider:
             subject=email,
             grant_id=grant_id,
         )
-        await self._put(f"code:{digest(code)}", grant.model_dump(mode="json"), CODE_SECONDS)
+        key = self.vault.digest(code)
+        await self._put(f"issued-code:{key}", {"grant_id": grant_id}, CODE_SECONDS * 2)  # the replay link
+        await self._put(f"code:{key}", grant.model_dump(mode="json"), CODE_SECONDS)
         log.info("signin: %s signed in for client %s", email, pending["client_id"])
-        from mcp.server.auth.provider import construct_redirect_uri
-
         return construct_redirect_uri(str(params.redirect_uri), code=code, state=params.state)
 
     def _seal_grant(self, email: str, tokens: NexudusTokens) -> bytes:
@@ -166,28 +286,31 @@ class NexudusOAuthProvider:
             {"email": email, "access": tokens.access, "refresh": tokens.refresh, "expires_at": tokens.expires_at}
         )
 
+    async def _replayed(self, link: str, what: str) -> None:
+        """A code or refresh token that is gone but was issued: a replay, so its grant is revoked."""
+        used = await self._get(link)
+        if used is not None:
+            log.warning("signin: %s replayed; revoking its grant", what)
+            await self.revoke_grant(str(used["grant_id"]))
+
     # -- /token: codes
     async def load_authorization_code(
         self, client: OAuthClientInformationFull, authorization_code: str
     ) -> Grant | None:
-        key = f"code:{digest(authorization_code)}"
-        raw = await self._get(key)
+        key = self.vault.digest(authorization_code)
+        raw = await self._get(f"code:{key}")
         if raw is None:
-            used = await self._get(f"used-code:{digest(authorization_code)}")
-            if used is not None:  # a replayed code: revoke what the first exchange issued (RFC 6749 §4.1.2)
-                log.warning("signin: authorization code replayed; revoking its grant")
-                await self.revoke_grant(str(used["grant_id"]))
+            await self._replayed(f"issued-code:{key}", "authorization code")
             return None
         return Grant.model_validate(raw)
 
     async def exchange_authorization_code(
         self, client: OAuthClientInformationFull, authorization_code: Grant
     ) -> OAuthToken:
-        code_key = digest(authorization_code.code)
-        if await self.store.get(f"code:{code_key}") is None:
+        key = self.vault.digest(authorization_code.code)
+        if await self.store.pop(f"code:{key}") is None:  # another exchange of this code won
+            await self._replayed(f"issued-code:{key}", "authorization code")
             raise TokenError("invalid_grant", "authorization code already used")
-        await self.store.delete(f"code:{code_key}")
-        await self._put(f"used-code:{code_key}", {"grant_id": authorization_code.grant_id}, CODE_SECONDS * 2)
         return await self._issue(
             client.client_id or "",
             authorization_code.scopes,
@@ -208,11 +331,15 @@ class NexudusOAuthProvider:
             "subject": subject,
             "grant_id": grant_id,
         }
+        refresh_key = self.vault.digest(refresh)
         await self._put(
-            f"access:{digest(access)}", {**common, "token": "", "expires_at": now + ACCESS_SECONDS}, ACCESS_SECONDS
+            f"access:{self.vault.digest(access)}",
+            {**common, "token": "", "expires_at": now + ACCESS_SECONDS},
+            ACCESS_SECONDS,
         )
+        await self._put(f"issued-refresh:{refresh_key}", {"grant_id": grant_id}, REFRESH_SECONDS)  # the replay link
         await self._put(
-            f"refresh:{digest(refresh)}", {**common, "token": "", "expires_at": now + REFRESH_SECONDS}, REFRESH_SECONDS
+            f"refresh:{refresh_key}", {**common, "token": "", "expires_at": now + REFRESH_SECONDS}, REFRESH_SECONDS
         )
         return OAuthToken(
             access_token=access,
@@ -224,13 +351,10 @@ class NexudusOAuthProvider:
 
     # -- /token: refresh, rotating; a replay revokes the grant
     async def load_refresh_token(self, client: OAuthClientInformationFull, refresh_token: str) -> IssuedRefresh | None:
-        key = digest(refresh_token)
+        key = self.vault.digest(refresh_token)
         raw = await self._get(f"refresh:{key}")
         if raw is None:
-            used = await self._get(f"used-refresh:{key}")
-            if used is not None:
-                log.warning("signin: refresh token replayed; revoking the whole grant")
-                await self.revoke_grant(str(used["grant_id"]))
+            await self._replayed(f"issued-refresh:{key}", "refresh token")
             return None
         if await self.store.get(f"grant:{raw['grant_id']}") is None:
             return None
@@ -239,11 +363,10 @@ class NexudusOAuthProvider:
     async def exchange_refresh_token(
         self, client: OAuthClientInformationFull, refresh_token: IssuedRefresh, scopes: list[str]
     ) -> OAuthToken:
-        key = digest(refresh_token.token)
-        if await self.store.get(f"refresh:{key}") is None:
+        key = self.vault.digest(refresh_token.token)
+        if await self.store.pop(f"refresh:{key}") is None:  # another use of this refresh token won
+            await self._replayed(f"issued-refresh:{key}", "refresh token")
             raise TokenError("invalid_grant", "refresh token already used")
-        await self.store.delete(f"refresh:{key}")
-        await self._put(f"used-refresh:{key}", {"grant_id": refresh_token.grant_id}, REFRESH_SECONDS)
         return await self._issue(
             client.client_id or "",
             scopes or refresh_token.scopes,
@@ -254,8 +377,9 @@ class NexudusOAuthProvider:
 
     # -- bearer tokens
     async def load_access_token(self, token: str) -> IssuedAccess | None:
-        raw = await self._get(f"access:{digest(token)}")
-        if raw is None or raw.get("expires_at", 0) < time.time():
+        raw = await self._get(f"access:{self.vault.digest(token)}")
+        now = time.time()
+        if raw is None or not now < float(raw.get("expires_at", 0)) <= now + ACCESS_SECONDS:
             return None
         if await self.store.get(f"grant:{raw['grant_id']}") is None:  # signed out, revoked or refused by Nexudus
             return None
@@ -269,22 +393,43 @@ class NexudusOAuthProvider:
         raise TokenError("unsupported_grant_type", "identity assertions are not accepted by this server")
 
     async def revoke_token(self, token: IssuedAccess | IssuedRefresh) -> None:
+        log.info("signin: a client revoked a token; its grant ends")
         await self.revoke_grant(token.grant_id)
 
     async def revoke_grant(self, grant_id: str) -> None:
         await self.store.delete(f"grant:{grant_id}")
 
     # -- the staff member's own Nexudus token, for each tool call
+    async def _open_grant(self, grant_id: str) -> dict[str, Any] | None:
+        sealed = await self.store.get(f"grant:{grant_id}")
+        return self.vault.open(sealed) if sealed is not None else None
+
     async def nexudus_credentials(self, grant_id: str) -> tuple[str, str] | None:
         """(email, Nexudus access token) for a grant, refreshed at Nexudus shortly before it expires;
         None when the grant is gone or Nexudus refused the refresh (the grant is then revoked, so the
-        client's tokens stop working and it is sent through sign-in again)."""
-        sealed = await self.store.get(f"grant:{grant_id}")
-        grant = self.vault.open(sealed) if sealed is not None else None
+        client's tokens stop working and it is sent through sign-in again). One refresh at a time per
+        grant, across workers: the others wait for it and use its token."""
+        grant = await self._open_grant(grant_id)
         if grant is None:
             return None
         email = str(grant["email"])
         if float(grant["expires_at"]) - NEXUDUS_REFRESH_MARGIN > time.time():
+            return email, str(grant["access"])
+        seen = str(grant["access"])
+        try:
+            async with self.store.lock(
+                f"grant-refresh:{grant_id}", ttl=REFRESH_LOCK_SECONDS, wait=REFRESH_WAIT_SECONDS
+            ):
+                return await self._refresh_grant(grant_id, seen)
+        except LockNotGranted:
+            return email, seen  # another refresh is taking long: try the token we have
+
+    async def _refresh_grant(self, grant_id: str, seen: str) -> tuple[str, str] | None:
+        grant = await self._open_grant(grant_id)  # again, under the lock: another refresh may have run
+        if grant is None:
+            return None
+        email = str(grant["email"])
+        if str(grant["access"]) != seen or float(grant["expires_at"]) - NEXUDUS_REFRESH_MARGIN > time.time():
             return email, str(grant["access"])
         if not grant.get("refresh"):
             await self.revoke_grant(grant_id)
@@ -294,8 +439,17 @@ class NexudusOAuthProvider:
         except SignInFailed as failed:
             if failed.reason in ("unavailable", "throttled"):
                 return email, str(grant["access"])  # try the old token; Nexudus will say if it is dead
-            log.info("signin: Nexudus refused to refresh %s's token; signing them out", email)
+            log.info("signin: Nexudus refused to refresh %s's token (%s); signing them out", email, failed.said)
             await self.revoke_grant(grant_id)
             return None
-        await self.store.put(f"grant:{grant_id}", self._seal_grant(email, tokens), REFRESH_SECONDS)
+        if not await self.store.replace(f"grant:{grant_id}", self._seal_grant(email, tokens), REFRESH_SECONDS):
+            log.info("signin: %s's grant was revoked during a token refresh; it stays revoked", email)
+            return None
         return email, tokens.access
+
+
+def _as_dict(raw: bytes | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    value = json.loads(raw)
+    return value if isinstance(value, dict) else None

@@ -184,6 +184,22 @@ class StateStore(ABC):
     async def pop(self, key: str) -> bytes | None:
         """Get and delete in one atomic step: of two callers, at most one gets the value."""
 
+    @abstractmethod
+    async def incr(self, key: str, amount: int, ttl: float) -> int:
+        """Add `amount` to the integer at `key` (0 when absent or expired) and return the new value,
+        in one atomic step; a new key expires after `ttl`, an existing one keeps its expiry (a
+        fixed window from the first increment). Reserve-then-act limits that can give an attempt
+        back (the sign-in page's) use it."""
+
+    @abstractmethod
+    async def replace(self, key: str, value: bytes, ttl: float) -> bool:
+        """Set `key` only if it exists (and has not expired); False when it does not. A write-back
+        after a slow step (a token refresh) never brings back a key deleted meanwhile (a revocation)."""
+
+    async def purge(self) -> int:
+        """Delete what has expired; the number of rows deleted (backends that expire by themselves: 0)."""
+        return 0
+
     async def aclose(self) -> None:
         return None
 

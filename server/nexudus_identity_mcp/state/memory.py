@@ -125,6 +125,8 @@ class MemoryStore(StateStore):
 
     async def put(self, key: str, value: bytes, ttl: float) -> None:
         self._kv[key] = (value, time.monotonic() + ttl)
+        if len(self._kv) % 1024 == 0:  # now and then: what expired and was never read again
+            await self.purge()
 
     async def get(self, key: str) -> bytes | None:
         entry = self._kv.get(key)
@@ -139,3 +141,25 @@ class MemoryStore(StateStore):
     async def pop(self, key: str) -> bytes | None:
         entry = self._kv.pop(key, None)
         return entry[0] if entry is not None and entry[1] > time.monotonic() else None
+
+    # One event loop and no await inside: each of these is one atomic step.
+    async def incr(self, key: str, amount: int, ttl: float) -> int:
+        now = time.monotonic()
+        entry = self._kv.get(key)
+        current, expires = (int(entry[0]), entry[1]) if entry is not None and entry[1] > now else (0, now + ttl)
+        self._kv[key] = (str(current + amount).encode(), expires)
+        return current + amount
+
+    async def replace(self, key: str, value: bytes, ttl: float) -> bool:
+        entry = self._kv.get(key)
+        if entry is None or entry[1] <= time.monotonic():
+            return False
+        self._kv[key] = (value, time.monotonic() + ttl)
+        return True
+
+    async def purge(self) -> int:
+        now = time.monotonic()
+        expired = [key for key, (_, expires) in self._kv.items() if expires <= now]
+        for key in expired:
+            del self._kv[key]
+        return len(expired)

@@ -167,6 +167,13 @@ return {0, 0}
 """
 
 
+_INCR = """
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return value
+"""
+
+
 class RedisStore(StateStore):
     backend = "redis"
 
@@ -191,6 +198,7 @@ class RedisStore(StateStore):
         self._held = self._redis.register_script(_HELD)
         self._hold = self._redis.register_script(_HOLD)
         self._bucket = self._redis.register_script(_BUCKET)
+        self._incr = self._redis.register_script(_INCR)
         self._attempt = self._redis.register_script(_ATTEMPT)
         self._max_ttl = int(MAX_LEASE_SECONDS * 1000)
 
@@ -266,6 +274,13 @@ class RedisStore(StateStore):
 
     async def pop(self, key: str) -> bytes | None:
         return await self._read(key, self._redis.getdel)
+
+    async def incr(self, key: str, amount: int, ttl: float) -> int:
+        return int(await self._do(self._incr(keys=[f"{self._prefix}kv:{key}"], args=[amount, max(int(ttl * 1000), 1)])))
+
+    async def replace(self, key: str, value: bytes, ttl: float) -> bool:
+        done = await self._do(self._redis.set(f"{self._prefix}kv:{key}", value, px=max(int(ttl * 1000), 1), xx=True))
+        return bool(done)
 
     async def _read(self, key: str, command: Any) -> bytes | None:
         """GET or GETDEL of a kv key; a key of another type (not written here) is absent, and removed."""

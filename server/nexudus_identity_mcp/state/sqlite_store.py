@@ -13,6 +13,7 @@ infinite or not numbers) is treated as absent and replaced, logged once (`base.o
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 import uuid
@@ -49,13 +50,34 @@ CREATE TABLE IF NOT EXISTS shares (bucket TEXT NOT NULL, caller TEXT NOT NULL, s
 """
 
 
+PURGE_SECONDS = 60.0  # how often a writer deletes what has expired (at most; on its next write)
+
+
+def private_folder(folder: Path) -> Path:
+    """The folder, created readable by its owner only (0700), or tightened to that when it is ours."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = folder.stat()
+    if info.st_mode & 0o077 and info.st_uid == os.getuid():
+        folder.chmod(0o700)
+    return folder
+
+
+def private_file(path: Path) -> None:
+    """Create the file readable and writable by its owner only (0600), or tighten it to that."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+
+
 class SqliteStore(StateStore):
     backend = "sqlite"
 
-    def __init__(self, directory: str | Path) -> None:
-        folder = Path(directory)
-        folder.mkdir(parents=True, exist_ok=True)
+    def __init__(self, directory: str | Path, *, purge_every: float = PURGE_SECONDS) -> None:
+        folder = private_folder(Path(directory))
         self.path = folder / "state.sqlite3"
+        private_file(self.path)  # SQLite gives its -wal and -shm files the database file's mode
+        self.purge_every = purge_every
+        self._purged_at = time.monotonic()
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
@@ -191,9 +213,40 @@ class SqliteStore(StateStore):
             raise AttemptsExhausted(refused[0], refused[1])
 
     async def put(self, key: str, value: bytes, ttl: float) -> None:
-        await self._run(
-            lambda db: db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", (key, value, time.time() + ttl))
-        )
+        purge = time.monotonic() - self._purged_at >= self.purge_every
+        if purge:
+            self._purged_at = time.monotonic()
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", (key, value, time.time() + ttl))
+            if purge:
+                _purge(db)
+
+        await self._run(write)
+
+    async def purge(self) -> int:
+        self._purged_at = time.monotonic()
+        return int(await self._run(_purge))
+
+    async def incr(self, key: str, amount: int, ttl: float) -> int:
+        def add(db: sqlite3.Connection) -> int:
+            now = time.time()
+            row = db.execute("SELECT value, expires FROM kv WHERE key = ?", (key,)).fetchone()
+            current, expires = (int(row[0]), float(row[1])) if row is not None and row[1] > now else (0, now + ttl)
+            db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", (key, str(current + amount).encode(), expires))
+            return current + amount
+
+        return int(await self._run(add))
+
+    async def replace(self, key: str, value: bytes, ttl: float) -> bool:
+        def update(db: sqlite3.Connection) -> bool:
+            now = time.time()
+            changed = db.execute(
+                "UPDATE kv SET value = ?, expires = ? WHERE key = ? AND expires > ?", (value, now + ttl, key, now)
+            )
+            return changed.rowcount == 1
+
+        return bool(await self._run(update))
 
     async def get(self, key: str) -> bytes | None:
         def read(db: sqlite3.Connection) -> bytes | None:
@@ -213,3 +266,13 @@ class SqliteStore(StateStore):
 
         value: bytes | None = await self._run(take)
         return value
+
+
+def _purge(db: sqlite3.Connection) -> int:
+    """Delete expired keys and locks, and buckets untouched for a day (a full one is the same as none)."""
+    now = time.time()
+    deleted = db.execute("DELETE FROM kv WHERE expires <= ?", (now,)).rowcount
+    deleted += db.execute("DELETE FROM locks WHERE expires <= ?", (now,)).rowcount
+    deleted += db.execute("DELETE FROM buckets WHERE at <= ?", (now - 86400,)).rowcount
+    deleted += db.execute("DELETE FROM attempts WHERE ends <= ?", (now,)).rowcount
+    return int(deleted)
