@@ -462,6 +462,7 @@ environment variables (configuration; see README.md, Configuration):
   NEXUDUS_MCP_MAX_BODY_BYTES    HTTP only: largest request body (262144)
   NEXUDUS_MCP_AUTH              HTTP only: tokens (default), oauth, oauth-external
   NEXUDUS_MCP_PUBLIC_URL        HTTP sign-in modes: the https origin clients reach the server at
+  NEXUDUS_MCP_TRUSTED_PROXIES   HTTP sign-in: the reverse proxies whose X-Forwarded-For is believed
   NEXUDUS_MCP_OAUTH_ISSUER, NEXUDUS_MCP_OAUTH_AUDIENCE, NEXUDUS_MCP_OAUTH_JWKS_URL
                                 oauth-external only: your identity provider
   NEXUDUS_MCP_STATE_DIR, NEXUDUS_MCP_REDIS_URL
