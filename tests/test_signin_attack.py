@@ -28,7 +28,7 @@ from nexudus_identity_mcp.sandbox import Fault, Sandbox
 from nexudus_identity_mcp.sandbox.loopback import LOOPBACK, ServedApp, free_port
 from nexudus_identity_mcp.sandbox.state import STAFF_PASSWORD, STAFF_TOTP_SECRET
 from nexudus_identity_mcp.state.sqlite_store import SqliteStore
-from nexudus_identity_mcp.tools.names import GET_TOOL
+from nexudus_identity_mcp.tools.catalog import GET_TOOL
 
 from .conftest import settings_for
 from .redis_server import running_redis

@@ -21,15 +21,16 @@ import binascii
 import ipaddress
 import json
 import logging
+import secrets
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..settings import parse_trusted_proxies as parse_trusted_proxies
 from ..state import BudgetExhausted, Rate, StateStore, StateUnavailable
-from .provider import PRESENTED_SECRET
+from .provider import NexudusOAuthProvider
 
 log = logging.getLogger("nexudus_identity_mcp.signin")
 ADDRESS_SCOPE_KEY = "nexudus_identity_mcp.client_address"
@@ -82,9 +83,10 @@ def presented_secret(body: bytes, headers: dict[bytes, bytes]) -> tuple[dict[str
 
 
 class SignInGuard:
-    def __init__(self, app: ASGIApp, store: StateStore, trusted_proxies: Sequence[Network] = ()) -> None:
+    def __init__(self, app: ASGIApp, provider: NexudusOAuthProvider, trusted_proxies: Sequence[Network] = ()) -> None:
         self.app = app
-        self.store = store
+        self.provider = provider
+        self.store: StateStore = provider.store
         self.trusted = list(trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -123,16 +125,9 @@ class SignInGuard:
                             [(b"retry-after", str(max(1, round(exhausted.retry_after + 0.5))).encode())],
                         )
                         return
-                secret: str | None = None
                 if path in ("/token", "/revoke"):
-                    form, secret = presented_secret(body, dict(scope.get("headers") or []))
-                    if path == "/revoke" and "client_secret" not in form:  # RFC 7009: a public client sends none
-                        body += b"&client_secret=" if body else b"client_secret="
-                token = PRESENTED_SECRET.set(secret)
-                try:
-                    await self.app(scope, _replay(body, receive), watched_send)
-                finally:
-                    PRESENTED_SECRET.reset(token)
+                    body = await self._checked_secret(scope, body)
+                await self.app(scope, _replay(body, receive), watched_send)
                 return
             if path == "/authorize":
                 await self.store.get("health")  # the SDK's handler would log a traceback for a store that is down
@@ -147,6 +142,27 @@ class SignInGuard:
                     "The sign-in state store cannot be reached just now; nothing was changed. Try again in a minute.",
                     [(b"retry-after", b"30")],
                 )
+
+    async def _checked_secret(self, scope: Scope, body: bytes) -> bytes:
+        """The body (and Authorization header) with a presented client secret checked against the
+        stored digest and swapped for the provider's stand-in when it matches, for garbage when not;
+        a public client's revocation gets the empty client_secret the SDK's handler insists on."""
+        headers = dict(scope.get("headers") or [])
+        form, secret = presented_secret(body, headers)
+        client_id = form.get("client_id", "")
+        if secret is not None:
+            ok = await self.provider.client_secret_matches(client_id, secret)
+            swapped = self.provider.verified_secret(client_id) if ok else secrets.token_urlsafe(32)
+            if "client_secret" in form:
+                form["client_secret"] = swapped
+            if headers.get(b"authorization", b"").startswith(b"Basic "):
+                basic = base64.b64encode(f"{quote(client_id)}:{quote(swapped)}".encode())
+                scope["headers"] = [
+                    (k, b"Basic " + basic if k == b"authorization" else v) for k, v in scope.get("headers") or []
+                ]
+        if scope.get("path") == "/revoke" and "client_secret" not in form:  # RFC 7009: a public client sends none
+            form["client_secret"] = ""
+        return urlencode(form).encode()
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -95,7 +95,7 @@ def build_signin(settings: Settings, public_url: str, transport: httpx2.AsyncBas
             revocation_options=RevocationOptions(enabled=True),
         )
         guard = Middleware(
-            SignInGuard, store=provider.store, trusted_proxies=parse_trusted_proxies(settings.mcp_trusted_proxies)
+            SignInGuard, provider=provider, trusted_proxies=parse_trusted_proxies(settings.mcp_trusted_proxies)
         )
         return SignIn(auth, provider, provider, resolve, SignInPages(provider, origin).routes(), [guard])
 

@@ -28,7 +28,6 @@ import json
 import logging
 import secrets
 import time
-from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -74,9 +73,6 @@ LIMITS = {
     "state": 1024,
     "resource": 2000,
 }
-# The client secret presented with the current /token or /revoke request (set by the guard
-# middleware, which reads the form first): the stored client has only its keyed digest.
-PRESENTED_SECRET: ContextVar[str | None] = ContextVar("nexudus_presented_client_secret", default=None)
 
 
 def redirect_uri_problem(uri: str) -> str | None:
@@ -200,11 +196,19 @@ class NexudusOAuthProvider:
             return None
         stored = raw.pop("client_secret_digest", None)
         raw["client_secret"] = None
-        if stored:  # the secret presented with this request if it is the one issued, else one nobody has
-            presented = PRESENTED_SECRET.get()
-            matches = presented is not None and secrets.compare_digest(self.vault.digest(presented), str(stored))
-            raw["client_secret"] = presented if matches else secrets.token_urlsafe(32)
+        if stored:  # the guard swaps a presented secret that matches the digest for this stand-in
+            raw["client_secret"] = self.verified_secret(client_id)
         return LoopbackAwareClient.model_validate(raw)
+
+    def verified_secret(self, client_id: str) -> str:
+        """What the guard puts in place of a client secret it checked against the stored digest: keyed,
+        so nobody without the server's key can present it."""
+        return self.vault.digest(f"verified-client:{client_id}")
+
+    async def client_secret_matches(self, client_id: str, presented: str) -> bool:
+        raw = await self._get(f"client:{client_id}") if client_id and len(client_id) <= 64 else None
+        stored = (raw or {}).get("client_secret_digest")
+        return bool(stored) and secrets.compare_digest(self.vault.digest(presented), str(stored))
 
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
         problem = registration_problem(client_info)
