@@ -44,6 +44,8 @@ async def test_stdio_sandbox_session(tmp_path: Path) -> None:
                 "run_coworker_identity_check_command",
                 "find_coworkers",
                 "compare_identity_document_number",
+                "list_coworker_identity_check_changes",
+                "undo_coworker_identity_check_update",
             }
             record = (await client.call_tool("get_coworker_identity_check", {"Id": CHECK})).structured_content["Record"]  # type: ignore[index]
             result = await client.call_tool(
@@ -139,6 +141,8 @@ def test_typescript_sdk_client_accepts_our_results(node_tools: Path) -> None:
         "run_coworker_identity_check_command",
         "find_coworkers",
         "compare_identity_document_number",
+        "list_coworker_identity_check_changes",
+        "undo_coworker_identity_check_update",
     }
     assert all(t["hasOutputSchema"] for t in out["tools"])
     assert out["read"]["number"].startswith("«ID_DOC:")
