@@ -46,7 +46,7 @@ async def test_stdio_with_a_bad_setting_answers_every_tool_with_it(tmp_path: Pat
     with open(tmp_path / "stderr.txt", "w+") as errlog:
         async with Client(stdio_client(params, errlog=errlog)) as client:
             tools = [t.name for t in (await client.list_tools()).tools]
-            assert len(tools) == 7
+            assert len(tools) == 9
             results = [await client.call_tool(name, {"Id": CHECK} if "find" not in name else {}) for name in tools]
         errlog.seek(0)
         logged = errlog.read()
