@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -90,16 +91,22 @@ NODE_DIR = Path(__file__).parent / "node"
 @pytest.fixture(scope="session")
 def node_tools() -> Path:
     """tests/node with its packages installed from the lock file on first use (the TypeScript SDK,
-    the conformance suite, Node 22). CI must have node and npm; elsewhere the tests are skipped."""
+    the conformance suite, Node 22, mcpb, and the Claude Code, Codex and Gemini CLIs). CI must have
+    node and npm; elsewhere the tests are skipped."""
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
         if os.environ.get("CI"):
             pytest.fail("node and npm are required in CI for the TypeScript SDK and conformance tests")
         pytest.skip("node/npm not installed")
-    if not (NODE_DIR / "node_modules" / ".package-lock.json").is_file():
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=600, capture_output=True
-        )
+    # Several xdist workers ask at once: one installs while the others wait on the lock, then find it done.
+    with (NODE_DIR / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        installed = NODE_DIR / "node_modules" / ".package-lock.json"
+        # npm ci again after package-lock.json changed (a pull that adds a package), not only on first use
+        if not installed.is_file() or installed.stat().st_mtime < (NODE_DIR / "package-lock.json").stat().st_mtime:
+            subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=900, capture_output=True
+            )
     return NODE_DIR
 
 

@@ -24,9 +24,9 @@ def test_reference_field_table_is_generated_from_the_field_table() -> None:
 def test_readme_names_the_two_newcomer_commands_and_ci_runs_the_test_one() -> None:
     text = README.read_text(encoding="utf-8")
     demo = ".venv/bin/nexudus-identity-mcp demo"
-    tests = "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest"
-    assert demo in text and tests in text
-    assert tests in (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    tests = "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest -n auto"
+    assert demo in text and f"{tests}\n" in text
+    assert f"{tests}\n" in (README.parent / ".ci" / "run").read_text(encoding="utf-8")
 
 
 def test_readme_links_resolve() -> None:
