@@ -102,8 +102,10 @@ async def test_no_token_and_wrong_token_get_401(http_server: HttpServer) -> None
 
 async def test_bad_host_and_origin_are_rejected(http_server: HttpServer) -> None:
     auth = {"Authorization": f"Bearer {DESK_TOKEN}"}
-    assert (await post(http_server.url, {**auth, "Host": "evil.example"})).status_code == 421
-    assert (await post(http_server.url, {**auth, "Origin": "http://evil.example"})).status_code == 403
+    host = await post(http_server.url, {**auth, "Host": "evil.example"})
+    assert host.status_code == 421 and "NEXUDUS_MCP_ALLOWED_HOSTS" in host.json()["message"]
+    origin = await post(http_server.url, {**auth, "Origin": "http://evil.example"})
+    assert origin.status_code == 403 and "NEXUDUS_MCP_ALLOWED_ORIGINS" in origin.json()["message"]
     assert (await post(http_server.url, {**auth, "Origin": f"http://localhost:{http_server.port}"})).status_code == 200
 
 

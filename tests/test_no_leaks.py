@@ -602,7 +602,7 @@ async def test_check_diagnoses_never_show_credentials(served_sandbox, captured_l
         settings_for(served_sandbox.url, token=TOKEN),
         settings_for(f"http://{LOOPBACK}:{free_port()}", token=TOKEN, max_attempts=1),
         settings_for(f"https://{LOOPBACK}:{served_sandbox.port}", max_attempts=1, **login),
-        settings_for(f"{served_sandbox.url}/api", token=TOKEN),
+        settings_for(f"{served_sandbox.url}/nexudus", token=TOKEN),
     ]
     for settings in cases:
         result = await diagnose(settings)

@@ -9,19 +9,23 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import get_args
 
 from .record.redaction import RedactingLogFilter
+from .settings import LogLevel
 
 QUIET_LOGGERS = ("httpx2", "httpcore2", "httpx", "httpcore", "mcp", "uvicorn.access")
 
 
 def configure_logging(level: str | None = None) -> None:
-    name = (level or os.environ.get("NEXUDUS_MCP_LOG_LEVEL") or "INFO").upper()
+    """A bad NEXUDUS_MCP_LOG_LEVEL logs at INFO here; the settings name it (it is one of them), so
+    `serve --http` and `check` stop with it and every stdio tool answers with it."""
+    name = (level or os.environ.get("NEXUDUS_MCP_LOG_LEVEL") or "INFO").strip().upper()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"))
     handler.addFilter(RedactingLogFilter())  # a log line written during a tool call gets its redaction pass
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(getattr(logging, name, logging.INFO))
+    root.setLevel(name if name in get_args(LogLevel) else logging.INFO)
     for quiet in QUIET_LOGGERS:
         logging.getLogger(quiet).setLevel(logging.WARNING)

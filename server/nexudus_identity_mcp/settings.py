@@ -18,14 +18,28 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_BASE_URL = "https://spaces.nexudus.com"
+# A client token (NEXUDUS_MCP_CLIENT_TOKENS) is at least this long; a shorter text is never a token.
+MIN_CLIENT_TOKEN_LENGTH = 16
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
-# The windows a rate may name (`60/min`), in seconds.
-WINDOWS = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hour": 3600.0, "day": 86400.0}
+# The window units a budget accepts after the slash (NEXUDUS_MCP_WRITE_BUDGET, …_READ_BUDGET), in seconds.
+WINDOWS: dict[str, float] = {
+    "s": 1.0,
+    "sec": 1.0,
+    "second": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "minute": 60.0,
+    "h": 3600.0,
+    "hour": 3600.0,
+    "day": 86400.0,
+}
+RATE_UNITS = WINDOWS
 
 
 @dataclass(frozen=True)
@@ -58,7 +72,10 @@ class Rate:
             if seconds is None:
                 seconds = float(window) if window else 60.0
         except ValueError:
-            raise ValueError(f"{text!r} is not a rate: use COUNT/SECONDS or COUNT/min, e.g. 60/min") from None
+            raise ValueError(
+                f"{text!r} is not a rate: write COUNT/SECONDS or COUNT/UNIT, UNIT one of "
+                f"{', '.join(WINDOWS)} (e.g. 60/min), or off"
+            ) from None
         if count < 1 or not 0 < seconds <= 86400:
             raise ValueError(f"{text!r} is not a rate: the count must be 1 or more and the window 1 day or less")
         return cls(count, seconds)
@@ -156,6 +173,8 @@ class Settings(BaseSettings):
     # is kept (0: no journal) and how many entries at most (the oldest go first).
     mcp_journal_days: float = Field(30.0, ge=0, le=3660)
     mcp_journal_max_entries: int = Field(100_000, ge=10, le=10_000_000)
+    # Log level on stderr (NEXUDUS_MCP_LOG_LEVEL), any casing.
+    mcp_log_level: LogLevel = "INFO"
 
     @field_validator("base_url")
     @classmethod
@@ -166,6 +185,11 @@ class Settings(BaseSettings):
             raise ValueError(f"NEXUDUS_BASE_URL must be an http(s) URL, got {value!r}")
         if parts.scheme != "https" and not is_loopback_host(parts.hostname):
             raise ValueError(f"NEXUDUS_BASE_URL must use https unless it points at this machine, got {value!r}")
+        if parts.path.lower().endswith("/api"):
+            raise ValueError(
+                f"NEXUDUS_BASE_URL must not end in /api (the server adds /api/… itself): use "
+                f"{value[: -len('/api')]!r}, e.g. {DEFAULT_BASE_URL}"
+            )
         return value
 
     @field_validator("totp_secret")
@@ -189,11 +213,19 @@ class Settings(BaseSettings):
         parse_trusted_proxies(value)
         return value
 
+    @field_validator("mcp_log_level", mode="before")
+    @classmethod
+    def _log_level_any_case(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
     @field_validator("mcp_write_budget", "mcp_read_budget")
     @classmethod
-    def _check_budget(cls, value: str | None) -> str | None:
+    def _check_budget(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
-            Rate.parse(value)
+            try:
+                Rate.parse(value)
+            except ValueError as exc:
+                raise ValueError(f"{variable(info.field_name or '')}: {exc}") from None
         return value
 
     def request_budgets(self) -> tuple[Rate | None, Rate | None]:
@@ -328,7 +360,12 @@ def environment_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
         values.append(raw)
         if field == "mcp_client_tokens":
             for part in raw.split(","):
-                values += [part.strip(), part.partition("=")[2].strip(), part.partition("=")[0].strip()]
+                name, _, token = (piece.strip() for piece in part.partition("="))
+                values += [part.strip(), token]
+                # A name is no secret ("short" must not be scrubbed out of "shorter"), unless it is as
+                # long as a token: then the entry may be written the wrong way round, token first.
+                if len(name) >= MIN_CLIENT_TOKEN_LENGTH:
+                    values.append(name)
     return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
 
 

@@ -13,6 +13,7 @@ import errno
 import socket
 import ssl
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx2
 
@@ -99,11 +100,15 @@ def _failure(error: NexudusError, settings: Settings) -> Diagnosis:
         cause, fix = explain_cause(error, settings)
         return Diagnosis(False, [f"{head} {tried}; cause: {cause}; fix: {fix}."])
     if error.status == 404 or error.kind == ErrorKind.NOT_FOUND:
-        fix = f"NEXUDUS_BASE_URL should be {DEFAULT_BASE_URL}, without /api or any other path"
-        return Diagnosis(
-            False,
-            [f"{head} {tried}; cause: that URL is not the Nexudus API (HTTP 404 on the search route); fix: {fix}."],
+        # The cause leads: a 404 on the search route is a wrong URL, never a missing record.
+        path = urlsplit(settings.base_url).path.rstrip("/")
+        cause = (
+            f"NEXUDUS_BASE_URL ends in {path}, and the server adds /api itself"
+            if path.lower().endswith("/api")
+            else "NEXUDUS_BASE_URL is not the Nexudus API"
         )
+        fix = f"NEXUDUS_BASE_URL should be {DEFAULT_BASE_URL}, without /api or any other path"
+        return Diagnosis(False, [f"wrong URL: {cause} (HTTP 404 on the search route). {tried}; fix: {fix}."])
     if error.kind == ErrorKind.UNAUTHORIZED:
         if error.operation == "token":
             fix = "check NEXUDUS_USERNAME and NEXUDUS_PASSWORD, and that the user has API access enabled"

@@ -41,6 +41,13 @@ class Transcript:
             self.failures.append(what)
 
 
+def tool_line(tool: Any) -> str:
+    """How the transcript lists a tool: its name, title and required arguments (if it has any)."""
+    required = tool.input_schema.get("required") or []
+    wants = f"required: {', '.join(required)}" if required else "no required arguments"
+    return f"{tool.name}  ({tool.title}; {wants})"
+
+
 async def _session(t: Transcript, errlog: Any) -> None:
     from mcp import Client, StdioServerParameters
     from mcp.client.stdio import stdio_client
@@ -61,8 +68,7 @@ async def _session(t: Transcript, errlog: Any) -> None:
         t.step("The assistant connects and lists the tools")
         tools = (await client.list_tools()).tools
         for tool in tools:
-            required = tool.input_schema.get("required", [])
-            t.say(f"{tool.name}  ({tool.title}; required: {', '.join(required)})")
+            t.say(tool_line(tool))
         t.expect(
             {FIND_TOOL, GET_TOOL, UPDATE_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL} <= {x.name for x in tools},
             "find, read, update and the commands are offered",

@@ -65,6 +65,11 @@ def sandbox_transport(profile: str) -> Any:
     return Sandbox(SandboxState(profile=profile)).transport()  # type: ignore[arg-type]  # argparse choices
 
 
+def check_port(port: int) -> None:
+    if not 0 <= port <= 65535:
+        fail(f"--port {port}: a TCP port is a number from 1 to 65535 (0: any free port)")
+
+
 def exit_after(signum: int | None) -> None:
     """After a server stopped: Ctrl-C (SIGINT) exits 130 as shells expect, SIGTERM or end of input 0."""
     import signal
@@ -112,6 +117,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from ..logs import configure_logging
     from ..settings import settings_or_problem
 
+    if not args.http and (args.host is not None or args.port is not None):
+        fail("--host and --port go with --http; without --http the server speaks MCP over stdio")
+    if args.port is not None:
+        check_port(args.port)
     configure_logging()
     log = logging.getLogger(PROG)
     read_only = True if args.read_only else None
@@ -142,7 +151,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     elif problem is None:
         log_what_the_mode_needs(log, settings, http=args.http)
     if args.http:
-        serve_http(settings, transport, args.host, args.port, read_only)
+        serve_http(settings, transport, args.host or "127.0.0.1", 8000 if args.port is None else args.port, read_only)
         return
 
     from ..mcpserver.app import build_server
@@ -160,6 +169,7 @@ def serve_http(settings, transport, host: str, port: int, read_only: bool | None
     from ..mcpserver.serving import PortInUse, bind, proxy_options, run_http
     from ..settings import is_loopback_host
 
+    check_port(port)
     try:
         sock = bind(host, port)
         bound = sock.getsockname()[1]
@@ -275,6 +285,7 @@ def cmd_sandbox(args: argparse.Namespace) -> None:
     from ..mcpserver.serving import PortInUse, bind, run_http
     from ..sandbox import ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN, Sandbox, SandboxState
 
+    check_port(args.port)
     try:
         sock = bind(args.host, args.port)
     except PortInUse as exc:
@@ -492,8 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_profile(serve)
     serve.add_argument("--http", action="store_true", help="serve streamable HTTP at /mcp instead of stdio")
-    serve.add_argument("--host", default="127.0.0.1", help="with --http: address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="with --http: port (default 8000)")
+    serve.add_argument("--host", help="with --http: address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="with --http: port (default 8000; 0: any free port)")
     serve.set_defaults(func=cmd_serve)
     check = sub.add_parser("check", help="test the configured Nexudus credentials with one cheap read")
     check.add_argument("--sandbox", action="store_true", help="check against the built-in sandbox")
@@ -551,13 +562,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evals.set_defaults(func=cmd_eval)
     sandbox = sub.add_parser("sandbox", help="serve the sandbox Nexudus API over HTTP")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8080)
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sandbox.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free port)")
     sandbox.add_argument(
         "--write-limit",
         type=int,
         default=60,
-        help="PUTs per minute before it answers 409 as Nexudus does (0: no throttling)",
+        help="PUTs per minute before it answers 409 as Nexudus does (default 60; 0: no throttling)",
     )
     add_profile(sandbox)
     sandbox.set_defaults(func=cmd_sandbox)

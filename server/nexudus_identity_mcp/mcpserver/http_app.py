@@ -40,15 +40,23 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..settings import Settings, SettingsError, environment_secrets, is_loopback_host, read_settings, scrub_secrets
+from ..settings import (
+    MIN_CLIENT_TOKEN_LENGTH,
+    Settings,
+    SettingsError,
+    environment_secrets,
+    is_loopback_host,
+    read_settings,
+    scrub_secrets,
+)
 from .app import CLIENT_SCOPE_KEY, build_server
 
 log = logging.getLogger(__name__)
 LOOPBACK_HOSTS = ["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*"]
 LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
-MIN_TOKEN_LENGTH = 16
+MIN_TOKEN_LENGTH = MIN_CLIENT_TOKEN_LENGTH
 
 
 class ConfigError(ValueError):
@@ -124,8 +132,24 @@ def _forwarded(scope: Scope) -> bool:
     return any(name in FORWARDED_HEADERS or name.startswith(b"x-forwarded-") for name, _ in scope.get("headers") or [])
 
 
+# The SDK's DNS-rebinding refusals, and what this server answers instead: the setting that decides.
+REBINDING_ANSWERS: dict[tuple[int, bytes], tuple[str, str]] = {
+    (421, b"Invalid Host header"): (
+        "misdirected_request",
+        "Invalid Host header: this server answers only the Host names in NEXUDUS_MCP_ALLOWED_HOSTS (unset: "
+        "this machine's loopback names); its operator adds the name clients use there.",
+    ),
+    (403, b"Invalid Origin header"): (
+        "forbidden",
+        "Invalid Origin header: this server answers only the origins in NEXUDUS_MCP_ALLOWED_ORIGINS (unset: "
+        "loopback, and https:// on each allowed host); its operator adds the origin there.",
+    ),
+}
+
+
 class HostFormMiddleware:
-    """400 for a Host header that is not `host[:port]` (or that is sent twice), before any other check."""
+    """400 for a Host header that is not `host[:port]` (or that is sent twice), before any other check;
+    the SDK's 421 and 403 for a Host or Origin not allowed say which setting allows it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -138,7 +162,29 @@ class HostFormMiddleware:
                     send, 400, "bad_request", "The Host header must be a host name or address and an optional port."
                 )
                 return
+            await self.app(scope, receive, _naming_the_setting(send))
+            return
         await self.app(scope, receive, send)
+
+
+def _naming_the_setting(send: Send) -> Send:
+    """`send`, with the SDK's one-message 421/403 DNS-rebinding answers replaced by REBINDING_ANSWERS."""
+    held: list[Message] = []
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] in (403, 421):
+            held.append(message)
+            return
+        if held and message["type"] == "http.response.body":
+            start = held.pop()
+            answer = REBINDING_ANSWERS.get((start["status"], bytes(message.get("body", b""))))
+            if answer is not None and not message.get("more_body"):
+                await _answer(send, start["status"], *answer)
+                return
+            await send(start)
+        await send(message)
+
+    return wrapped
 
 
 class ClientAuthMiddleware:
@@ -262,6 +308,11 @@ def create_app(
     """The ASGI app. `host` is the address it will be bound to, when known (it decides the defaults);
     `public_url` the origin clients reach it at (sign-in modes; default NEXUDUS_MCP_PUBLIC_URL)."""
     if settings.mcp_auth != "tokens":
+        if settings.mcp_client_tokens is not None and settings.mcp_client_tokens.get_secret_value().strip():
+            raise ConfigError(
+                f"NEXUDUS_MCP_CLIENT_TOKENS is not used with NEXUDUS_MCP_AUTH={settings.mcp_auth}: every client "
+                "signs in instead. Unset it, or serve scripts from a second server with NEXUDUS_MCP_AUTH=tokens"
+            )
         try:
             signin_app = _create_signin_app(
                 settings, transport=transport, host=host, read_only=read_only, public_url=public_url

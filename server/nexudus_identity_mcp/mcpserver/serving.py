@@ -130,6 +130,9 @@ def bind(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT only; a listener still conflicts
         sock.bind((host.strip("[]"), port))
+    except OverflowError:
+        sock.close()
+        raise PortInUse(f"port {port} on {host} cannot be bound (a TCP port is 0 to 65535)") from None
     except OSError as exc:
         sock.close()
         reason = "is already in use" if exc.errno == 98 or "in use" in str(exc) else f"cannot be bound ({exc.strerror})"

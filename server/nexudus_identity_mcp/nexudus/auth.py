@@ -208,10 +208,10 @@ class Auth(httpx2.Auth):
                 "wrong credentials: check NEXUDUS_USERNAME and NEXUDUS_PASSWORD (or, for a two-factor account, "
                 "NEXUDUS_TOTP_SECRET)."
             )
+        said_why = refusal.description.rstrip(". ") or "no reason given"  # its own full stop, not a second one
         return NexudusError(
             ErrorKind.UNAUTHORIZED,
-            f"Nexudus refused to sign in ({refusal.error}): {refusal.description or 'no reason given'}. "
-            f"Most likely {likely}",
+            f"Nexudus refused to sign in ({refusal.error}): {said_why}. Most likely {likely}",
             status=status,
             operation="token",
         )

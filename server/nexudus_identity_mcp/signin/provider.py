@@ -55,7 +55,9 @@ REFRESH_SECONDS = 30 * 86400
 CODE_SECONDS = 300
 PENDING_SECONDS = 600
 CLIENT_SECONDS = 180 * 86400
-NEXUDUS_REFRESH_MARGIN = 300
+# A signed-in staff member's Nexudus token is refreshed this many seconds before it expires (fixed;
+# docs/deployment.md says so). Not an environment variable.
+REFRESH_BEFORE_EXPIRY = 300
 SCOPE = "identity-checks"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
 REFRESH_LOCK_SECONDS, REFRESH_WAIT_SECONDS = 30.0, 20.0
@@ -417,7 +419,7 @@ class NexudusOAuthProvider:
         if grant is None:
             return None
         email = str(grant["email"])
-        if float(grant["expires_at"]) - NEXUDUS_REFRESH_MARGIN > time.time():
+        if float(grant["expires_at"]) - REFRESH_BEFORE_EXPIRY > time.time():
             return email, str(grant["access"])
         seen = str(grant["access"])
         try:

@@ -20,7 +20,7 @@ from ..record.redaction import Redactor
 from ..record.timefmt import parse_datetime
 from ..settings import Settings
 from ..state import Journal, Lease, LockNotGranted, MemoryStore, StateStore, StateUnavailable, open_journal
-from .catalog import GET_TOOL
+from .catalog import FIND_TOOL, GET_TOOL
 from .context import CallContext
 from .results import MAX_SUMMARY_ERRORS, ToolResult, failure, quoted
 
@@ -224,8 +224,8 @@ class ToolBase:
         message = self.redactor.text(error.message, sensitive)
         if error.kind == ErrorKind.NOT_FOUND and check_id is not None:
             message = (
-                f"No coworker identity check with Id {check_id} was found. Use an Id from "
-                f"{GET_TOOL} or a search; nothing was written."
+                f"No coworker identity check with Id {check_id} was found; nothing was written. Use an Id "
+                f"that {FIND_TOOL} lists."
             )
         elif error.kind == ErrorKind.VALIDATION:
             message = f"Nexudus rejected {_action(error)}; nothing was changed. {message}"

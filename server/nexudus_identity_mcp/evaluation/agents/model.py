@@ -73,8 +73,9 @@ def build_model(spec: str | Model) -> Model:
             return OpenAIChatModel(name, provider=OpenAIProvider(base_url=base_url, api_key=key))
         return infer_model(spec)
     except ImportError as exc:
+        missing = exc.name or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise AgentConfigError(
-            f"{spec}: the provider's client library is missing ({exc.name}): {INSTALL_HINT}"
+            f"{spec}: the provider's client library is missing ({missing}): {INSTALL_HINT}"
         ) from None
     except (UserError, ValueError) as exc:
         if isinstance(exc, AgentConfigError):
