@@ -435,7 +435,7 @@ class NexudusOAuthProvider:
         if grant is None:
             return None
         email = str(grant["email"])
-        if str(grant["access"]) != seen or float(grant["expires_at"]) - NEXUDUS_REFRESH_MARGIN > time.time():
+        if str(grant["access"]) != seen or float(grant["expires_at"]) - REFRESH_BEFORE_EXPIRY > time.time():
             return email, str(grant["access"])
         if not grant.get("refresh"):
             await self.revoke_grant(grant_id)

@@ -20,7 +20,7 @@ from ..record.redaction import Redactor
 from ..record.timefmt import parse_datetime
 from ..settings import Settings
 from ..state import Journal, Lease, LockNotGranted, MemoryStore, StateStore, StateUnavailable, open_journal
-from .catalog import FIND_TOOL, GET_TOOL
+from .catalog import FIND_TOOL
 from .context import CallContext
 from .results import MAX_SUMMARY_ERRORS, ToolResult, failure, quoted
 
