@@ -16,8 +16,7 @@ from nexudus_identity_mcp.evaluation.agents.model import AgentConfigError, build
 from nexudus_identity_mcp.mcpserver.http_app import ConfigError, create_app
 from nexudus_identity_mcp.nexudus import NexudusError
 from nexudus_identity_mcp.sandbox import ADMIN_USER, Sandbox
-from nexudus_identity_mcp.settings import SettingsError, read_settings
-from nexudus_identity_mcp.settings import RATE_UNITS
+from nexudus_identity_mcp.settings import RATE_UNITS, SettingsError, read_settings
 from nexudus_identity_mcp.tools.catalog import FIND_TOOL, GET_TOOL
 
 from .conftest import ServedSandbox, settings_for
