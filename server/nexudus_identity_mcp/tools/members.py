@@ -14,7 +14,7 @@ from typing import Any
 from ..nexudus import NexudusError
 from ..record.members import MEMBER_ROW_FIELDS
 from .context import CallContext
-from .read import ReadTools
+from .read import ReadTools, page_result
 from .requests import MemberFindRequest
 from .results import ToolResult
 from .search import MEMBERS, find_with_notes
@@ -42,24 +42,5 @@ class MemberTools(ReadTools):
         except NexudusError as error:
             return self._api_failure(error)
         rows = [self.member_row(member, ctx) for member in found.rows]
-        more = " Call again with Page + 1 for more." if found.has_next_page else ""
         inactive = " Active false: a former or suspended member." if any(r.get("Active") is False for r in rows) else ""
-        body: dict[str, Any] = {
-            "WasSuccessful": True,
-            "Message": f"{found.total_items} member(s) match; this is page {found.page} of "
-            f"{found.total_pages}.{more}{notes}{inactive}",
-            "Members": rows,
-            "Page": found.page,
-            "PageSize": found.page_size,
-            "TotalItems": found.total_items,
-            "TotalPages": found.total_pages,
-            "HasNextPage": found.has_next_page,
-        }
-        if found.filtered_here:
-            body.update(FilteredHere=found.filtered_here, Complete=found.complete)
-        return ToolResult(
-            body,
-            False,
-            f"Found {found.total_items} member(s); page {found.page} of {found.total_pages} shows {len(rows)}."
-            f"{more}{notes}",
-        )
+        return page_result(found, rows, key="Members", noun="member(s)", notes=notes, message_extra=inactive)

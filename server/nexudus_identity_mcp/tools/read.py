@@ -12,7 +12,7 @@ from .base import ToolBase
 from .context import CallContext
 from .results import ToolResult, failure, quoted
 from .schemas import FIND_ROW_FIELDS
-from .search import find_with_notes
+from .search import VerifiedPage, find_with_notes
 
 WINDOW_FILTERS = frozenset(f.argument for f in SEARCH_FILTERS if f.match in ("before", "on_or_after"))
 
@@ -71,30 +71,37 @@ class ReadTools(ToolBase):
         except NexudusError as error:
             return self._api_failure(error)
         rows = [{k: shown.get(k) for k in FIND_ROW_FIELDS} for shown in (self.present(r, ctx) for r in found.rows)]
-        more = " Call again with Page + 1 for more." if found.has_next_page else ""
         if window:
             notes += " Sorted by IdentityDocumentExpirationDate, soonest first."
         if not rows and looks_like_person(filters.get("Name")):
             notes += " Name matches the check's name; to search by member use CoworkerFullName."
-        body: dict[str, Any] = {
-            "WasSuccessful": True,
-            "Message": f"{found.total_items} check(s) match; this is page {found.page} of "
-            f"{found.total_pages}.{more}{notes}",
-            "Checks": rows,
-            "Page": found.page,
-            "PageSize": found.page_size,
-            "TotalItems": found.total_items,
-            "TotalPages": found.total_pages,
-            "HasNextPage": found.has_next_page,
-        }
-        if found.filtered_here:
-            body.update(FilteredHere=found.filtered_here, Complete=found.complete)
-        return ToolResult(
-            body,
-            False,
-            f"Found {found.total_items} check(s); page {found.page} of {found.total_pages} "
-            f"shows {len(rows)}.{more}{notes}",
-        )
+        return page_result(found, rows, key="Checks", noun="check(s)", notes=notes)
+
+
+def page_result(
+    found: VerifiedPage, rows: list[dict[str, Any]], *, key: str, noun: str, notes: str, message_extra: str = ""
+) -> ToolResult:
+    """A find's answer: one page of rows under `key`, the paging facts, and what the search noted (a
+    filter applied here, an accent retry); the same shape for checks and members."""
+    more = " Call again with Page + 1 for more." if found.has_next_page else ""
+    body: dict[str, Any] = {
+        "WasSuccessful": True,
+        "Message": f"{found.total_items} {noun} match; this is page {found.page} of "
+        f"{found.total_pages}.{more}{notes}{message_extra}",
+        key: rows,
+        "Page": found.page,
+        "PageSize": found.page_size,
+        "TotalItems": found.total_items,
+        "TotalPages": found.total_pages,
+        "HasNextPage": found.has_next_page,
+    }
+    if found.filtered_here:
+        body.update(FilteredHere=found.filtered_here, Complete=found.complete)
+    return ToolResult(
+        body,
+        False,
+        f"Found {found.total_items} {noun}; page {found.page} of {found.total_pages} shows {len(rows)}.{more}{notes}",
+    )
 
 
 CHECK_WORDS = frozenset(
