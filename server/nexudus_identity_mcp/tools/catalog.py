@@ -99,6 +99,17 @@ _WINDOW_TEXT = {
 _DAY = "is not a date: give YYYY-MM-DD, e.g. 2030-03-01"
 
 
+def _paging(noun: str) -> dict[str, Any]:
+    """The paging facts of a find's answer (read.page_result writes them), for checks and members."""
+    return {
+        "Page": {"type": "integer", "description": "This page's number."},
+        "PageSize": {"type": "integer", "description": "Rows per page."},
+        "TotalItems": {"type": "integer", "description": f"{noun} matching the filters, on all pages."},
+        "TotalPages": {"type": "integer", "description": "Pages in all."},
+        "HasNextPage": {"type": "boolean", "description": "true: call again with Page + 1 for more."},
+    }
+
+
 def _find_request(parsed: Parsed) -> FindRequest:
     names = (*(f.argument for f in FIND_FILTERS), *WINDOW)
     filters = {name: parsed.values[name] for name in names if name in parsed.values}
@@ -151,11 +162,7 @@ FIND = Tool(
                     "properties": {name: {"description": name} for name in FIND_ROW_FIELDS},
                 },
             },
-            "Page": {"type": "integer", "description": "This page's number."},
-            "PageSize": {"type": "integer", "description": "Rows per page."},
-            "TotalItems": {"type": "integer", "description": "Checks matching the filters, on all pages."},
-            "TotalPages": {"type": "integer", "description": "Pages in all."},
-            "HasNextPage": {"type": "boolean", "description": "true: call again with Page + 1 for more."},
+            **_paging("Checks"),
             "FilteredHere": {
                 "type": "array",
                 "items": {"type": "string"},
@@ -476,11 +483,7 @@ FIND_MEMBERS = Tool(
                 "description": "On success: one row per member.",
                 "items": MEMBER_ITEM,
             },
-            "Page": {"type": "integer", "description": "This page's number."},
-            "PageSize": {"type": "integer", "description": "Rows per page."},
-            "TotalItems": {"type": "integer", "description": "Members matching the filters, on all pages."},
-            "TotalPages": {"type": "integer", "description": "Pages in all."},
-            "HasNextPage": {"type": "boolean", "description": "true: call again with Page + 1 for more."},
+            **_paging("Members"),
             "FilteredHere": {
                 "type": "array",
                 "items": {"type": "string"},
