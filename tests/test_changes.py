@@ -230,3 +230,37 @@ async def test_workers_sharing_sqlite_share_the_journal(sandbox: Sandbox, tmp_pa
         _, listed = await Session(restarted).call(LIST_CHANGES_TOOL, {})
         assert [e["Tool"] for e in listed["Entries"]] == [UNDO_TOOL, UPDATE_TOOL]
     assert ANA_NUMBER.encode() not in raw_bytes_sqlite(tmp_path)
+
+
+@pytest.mark.slow  # a loopback HTTP server
+async def test_who_is_the_http_client_a_token_names(sandbox: Sandbox) -> None:
+    """Over HTTP with client tokens, each entry names the client whose token made the write, and the
+    Who filter picks one client's changes (the sign-in mode's staff names: tests/test_signin.py)."""
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    from nexudus_identity_mcp.mcpserver.http_app import create_app
+    from nexudus_identity_mcp.sandbox.loopback import LOOPBACK, ServedApp
+
+    from .conftest import settings_for
+
+    tokens = {"front-desk": "desk-token-3c9e1a7f5b2d", "nightly-script": "script-token-8d2f6b0e4a1c"}
+    settings = settings_for(mcp_client_tokens=",".join(f"{name}={token}" for name, token in tokens.items()))
+    app = create_app(settings, transport=sandbox.transport(), host=LOOPBACK)
+    with ServedApp(app, lifespan="auto") as served:
+        for name, token in tokens.items():
+            async with (
+                httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http,
+                Client(streamable_http_client(f"{served.url}/mcp", http_client=http)) as client,
+            ):
+                await Session(client).update({"Description": f"Written by {name}."})
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {tokens['front-desk']}"}, timeout=30) as http,
+            Client(streamable_http_client(f"{served.url}/mcp", http_client=http)) as client,
+        ):
+            _, everyone = await Session(client).call(LIST_CHANGES_TOOL, {})
+            _, desk = await Session(client).call(LIST_CHANGES_TOOL, {"Who": "front-desk"})
+    assert [e["Who"] for e in everyone["Entries"]] == ["nightly-script", "front-desk"]
+    assert [e["Who"] for e in desk["Entries"]] == ["front-desk"]
+    for token in tokens.values():
+        assert token not in json.dumps(everyone)

@@ -70,6 +70,8 @@ def test_the_suite_has_the_scenarios_the_issue_names() -> None:
         "number_near_miss",
         "number_not_on_file",
         "reassign_other_location_warned",
+        "undo_what_you_just_did",
+        "what_did_you_change_today",
     ):
         assert needed in names
 
@@ -210,6 +212,57 @@ repair = true
     assert any("expected 'DVA'" in f for f in by_name["wrong_value"].failures)
     assert any("0 write(s)" in f for f in by_name["wrong_value"].failures)
     assert not by_name["unrepairable"].passed and "cannot read" in by_name["unrepairable"].failures[0]
+
+
+async def test_earlier_calls_are_the_conversation_before_the_request(tmp_path: Path) -> None:
+    """`[[earlier]]` calls go through the trial's own server (its journal holds them) before the agent
+    starts; they are not the agent's calls, but their writes count. An agent that does nothing after an
+    earlier change fails: the change is still there."""
+    earlier = """
+[[earlier]]
+call = "get_coworker_identity_check"
+arguments = { Id = 87654304 }
+[[earlier]]
+call = "update_coworker_identity_check"
+copy_required = true
+arguments = { IdentityDocumentIssuedBy = "DVA", ExpectedUpdatedOn = "{{read.UpdatedOn}}" }
+"""
+    idle = write(tmp_path, "idle", 'name = "idle"\nrequest = "Undo that."\n' + earlier)
+    undo = write(
+        tmp_path,
+        "undo",
+        'name = "undo"\nrequest = "Undo that."\n[expect]\nwrites = 2\n'
+        + earlier
+        + """
+[[steps]]
+call = "list_coworker_identity_check_changes"
+arguments = { CheckId = 87654304 }
+[[steps]]
+select = { CheckId = "87654304" }
+[[steps]]
+call = "undo_coworker_identity_check_update"
+arguments = { EntryId = "{{selected.EntryId}}" }
+""",
+    )
+    broken = write(
+        tmp_path,
+        "broken",
+        'name = "broken"\nrequest = "x"\n[[earlier]]\ncall = "get_coworker_identity_check"\narguments = { Id = 1 }\n',
+    )
+    with open(os.devnull, "w") as quiet:
+        outcomes = await run_all(
+            [load_scenario(p) for p in (idle, undo, broken)], ScriptedAgent(), out=quiet, out_dir=tmp_path / "runs"
+        )
+    by_name = {o.name: o for o in outcomes}
+    assert not by_name["idle"].passed and by_name["idle"].tool_calls == 0
+    assert any("IdentityDocumentIssuedBy" in f for f in by_name["idle"].failures)
+    assert by_name["undo"].passed, by_name["undo"].failures
+    assert by_name["undo"].tool_calls == 2 and by_name["undo"].writes == 2
+    assert by_name["broken"].failures[0].startswith("earlier: step 1: unexpected not_found error")
+    events = [json.loads(line) for line in (tmp_path / "runs" / "undo.trial1.jsonl").read_text().splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds.count("earlier_call") == 2 and kinds.count("tool_call") == 2
+    assert kinds.index("earlier_call") < kinds.index("tool_call")
 
 
 # ------------------------------------------------------------------ model agents against a fake model API

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from nexudus_identity_mcp.mcpserver.http_app import ConfigError, create_app
 from nexudus_identity_mcp.sandbox import Fault, Sandbox
 from nexudus_identity_mcp.sandbox.loopback import LOOPBACK, ServedApp, free_port
 from nexudus_identity_mcp.sandbox.state import STAFF_PASSWORD, STAFF_TOTP_SECRET
-from nexudus_identity_mcp.tools.catalog import GET_TOOL, UPDATE_TOOL
+from nexudus_identity_mcp.tools.catalog import GET_TOOL, LIST_CHANGES_TOOL, UPDATE_TOOL
 
 from .conftest import settings_for
 from .helpers import required_from
@@ -113,6 +114,17 @@ async def update_as(server: SignInServer, email: str, description: str, *, code:
         return result.structured_content or {}
 
 
+async def list_changes_as(server: SignInServer, email: str) -> dict[str, Any]:
+    provider, _ = sdk_oauth(server, email)
+    async with (
+        httpx2.AsyncClient(auth=provider, timeout=30) as http,
+        Client(streamable_http_client(server.mcp, http_client=http)) as client,
+    ):
+        result = await client.call_tool(LIST_CHANGES_TOOL, {})
+        assert not result.is_error, result.content
+        return result.structured_content or {}
+
+
 async def test_two_staff_members_update_under_their_own_names(
     server: SignInServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -125,6 +137,10 @@ async def test_two_staff_members_update_under_their_own_names(
     audit = [r.getMessage() for r in caplog.records if r.name == "nexudus_identity_mcp.audit"]
     assert any(f"client={ANA}" in line for line in audit) and any(f"client={BEN}" in line for line in audit)
     assert STAFF_PASSWORD not in " ".join(r.getMessage() for r in caplog.records)
+    # The journal names each signed-in staff member as who made the change (#26).
+    listed = await list_changes_as(server, BEN)
+    assert [e["Who"] for e in listed["Entries"]] == [BEN, ANA]
+    assert STAFF_PASSWORD not in json.dumps(listed)
 
 
 async def test_two_factor_sign_in(server: SignInServer) -> None:

@@ -82,8 +82,9 @@ def grade(
     return failures
 
 
-# The rows a find tool answers with, by the key each uses.
-ROW_KEYS = ("Checks", "Members")
+# The rows a listing tool answers with, by the key each uses, and the field that names each row's
+# check or member (a journal entry names the check it changed).
+ROW_KEYS = {"Checks": "Id", "Members": "Id", "Entries": "CheckId"}
 
 
 def rows_of(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -94,6 +95,15 @@ def rows_of(body: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
+def row_ids(body: dict[str, Any]) -> list[Any]:
+    """The Ids a listing answered with, in order: checks, members, or the checks journal entries changed."""
+    for key, id_field in ROW_KEYS.items():
+        rows = body.get(key)
+        if isinstance(rows, list):
+            return [r.get(id_field) for r in rows if isinstance(r, dict)]
+    return []
+
+
 def _result_failures(expected: dict[str, Any], calls: list[Call]) -> list[str]:
     """What the last successful call of the expected tool answered, against the scenario's expectation."""
     tool = expected["tool"]
@@ -101,7 +111,7 @@ def _result_failures(expected: dict[str, Any], calls: list[Call]) -> list[str]:
     if last is None:
         return [f"no successful {tool} call"]
     if "ids" in expected:
-        ids = [r.get("Id") for r in rows_of(last.body)]
+        ids = row_ids(last.body)
         return [] if ids == list(expected["ids"]) else [f"the last {tool} listed {ids}, expected {expected['ids']}"]
     got = last.body.get(expected["field"])
     if got != expected["value"]:

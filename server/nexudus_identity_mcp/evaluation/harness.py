@@ -150,6 +150,19 @@ def trial_redactor(scenario: Scenario, *records: dict[int, dict[str, Any]], call
     return redactor, scope
 
 
+async def earlier_work(session: ToolSession, scenario: Scenario) -> None:
+    """The scenario's `earlier` calls, replayed as scripted steps through the trial's own server and
+    client before the agent hears the request (the journal then holds them, as it would after an
+    earlier turn of the same conversation); set aside so they do not count as the agent's calls."""
+    from .agents.scripted import ScriptedAgent
+
+    try:
+        await ScriptedAgent().replay(session, scenario.earlier)
+    except ScriptError as exc:
+        raise ScriptError(f"earlier: {exc}") from None
+    session.set_aside_earlier()
+
+
 def transcript_name(scenario: Scenario, trial: int) -> str:
     return f"{scenario.name}.trial{trial}.jsonl"
 
@@ -184,6 +197,8 @@ async def run_scenario(
             session.elicitations = asked
             session.token_budget = token_budget
             try:
+                if scenario.earlier:
+                    await earlier_work(session, scenario)
                 await agent.run(session, scenario)
             except ScriptError as exc:
                 failures.append(str(exc))

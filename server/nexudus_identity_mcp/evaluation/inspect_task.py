@@ -61,11 +61,16 @@ _FINAL: dict[str, dict[str, Any]] = {}
 
 
 def scenario_samples(scenarios: str | None = None) -> list[Sample]:
-    """One sample per scenario file (`scenarios`: comma-separated paths; default: every shipped one)."""
+    """One sample per scenario file (`scenarios`: comma-separated paths; default: every shipped one).
+
+    Scenarios with `earlier` calls are left out: those calls must go through the very server process
+    the model then talks to (its journal), and Inspect's MCP client starts and owns that process."""
     files = [Path(p.strip()) for p in scenarios.split(",") if p.strip()] if scenarios else default_scenario_files()
     out = []
     for path in files:
         s = load_scenario(path)
+        if s.earlier:
+            continue
         out.append(Sample(id=s.name, input=s.request, metadata={"path": str(path), "scenario_version": s.version}))
     return out
 

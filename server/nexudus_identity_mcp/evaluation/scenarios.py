@@ -39,6 +39,10 @@ class Scenario:
     # successful call of the tool has that value) or {tool, ids} (its rows are exactly those Ids).
     expect_results: list[dict[str, Any]] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
+    # Calls made before the request, through the same server and client, as earlier in the same
+    # conversation (what "undo what you just did" refers to). Replayed as scripted steps for every
+    # agent; not counted as the agent's calls, but their writes count in `writes`.
+    earlier: list[dict[str, Any]] = field(default_factory=list)
     # The scenario's version in reports: the first 12 hex digits of the file's SHA-256, so two reports
     # say whether they ran the same scenario text.
     version: str = ""
@@ -76,6 +80,7 @@ def load_scenario(path: Path) -> Scenario:
             expect_errors=list(expect.get("errors", [])),
             expect_results=[_expected_result(r) for r in expect.get("results", [])],
             steps=list(data.get("steps", [])),
+            earlier=list(data.get("earlier", [])),
             version=hashlib.sha256(raw).hexdigest()[:12],
         )
     except (KeyError, ValueError, TypeError) as exc:

@@ -43,6 +43,7 @@ class ToolSession:
     def __init__(self, client: Any) -> None:
         self.client = client
         self.calls: list[Call] = []
+        self.earlier_calls: list[Call] = []  # the scenario's `earlier` calls, made before the request
         self.tools: list[Any] = []
         self.elicitations: list[str] = []  # the questions the server asked the staff through the client
         self.events: list[dict[str, Any]] = []  # the transcript, in order (redacted when written)
@@ -70,6 +71,12 @@ class ToolSession:
             }
         )
         return call
+
+    def set_aside_earlier(self) -> None:
+        """The calls made so far were the scenario's `earlier` ones (before the request): keep them in
+        the transcript as such, and start the agent's count from nothing."""
+        self.earlier_calls, self.calls = self.calls, []
+        self.events = [{**e, "event": "earlier_call"} if e["event"] == "tool_call" else e for e in self.events]
 
     def text_of(self, call: Call) -> str:
         return json.dumps(call.body, ensure_ascii=False)

@@ -36,11 +36,17 @@ class ScriptedAgent:
 
     async def run(self, session: ToolSession, scenario: Scenario) -> None:
         await session.list_tools()
+        await self.replay(session, scenario.steps)
+
+    async def replay(self, session: ToolSession, steps: list[dict[str, Any]]) -> None:
+        """Carry out `steps` in order (a scenario's steps, or its `earlier` calls)."""
+        if not session.tools:
+            await session.list_tools()
         read: dict[str, Any] = {}
         selected: dict[str, Any] = {}
         commands: dict[str, Any] = {}  # the last command list: name without spaces, lower case -> Key
         last: Call | None = None
-        for n, step in enumerate(scenario.steps, start=1):
+        for n, step in enumerate(steps, start=1):
             if "select" in step:
                 rows = rows_of(last.body) if last else []
                 selected = next(
@@ -80,7 +86,7 @@ class ScriptedAgent:
                 raise ScriptError(
                     f"step {n}: expected a {expected} error, got {last.body.get('ErrorKind') or 'success'}"
                 )
-            if not expected and last.is_error and not _next_is_repair(scenario.steps, n):
+            if not expected and last.is_error and not _next_is_repair(steps, n):
                 raise ScriptError(
                     f"step {n}: unexpected {last.body.get('ErrorKind')} error: {last.body.get('Message')}"
                 )
