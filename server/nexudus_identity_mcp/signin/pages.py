@@ -257,7 +257,10 @@ class SignInPages:
                 ),
                 status,
             )
-        await store.delete(account_key)
+        # A success gives its own reservation back and clears nothing: the failures stay counted for
+        # their window, so attempts in flight beside a success (a spray while the owner signs in)
+        # still meet the limit. Deleting the count here let a burst past it (up to 5 more).
+        await store.incr(account_key, -1, WINDOW_SECONDS)
         try:
             target = await self.provider.complete_sign_in(request_id, grant_id, email, tokens)
         except SignInFailed as failed:  # this sign-in request was used by another submit meanwhile
