@@ -264,3 +264,36 @@ async def test_who_is_the_http_client_a_token_names(sandbox: Sandbox) -> None:
     assert [e["Who"] for e in desk["Entries"]] == ["front-desk"]
     for token in tokens.values():
         assert token not in json.dumps(everyone)
+
+
+@pytest.mark.slow  # two in-process workers, a dozen calls at once
+async def test_a_dozen_parallel_undos_of_one_update_write_once(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Twelve undos of the same entry at the same moment, six through each of two workers sharing one
+    state folder: one restores the values; the rest write nothing (the check already holds the values
+    from before, or another undo holds it), and the journal has one undo entry that changed anything."""
+    import anyio
+
+    shared = {"mcp_state_dir": str(tmp_path)}
+    async with (
+        Client(server_for(sandbox, **shared), mode="legacy") as one,
+        Client(server_for(sandbox, **shared), mode="legacy") as two,
+    ):
+        entry_id = (await Session(one).update({"Description": "To be undone once."}))["EntryId"]
+        puts = sandbox.state.count("update")
+        outcomes: list[tuple[bool, dict[str, Any]]] = []
+
+        async def undo(client: Client) -> None:
+            outcomes.append(await Session(client).call(UNDO_TOOL, {"EntryId": entry_id}))
+
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as group:
+                for i in range(12):
+                    group.start_soon(undo, one if i % 2 else two)
+        _, listed = await Session(one).call(LIST_CHANGES_TOOL, {"CheckId": CHECK})
+    written = [out for is_error, out in outcomes if not is_error and out["Changes"]]
+    assert len(written) == 1, [(out.get("ErrorKind"), out.get("Changes")) for _, out in outcomes]
+    assert {out["ErrorKind"] for is_error, out in outcomes if is_error} <= {"conflict", "busy"}
+    assert sandbox.state.count("update") == puts + 1
+    assert sandbox.state.record(CHECK)["Description"] == "Checked in person at the front desk."
+    undos = [e for e in listed["Entries"] if e["Tool"] == UNDO_TOOL and e["Changes"]]
+    assert [e["EntryId"] for e in undos] == [written[0]["EntryId"]]
