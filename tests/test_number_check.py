@@ -154,3 +154,39 @@ async def test_served_in_read_only_mode_and_refused_when_the_store_is_down(tmp_p
     )
     assert result.is_error and out["ErrorKind"] == "upstream_unavailable" and "limit" in out["Message"]
     assert sandbox.state.count("get") == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.slow  # a Redis server for one case
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_a_dozen_tries_at_once_through_two_workers_get_exactly_the_limit(backend: str, tmp_path: Any) -> None:
+    """The per-check limit is one atomic step in the shared store: twelve tries at the same moment, six
+    through each of two workers sharing it, get exactly the limit's answers between them."""
+    from contextlib import ExitStack
+
+    from .redis_server import running_redis
+
+    sandbox = Sandbox()
+    outcomes: list[str] = []
+    with ExitStack() as stack:
+        if backend == "redis":
+            shared: dict[str, Any] = {"mcp_redis_url": stack.enter_context(running_redis(tmp_path)).url}
+        else:
+            shared = {"mcp_state_dir": str(tmp_path)}
+        async with (
+            Client(server_for(sandbox, **shared), mode="legacy") as one,
+            Client(server_for(sandbox, **shared), mode="legacy") as two,
+        ):
+
+            async def attempt(n: int) -> None:
+                client = one if n % 2 else two
+                result = await client.call_tool(COMPARE_NUMBER_TOOL, {"Id": 87654309, NUMBER_ARG: f"NR5K8L2P{n % 10}"})
+                out = body(result, COMPARE_NUMBER_TOOL)
+                outcomes.append(str(out.get("Match") or out.get("ErrorKind")))
+
+            with anyio.fail_after(60):
+                async with anyio.create_task_group() as tg:
+                    for n in range(12):
+                        tg.start_soon(attempt, n)
+    assert outcomes.count("rate_limited") == 12 - PER_CHECK, outcomes
+    assert len([o for o in outcomes if o in ("matches", "does_not_match")]) == PER_CHECK
