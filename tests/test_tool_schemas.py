@@ -1,6 +1,7 @@
 """What a client sees of the tools: a snapshot of the exact tool list (names, schemas, annotations),
-and a walk of every schema for the keywords that break major clients (DESIGN.md, "Portable input
-schemas"). A change to what the model sees must show up here as a reviewed diff.
+and a walk of every schema for the keywords that break major clients (the rules are in the
+docstrings of tools/arguments.py, for input schemas, and tools/schemas.py, for output schemas).
+A change to what the model sees must show up here as a reviewed diff.
 
 To accept an intended change: UPDATE_SNAPSHOTS=1 python -m pytest tests/test_tool_schemas.py
 """
