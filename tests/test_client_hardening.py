@@ -339,7 +339,7 @@ async def test_was_successful_false_is_a_failure_on_every_route(client_for, sand
     sandbox.state.inject(Fault("status", route=route, status=200, body={"WasSuccessful": False}))  # type: ignore[arg-type]
     call = {
         "get": lambda: client.get_check(CHECK),
-        "search": lambda: client.search_checks(coworker_id=record["CoworkerId"]),
+        "search": lambda: client.search_checks(filters={"CoworkerIdentityCheck_Coworker": record["CoworkerId"]}),
         "update": lambda: client.update_check(body_of(record)),
     }[route]
     error = await failing(call())

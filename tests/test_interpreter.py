@@ -33,7 +33,7 @@ async def test_a_200_whose_envelope_says_status_500_is_a_failure_on_every_route(
     sandbox.state.inject(Fault("status", route=route, status=200, body={**STATUS_500, "Id": CHECK}))
     call = {
         "get": lambda: client.get_check(CHECK),
-        "search": lambda: client.search_checks(coworker_id=record["CoworkerId"]),
+        "search": lambda: client.search_checks(filters={"CoworkerIdentityCheck_Coworker": record["CoworkerId"]}),
         "update": lambda: client.update_check({f.name: record.get(f.name) for f in SENT_FIELDS}),
         "commands": lambda: client.list_commands(),
         "run_command": lambda: client.run_command("IDENTITYCHECK_MARK_AS_VERIFIED", [CHECK], []),

@@ -148,3 +148,16 @@ def test_a_tool_name_is_spelled_only_in_its_declaration() -> None:
         if path.relative_to(PACKAGE).as_posix() != "tools/catalog.py" and names.search(path.read_text())
     )
     assert spelled == []
+
+
+def test_the_size_bound_is_enforced_once_at_the_transport() -> None:
+    """Every answer from Nexudus is read within its bound by `envelopes.BoundedTransport`, through
+    `envelopes.bounded_client` (the API client's and the sign-in pages'): no other module builds an
+    HTTP client or reads a body chunk by chunk with a bound of its own (the old `read_bounded`)."""
+    reads = re.compile(r"AsyncClient\(|\bhttpx2?\.Client\(|\.stream\(|aiter_raw|aiter_bytes|Inflater\(|read_bounded")
+    outside = sorted(
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if path.relative_to(PACKAGE).as_posix() != "nexudus/envelopes.py" and reads.search(path.read_text())
+    )
+    assert outside == []

@@ -43,7 +43,7 @@ def body_of(record: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 async def roundtrip(client: NexudusClient) -> None:
     record = await client.get_check(CHECK)
-    page = await client.search_checks(coworker_id=record["CoworkerId"])
+    page = await client.search_checks(filters={"CoworkerIdentityCheck_Coworker": record["CoworkerId"]})
     assert CHECK in [r["Id"] for r in page.records]
     envelope = await client.update_check(body_of(record, Description="Seen again"))
     assert envelope["WasSuccessful"] is True and envelope["Value"] == {"Id": CHECK}

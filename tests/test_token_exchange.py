@@ -18,9 +18,10 @@ from nexudus_identity_mcp.cli.main import log_what_the_mode_needs
 from nexudus_identity_mcp.cli.probe import run_probe
 from nexudus_identity_mcp.nexudus import NexudusClient
 from nexudus_identity_mcp.nexudus.auth import classify_refusal
-from nexudus_identity_mcp.sandbox import Sandbox
+from nexudus_identity_mcp.sandbox import Fault, Sandbox
 from nexudus_identity_mcp.sandbox.loopback import ServedApp, free_port
 from nexudus_identity_mcp.sandbox.state import STAFF_PASSWORD, STAFF_TOTP_SECRET, TOTP_PASSWORD, TOTP_USER
+from nexudus_identity_mcp.signin.nexudus_login import MAX_TOKEN_ANSWER, NexudusLogin, SignInFailed
 
 from .conftest import settings_for
 from .signin_browser import hidden_inputs, sign_in
@@ -113,6 +114,24 @@ async def test_probe_shows_the_token_endpoints_error_code() -> None:
     [auth] = [f for f in findings if f.assumption.startswith("The password credentials")]
     assert auth.verdict == "failed" and "invalid_grant: two_factor_auth_check" in auth.observed
     assert TOTP_PASSWORD not in repr(findings)
+
+
+@pytest.mark.anyio
+async def test_the_sign_in_pages_read_a_token_answer_within_their_own_bound() -> None:
+    """The sign-in pages' client is bounded at its transport like the API client's, at the smaller
+    MAX_TOKEN_ANSWER: a token answer over it is refused unread; one under it signs in."""
+    sandbox = Sandbox()
+    login = NexudusLogin(settings_for(token=None), transport=sandbox.transport())
+    try:
+        padded = {"access_token": "a-token", "expires_in": 3600, "Pad": "x" * MAX_TOKEN_ANSWER}
+        sandbox.state.inject(Fault("status", route="token", status=200, body=padded))
+        with pytest.raises(SignInFailed) as caught:
+            await login.password(CARLA, STAFF_PASSWORD, pyotp.TOTP(STAFF_TOTP_SECRET).now(), "client-1")
+        assert caught.value.reason == "unavailable"
+        tokens = await login.password(CARLA, STAFF_PASSWORD, pyotp.TOTP(STAFF_TOTP_SECRET).now(), "client-1")
+        assert tokens.access and tokens.refresh
+    finally:
+        await login.aclose()
 
 
 def test_each_mode_says_what_it_needs(caplog: pytest.LogCaptureFixture) -> None:

@@ -26,7 +26,7 @@ import anyio
 import httpx2
 
 from ..settings import Settings
-from .envelopes import TRANSIENT_STATUSES, Answer, TooLarge, UnsupportedEncoding, as_float, json_or_none, read_bounded
+from .envelopes import TRANSIENT_STATUSES, Answer, TooLarge, UnsupportedEncoding, as_float, json_or_none
 from .errors import ErrorKind, NexudusError
 from .sanitise import cap, sanitise_excerpt
 from .throttle import THROTTLE_STATUSES, throttle_error
@@ -169,7 +169,6 @@ class Auth(httpx2.Auth):
             self._http(),
             form,
             self.client_id,
-            max_bytes=self.settings.max_response_bytes,
             deadline_seconds=self.settings.connect_timeout + self.settings.read_timeout,
             scrub=self._scrub,
         )
@@ -313,19 +312,18 @@ async def exchange_token(
     form: dict[str, str],
     client_id: str,
     *,
-    max_bytes: int,
     deadline_seconds: float,
     scrub: Callable[[str], str],
 ) -> TokenAnswer:
     """POST `form` to /api/token (form-encoded, with the `client_id` header Nexudus keys refresh
-    tokens by), read the answer within `max_bytes` (counted while it is decompressed), and say
-    what it is. The one place a token is asked for: the API client's password flow and the sign-in
-    pages both call it. Raises NexudusError when no answer could be read."""
+    tokens by) over `http` (a `bounded_client`: its transport reads the answer within its size
+    bound, counted while it is decompressed), and say what it is. The one place a token is asked
+    for: the API client's password flow and the sign-in pages both call it. Raises NexudusError
+    when no answer could be read."""
     try:
         with anyio.fail_after(deadline_seconds):
-            async with http.stream("POST", "/api/token", data=form, headers={"client_id": client_id}) as response:
-                content = await read_bounded(response, max_bytes)
-                answer = Answer(response.status_code, response.headers, content)
+            response = await http.post("/api/token", data=form, headers={"client_id": client_id})
+            answer = Answer(response.status_code, response.headers, response.content)
     except (TimeoutError, httpx2.TimeoutException) as exc:
         raise NexudusError(
             ErrorKind.UPSTREAM_UNAVAILABLE,

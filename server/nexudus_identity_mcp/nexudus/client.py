@@ -13,7 +13,8 @@ What the documentation says and this module does (the API's public documentation
 - 500/502/503/504 and dropped connections are retried with exponential backoff and full jitter.
   GET and PUT (a full replace) are idempotent, so both may be retried. Attempts and the total time
   of a call are bounded.
-- Every answer is read as a stream within NEXUDUS_MAX_RESPONSE_BYTES, counted after decompression.
+- Every answer is read within NEXUDUS_MAX_RESPONSE_BYTES, raw and after decompression, by the
+  transport (envelopes.BoundedTransport), the token requests' included.
 - A 200 whose envelope says WasSuccessful: false or carries Errors is a failure, on every route.
 Logs name the operation, status and timing; never a header, token, password, query or body.
 """
@@ -37,18 +38,16 @@ from ..settings import CREDENTIAL_VARIABLES, Settings, scrub_secrets
 from .auth import Auth, CallerBearer
 from .caller import Caller
 from .envelopes import (
-    ACCEPT_ENCODING,
     MAX_MESSAGE,
     TRANSIENT_STATUSES,
     Answer,
-    BoundedTransport,
     TooLarge,
     UnsupportedEncoding,
     as_int,
+    bounded_client,
     errors_of,
     json_or_none,
     loggable_path,
-    read_bounded,
 )
 from .errors import ErrorKind, NexudusError, Operation
 from .sanitise import sanitise_excerpt
@@ -107,18 +106,12 @@ class NexudusClient:
         """The one connection pool, made on first use: building its TLS context costs tens of
         milliseconds that a server start should not wait for."""
         if self._client is None:
-            self._client = httpx2.AsyncClient(
-                base_url=self.settings.base_url,
-                transport=BoundedTransport(
-                    self._transport or httpx2.AsyncHTTPTransport(), self.settings.max_response_bytes
-                ),
-                timeout=httpx2.Timeout(self.settings.read_timeout, connect=self.settings.connect_timeout),
-                headers={
-                    "Accept": "application/json",
-                    "Accept-Encoding": ACCEPT_ENCODING,
-                    "User-Agent": f"nexudus-identity-mcp/{__version__}",
-                },
-                follow_redirects=False,
+            self._client = bounded_client(
+                self.settings,
+                self._transport,
+                self.settings.max_response_bytes,
+                Accept="application/json",
+                **{"User-Agent": f"nexudus-identity-mcp/{__version__}"},
             )
         return self._client
 
@@ -160,30 +153,16 @@ class NexudusClient:
         *,
         page: int = 1,
         size: int = 25,
-        coworker_id: int | None = None,
-        business_id: int | None = None,
-        name: str | None = None,
-        verification_status: int | None = None,
-        verification_type: int | None = None,
-        coworker_full_name: str | None = None,
         filters: Mapping[str, Any] | None = None,
         order_by: str | None = None,
         descending: bool | None = None,
         caller: Caller | None = None,
     ) -> SearchPage:
-        """One page of a search. `filters` adds query parameters by their API names. The API ignores a
-        parameter it does not know, so a caller must check the rows (tools/search.py does)."""
+        """One page of the identity-checks search, `filters` by their API names
+        (`CoworkerIdentityCheck_…`, `fields.SEARCH_FILTERS`). The API ignores a parameter it does not
+        know, so a caller must check the rows (tools/search.py does)."""
         params: dict[str, Any] = {"page": page, "size": size}
-        named = {
-            "CoworkerIdentityCheck_Coworker": coworker_id,
-            "CoworkerIdentityCheck_Business": business_id,
-            "CoworkerIdentityCheck_Name": name,
-            "CoworkerIdentityCheck_VerificationStatus": verification_status,
-            "CoworkerIdentityCheck_VerificationType": verification_type,
-            "CoworkerIdentityCheck_Coworker_FullName": coworker_full_name,
-            **(filters or {}),
-        }
-        params.update({k: v for k, v in named.items() if v is not None})
+        params.update({k: v for k, v in (filters or {}).items() if v is not None})
         return await self._search_page("search", RESOURCE_PATH, params, order_by, descending, caller)
 
     async def search_coworkers(
@@ -398,9 +377,9 @@ class NexudusClient:
         started = time.monotonic()
         try:
             with anyio.fail_after(self._exchange_limit):  # None: no extra scope deadline
-                async with self._http.stream(method, path, auth=auth, **kwargs) as response:
-                    content = await read_bounded(response, self.settings.max_response_bytes)
-                    answer = Answer(response.status_code, response.headers, content)
+                # Read within NEXUDUS_MAX_RESPONSE_BYTES by the transport (envelopes.BoundedTransport).
+                response = await self._http.request(method, path, auth=auth, **kwargs)
+                answer = Answer(response.status_code, response.headers, response.content)
         except (TimeoutError, httpx2.ReadTimeout, httpx2.WriteTimeout, httpx2.PoolTimeout) as exc:
             raise NexudusError(
                 ErrorKind.UPSTREAM_UNAVAILABLE,

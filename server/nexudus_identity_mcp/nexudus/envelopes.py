@@ -1,6 +1,8 @@
-"""Reading what the API answers: the answer itself (`Answer`, read with a size bound), the wait a
-throttled answer asks for (Retry-After or the body's text), the daily write cap, the error list of
-an envelope, JSON that may not be JSON, and numbers that may not be numbers."""
+"""Reading what the API answers: the answer itself (`Answer`), the size bound every answer is read
+within (`BoundedTransport`, the one place it is enforced, for the API client and the sign-in pages
+alike: `bounded_client`), the wait a throttled answer asks for (Retry-After or the body's text), the
+daily write cap, the error list of an envelope, JSON that may not be JSON, and numbers that may not
+be numbers."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx2
+
+from ..settings import Settings
 
 MAX_MESSAGE = 500
 # The API's generic 500 ("Ooops! There was a problem while running this action") comes in bursts and
@@ -153,20 +157,6 @@ class Inflater:
         return tail
 
 
-async def read_bounded(response: httpx2.Response, limit: int) -> bytes:
-    """The decoded body of a streamed answer, read chunk by chunk and never past `limit` bytes, raw
-    or decoded. Raises TooLarge or UnsupportedEncoding."""
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise TooLarge()
-    inflater = Inflater(response.headers.get("content-encoding", ""), limit)
-    parts: list[bytes] = []
-    async for chunk in response.aiter_raw():
-        parts.extend(inflater.feed(chunk))
-    parts.append(inflater.finish())
-    return b"".join(parts)
-
-
 class BoundedStream(httpx2.AsyncByteStream):
     def __init__(self, inner: httpx2.AsyncByteStream, inflater: Inflater) -> None:
         self._inner = inner
@@ -187,7 +177,9 @@ class BoundedStream(httpx2.AsyncByteStream):
 
 class BoundedTransport(httpx2.AsyncBaseTransport):
     """Wraps the transport so that every answer, including those httpx reads itself (a 401 before
-    the auth flow's retry), is decoded here within the bound and reaches httpx as identity."""
+    the auth flow's retry), is decoded here within the bound and reaches httpx as identity: a
+    declared length over the bound is refused before a byte is read, and the read stops (TooLarge)
+    the moment the raw or the decoded body passes it. The only place the bound is enforced."""
 
     def __init__(self, inner: httpx2.AsyncBaseTransport, limit: int) -> None:
         self._inner = inner
@@ -219,6 +211,21 @@ class BoundedTransport(httpx2.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+def bounded_client(
+    settings: Settings, transport: httpx2.AsyncBaseTransport | None, limit: int, **headers: str
+) -> httpx2.AsyncClient:
+    """An `httpx2.AsyncClient` to NEXUDUS_BASE_URL whose every answer is read within `limit` bytes
+    (raw and decoded; `BoundedTransport`), asking only for the encodings it can decode within it,
+    with the configured timeouts and no redirects followed."""
+    return httpx2.AsyncClient(
+        base_url=settings.base_url,
+        transport=BoundedTransport(transport or httpx2.AsyncHTTPTransport(), limit),
+        timeout=httpx2.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+        headers={"Accept-Encoding": ACCEPT_ENCODING, **headers},
+        follow_redirects=False,
+    )
 
 
 def errors_of(body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from typing import Literal
 import httpx2
 
 from ..nexudus.auth import exchange_token
+from ..nexudus.envelopes import bounded_client
 from ..nexudus.errors import NexudusError
 from ..settings import Settings, scrub_secrets
 
@@ -62,11 +63,8 @@ class NexudusLogin:
 
     def _http(self) -> httpx2.AsyncClient:
         if self._client is None:
-            self._client = httpx2.AsyncClient(
-                base_url=self.settings.base_url,
-                transport=self.transport,
-                timeout=httpx2.Timeout(self.settings.read_timeout, connect=self.settings.connect_timeout),
-                follow_redirects=False,
+            self._client = bounded_client(
+                self.settings, self.transport, min(MAX_TOKEN_ANSWER, self.settings.max_response_bytes)
             )
         return self._client
 
@@ -83,7 +81,6 @@ class NexudusLogin:
                 self._http(),
                 form,
                 client_id,
-                max_bytes=min(MAX_TOKEN_ANSWER, self.settings.max_response_bytes),
                 deadline_seconds=self.settings.connect_timeout + self.settings.read_timeout,
                 scrub=lambda text: scrub_secrets(text, secrets),
             )
