@@ -12,7 +12,8 @@ Prints one table of medians and ratios; each figure is measured in the same run 
    second with 16 clients and two workers
 5. peak memory (RSS) of the server after 1,000 calls, and growth from the 500th to the 1,000th
 0. first, what a model reads of the tool list: the JSON of name + description + inputSchema of the
-   three original tools (budget 7,600 bytes, issue #13), and any newer tool listed on its own row
+   three original tools (budget 7,600 bytes, issue #13), and any newer tool listed on its own row;
+   the instructions, and every tool with them (budget TOTAL_VISIBLE_BUDGET, issue #27)
    (`--tools-only` prints just this)
 Exit status 1 when a budget is missed. Needs the test extra installed (pip install -e '.[test]').
 """
@@ -34,10 +35,11 @@ from typing import Any
 import anyio
 import httpx2
 
+from nexudus_identity_mcp.mcpserver.app import INSTRUCTIONS
 from nexudus_identity_mcp.sandbox import ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN
 from nexudus_identity_mcp.sandbox.loopback import free_port
 from nexudus_identity_mcp.tools.catalog import FIND_TOOL, GET_TOOL, UPDATE_TOOL, tool_definitions
-from nexudus_identity_mcp.tools.schemas import MODEL_VISIBLE_BUDGET, model_visible_bytes
+from nexudus_identity_mcp.tools.schemas import MODEL_VISIBLE_BUDGET, TOTAL_VISIBLE_BUDGET, model_visible_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -261,6 +263,20 @@ def tool_list_rows(rows: list[tuple[str, str, str, str, str]], failures: list[st
     for name, size in sizes.items():
         if name not in original:
             rows.append((f"tool list a model reads: {name}", f"{size:,} B", "", "", "report"))
+    instructions = len(INSTRUCTIONS.encode())
+    rows.append(("server instructions a model reads", f"{instructions:,} B", "", "", "report"))
+    total = sum(sizes.values()) + instructions
+    rows.append(
+        (
+            "every tool + instructions",
+            f"{total:,} B",
+            f"{len(sizes)} tools",
+            "",
+            f"<= {TOTAL_VISIBLE_BUDGET:,} B",
+        )
+    )
+    if total > TOTAL_VISIBLE_BUDGET:
+        failures.append(f"tools + instructions {total:,} B > {TOTAL_VISIBLE_BUDGET:,} B")
 
 
 def main() -> int:

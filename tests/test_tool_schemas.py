@@ -88,7 +88,7 @@ async def test_update_schema_is_the_reference_page(sandbox: Sandbox) -> None:
     assert {"ClearFields", "DryRun", "ExpectedUpdatedOn", "Reassign"} <= set(schema["properties"])
     doc_type = schema["properties"]["IdentityDocumentType"]
     assert doc_type["enum"][:3] == ["None", "Passport", "DriversLicense"]
-    assert doc_type["description"].endswith("Names; codes are also accepted.")
+    assert doc_type["description"] == "The identity document, for an IdDocument check."
     assert update["annotations"] == {
         "title": "Update a coworker identity check",
         "readOnlyHint": False,
@@ -97,6 +97,6 @@ async def test_update_schema_is_the_reference_page(sandbox: Sandbox) -> None:
         "openWorldHint": True,
     }
     assert tools["get_coworker_identity_check"]["annotations"]["readOnlyHint"] is True
-    assert update["title"] and "keeps every field you leave out" in update["description"]
+    assert update["title"] and "A field left out or null keeps its value" in update["description"]
     assert "VerificationStatus and VerificationType are read-only here" in update["description"]
     assert "run_coworker_identity_check_command" in update["description"]

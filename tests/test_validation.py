@@ -146,11 +146,13 @@ def test_warnings_for_an_enum_becoming_none_or_a_required_enum_changing() -> Non
         {"Field": "VerificationType1", "From": None, "To": 1},
         {"Field": "Description", "From": "a", "To": None},
     ]
-    assert change_warnings(changes) == [
-        "IdentityDocumentType changes from Passport to None",
-        "IdentityCheckProvider changes from Manual to StripeIdentity",
-        "VerificationType2 changes from Address to None",
+    assert [w.done for w in change_warnings(changes)] == [
+        "IdentityDocumentType changed from Passport to None",
+        "IdentityCheckProvider changed from Manual to StripeIdentity",
+        "VerificationType2 changed from Address to None",
+        "Description was blanked",
     ]
+    assert change_warnings(changes)[0].planned == "IdentityDocumentType would change from Passport to None"
 
 
 # ------------------------------------------------------------------ item 9: null, "" and "None"

@@ -169,17 +169,39 @@ def check_against_record(request: UpdateRequest, current: dict[str, Any]) -> lis
     return errors
 
 
-def change_warnings(changes: list[dict[str, Any]]) -> list[str]:
-    """Changes a model should tell the user about, because they are easy to make by a wrong copy: an
-    enum that becomes None, and a required enum that changes (changes hold API codes)."""
+@dataclass(frozen=True)
+class ChangeWarning:
+    """A change the user may need to know about, said as a fact: `planned` for a dry run (nothing was
+    written), `done` after the write (past tense; it already happened)."""
+
+    planned: str
+    done: str
+
+    def said(self, written: bool) -> str:
+        return self.done if written else self.planned
+
+
+def change_warnings(changes: list[dict[str, Any]]) -> list[ChangeWarning]:
+    """The changes a user may need to know about (changes hold API codes): an enum that becomes None and
+    a required enum that changes (easy to make by a wrong copy), a value blanked, Billed turned either
+    way (money), a new identity-document number. Never a value of the number itself."""
     out = []
     for change in changes:
         f = BY_NAME[change["Field"]]
-        if f.enum is None:
-            continue
         old, new = change["From"], change["To"]
-        if (new == 0 and old not in (None, 0)) or (f.required and old is not None):
-            out.append(f"{f.name} changes from {f.enum.name_of(old) or 'empty'} to {f.enum.name_of(new) or 'empty'}")
+        if f.enum is not None:
+            if (new == 0 and old not in (None, 0)) or (f.required and old is not None):
+                moved = f"from {f.enum.name_of(old) or 'empty'} to {f.enum.name_of(new) or 'empty'}"
+                out.append(ChangeWarning(f"{f.name} would change {moved}", f"{f.name} changed {moved}"))
+        elif f.type == "boolean":
+            if f.name == "Billed":
+                moved = f"from {bool(old)} to {bool(new)}".lower()
+                out.append(ChangeWarning(f"Billed would change {moved}", f"Billed changed {moved}"))
+        elif f.pii == "id_document":
+            what = "set" if old in (None, "") else ("blanked" if new in (None, "") else "replaced")
+            out.append(ChangeWarning(f"{f.name} would be {what}", f"{f.name} was {what}"))
+        elif old not in (None, "") and new in (None, ""):
+            out.append(ChangeWarning(f"{f.name} would be blanked", f"{f.name} was blanked"))
     return out
 
 

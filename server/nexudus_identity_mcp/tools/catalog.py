@@ -60,7 +60,6 @@ from .schemas import (
     CHECK_STATUS_ITEM,
     COMMAND_ITEM,
     ENTRY_ITEM,
-    ENUM_NOTE,
     FIND_ROW_FIELDS,
     MEMBER_ITEM,
     result_schema,
@@ -125,10 +124,11 @@ FIND = Tool(
     name=FIND_TOOL,
     title="Find coworker identity checks",
     description=(
-        "Find Nexudus coworker identity checks, a page at a time (TotalItems, HasNextPage). To find a member's "
-        "checks by their name, use CoworkerFullName (Name is the check's title, like 'Passport check'); narrow "
-        "with BusinessId (location), VerificationStatus or VerificationType; ExpiresBefore/ExpiresOnOrAfter "
-        f"find documents about to expire. Rows are compact: read one with {GET_TOOL} before updating it."
+        "Find Nexudus coworker identity checks, a page at a time (TotalItems, HasNextPage). By member name: "
+        "CoworkerFullName (Name is the check's title, like 'Passport check'); narrow with BusinessId (location), "
+        "VerificationStatus or VerificationType; ExpiresBefore/ExpiresOnOrAfter find documents about to expire. "
+        f"A row holds every field {UPDATE_TOOL} requires, and UpdatedOn: update from it directly; {GET_TOOL} "
+        "only for the other fields."
     ),
     input=InputModel(
         (
@@ -136,7 +136,7 @@ FIND = Tool(
                 Arg(
                     f.argument,
                     FieldValue(BY_NAME[f.argument]),
-                    f.description + (f" {ENUM_NOTE}" if BY_NAME[f.argument].enum else ""),
+                    f.description,
                     blank="absent",  # "" from a strict client: no filter
                 )
                 for f in FIND_FILTERS
@@ -234,11 +234,12 @@ UPDATE = Tool(
     name=UPDATE_TOOL,
     title="Update a coworker identity check",
     description=(
-        f"Update a Nexudus coworker identity check. Read it first with {GET_TOOL} and copy "
-        "its required fields; change only what the user asked for. The tool keeps every field you leave "
-        "out (or send as null); only ClearFields blanks. VerificationStatus and VerificationType are "
-        f"read-only here (a status changes with {RUN_COMMAND_TOOL}). DryRun shows the changes without "
-        "writing. Errors name each PropertyName to fix, with a Hint."
+        f"Update a Nexudus coworker identity check. Copy its required fields from a {FIND_TOOL} row or "
+        f"{GET_TOOL}; change only what the user asked for. A field left out or null keeps its value; only "
+        "ClearFields blanks. VerificationStatus and VerificationType are read-only here (a status changes with "
+        f"{RUN_COMMAND_TOOL}). DryRun shows the changes without writing. The result is read back from Nexudus "
+        "(Changes: the new values; UpdatedOn: the new one): no need to read the check again. Errors name each "
+        "PropertyName to fix, with a Hint."
     ),
     input=InputModel(
         (
@@ -288,9 +289,22 @@ UPDATE = Tool(
                 "description": "On success: the Id of the updated record.",
                 "properties": {"Id": {"type": "integer", "description": "The record's Id."}},
             },
-            "UpdatedOn": {"type": "string", "description": "On success: the record's new UpdatedOn."},
+            "UpdatedOn": {
+                "type": "string",
+                "description": "On success: the record's new UpdatedOn, as read back (the next ExpectedUpdatedOn).",
+            },
             "UpdatedBy": {"type": "string", "description": "On success: who the API recorded as the updater."},
-            "Changes": {"type": "array", "items": CHANGE_ITEM, "description": "The fields that change."},
+            "Changes": {
+                "type": "array",
+                "items": CHANGE_ITEM,
+                "description": "The fields that change, each with its value before and its new value.",
+            },
+            "ReadBack": {
+                "type": "string",
+                "enum": ["verified", "not_read"],
+                "description": "After a write: verified (read back from Nexudus, every field holds the value "
+                "sent: no second read needed) or not_read (the read-back failed: read it again).",
+            },
             "Warnings": {
                 "type": "array",
                 "items": {"type": "string"},
@@ -422,7 +436,13 @@ RUN_COMMAND = Tool(
             "Checks": {
                 "type": "array",
                 "items": CHECK_STATUS_ITEM,
-                "description": "Each check with its VerificationStatus before and after.",
+                "description": "Each check with its VerificationStatus before and, read back after the run, now.",
+            },
+            "ReadBack": {
+                "type": "string",
+                "enum": ["verified", "not_read"],
+                "description": "After a run: verified (every check read back: Checks is how they are now, no "
+                "second read needed) or not_read (some could not be read: read them again).",
             },
             "EntryIds": {
                 "type": "array",
@@ -624,6 +644,11 @@ UNDO = Tool(
                 "description": "Fields changed since, not restored.",
             },
             "EntryId": {"type": "integer", "description": "This undo's own journal entry (it can be undone too)."},
+            "ReadBack": {
+                "type": "string",
+                "enum": ["verified", "not_read"],
+                "description": "After a write: verified (read back, every field as sent) or not_read.",
+            },
             "UpdatedOn": {"type": "string", "description": "On success: the record's new UpdatedOn."},
             "UpdatedBy": {"type": "string", "description": "On success: who the API recorded as the updater."},
             "DryRun": {"type": "boolean", "description": "true when nothing was written on purpose."},

@@ -385,19 +385,34 @@ class CommandTools(ToolBase):
         changes = "; ".join(
             f"check {r['Id']}: {r['VerificationStatusBefore']} -> {r['VerificationStatus']}" for r in rows
         )
+        unread = [i for i in request.ids if i not in after]
+        if unread:
+            read_back = "not_read"
+            said = (
+                f" Check {', '.join(map(str, unread))} could not be read back after the run: its row shows it as "
+                "before; read it again before relying on it."
+            )
+        else:
+            read_back = "verified"
+            said = (
+                " Read back from Nexudus after the run: Checks shows each check as it is now (VerificationStatus, "
+                "LastError, UpdatedOn): there is no need to read them again."
+            )
         return ToolResult(
             {
                 "WasSuccessful": True,
                 "Message": str(envelope.get("Message") or f"{command.name} was run.")[:500]
-                + f" VerificationStatus: {changes}.",
+                + f" VerificationStatus: {changes}.{said}",
                 **base,
                 "DryRun": False,
                 "Confirmation": how,
                 "UpdatedOn": envelope.get("UpdatedOn"),
                 "Checks": rows,
+                "ReadBack": read_back,
             },
             False,
-            f"Ran '{command.name}' on {len(rows)} check(s): {changes}.",
+            f"Ran '{command.name}' on {len(rows)} check(s): {changes}; "
+            + ("read back from Nexudus." if not unread else "not every check could be read back."),
         )
 
     async def _read_checks(

@@ -15,6 +15,7 @@ from typing import Any
 from ..nexudus import ErrorKind, NexudusError
 from ..record.members import member_locations
 from ..record.operations import role_of
+from ..record.validation import ChangeWarning
 from .confirm import shown_value
 from .context import CallContext
 from .members import MemberTools
@@ -28,7 +29,7 @@ class ReassignNames(MemberTools):
         body: dict[str, Any],
         deadline: float,
         ctx: CallContext,
-    ) -> list[str]:
+    ) -> list[ChangeWarning]:
         """Add FromMember/ToMember to the CoworkerId change (in place) and return the warnings about
         the member the check will belong to. Nothing is read when neither owner field changes."""
         by_field = {c["Field"]: c for c in shown_changes}
@@ -38,12 +39,13 @@ class ReassignNames(MemberTools):
         new_id, location = body.get("CoworkerId"), body.get("BusinessId")
         wanted = [i for i in (current.get("CoworkerId"), new_id) if isinstance(i, int)] if member_change else [new_id]
         members: dict[int, dict[str, Any]] = {}
-        warnings: list[str] = []
+        warnings: list[ChangeWarning] = []
         for member_id in dict.fromkeys(i for i in wanted if isinstance(i, int)):
             try:
                 members[member_id] = await self.client.get_coworker(member_id, deadline=deadline, caller=ctx.caller)
             except NexudusError as error:
-                warnings.append(_unread(member_id, error))
+                unread = _unread(member_id, error)
+                warnings.append(ChangeWarning(unread, unread))
         if member_change is not None:
             for side, member_id in (("FromMember", member_change["From"]), ("ToMember", member_change["To"])):
                 if member_id in members:
@@ -55,12 +57,14 @@ class ReassignNames(MemberTools):
         if isinstance(location, int) and location not in member_locations(new):
             place = current.get("BusinessName") if location == current.get("BusinessId") else None
             home = new.get("InvoicingBusinessName") or "unknown"
-            warnings.append(
-                f"the check's member would be {who}, who does not belong to the check's location "
-                f"{place or 'business'} ({location}); their location is {home} ({new.get('InvoicingBusinessId')})"
+            why = (
+                f"{who}, who does not belong to the check's location {place or 'business'} ({location}); their "
+                f"location is {home} ({new.get('InvoicingBusinessId')})"
             )
+            warnings.append(ChangeWarning(f"the check's member would be {why}", f"the check's member is now {why}"))
         if new.get("Active") is False:
-            warnings.append(f"the check's member would be {who}, who is inactive (a former or suspended member)")
+            why = f"{who}, who is inactive (a former or suspended member)"
+            warnings.append(ChangeWarning(f"the check's member would be {why}", f"the check's member is now {why}"))
         return warnings
 
 

@@ -1,7 +1,8 @@
 """The pieces the tools' schemas are built from (`catalog.py` declares each tool with them): how a
 field of the record is described as an argument, the keys every result carries (success or
-failure, one flat schema per tool), and the items results list. Enums are names; the server also
-accepts the codes (the description says so, without listing them). The rules every schema follows
+failure, one flat schema per tool), and the items results list. Enums are names: the schema's `enum`
+is what a client that validates locally (CrewAI, AutoGen) lets through, so the descriptions say no
+more than it does; the server still accepts codes and any case (issue #27 item 11). The rules every schema follows
 are in `arguments.py`'s docstring. What a model reads of the three original tools is budgeted
 (bench/bench.py prints it): keep descriptions short.
 """
@@ -17,6 +18,8 @@ from ..nexudus.errors import ErrorKind
 from ..record.fields import Field
 from ..record.members import MEMBER_FIELDS
 
+# A find row: every field the update requires (so a row is enough to update from), UpdatedOn (for
+# ExpectedUpdatedOn), and what picks the right row (member, location, kind, status, expiry).
 FIND_ROW_FIELDS = (
     "Id",
     "Name",
@@ -24,15 +27,16 @@ FIND_ROW_FIELDS = (
     "CoworkerFullName",
     "BusinessId",
     "BusinessName",
+    "IdentityCheckProvider",
+    "IdentityDocumentType",
+    "AddressDocumentType",
     "VerificationType",
     "VerificationStatus",
-    "IdentityDocumentType",
     "IdentityDocumentExpirationDate",
     "UpdatedOn",
 )
 
 DATE_HINT = "ISO 8601 date or date-time, e.g. 2031-03-14 or 2031-03-14T00:00:00Z; sent as UTC."
-ENUM_NOTE = "Names; codes are also accepted."
 
 
 def field_property(f: Field) -> dict[str, Any]:
@@ -41,7 +45,7 @@ def field_property(f: Field) -> dict[str, Any]:
         return {
             "type": "string",
             "enum": f.enum.names,
-            "description": f"{description} {ENUM_NOTE}",
+            "description": description,
         }
     if f.type == "datetime":
         return {"type": "string", "description": f"{description} {DATE_HINT}"}
@@ -182,6 +186,11 @@ def result_schema(properties: dict[str, Any]) -> dict[str, Any]:
 
 MODEL_VISIBLE_BUDGET = 7600
 """Bytes a model reads of the three original tools (find, get, update): issue #13's ceiling."""
+
+
+TOTAL_VISIBLE_BUDGET = 14400
+"""Bytes a model reads of every tool and the server's instructions together: issue #27's ceiling,
+below the 14,736 B of the nine tools and instructions before it."""
 
 
 def model_visible_bytes(tool: types.Tool) -> int:

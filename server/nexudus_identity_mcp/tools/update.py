@@ -36,6 +36,7 @@ from ..record.timefmt import parse_datetime
 from ..record.validation import (
     REQUIRED_MESSAGE,
     ArgumentErrors,
+    ChangeWarning,
     UpdateRequest,
     change_warnings,
     check_against_record,
@@ -226,8 +227,8 @@ class UpdateTool(ReassignNames):
         changed_names = [c["Field"] for c in changes]
         shown_changes = [self._show_change(c) for c in changes]
         warnings = change_warnings(changes) + await self.name_members(shown_changes, current, body, deadline, ctx)
-        warned = {"Warnings": warnings} if warnings else {}
-        warning_text = f" Tell the user: {'; '.join(warnings)}." if warnings else ""
+        planned = [w.planned for w in warnings]
+        warned = {"Warnings": planned} if planned else {}
         moves = moves_text(shown_changes)
 
         if not changes:
@@ -253,7 +254,7 @@ class UpdateTool(ReassignNames):
                     "WasSuccessful": True,
                     "Message": f"Dry run: {len(changes)} field(s) of check "
                     f"{request.check_id} would change.{moves} Nothing was written; call again without "
-                    f"DryRun to apply.{kept}{warning_text}",
+                    f"DryRun to apply.{kept}",
                     "Value": {"Id": request.check_id},
                     "Changes": shown_changes,
                     **warned,
@@ -262,7 +263,7 @@ class UpdateTool(ReassignNames):
                 },
                 False,
                 f"Dry run for check {request.check_id}: would change {', '.join(changed_names)}. Nothing was "
-                f"written.{warning_text}",
+                f"written.{_warned(planned)}",
             )
         if approved is None:
             ask = self._question(request.check_id, current, changes, shown_changes, ctx)
@@ -320,7 +321,7 @@ class UpdateTool(ReassignNames):
         changes: list[dict[str, Any]],
         shown_changes: list[dict[str, Any]],
         deadline: float,
-        warnings: list[str],
+        warnings: list[ChangeWarning],
         ctx: CallContext,
         attempt: Attempt,
     ) -> ToolResult:
@@ -381,31 +382,42 @@ class UpdateTool(ReassignNames):
                 )
         attempt.outcome = "written"
         audit(ctx.caller.label, check_id, changed_names, "updated")
-        confirmed = (
-            " Read back from Nexudus: every field holds the value sent."
-            if after is not None
-            else f" Reading it back to confirm no one else changed it at the same moment failed ({unverified}): "
-            "read it again before relying on it."
-        )
-        updated_on = envelope.get("UpdatedOn") or (after or {}).get("UpdatedOn")
-        updated_by = envelope.get("UpdatedBy") or (after or {}).get("UpdatedBy")
+        changed = ", ".join(changed_names)
+        if after is not None:
+            read_back = "verified"
+            confirmed = (
+                " Read back from Nexudus after the write: every field holds the value sent. Changes holds the new "
+                "values and UpdatedOn the record's new one: there is no need to read the check again."
+            )
+            summary = f"Updated check {check_id}: changed {changed}; read back from Nexudus, every value as sent."
+        else:
+            read_back = "not_read"
+            confirmed = (
+                f" Reading it back to confirm no one else changed it at the same moment failed ({unverified}): "
+                "read it again before relying on it."
+            )
+            summary = (
+                f"Updated check {check_id}: changed {changed}; not read back (read it again before relying on it)."
+            )
+        # The record's UpdatedOn as read back (what a next ExpectedUpdatedOn must hold); else the PUT's answer.
+        updated_on = (after or {}).get("UpdatedOn") or envelope.get("UpdatedOn")
+        updated_by = (after or {}).get("UpdatedBy") or envelope.get("UpdatedBy")
         result: dict[str, Any] = {
             "WasSuccessful": True,
-            "Message": f"Updated check {check_id}: changed {', '.join(changed_names)}.{moves_text(shown_changes)}"
-            f"{confirmed}",
+            "Message": f"Updated check {check_id}: changed {changed}.{moves_text(shown_changes)}{confirmed}",
             "Value": {"Id": check_id},
             "Changes": shown_changes,
             "DryRun": False,
+            "ReadBack": read_back,
         }
         if warnings:
-            result["Warnings"] = warnings
+            result["Warnings"] = [w.done for w in warnings]
         # Left out when Nexudus does not say, rather than null where the outputSchema says string.
         if isinstance(updated_on, (str, int, float)) and not isinstance(updated_on, bool):
             result["UpdatedOn"] = str(updated_on)
         if isinstance(updated_by, (str, int, float)) and not isinstance(updated_by, bool):
             result["UpdatedBy"] = self.redactor.value("UpdatedBy", str(updated_by))
-        warning_text = f" Tell the user: {'; '.join(warnings)}." if warnings else ""
-        return ToolResult(result, False, f"Updated check {check_id}: changed {', '.join(changed_names)}.{warning_text}")
+        return ToolResult(result, False, summary + _warned(warnings))
 
     def _out_of_time(
         self, request: UpdateRequest, changed_names: list[str], ctx: CallContext, *, put_sent: bool, held: str = ""
@@ -509,6 +521,11 @@ class UpdateTool(ReassignNames):
             for f in PUT_FIELDS
             if not _same(f.type, current.get(f.name), body.get(f.name))
         ]
+
+
+def _warned(warnings: list[Any]) -> str:
+    """The summary's pointer to Warnings (said there once, not repeated here)."""
+    return f" {len(warnings)} warning(s) in Warnings." if warnings else ""
 
 
 def _same(type_: str, old: Any, new: Any) -> bool:

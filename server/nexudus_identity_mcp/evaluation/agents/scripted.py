@@ -6,6 +6,9 @@ a misspelt property, the Hint holding the record's value for a missing or wrongl
 field, dropping a read-only field, the current UpdatedOn after a conflict, RetryAfterSeconds after
 throttling), never from the scenario's expected answer or the record it read.
 
+`copy_required` copies the required fields from the latest of the last read and the selected find
+row (a find row carries every required field, issue #27 item 9).
+
 A `call` step with `strict = true` sends the argument shape of a strict client (OpenAI strict mode):
 every property of the tool's input schema present, null where the step gives no value.
 """
@@ -29,7 +32,8 @@ PLACEHOLDER = re.compile(r"\{\{\s*(read|selected|command)\.([A-Za-z0-9]+)\s*\}\}
 
 class ScriptedAgent:
     """Replays `[[steps]]`: `call` (with `arguments`, `copy_required`, `strict`, `expect_error`,
-    `expect_message`: a text the result's Message must contain), `select` (a row of the last find),
+    `expect_message`: a text the result's Message must contain, `expect_warning`: one of its Warnings),
+    `select` (a row of the last find),
     `repair` (rebuild the last failed call from its error)."""
 
     name = "scripted"
@@ -44,6 +48,7 @@ class ScriptedAgent:
             await session.list_tools()
         read: dict[str, Any] = {}
         selected: dict[str, Any] = {}
+        latest: dict[str, Any] = {}  # the last read or selected row: what copy_required copies from
         commands: dict[str, Any] = {}  # the last command list: name without spaces, lower case -> Key
         last: Call | None = None
         for n, step in enumerate(steps, start=1):
@@ -59,6 +64,7 @@ class ScriptedAgent:
                 )
                 if not selected:
                     raise ScriptError(f"step {n}: no row of the last find matches {step['select']}")
+                latest = selected
                 continue
             if step.get("repair"):
                 if last is None or not last.is_error:
@@ -68,19 +74,24 @@ class ScriptedAgent:
                 tool = step["call"]
                 arguments = _fill(step.get("arguments", {}), read, selected, commands)
                 if step.get("copy_required"):
-                    if not read:
-                        raise ScriptError(f"step {n}: copy_required before any read")
-                    arguments = {**{k: read[k] for k in REQUIRED if k in read}, **arguments}
+                    # From the latest of the last read and the selected find row (a row carries them all).
+                    source = latest or read
+                    if not source:
+                        raise ScriptError(f"step {n}: copy_required before any read or selected row")
+                    arguments = {**{k: source[k] for k in REQUIRED if k in source}, **arguments}
                 if step.get("strict"):
                     schema: dict[str, Any] = next((t.input_schema for t in session.tools if t.name == tool), {})
                     arguments = {**dict.fromkeys(schema.get("properties", {})), **arguments}
             last = await session.call(tool, arguments)
             if tool == GET_TOOL and not last.is_error:
-                read = last.body.get("Record", {})
+                read = latest = last.body.get("Record", {})
             if tool == LIST_COMMANDS_TOOL and not last.is_error:
                 commands = {_squash(c.get("Name", "")): c.get("Key") for c in last.body.get("Commands", [])}
             if step.get("expect_message") and step["expect_message"] not in str(last.body.get("Message")):
                 raise ScriptError(f"step {n}: the result's Message does not say {step['expect_message']!r}")
+            warned = " | ".join(map(str, last.body.get("Warnings") or []))
+            if step.get("expect_warning") and step["expect_warning"] not in warned:
+                raise ScriptError(f"step {n}: no Warning of the result says {step['expect_warning']!r}")
             expected = step.get("expect_error")
             if expected and last.body.get("ErrorKind") != expected:
                 raise ScriptError(

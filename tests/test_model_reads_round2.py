@@ -1,0 +1,144 @@
+"""What a model reads, round 2 (issue #27): results that need no second read, warnings said as facts
+once, record text that addresses an assistant flagged, and descriptions every framework takes as
+meant. Through the SDK's client against the sandbox."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from nexudus_identity_mcp.mcpserver.app import INSTRUCTIONS
+from nexudus_identity_mcp.record.fields import REQUIRED
+from nexudus_identity_mcp.record.timefmt import parse_datetime
+from nexudus_identity_mcp.sandbox import Sandbox
+from nexudus_identity_mcp.sandbox.commands import COMMANDS
+from nexudus_identity_mcp.tools.catalog import (
+    FIND_TOOL,
+    GET_TOOL,
+    RUN_COMMAND_TOOL,
+    UPDATE_TOOL,
+    tool_definitions,
+)
+
+from .helpers import CHECK, body, server_for
+
+pytestmark = pytest.mark.anyio
+VERIFY = next(c.key for c in COMMANDS if c.name == "Mark as verified")
+GRACE = 87654307
+
+
+async def calls(sandbox: Sandbox, *steps: tuple[str, dict[str, Any]], **overrides: Any) -> list[tuple[bool, Any, str]]:
+    """Each call's (is_error, structuredContent, first text line), in one session."""
+    out = []
+    async with Client(server_for(sandbox, **overrides), mode="legacy") as client:
+        for tool, arguments in steps:
+            result = await client.call_tool(tool, arguments)
+            first = result.content[0].text.partition("\n")[0]  # type: ignore[union-attr]
+            out.append((bool(result.is_error), body(result, tool), first))
+    return out
+
+
+def description(tool: str) -> str:
+    return next(t.description or "" for t in tool_definitions() if t.name == tool)
+
+
+# ------------------------------------------------------------------ item 9: a find row is enough
+async def test_a_find_row_carries_every_required_field_and_updated_on_as_names(sandbox: Sandbox) -> None:
+    [(is_error, out, _)] = await calls(sandbox, (FIND_TOOL, {"CoworkerId": 2001}))
+    assert not is_error and out["Checks"]
+    for row in out["Checks"]:
+        assert set(REQUIRED) | {"UpdatedOn"} <= set(row)
+        record = sandbox.state.record(row["Id"])
+        assert row["UpdatedOn"] == record["UpdatedOn"]
+        for name in ("IdentityCheckProvider", "IdentityDocumentType", "AddressDocumentType"):
+            assert isinstance(row[name], str), (name, row[name])  # a name, not a code
+    assert "update from it directly" in description(FIND_TOOL)
+    assert "find_coworker_identity_checks row" in description(UPDATE_TOOL)
+    assert "A find row holds every field an update requires" in INSTRUCTIONS
+
+
+async def test_a_simple_request_is_find_then_update(sandbox: Sandbox) -> None:
+    """Two calls: the row's values copied as they are, with its UpdatedOn as ExpectedUpdatedOn."""
+    [(_, found, _)] = await calls(sandbox, (FIND_TOOL, {"CoworkerId": 2001}))
+    row = next(r for r in found["Checks"] if r["Id"] == CHECK)
+    gets_before = sandbox.state.count("get")
+    [(is_error, out, _)] = await calls(
+        sandbox,
+        (
+            UPDATE_TOOL,
+            {**{k: row[k] for k in REQUIRED}, "Description": "Seen again", "ExpectedUpdatedOn": row["UpdatedOn"]},
+        ),
+    )
+    assert not is_error, out
+    assert sandbox.state.record(CHECK)["Description"] == "Seen again"
+    assert sandbox.state.count("update") == 1
+    # The server's own read and read-back: nothing the model had to do.
+    assert sandbox.state.count("get") - gets_before == 2
+
+
+# ------------------------------------------------------------------ item 1: no second read needed
+async def test_the_update_result_is_complete_and_says_it_was_read_back(sandbox: Sandbox) -> None:
+    [(_, got, _)] = await calls(sandbox, (GET_TOOL, {"Id": CHECK}))
+    record = got["Record"]
+    required = {k: record[k] for k in REQUIRED}
+    [(is_error, out, line)] = await calls(sandbox, (UPDATE_TOOL, {**required, "Description": "First", "Billed": False}))
+    assert not is_error
+    assert out["ReadBack"] == "verified"
+    assert {c["Field"]: c["To"] for c in out["Changes"]} == {"Description": "First", "Billed": False}
+    now = sandbox.state.record(CHECK)
+    assert parse_datetime(out["UpdatedOn"]) == parse_datetime(now["UpdatedOn"])
+    assert "no need to read the check again" in out["Message"]
+    assert "read back from Nexudus" in line
+    # The result's UpdatedOn is the record's new one: the next write passes it without a read.
+    [(again_error, again, _)] = await calls(
+        sandbox, (UPDATE_TOOL, {**required, "Description": "Second", "ExpectedUpdatedOn": out["UpdatedOn"]})
+    )
+    assert not again_error, again
+    assert "no need to read the check again" in description(UPDATE_TOOL)
+    assert "so do not read the check again" in INSTRUCTIONS
+
+
+async def test_a_command_result_is_read_back(sandbox: Sandbox) -> None:
+    [(is_error, out, line)] = await calls(sandbox, (RUN_COMMAND_TOOL, {"Key": VERIFY, "Ids": [GRACE]}))
+    assert not is_error and out["ReadBack"] == "verified"
+    [row] = out["Checks"]
+    assert row["VerificationStatus"] == "Successful"
+    assert row["UpdatedOn"] == sandbox.state.record(GRACE)["UpdatedOn"]
+    assert "no need to read them again" in out["Message"] and "read back from Nexudus" in line
+
+
+# ------------------------------------------------------------------ item 2: warnings are facts, once
+async def test_warnings_are_past_tense_facts_said_once(sandbox: Sandbox) -> None:
+    [(_, got, _)] = await calls(sandbox, (GET_TOOL, {"Id": CHECK}))
+    required = {k: got["Record"][k] for k in REQUIRED}
+    change = {**required, "IdentityDocumentType": "DriversLicense", "Billed": False, "ClearFields": ["Description"]}
+    [(_, dry, dry_line), (_, done, done_line)] = await calls(
+        sandbox, (UPDATE_TOOL, {**change, "DryRun": True}), (UPDATE_TOOL, change)
+    )
+    assert dry["Warnings"] == [
+        "IdentityDocumentType would change from Passport to DriversLicense",
+        "Description would be blanked",
+        "Billed would change from true to false",
+    ]
+    assert done["Warnings"] == [
+        "IdentityDocumentType changed from Passport to DriversLicense",
+        "Description was blanked",
+        "Billed changed from true to false",
+    ]
+    for out, line in ((dry, dry_line), (done, done_line)):
+        text = json.dumps(out)
+        assert "Tell the user" not in text and "Tell the user" not in line
+        for warning in out["Warnings"]:
+            assert text.count(warning) == 1 and warning not in line
+        assert "3 warning(s) in Warnings" in line
+
+
+async def test_a_new_document_number_is_warned_about_without_the_number(sandbox: Sandbox) -> None:
+    [(_, got, _)] = await calls(sandbox, (GET_TOOL, {"Id": CHECK}))
+    required = {k: got["Record"][k] for k in REQUIRED}
+    [(is_error, out, _)] = await calls(sandbox, (UPDATE_TOOL, {**required, "IdentityDocumentNumber": "ZX9912345"}))
+    assert not is_error and out["Warnings"] == ["IdentityDocumentNumber was replaced"]
+    assert "ZX9912345" not in json.dumps(out)
