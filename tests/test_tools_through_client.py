@@ -98,7 +98,7 @@ async def test_lenient_values_are_normalised(sandbox: Sandbox, era: str) -> None
     stored = sandbox.state.record(87654310)
     assert stored["IdentityCheckProvider"] == 2 and stored["IdentityDocumentType"] == 3
     assert stored["AddressDocumentType"] == 7 and stored["Billed"] is True and stored["VerificationType1"] == 2
-    assert stored["IdentityDocumentExpirationDate"] == "2030-02-28T10:00:00Z"
+    assert stored["IdentityDocumentExpirationDate"] == "2030-02-28T00:00:00Z"  # the date given, at midnight
     shown = {c["Field"]: c["To"] for c in out["Changes"]}
     assert (
         shown["IdentityCheckProvider"] == "StripeIdentity" and shown["AddressDocumentType"] == "VehicleRegistrationCard"

@@ -12,7 +12,7 @@ from ..tools.schemas import DATE_HINT
 def _type_of(f: Field) -> str:
     if f.enum is not None:
         return f"{f.enum.name} (names; codes also accepted)"
-    return {"datetime": "date (ISO 8601)"}.get(f.type, f.type)
+    return {"date": "date (ISO 8601)", "datetime": "date-time (ISO 8601)"}.get(f.type, f.type)
 
 
 def fields_markdown() -> str:
@@ -20,7 +20,7 @@ def fields_markdown() -> str:
     lines = ["| Field | Type | Required | Description |", "|---|---|---|---|"]
     for f in PUT_FIELDS:
         description = f.description
-        if f.type == "datetime":
+        if f.type == "date":
             description += f" {DATE_HINT}"
         if f.pii == "id_document":
             description += " Shown to the model as a token (see Redaction)."

@@ -37,8 +37,10 @@ from .enums import (
     VERIFICATION_TYPE,
     EnumType,
 )
+from .timefmt import calendar_date, has_z, midnight
 
-FieldType = Literal["integer", "string", "boolean", "datetime", "guid"]
+# `date`: a calendar date (the day counts, never a time or offset: record/timefmt.py); `datetime`: a moment.
+FieldType = Literal["integer", "string", "boolean", "date", "datetime", "guid"]
 Role = Literal["put", "carried", "read_only"]
 PiiCategory = Literal["id_document", "name"]
 
@@ -101,7 +103,7 @@ FIELDS: tuple[Field, ...] = (
     # --- Optional on PUT (reference page, "Optional Fields") ---
     _put("IdentityDocumentNumber", "string", "The identity document's number.", pii="id_document"),
     _put("IdentityDocumentIssuedBy", "string", "Who issued the identity document."),
-    _put("IdentityDocumentExpirationDate", "datetime", "When the identity document expires."),
+    _put("IdentityDocumentExpirationDate", "date", "The day the identity document expires."),
     _put("Description", "string", "Staff notes on the check."),
     _put("Billed", "boolean", "Whether the member has been charged for this check."),
     _put("StripeVerificationSessionId", "string", "Stripe Identity session id (vs_…), for StripeIdentity checks."),
@@ -173,6 +175,45 @@ OPTIONAL_PUT: tuple[str, ...] = tuple(f.name for f in PUT_FIELDS if not f.requir
 ENUM_FIELDS: dict[str, EnumType] = {f.name: f.enum for f in FIELDS if f.enum is not None}
 RECORD_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 READ_ONLY_NAMES: frozenset[str] = frozenset(f.name for f in FIELDS if f.role == "read_only")
+DATE_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.type == "date")
+
+
+def writes_z(record: Mapping[str, Any], name: str) -> bool:
+    """Whether a date written to `name` of this record carries the literal `Z`: as its own value does
+    when it holds one, else as the record's other dates and date-times do; with it when the record
+    has none (the form of every documented example)."""
+    others = (f.name for f in FIELDS if f.type in ("date", "datetime") and f.name != name)
+    for value in (record.get(name), *(record.get(n) for n in others)):
+        if calendar_date(value) is not None:
+            return has_z(value)
+    return True
+
+
+def in_record_form(values: dict[str, Any], record: Mapping[str, Any]) -> None:
+    """The date values of a write as the record writes its dates: midnight of the calendar date, with
+    the `Z` or without (`writes_z`), never converted through UTC."""
+    for name in DATE_FIELDS:
+        day = calendar_date(values.get(name))
+        if day is not None:
+            values[name] = midnight(day, z=writes_z(record, name))
+
+
+def dates_as_days(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record with each date field's value as its calendar date (YYYY-MM-DD); the rest as it is."""
+    return {k: as_shown(k, v) if k in DATE_FIELDS else v for k, v in record.items()}
+
+
+def as_shown(name: str, value: Any) -> Any:
+    """A field's value as a model sees it: an enum's name for its code, a date field's calendar date
+    (YYYY-MM-DD, never a time a date does not have); anything else as it is."""
+    f = BY_NAME.get(name)
+    if f is None:
+        return value
+    if f.enum is not None and isinstance(value, int) and not isinstance(value, bool):
+        return f.enum.name_of(value)
+    if f.type == "date" and (day := calendar_date(value)) is not None:
+        return day.isoformat()
+    return value
 
 
 def put_body(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,31 +1,47 @@
 """ISO 8601 dates and datetimes: lenient parsing, one normal form for the API.
 
 Accepted: `2031-03-14`, `2031-03-14T10:30`, `2031-03-14T10:30:00`, with fractions, `Z` or an offset.
-A date alone means midnight UTC; a datetime with no zone is taken as UTC. Sent as
-`YYYY-MM-DDTHH:MM:SSZ`, the form of every documented example. Years outside 1900-2200 are refused:
-no identity document expires then, and the API's date type cannot be assumed to hold them.
+Years outside 1900-2200 are refused: no identity document expires then, and the API's date type
+cannot be assumed to hold them.
+
+Two kinds of value (record/fields.py says which field is which):
+- a moment (`datetime`: UpdatedOn, an ExpectedUpdatedOn): a datetime with no zone is taken as UTC,
+  and compared and written as UTC (`YYYY-MM-DDTHH:MM:SSZ`);
+- a calendar date (`date`: IdentityDocumentExpirationDate): the date as written is the value, whatever
+  time or offset follows it (`2032-03-14T00:00:00+02:00` is 14 March, never 13 March 22:00 UTC).
+  Nexudus stores a datetime as the space's wall clock, often with a literal `Z`, and silently converts
+  one that carries an offset (API-FACTS, third survey), so a date is sent as midnight with no offset,
+  in the form the record itself uses (`midnight`): with the `Z` when its GET had one, without when not.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 MIN_YEAR, MAX_YEAR = 1900, 2200
 
 
-def parse_datetime(value: str) -> datetime | None:
+def _wall_clock(value: str) -> datetime | None:
+    """The datetime as written (its offset kept, none added), or None."""
     text = value.strip()
     if not text or len(text) > 40:
         return None
     if text[-1:] in ("z", "Z"):
         text = text[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(text)
+        return datetime.fromisoformat(text)
     except ValueError:
         try:
-            parsed = datetime.combine(date.fromisoformat(text), datetime.min.time())
+            return datetime.combine(date.fromisoformat(text), datetime.min.time())
         except ValueError:
             return None
+
+
+def parse_datetime(value: str) -> datetime | None:
+    parsed = _wall_clock(value)
+    if parsed is None:
+        return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     try:
@@ -33,6 +49,26 @@ def parse_datetime(value: str) -> datetime | None:
     except OverflowError:
         return None
     return parsed if MIN_YEAR <= parsed.year <= MAX_YEAR else None
+
+
+def calendar_date(value: Any) -> date | None:
+    """The calendar date an ISO date or date-time means, as written: the date part, whatever time or
+    offset follows, never moved through UTC. None for anything else, or a year outside 1900-2200."""
+    parsed = _wall_clock(value) if isinstance(value, str) else None
+    if parsed is None or not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        return None
+    return parsed.date()
+
+
+def has_z(value: Any) -> bool:
+    """Whether a date-time the API wrote ends with the literal `Z`."""
+    return isinstance(value, str) and value.strip()[-1:] in ("z", "Z")
+
+
+def midnight(day: date, *, z: bool = True) -> str:
+    """A calendar date as the API takes it: midnight, no offset, with the literal `Z` or without
+    (the form of the record it is written to)."""
+    return f"{day.year:04d}-{day.month:02d}-{day.day:02d}T00:00:00" + ("Z" if z else "")
 
 
 def format_utc(moment: datetime, *, millis: bool = False) -> str:

@@ -11,8 +11,9 @@ means "not given, keep", and `""` for a text or date field means the same as nam
 ClearFields. Floods of unknown properties cost O(n) and list only the first few.
 
 Lenient where the meaning is certain: enum names in any case or as their integer codes, numeric
-strings for integers, "true"/"false" for booleans, ISO 8601 dates or datetimes (normalised to
-`YYYY-MM-DDTHH:MM:SSZ`). Nothing invalid gets past this module to the API.
+strings for integers, "true"/"false" for booleans, ISO 8601 dates or datetimes for a date field (its calendar date as
+written, whatever time or offset follows: midnight `YYYY-MM-DDT00:00:00Z`, which the update writes in
+the record's own form, `fields.in_record_form`). Nothing invalid gets past this module to the API.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 from .enums import EnumParseError
 from .fields import BY_NAME, OPTIONAL_PUT, Field
-from .timefmt import format_utc, parse_datetime
+from .timefmt import calendar_date, midnight
 
 MAX_STRING = 1000
 INT32 = (-(2**31), 2**31 - 1)
@@ -270,14 +271,14 @@ def coerce(f: Field, raw: Any) -> Any:
         return value
     if f.type == "boolean":
         return boolean(raw)
-    if f.type == "datetime":
-        parsed = parse_datetime(raw) if isinstance(raw, str) else None
-        if parsed is None:
+    if f.type == "date":
+        day = calendar_date(raw)
+        if day is None:
             raise FieldError(
-                "is not an ISO 8601 date or date-time between the years 1900 and 2200 (for "
-                "example 2031-03-14 or 2031-03-14T00:00:00Z)"
+                "is not an ISO 8601 date (or date-time, of which the date counts) between the years 1900 "
+                "and 2200, for example 2031-03-14"
             )
-        return format_utc(parsed)
+        return midnight(day)
     if not isinstance(raw, str):
         raise FieldError("must be a string")
     if f.required and not raw.strip():

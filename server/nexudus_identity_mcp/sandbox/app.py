@@ -14,6 +14,8 @@ can be run, tested and evaluated with no Nexudus account:
   ones are not published; see `commands.py`): mark as verified, mark as rejected (RejectionNotes),
   cancel, and ask for a new document (one record at a time). A run changes VerificationStatus (and
   LastError), UpdatedOn and UpdatedBy.
+- Dates and date-times in the store's form (`dates_with_z`; a value with an offset converted to UTC,
+  silently), text trimmed when `trims_text` is set.
 - Throttling: past a write rate (PUTs and command runs together) it answers 409 "You must wait
   before accessing this url again"; with `daily_write_cap` set, past that many writes it answers
   the daily cap's text until reset.
@@ -22,7 +24,8 @@ can be run, tested and evaluated with no Nexudus account:
   another description for the missing code, e.g. one the server does not recognise).
 - Fault injection (`Fault`): the next N requests to a route answer a status, an HTML page, a
   malformed body, an envelope with errors, a delay, a write applied late (after its caller may have
-  given up), or a dropped connection. A 429 with the wait
+  given up), a dropped connection, an answer whose dates have no `Z` (`no_z`), or a PUT stored with
+  its text trimmed (`trim`). A 429 with the wait
   only in its body is `Fault("status", status=429, body="Wait 3 seconds.")`; a burst of the
   live API's generic 500 is `Fault("status", status=500, body=OOPS_TEXT, count=N)`.
 - `/_sandbox/*` control routes (reset, faults, request log) for tests and tools out of process.
@@ -36,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import json
 import secrets
 import time
 from dataclasses import asdict
@@ -131,6 +135,11 @@ class Sandbox:
             return _answered(entry, await self._late_answer(fault.delay, handler, request, entry.user))
         if route == "token" and "form" in request.headers.get("content-type", ""):
             entry.grant = str((await request.form()).get("grant_type") or "") or None
+        if fault is not None and fault.kind == "trim":
+            handler, fault = (self._put_trimmed if route == "update" else handler), None
+        if fault is not None and fault.kind == "no_z":
+            fault = None
+            handler = _without_z(handler)
         if fault is not None:
             return _answered(entry, await self._fault_response(fault, request))
         if self.state._over_daily_cap(route):
@@ -335,7 +344,7 @@ class Sandbox:
                 needle = q[param].casefold()
                 rows = [r for r in rows if needle in (r.get(name) or "").casefold()]
         # Range filters on the record's date fields: from_… on or after, to_… on or before, in minutes.
-        for f in (f for f in BY_NAME.values() if f.type == "datetime"):
+        for f in (f for f in BY_NAME.values() if f.type in ("date", "datetime")):
             for bound in ("from", "to"):
                 param = f"{bound}_CoworkerIdentityCheck_{f.name}"
                 if param not in q:
@@ -388,7 +397,10 @@ class Sandbox:
     async def _put(self, request: Request) -> Response:
         return await self._answer(request, "update", self._put_inner)
 
-    async def _put_inner(self, request: Request, user: str | None) -> Response:
+    async def _put_trimmed(self, request: Request, user: str | None) -> Response:
+        return await self._put_inner(request, user, trim=True)
+
+    async def _put_inner(self, request: Request, user: str | None, *, trim: bool = False) -> Response:
         body = await _json_body(request)
         errors = validate_put(body)
         if errors:
@@ -409,10 +421,10 @@ class Sandbox:
         if self.state.keeps_unknown_fields:
             # The live profile stores what it does not know too; one left out of the body is cleared.
             stored.update({k: body.get(k) for k in (*current, *body) if k not in BY_NAME})
-        for f in SENT_FIELDS:
-            if f.type == "datetime" and stored[f.name] is not None:
-                stored[f.name] = format_utc(parse_datetime(stored[f.name]))  # type: ignore[arg-type]
-        now = format_utc(datetime.now(UTC), millis=True)
+        stored = self.state.dated(stored)
+        if trim or self.state.trims_text:
+            stored = {k: v.strip() if k in _TEXT_FIELDS and isinstance(v, str) else v for k, v in stored.items()}
+        now = self.state.written_time(format_utc(datetime.now(UTC), millis=True))
         stored.update(
             CreatedOn=current.get("CreatedOn"), UpdatedOn=now, UpdatedBy=user, SystemId=current.get("SystemId")
         )
@@ -432,7 +444,7 @@ class Sandbox:
 
     async def _runcommand_inner(self, request: Request, user: str | None) -> Response:
         body = await _json_body(request)
-        now = format_utc(datetime.now(UTC), millis=True)
+        now = self.state.written_time(format_utc(datetime.now(UTC), millis=True))
         status, envelope = run_command(self.state.records, body, now, user)
         return JSONResponse(envelope, status_code=status)
 
@@ -491,6 +503,7 @@ class SandboxTransport(httpx2.ASGITransport):
 
 
 _PAGING = frozenset({"page", "size", "orderBy", "dir"})
+_TEXT_FIELDS = frozenset(f.name for f in SENT_FIELDS if f.type == "string")
 
 
 def _within(value: Any, limit: datetime, bound: str) -> bool:
@@ -542,6 +555,28 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     if isinstance(value, (int, float)):
         return (1, value)
     return (3, str(value))
+
+
+def _without_z(handler: Any) -> Any:
+    """The handler, its JSON answer's date and date-time strings written without their literal `Z`."""
+
+    async def answer(request: Request, user: str | None) -> Response:
+        response: Response = await handler(request, user)
+        if response.media_type != "application/json":
+            return response
+        return JSONResponse(_strip_z(json.loads(bytes(response.body))), status_code=response.status_code)
+
+    return answer
+
+
+def _strip_z(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_z(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_z(v) for v in value]
+    if isinstance(value, str) and value.endswith("Z") and parse_datetime(value) is not None:
+        return value[:-1]
+    return value
 
 
 def _answered(entry: RequestRecord, response: Response) -> Response:

@@ -11,6 +11,12 @@ A profile picks which API the sandbox imitates:
   ignored; records carry extra fields no page lists (text, numbers, an object), and a PUT that
   leaves one out clears it.
 Both use the joined names the API returns (CoworkerCoworkerType, CoworkerCompanyName, ...).
+
+Two habits of a store, in either profile (API-FACTS, third survey; `probe --write-check` tells an
+account's): `dates_with_z` (False: dates and date-times are written without the literal `Z`, every
+record and every answer) and `trims_text` (a PUT's text values are stored trimmed). A value with an
+offset is converted to UTC and stored silently, as a live client saw. The faults `no_z` (an answer's
+dates without their `Z`) and `trim` (one PUT stored trimmed) do the same for the next N requests.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from ..record.enums import EnumType
 from ..record.fields import BY_NAME, FIELDS, SEARCH_FILTERS, SENT_FIELDS
 from ..record.members import MEMBER_FILTERS
 from ..record.operations import OPERATIONS, Operation, role_of
-from ..record.timefmt import parse_datetime
+from ..record.timefmt import format_utc, parse_datetime
 from .data import BUSINESSES, COWORKERS, live_extra_fields, seed_checks, seed_coworkers
 
 SANDBOX_TOKEN = "sandbox-token"
@@ -72,10 +78,11 @@ class Fault:
     `delay` (wait `delay` seconds, then answer normally; a caller that gives up first cancels it),
     `late` (the request takes effect `delay` seconds after it arrived whether or not its caller is
     still waiting, as a slow API applies a write its client has given up on; the answer comes then),
-    `drop` (the connection closes mid-answer).
+    `drop` (the connection closes mid-answer), `no_z` (a normal answer whose dates and date-times are
+    written without their literal `Z`), `trim` (a PUT stored with its text values trimmed).
     """
 
-    kind: Literal["status", "html", "malformed", "envelope_errors", "delay", "late", "drop"]
+    kind: Literal["status", "html", "malformed", "envelope_errors", "delay", "late", "drop", "no_z", "trim"]
     route: Route_ | None = None
     count: int = 1
     status: int | None = None
@@ -139,6 +146,11 @@ class SandboxState:
     write_window: float = 60.0
     retry_after: str = "1"
     get_delay: float = 0.0  # seconds every GET of one record waits before answering (a slow API)
+    # How the store writes dates and date-times: with the literal `Z` (the documented examples, and what a
+    # live client saw) or, False, without it (e.g. `2031-03-14T00:00:00`).
+    dates_with_z: bool = True
+    # Whether a PUT's text values are stored trimmed (a normalising store: the read-back differs).
+    trims_text: bool = False
     # The daily write cap (the API's 2,500 writes a day): past it every PUT answers `daily_cap_status`
     # with DAILY_CAP_TEXT until reset(). None: no cap.
     daily_write_cap: int | None = None
@@ -202,7 +214,7 @@ class SandboxState:
         if self.keeps_unknown_fields:
             for record in seed:
                 record.update(live_extra_fields(record))
-        self.records = {r["Id"]: with_derived_fields(r) for r in seed}
+        self.records = {r["Id"]: with_derived_fields(self.dated(r)) for r in seed}
         self.coworkers = seed_coworkers()
         self.requests.clear()
         self.carried.clear()
@@ -210,6 +222,24 @@ class SandboxState:
         self.hidden_commands.clear()
         self._writes.clear()
         self._writes_today = 0
+
+    def written_time(self, value: str) -> str:
+        """A date or date-time as this store writes it: an offset converted to UTC (as a live client saw,
+        silently), then with the literal `Z` or without (`dates_with_z`); anything else as it is."""
+        moment = parse_datetime(value)
+        if moment is None:
+            return value
+        millis = "." in value.strip().rpartition(":")[2]
+        text = format_utc(moment, millis=millis)
+        return text if self.dates_with_z else text[:-1]
+
+    def dated(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The record with every date and date-time in this store's form."""
+        kinds = ("date", "datetime")
+        return {
+            k: self.written_time(v) if isinstance(v, str) and k in BY_NAME and BY_NAME[k].type in kinds else v
+            for k, v in record.items()
+        }
 
     def count(self, route: str | None = None, method: str | None = None) -> int:
         return sum(
@@ -318,7 +348,7 @@ def _type_problem(type_: str, value: Any, enum: EnumType | None) -> str | None:
     elif type_ == "boolean":
         if not isinstance(value, bool):
             return "is not a valid boolean"
-    elif type_ == "datetime" and (not isinstance(value, str) or parse_datetime(value) is None):
+    elif type_ in ("date", "datetime") and (not isinstance(value, str) or parse_datetime(value) is None):
         return "is not a valid date"
     return None
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from ..nexudus import ErrorKind, NexudusClient, NexudusError
 from ..nexudus.envelopes import MAX_SHOWN_WAIT
-from ..record.fields import BY_NAME, ENUM_FIELDS, LINKAGE_FIELDS, PUT_FIELDS, shown
+from ..record.fields import BY_NAME, ENUM_FIELDS, LINKAGE_FIELDS, PUT_FIELDS, as_shown, shown
 from ..record.operations import OPERATIONS
 from ..record.redaction import Redactor
-from ..record.timefmt import parse_datetime
+from ..record.timefmt import calendar_date, parse_datetime
 from ..settings import Settings
 from ..state import Journal, Lease, LockNotGranted, MemoryStore, StateStore, StateUnavailable, open_journal
 from .catalog import FIND_TOOL
@@ -56,6 +56,8 @@ def _sent_digest(key: bytes, values: Mapping[str, Any]) -> str:
             return None
         if kind == "boolean":
             return bool(value)
+        if kind == "date" and isinstance(value, str):
+            return str(calendar_date(value))
         if kind == "datetime" and isinstance(value, str):
             return str(parse_datetime(value))
         return value
@@ -170,26 +172,20 @@ class ToolBase:
 
     def present(self, record: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         """A record as the model sees it: the fields the table knows (enums as names, sensitive values
-        as tokens) and, of the fields it does not know, only plain non-string scalars: an unknown text
+        as tokens, dates as days) and, of the fields it does not know, only plain non-string scalars: an unknown text
         or object could carry anything, so it stays out of the model's context (and goes back
         unchanged in a PUT). Internal linkage fields (GUIDs, SystemId, IsNew) only when set."""
         self.redactor.note_record(record, ctx.redaction)  # its values are looked for everywhere in the result
         visible = {
-            k: (ENUM_FIELDS[k].name_of(v) if k in ENUM_FIELDS and isinstance(v, int) else v)
-            for k, v in shown(record).items()
-            if k not in LINKAGE_FIELDS or v not in (None, "", False)
+            k: as_shown(k, v) for k, v in shown(record).items() if k not in LINKAGE_FIELDS or v not in (None, "", False)
         }
         return self.redactor.record(visible)
 
     def _show_change(self, change: dict[str, Any]) -> dict[str, Any]:
         name = change["Field"]
-        enum = ENUM_FIELDS.get(name)
         shown = {"Field": name}
         for side in ("From", "To"):
-            value = change[side]
-            if enum is not None and isinstance(value, int):
-                value = enum.name_of(value)
-            shown[side] = self.redactor.value(name, value)
+            shown[side] = self.redactor.value(name, as_shown(name, change[side]))
         return shown
 
     def _redact_problems(

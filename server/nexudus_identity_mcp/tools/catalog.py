@@ -250,7 +250,7 @@ UPDATE = Tool(
                     required=f.required,
                     missing=REQUIRED_MESSAGE if f.required else None,
                     # "" for an optional text or date field: cleared, like naming it in ClearFields
-                    blank="clear" if not f.required and f.type in ("string", "datetime") else "value",
+                    blank="clear" if not f.required and f.type in ("string", "date") else "value",
                 )
                 for f in PUT_FIELDS
             ),

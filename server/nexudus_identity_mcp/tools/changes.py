@@ -16,13 +16,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..nexudus import ErrorKind
-from ..record.fields import BY_NAME, REQUIRED
+from ..record.fields import BY_NAME, REQUIRED, as_shown
 from ..record.validation import UpdateRequest, problem
 from ..state import JournalEntry, Query, StateUnavailable
 from .catalog import LIST_CHANGES_TOOL, RUN_COMMAND_TOOL, UNDO_TOOL, UPDATE_TOOL
 from .commands import STATUS, CommandTools
 from .context import CallContext
-from .history import Attempt, entry_view, note_entry, shown_value
+from .history import Attempt, entry_view, note_entry
 from .requests import ChangesRequest, UndoRequest
 from .results import ToolResult, failure
 from .update import REASSIGNING_FIELDS, UpdateTool, _same
@@ -71,7 +71,7 @@ class ChangeTools(UpdateTool, CommandTools):
         back = await self.command_to(before, ctx) if entry.outcome != "declined" else None
         if back is not None:
             text += (
-                f"; to move VerificationStatus back to {shown_value(STATUS.name, before)}, run '{back.name}' "
+                f"; to move VerificationStatus back to {as_shown(STATUS.name, before)}, run '{back.name}' "
                 f"(Key {back.key}) with {RUN_COMMAND_TOOL}, if the user wants that"
             )
         return text
@@ -162,9 +162,9 @@ class ChangeTools(UpdateTool, CommandTools):
                     problem(
                         name,
                         f"was changed since entry {entry.seq} (it now holds "
-                        f"{self.redactor.value(name, shown_value(name, current.get(name)))!r}, not "
-                        f"{self.redactor.value(name, shown_value(name, change.get('To')))!r}): left alone",
-                        self.redactor.value(name, shown_value(name, current.get(name))),
+                        f"{self.redactor.value(name, as_shown(name, current.get(name)))!r}, not "
+                        f"{self.redactor.value(name, as_shown(name, change.get('To')))!r}): left alone",
+                        self.redactor.value(name, as_shown(name, current.get(name))),
                     )
                 )
         request.reassign = any(name in request.values for name in REASSIGNING_FIELDS)

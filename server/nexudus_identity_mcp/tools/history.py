@@ -11,18 +11,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..record.fields import ENUM_FIELDS
+from ..record.fields import as_shown
 from ..record.redaction import RedactionScope, Redactor
 from ..record.timefmt import format_utc
 from ..state import Journal, JournalEntry, StateUnavailable
 from .results import ToolResult
 
 log = logging.getLogger(__name__)
-
-
-def shown_value(field_name: str, value: Any) -> Any:
-    enum = ENUM_FIELDS.get(field_name)
-    return enum.name_of(value) if enum is not None and isinstance(value, int) else value
 
 
 def entry_view(entry: JournalEntry, redactor: Redactor | None) -> dict[str, Any]:
@@ -33,7 +28,7 @@ def entry_view(entry: JournalEntry, redactor: Redactor | None) -> dict[str, Any]
         shown: dict[str, Any] = {"Field": name}
         for side in ("From", "To"):
             if side in change:
-                value = shown_value(name, change[side])
+                value = as_shown(name, change[side])
                 shown[side] = redactor.value(name, value) if redactor is not None else value
         changes.append(shown)
     view: dict[str, Any] = {

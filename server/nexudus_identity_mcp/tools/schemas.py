@@ -36,7 +36,7 @@ FIND_ROW_FIELDS = (
     "UpdatedOn",
 )
 
-DATE_HINT = "ISO 8601 date or date-time, e.g. 2031-03-14 or 2031-03-14T00:00:00Z; sent as UTC."
+DATE_HINT = "A date, e.g. 2031-03-14 (of a date-time only the date as written counts)."
 
 
 def field_property(f: Field) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def field_property(f: Field) -> dict[str, Any]:
             "enum": f.enum.names,
             "description": description,
         }
-    if f.type == "datetime":
+    if f.type == "date":
         return {"type": "string", "description": f"{description} {DATE_HINT}"}
     if f.pii == "id_document":
         return {

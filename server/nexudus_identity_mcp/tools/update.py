@@ -31,8 +31,8 @@ from functools import partial
 from typing import Any
 
 from ..nexudus import ErrorKind, NexudusError
-from ..record.fields import BY_NAME, PUT_FIELDS, put_body, shown, unknown_names
-from ..record.timefmt import parse_datetime
+from ..record.fields import BY_NAME, PUT_FIELDS, dates_as_days, in_record_form, put_body, shown, unknown_names
+from ..record.timefmt import calendar_date, parse_datetime
 from ..record.validation import (
     REQUIRED_MESSAGE,
     ArgumentErrors,
@@ -190,6 +190,7 @@ class UpdateTool(ReassignNames):
 
         record_errors = check_against_record(request, current)
         values = dict(request.values)
+        in_record_form(values, current)  # a date as the record writes its dates: midnight, its Z or none
         token_errors = self._resolve_tokens(values, current) + self._resolve_cuts(values, current) + record_errors
         if token_errors:
             return failure(
@@ -259,7 +260,7 @@ class UpdateTool(ReassignNames):
                     "Changes": shown_changes,
                     **warned,
                     "DryRun": True,
-                    "Body": self.redactor.record(shown(body)),
+                    "Body": self.redactor.record(dates_as_days(shown(body))),
                 },
                 False,
                 f"Dry run for check {request.check_id}: would change {', '.join(changed_names)}. Nothing was "
@@ -533,6 +534,8 @@ def _same(type_: str, old: Any, new: Any) -> bool:
         return bool(old) == bool(new)
     if old in (None, "") and new in (None, ""):
         return True
+    if type_ == "date" and isinstance(old, str) and isinstance(new, str):
+        return calendar_date(old) == calendar_date(new)  # the day counts, whatever form Nexudus writes it in
     if type_ == "datetime" and isinstance(old, str) and isinstance(new, str):
         return parse_datetime(old) == parse_datetime(new)
     return bool(old == new)
