@@ -58,7 +58,7 @@ def main() -> int:
         finally:
             redis.stop()
     base = rows[0][1]
-    print("per update: lock + budget token + fence check")
+    print("per update: lock + budget token + still-held check")
     print(f"{'backend':8}  {'median ms':>10}  {'p99 ms':>8}  {'vs memory':>9}")
     for name, median, p99 in rows:
         print(f"{name:8}  {median:10.3f}  {p99:8.3f}  {median / base:8.1f}x")

@@ -161,3 +161,40 @@ def test_the_size_bound_is_enforced_once_at_the_transport() -> None:
         if path.relative_to(PACKAGE).as_posix() != "nexudus/envelopes.py" and reads.search(path.read_text())
     )
     assert outside == []
+
+
+def _code_words(path: Path) -> str:
+    """A module's code as text without its docstrings: names, attributes and the other string
+    constants (SQL, Lua), which is where a removed concept would come back."""
+    tree = ast.parse(path.read_text())
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    words = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            words.append(node.value)
+        elif isinstance(node, ast.Name):
+            words.append(node.id)
+        elif isinstance(node, ast.Attribute):
+            words.append(node.attr)
+        elif isinstance(node, ast.arg):
+            words.append(node.arg)
+    return "\n".join(words)
+
+
+def test_the_stores_keep_no_fence_tokens() -> None:
+    """A fence count per lock was written by every store and read by nothing (#31 item 5): a lease
+    is its name and owner. Stores that earlier versions wrote fences in still work (test_state)."""
+    import dataclasses
+
+    from nexudus_identity_mcp.state import Lease
+
+    assert {f.name for f in dataclasses.fields(Lease)} == {"name", "owner", "kept"}
+    for path in (PACKAGE / "state").glob("*.py"):
+        assert "fence" not in _code_words(path).lower(), path.name

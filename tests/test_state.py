@@ -42,7 +42,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     await made.aclose()
 
 
-async def test_lock_excludes_and_fences_grow(store: StateStore) -> None:
+async def test_lock_excludes(store: StateStore) -> None:
     first = await store.acquire("check:1", ttl=5, wait=0)
     with pytest.raises(LockNotGranted):
         await store.acquire("check:1", ttl=5, wait=0.05)
@@ -50,7 +50,7 @@ async def test_lock_excludes_and_fences_grow(store: StateStore) -> None:
     assert await store.still_held(first)
     await store.release(first)
     second = await store.acquire("check:1", ttl=5, wait=0)
-    assert second.fence > first.fence
+    assert second.owner != first.owner and await store.still_held(second)
     assert not await store.still_held(first)
     await store.release(second)
     await store.release(other)
@@ -79,7 +79,7 @@ async def test_a_waiter_gets_the_lock_when_it_is_released(store: StateStore) -> 
 async def test_a_dead_holders_lock_expires(store: StateStore) -> None:
     dead = await store.acquire("check:9", ttl=0.2, wait=0)  # never released: its holder "died"
     taken = await store.acquire("check:9", ttl=5, wait=3)
-    assert taken.fence > dead.fence and not await store.still_held(dead)
+    assert not await store.still_held(dead)
     await store.release(dead)  # a late release does not free the new holder's lock
     assert await store.still_held(taken)
     await store.release(taken)
@@ -193,7 +193,7 @@ async def test_a_held_lease_outlives_its_holder_and_ends_by_expiry(store: StateS
     with pytest.raises(LockNotGranted):
         await store.acquire("check:11", ttl=5, wait=0.05)
     after = await store.acquire("check:11", ttl=5, wait=3)  # granted once the hold has expired
-    assert after.fence > lease.fence and not await store.still_held(lease)
+    assert not await store.still_held(lease)
     assert not await store.hold(lease, 5), "a lease lost to expiry cannot be held again"
     await store.release(after)
 
@@ -247,7 +247,6 @@ def _poison_redis(url: str, prefix: str) -> None:
     raw.set(f"{prefix}lock:check:1", "held-forever")  # no TTL, not an owner
     raw.hset(f"{prefix}lock:check:2", "a", "b")  # another type
     raw.set(f"{prefix}lock:check:3", "0" * 32)  # looks like an owner, but no TTL
-    raw.set(f"{prefix}fence:check:4", "not-a-number")
     raw.hset(f"{prefix}bucket:reads:a", mapping={"tokens": "-1e308", "at": "1"})
     raw.hset(f"{prefix}bucket:reads:b", mapping={"tokens": "-inf", "at": "1"})
     raw.hset(f"{prefix}bucket:reads:c", mapping={"tokens": "nan", "at": "nan"})
@@ -264,7 +263,6 @@ def _poison_sqlite(store: SqliteStore) -> None:
     db.execute("INSERT INTO locks VALUES ('check:1', 'held-forever', 1e308)")
     db.execute("INSERT INTO locks VALUES ('check:2', ?, 'never')", ("0" * 32,))
     db.execute("INSERT INTO locks VALUES ('check:3', ?, 9e15)", ("0" * 32,))
-    db.execute("INSERT INTO fences VALUES ('check:4', 'not-a-number')")
     db.execute("INSERT INTO buckets VALUES ('reads:a', -1e308, 1)")
     db.execute("INSERT INTO buckets VALUES ('reads:b', '-inf', 1)")
     db.execute("INSERT INTO buckets VALUES ('reads:c', 'nan', 'nan')")
@@ -294,12 +292,8 @@ async def test_values_the_store_did_not_write_are_treated_as_absent_and_logged_o
         store = RedisStore(server.url, prefix=prefix)
     try:
         with anyio.fail_after(10):
-            leases = [await store.acquire(f"check:{n}", ttl=5, wait=0) for n in (1, 2, 3, 4)]
-            assert [await store.still_held(lease) for lease in leases] == [True] * 4
-            assert leases[3].fence > 1  # restarted above any fence handed out before
-            await store.release(leases[3])
-            again = await store.acquire("check:4", ttl=5, wait=0)
-            assert again.fence > leases[3].fence
+            leases = [await store.acquire(f"check:{n}", ttl=5, wait=0) for n in (1, 2, 3)]
+            assert [await store.still_held(lease) for lease in leases] == [True] * 3
             rate = Rate(120, 60.0)
             for bucket in "abcde":
                 await store.take(f"reads:{bucket}", rate)  # a full bucket, not an endless wait
@@ -309,10 +303,55 @@ async def test_values_the_store_did_not_write_are_treated_as_absent_and_logged_o
     finally:
         await store.aclose()
     said = [r.getMessage() for r in caplog.records if r.name == "nexudus_identity_mcp.state"]
-    kinds = ["lock", "fence", "bucket"] + (["key"] if backend == "redis" else [])
+    kinds = ["lock", "bucket"] + (["key"] if backend == "redis" else [])
     for kind in kinds:
         assert sum(f"a {kind} value" in line for line in said) == 1, said
     assert not any("held-forever" in line or "1e308" in line for line in said)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_a_store_an_earlier_version_wrote_fences_in_still_works(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Earlier versions kept a fence count per lock (SQLite's `fences` table, Redis `fence:<name>`
+    keys) that nothing read. A store holding them works as before, and they are left as they are
+    (an older worker sharing the store still uses them)."""
+    import sqlite3
+
+    store: StateStore
+    if backend == "sqlite":
+        db = sqlite3.connect(tmp_path / "state.sqlite3", isolation_level=None)
+        db.execute("CREATE TABLE fences (name TEXT PRIMARY KEY, fence INTEGER NOT NULL)")
+        db.execute("INSERT INTO fences VALUES ('check:4', 7)")
+        db.execute("CREATE TABLE locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL)")
+        db.close()
+        store = SqliteStore(tmp_path)
+    else:
+        import redis
+
+        server: RedisServer = request.getfixturevalue("redis_server")
+        prefix = f"old-{tmp_path.name}:"
+        raw = redis.Redis.from_url(server.url)
+        raw.set(f"{prefix}fence:check:4", "7")
+        raw.close()
+        store = RedisStore(server.url, prefix=prefix)
+    try:
+        with anyio.fail_after(10):
+            lease = await store.acquire("check:4", ttl=5, wait=0)
+            with pytest.raises(LockNotGranted):
+                await store.acquire("check:4", ttl=5, wait=0.05)
+            await store.release(lease)
+            await store.release(await store.acquire("check:4", ttl=5, wait=0))
+    finally:
+        await store.aclose()
+    if backend == "sqlite":
+        db = sqlite3.connect(tmp_path / "state.sqlite3", isolation_level=None)
+        assert db.execute("SELECT name, fence FROM fences").fetchall() == [("check:4", 7)]
+        db.close()
+    else:
+        raw = redis.Redis.from_url(server.url)
+        assert raw.get(f"{prefix}fence:check:4") == b"7"
+        raw.close()
 
 
 # ------------------------------------------------------------ atomic steps (#23): one winner under concurrency

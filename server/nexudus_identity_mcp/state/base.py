@@ -1,6 +1,6 @@
 """What several server processes must agree on, behind one small interface.
 
-- `lock(name, ttl, wait)`: a mutual-exclusion lease with a fencing token. Held for a whole
+- `lock(name, ttl, wait)`: a mutual-exclusion lease. Held for a whole
   read-merge-write of one check (an update or a command); a holder that dies releases it when `ttl`
   expires; a caller that is not granted it within `wait` gets `LockNotGranted` (a retryable `busy`
   result for the model). `hold(lease, seconds)` keeps it past its holder's call (a write whose outcome
@@ -16,9 +16,11 @@
   `pop` is an atomic take-and-delete (single use).
 
 A value under one of our keys that this code did not write in its own form (a lock without an
-expiry or of another type, a token count that is negative, infinite or not a number, a fence that is
-not an integer) is treated as absent and replaced, and logged once per process and kind
-(`odd_value`): a poisoned store never stops the service for good.
+expiry or of another type, a token count that is negative, infinite or not a number) is treated as
+absent and replaced, and logged once per process and kind (`odd_value`): a poisoned store never
+stops the service for good. What earlier versions wrote and nothing reads any more (a fence count
+per lock: the SQLite `fences` table, Redis `fence:<name>` keys) is left as it is and ignored, so a
+store shared with an older worker keeps working for both.
 
 Three backends: `memory` (one process: stdio, or one HTTP worker), `sqlite` (several workers on one
 host, a file in NEXUDUS_MCP_STATE_DIR) and `redis` (several hosts, NEXUDUS_MCP_REDIS_URL). Every
@@ -117,7 +119,6 @@ class AttemptsExhausted(StateError):
 class Lease:
     name: str
     owner: str
-    fence: int  # increases with every grant of this lock: a later holder always has a larger one
     # Set by `hold`: the lease outlives its holder's call and is released only by expiry.
     kept: bool = field(default=False, compare=False)
 
@@ -128,15 +129,14 @@ def share_of(capacity: int, refill: float, active: int) -> tuple[float, float]:
     return max(capacity / n, 1.0), refill / n
 
 
-async def poll_for_lock(name: str, wait: float, try_once: Callable[[], Awaitable[int | None]]) -> int:
-    """Call `try_once` (a fence when granted, None when held by another) until it grants the lock or
+async def poll_for_lock(name: str, wait: float, try_once: Callable[[], Awaitable[bool]]) -> None:
+    """Call `try_once` (True when granted, False when held by another) until it grants the lock or
     `wait` seconds pass (LockNotGranted); the pause between tries grows from 5 to 100 ms, jittered."""
     deadline = time.monotonic() + max(wait, 0.0)
     delay = 0.005
     while True:
-        fence = await try_once()
-        if fence is not None:
-            return fence
+        if await try_once():
+            return
         if time.monotonic() >= deadline:
             raise LockNotGranted(name)
         await anyio.sleep(min(random.uniform(delay / 2, delay), max(deadline - time.monotonic(), 0.0)))

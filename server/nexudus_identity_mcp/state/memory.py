@@ -29,7 +29,6 @@ class MemoryStore(StateStore):
     def __init__(self) -> None:
         self._held: dict[str, tuple[Lease, float]] = {}  # name -> (lease, expires)
         self._released: dict[str, anyio.Event] = {}
-        self._fences: dict[str, int] = {}
         self._buckets: dict[str, tuple[float, float]] = {}  # name -> (tokens, at)
         self._seen: dict[str, dict[str, float]] = {}  # bucket -> caller -> last take
         self._kv: dict[str, tuple[bytes, float]] = {}
@@ -53,9 +52,7 @@ class MemoryStore(StateStore):
         while True:
             holder = self._current(name)
             if holder is None:
-                fence = self._fences.get(name, 0) + 1
-                self._fences[name] = fence
-                lease = Lease(name, uuid.uuid4().hex, fence)
+                lease = Lease(name, uuid.uuid4().hex)
                 self._held[name] = (lease, time.monotonic() + ttl)
                 return lease
             now = time.monotonic()

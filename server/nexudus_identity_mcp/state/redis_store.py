@@ -1,9 +1,9 @@
 """The Redis backend (NEXUDUS_MCP_REDIS_URL; Valkey works the same), for several hosts.
 
 Only Redis's own primitives, each check-and-change one Lua script, each with its failure mode:
-- Lock: a script that sets `lock:<name>` to a fresh owner with an expiry (PX) when it is free and
-  increments `fence:<name>`; release, "still held" and `hold` compare the owner in one script, so a
-  late release never frees a lock another holder got after expiry. If the holder dies, the key
+- Lock: a script that sets `lock:<name>` to a fresh owner with an expiry (PX) when it is free;
+  release, "still held" and `hold` compare the owner in one script, so a late release never frees
+  a lock another holder got after expiry. If the holder dies, the key
   expires after ttl. If Redis loses the key (failover without persistence), two holders can overlap:
   the server re-reads the record after each PUT and reports a conflict if another writer's change is lost.
 - Budget: a token bucket in one Lua script using Redis's own clock (`TIME`), so every process draws
@@ -13,9 +13,11 @@ Only Redis's own primitives, each check-and-change one Lua script, each with its
   increment of a window sets its expiry), so no other process counts in between.
 - Expiring keys: `SET … PX`; single use: `GETDEL`.
 A value under our keys that this code did not write in its own form (a lock key without an expiry, of
-another type or with a foreign owner; a fence that is not an integer; a bucket of another type or
-with a negative, infinite or non-numeric count) is treated as absent by the scripts themselves and
-replaced; the script says so and the store logs it once. A connection or command failure raises
+another type or with a foreign owner; a bucket of another type or with a negative, infinite or
+non-numeric count) is treated as absent by the scripts themselves and replaced; the script says so
+and the store logs it once. `fence:<name>` keys left by an earlier version (a count per lock that
+nothing ever read) are neither read, written nor deleted, so an older worker sharing the Redis keeps
+using them. A connection or command failure raises
 StateUnavailable within the socket timeout (1 s by default), and the next command reconnects by
 itself when Redis is back.
 """
@@ -61,22 +63,8 @@ _ACQUIRE = (
 local odd = ''
 local holder = ours(KEYS[1], tonumber(ARGV[3]))
 if holder == 'odd' then odd = 'lock' elseif holder ~= 'none' then return {0, ''} end
-local fence = nil
-local kind = redis.call('TYPE', KEYS[2])['ok']
-if kind == 'string' then
-  local raw = redis.call('GET', KEYS[2])
-  if string.match(raw, '^[0-9]+$') and string.len(raw) < 16 then fence = tonumber(raw) end
-end
-if kind ~= 'none' and fence == nil then
-  -- not ours: start again above any fence handed out before (milliseconds of Redis's clock)
-  local t = redis.call('TIME')
-  fence = tonumber(t[1]) * 1000
-  odd = odd .. ' fence'
-end
-fence = (fence or 0) + 1
-redis.call('SET', KEYS[2], string.format('%d', fence))
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return {fence, odd}
+return {1, odd}
 """
 )
 _RELEASE = (
@@ -220,14 +208,17 @@ class RedisStore(StateStore):
 
     async def acquire(self, name: str, ttl: float, wait: float) -> Lease:
         owner = uuid.uuid4().hex
-        keys = [self._lock_key(name), f"{self._prefix}fence:{name}"]
+        keys = [self._lock_key(name)]
 
-        async def grab() -> int | None:
-            fence, odd = await self._do(self._acquire(keys=keys, args=[owner, max(int(ttl * 1000), 1), self._max_ttl]))
+        async def grab() -> bool:
+            granted, odd = await self._do(
+                self._acquire(keys=keys, args=[owner, max(int(ttl * 1000), 1), self._max_ttl])
+            )
             self._odd(odd)
-            return int(fence) if int(fence) > 0 else None
+            return int(granted) == 1
 
-        return Lease(name, owner, await poll_for_lock(name, wait, grab))
+        await poll_for_lock(name, wait, grab)
+        return Lease(name, owner)
 
     async def release(self, lease: Lease) -> None:
         await self._do(self._release(keys=[self._lock_key(lease.name)], args=[lease.owner, self._max_ttl]))

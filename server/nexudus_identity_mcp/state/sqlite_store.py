@@ -7,8 +7,10 @@ holder that dies releases by expiry. The file must be on a local disk: SQLite's 
 reliable on network file systems (use Redis across hosts).
 
 A row this code did not write in its own form (a lock whose expiry is not a finite time within a day,
-or whose owner is not one of ours; a fence that is not an integer; a bucket whose tokens are negative,
-infinite or not numbers) is treated as absent and replaced, logged once (`base.odd_value`).
+or whose owner is not one of ours; a bucket whose tokens are negative, infinite or not numbers) is
+treated as absent and replaced, logged once (`base.odd_value`). A file made by an earlier version
+may hold a `fences` table (a count per lock that nothing ever read): it is neither read, written nor
+dropped, so an older worker sharing the file keeps using it.
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ from .base import (
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS fences (name TEXT PRIMARY KEY, fence INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS attempts (key TEXT PRIMARY KEY, count INTEGER NOT NULL, ends REAL NOT NULL);
@@ -110,7 +111,7 @@ class SqliteStore(StateStore):
     async def acquire(self, name: str, ttl: float, wait: float) -> Lease:
         owner = uuid.uuid4().hex
 
-        def grab(db: sqlite3.Connection) -> int | None:
+        def grab(db: sqlite3.Connection) -> bool:
             now = time.time()
             db.execute("DELETE FROM locks WHERE name = ? AND expires <= ?", (name, now))
             row = db.execute("SELECT owner, expires, typeof(expires) FROM locks WHERE name = ?", (name,)).fetchone()
@@ -119,19 +120,11 @@ class SqliteStore(StateStore):
             ):
                 odd_value(self.backend, "lock")
                 db.execute("DELETE FROM locks WHERE name = ?", (name,))
-            if db.execute("INSERT OR IGNORE INTO locks VALUES (?, ?, ?)", (name, owner, now + ttl)).rowcount != 1:
-                return None
-            found = db.execute("SELECT fence, typeof(fence) FROM fences WHERE name = ?", (name,)).fetchone()
-            fence = int(found[0]) if found is not None and found[1] == "integer" and found[0] >= 0 else None
-            if found is not None and fence is None:
-                # Not ours: start again above any fence handed out before (milliseconds of the clock).
-                odd_value(self.backend, "fence")
-                fence = int(now * 1000)
-            fence = (fence or 0) + 1
-            db.execute("INSERT OR REPLACE INTO fences VALUES (?, ?)", (name, fence))
-            return fence
+            granted = db.execute("INSERT OR IGNORE INTO locks VALUES (?, ?, ?)", (name, owner, now + ttl)).rowcount
+            return bool(granted == 1)
 
-        return Lease(name, owner, await poll_for_lock(name, wait, lambda: self._run(grab)))
+        await poll_for_lock(name, wait, lambda: self._run(grab))
+        return Lease(name, owner)
 
     async def release(self, lease: Lease) -> None:
         await self._run(

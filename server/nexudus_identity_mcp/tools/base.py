@@ -145,7 +145,7 @@ class ToolBase:
             if record is not None and record.get("UpdatedOn") != read_on and all(f in record for f in fields):
                 seen = _sent_digest(self._held_key, {f: record[f] for f in fields})
                 if hmac.compare_digest(seen, digest):  # it landed: nothing more can arrive late
-                    await self.state.release(Lease(name, owner, 0))
+                    await self.state.release(Lease(name, owner))
                     await self.state.delete(f"pending:{name}")
                     return
         raise WriteOutcomePending(name, max(until - time.time(), 1.0))
