@@ -198,3 +198,23 @@ def test_the_stores_keep_no_fence_tokens() -> None:
     assert {f.name for f in dataclasses.fields(Lease)} == {"name", "owner", "kept"}
     for path in (PACKAGE / "state").glob("*.py"):
         assert "fence" not in _code_words(path).lower(), path.name
+
+
+def test_the_tools_keep_no_module_level_memory() -> None:
+    """What a tool learns at run time (the search filters' verdicts, #31 item 5) lives on the tools'
+    instance, not in a module: no module of tools/ starts an empty container (or a weak map keyed by
+    client) at import for later calls to fill."""
+    empty = (ast.Dict, ast.List, ast.Set)
+    makers = {"dict", "list", "set", "defaultdict", "WeakKeyDictionary", "WeakValueDictionary", "OrderedDict"}
+    for path in (PACKAGE / "tools").glob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+            if isinstance(value, empty):
+                starts_empty = not getattr(value, "keys", None) and not getattr(value, "elts", None)
+            elif isinstance(value, ast.Call):
+                func = value.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                starts_empty = name in makers and not value.args and not value.keywords
+            else:
+                starts_empty = False
+            assert not starts_empty, f"{path.name}:{node.lineno}: keep run-time memory on the instance"

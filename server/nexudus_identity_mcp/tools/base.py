@@ -23,6 +23,7 @@ from ..state import Journal, Lease, LockNotGranted, MemoryStore, StateStore, Sta
 from .catalog import FIND_TOOL
 from .context import CallContext
 from .results import MAX_SUMMARY_ERRORS, ToolResult, failure, quoted
+from .search import FilterMemory
 
 _WRITABLE = frozenset(f.name for f in PUT_FIELDS)
 
@@ -89,6 +90,8 @@ class ToolBase:
         self.state: StateStore = state if state is not None else MemoryStore()
         # The journal of writes, in the same store (state/journal.py); `app.py` opens it with the server's key.
         self.journal: Journal = journal if journal is not None else open_journal(self.state, client.settings)
+        # What the finds have learnt of the API's search filters (honoured or ignored): this server's own.
+        self.search_memory = FilterMemory()
 
     @property
     def _held_key(self) -> bytes:

@@ -34,6 +34,7 @@ class MemberTools(ReadTools):
             found, notes = await find_with_notes(
                 self.client,
                 request.filters,
+                memory=self.search_memory,
                 page=request.page,
                 size=request.page_size,
                 entity=MEMBERS,

@@ -63,6 +63,7 @@ class ReadTools(ToolBase):
             found, notes = await find_with_notes(
                 self.client,
                 filters,
+                memory=self.search_memory,
                 page=request.page,
                 size=request.page_size,
                 order=EXPIRY if window else None,

@@ -7,9 +7,10 @@ Rows that happen to match prove nothing, so a filter is also proven once per pro
 search without it finds more). When a row fails a filter, the API ignored it: its rows are not
 reported as matches; the search runs again without it and the rows are filtered here, scanning
 further pages within a bound (`MAX_SCAN_PAGES` pages, `MAX_SCAN_ROWS` rows), and the result says
-which filter was applied here and whether the scan was complete. What was learnt is remembered
-per API client (one per process), so the next search neither sends the ignored filter nor pays
-for the first try again; the warning is logged once per filter.
+which filter was applied here and whether the scan was complete. What was learnt is remembered in
+the caller's `FilterMemory` (the tools hold one: one per server, so per process), so the next search
+neither sends the ignored filter nor pays for the first try again; the warning is logged once per
+filter and memory.
 
 The same machinery serves every searchable entity (`CHECKS`, `MEMBERS`): each names its filter
 table and the client's search for it. An `order` (a row field, ascending) is asked of the API and
@@ -19,7 +20,6 @@ verified on the rows like a filter: a page the API did not sort is sorted here o
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -86,17 +86,6 @@ MEMBERS = Entity(
 )
 
 
-_MEMORIES: weakref.WeakKeyDictionary[NexudusClient, FilterMemory] = weakref.WeakKeyDictionary()
-
-
-def memory_for(client: NexudusClient) -> FilterMemory:
-    """The filter verdicts of this API client (so of this process)."""
-    memory = _MEMORIES.get(client)
-    if memory is None:
-        memory = _MEMORIES[client] = FilterMemory()
-    return memory
-
-
 @dataclass
 class VerifiedPage:
     rows: list[dict[str, Any]]
@@ -139,6 +128,7 @@ async def verified_search(
     client: NexudusClient,
     filters: Mapping[str, Any],
     *,
+    memory: FilterMemory,
     page: int,
     size: int,
     local: frozenset[str] = frozenset(),
@@ -152,8 +142,8 @@ async def verified_search(
     Rows that all match do not prove a filter was honoured (they may match by chance, and the next
     page may not). So when not every match is on this page, a filter not yet proven is proven once
     per process: the same search without it must find more records. A filter that cannot be proven
-    (it made no difference here) is applied here over a bounded scan, as an ignored one is."""
-    memory = memory_for(client)
+    (it made no difference here) is applied here over a bounded scan, as an ignored one is. What is
+    learnt of each filter goes into `memory`."""
     search = _bound(client, entity, order, caller)
     wanted = [(entity.filters[name], value) for name, value in filters.items()]
     if local & set(filters):
@@ -260,6 +250,7 @@ async def find_with_notes(
     client: NexudusClient,
     filters: Mapping[str, Any],
     *,
+    memory: FilterMemory,
     page: int,
     size: int,
     entity: Entity = CHECKS,
@@ -276,6 +267,7 @@ async def find_with_notes(
     found = await verified_search(
         client,
         filters,
+        memory=memory,
         page=page,
         size=size,
         entity=entity,
@@ -291,7 +283,7 @@ async def find_with_notes(
     )
     if accents_retry:
         found = await verified_search(
-            client, filters, page=page, size=size, local=here, entity=entity, order=order, caller=caller
+            client, filters, memory=memory, page=page, size=size, local=here, entity=entity, order=order, caller=caller
         )
     notes = ""
     if accents_retry:
