@@ -218,3 +218,15 @@ def test_the_tools_keep_no_module_level_memory() -> None:
             else:
                 starts_empty = False
             assert not starts_empty, f"{path.name}:{node.lineno}: keep run-time memory on the instance"
+
+
+def test_the_api_facts_the_code_cites_are_in_the_repository() -> None:
+    """The survey of the API lives outside the repository: modules and tests cite the section of
+    docs/development.md that holds the facts they rely on, never the survey (#31 item 5)."""
+    root = PACKAGE.parents[1]
+    section = "What is known of the Nexudus API"
+    assert f"## {section}" in (root / "docs" / "development.md").read_text(encoding="utf-8")
+    outside = "API-" + "FACTS"
+    files = [*PACKAGE.rglob("*.py"), *(root / "tests").glob("*.py"), *(root / "bench").glob("*.py")]
+    citing = sorted(str(p.relative_to(root)) for p in files if outside in p.read_text(encoding="utf-8"))
+    assert citing == []

@@ -415,7 +415,7 @@ def test_the_memory_of_earlier_values_is_bounded_and_forgets_the_oldest(monkeypa
 
 
 def test_keys_that_end_in_a_redacted_fields_name_are_redacted() -> None:
-    """The API's joined names are CoworkerCompanyName and CoworkerBillingName (API-FACTS)."""
+    """The API's joined names are CoworkerCompanyName and CoworkerBillingName (docs/development.md)."""
     r = redactor("id_document", "name")
     company = "Ferreira & Filhos Lda"
     value = {

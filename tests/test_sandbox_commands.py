@@ -1,6 +1,6 @@
-"""The sandbox's commands routes held to the documented shapes (API-FACTS, "Commands"): the list,
-the run envelope and its refusals, auth, throttling and fault injection on both routes. The keys are
-the sandbox's invented ones."""
+"""The sandbox's commands routes held to the documented shapes (docs/development.md, "What is known of the
+Nexudus API"): the list, the run envelope and its refusals, auth, throttling and fault injection on both
+routes. The keys are the sandbox's invented ones."""
 
 from __future__ import annotations
 

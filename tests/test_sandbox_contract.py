@@ -1,6 +1,7 @@
-"""The sandbox held to the API reference page and API-FACTS: envelopes, required fields, enums,
-auth, full replace, throttling and fault injection. Literals here are copied from the page on
-purpose: they are the independent source the field table and the sandbox must agree with."""
+"""The sandbox held to the API reference page and docs/development.md ("What is known of the Nexudus API"):
+envelopes, required fields, enums, auth, full replace, throttling and fault injection. Literals here are
+copied from the page on purpose: they are the independent source the field table and the sandbox must agree
+with."""
 
 from __future__ import annotations
 
@@ -129,7 +130,7 @@ def test_enums_match_the_page() -> None:
 
 
 def test_every_field_get_returns_is_in_the_table(sandbox: Sandbox) -> None:
-    # API-FACTS, "The record as GET returns it".
+    # docs/development.md, "What is known of the Nexudus API": the record as GET returns it.
     listed = [
         "Id",
         "UniqueId",
@@ -240,7 +241,7 @@ async def test_every_enum_code_is_accepted_and_no_other(http: httpx2.AsyncClient
 
 async def test_put_is_a_full_replace(http: httpx2.AsyncClient) -> None:
     body = put_body(await current(http))
-    del body["Description"]  # left out: cleared, as API-FACTS says to assume
+    del body["Description"]  # left out: cleared, as docs/development.md says to assume
     del body["IdentityDocumentIssuedBy"]
     assert (await http.put(PATH, json=body, headers=AUTH)).status_code == 200
     after = await current(http)

@@ -1,9 +1,9 @@
 """`nexudus-identity-mcp probe`: check this server's assumptions about the Nexudus API on a real account.
 
-Everything the server knows about the API comes from its documentation and public clients, and
-some of it is inferred (the search filter names above all; API-FACTS, "Second survey"). The probe
-tests each assumption with real calls and prints a table: the assumption, what the API did, a
-verdict, and what the server does about it, plus a JSON report (`--report`) to attach to a bug.
+Everything the server knows about the API comes from its documentation and public clients, and some of it is
+inferred (the search filter names above all; docs/development.md, "What is known of the Nexudus API"). The
+probe tests each assumption with real calls and prints a table: the assumption, what the API did, a verdict,
+and what the server does about it, plus a JSON report (`--report`) to attach to a bug.
 
 It is read-only unless `--write-check ID` is given: then it PUTs that one record back exactly as
 the update tool builds a no-change body (every field the GET returned minus the read-only and

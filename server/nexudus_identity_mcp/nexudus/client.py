@@ -242,10 +242,11 @@ class NexudusClient:
         return envelope
 
     # ----------------------------------------------------------------- commands
-    # The API's server-side actions on identity checks (API-FACTS, "Commands"): listed by GET
-    # …/commands, run by POST …/runcommand. The keys are not published; they are discovered here.
-    # A run is not idempotent (it may email the member), so `_call` never sends it twice once it may
-    # have reached the API: only a connection that could not be made is retried.
+    # The API's server-side actions on identity checks (docs/development.md, "What is known of the
+    # Nexudus API"): listed by GET …/commands, run by POST …/runcommand. The keys are not published;
+    # they are discovered here. A run is not idempotent (it may email the member), so `_call` never
+    # sends it twice once it may have reached the API: only a connection that could not be made is
+    # retried.
     async def list_commands(self, *, caller: Caller | None = None) -> list[dict[str, Any]]:
         """The commands the API lists for identity checks, each a dict with at least a `Key`."""
         body = await self._call("commands", "GET", f"{RESOURCE_PATH}/commands", caller=caller)

@@ -357,12 +357,11 @@ SEARCH_FILTERS: tuple[SearchFilter, ...] = (
         "equals",
         description="Only checks of this type.",
     ),
-    # The expiry window: the range filters the official CLI lists for this entity (API-FACTS, third survey).
+    # The expiry window: the range filters the official CLI lists for this entity (docs/development.md).
     SearchFilter("ExpiresBefore", f"to_CoworkerIdentityCheck_{EXPIRY}", "before", EXPIRY),
     SearchFilter("ExpiresOnOrAfter", f"from_CoworkerIdentityCheck_{EXPIRY}", "on_or_after", EXPIRY),
 )
 FILTER_BY_ARGUMENT: dict[str, SearchFilter] = {f.argument: f for f in SEARCH_FILTERS}
-FILTER_BY_PARAM: dict[str, SearchFilter] = {f.param: f for f in SEARCH_FILTERS}
 
 # Fields of the record the update cannot write (carried back unchanged, or derived).
 NOT_WRITABLE: tuple[str, ...] = tuple(f.name for f in FIELDS if f.role != "put")

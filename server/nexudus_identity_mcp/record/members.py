@@ -1,11 +1,11 @@
 """The member (coworker) record, as far as this server reads it: the fields a find-members row shows,
 which of them are personal (redacted with NEXUDUS_MCP_REDACT=name), and the find-members filters.
 
-Nexudus calls members coworkers (`/api/spaces/coworkers`, roles Coworker-List and Coworker-Read).
-The search filters follow the API's `{Entity}_{Field}` pattern (`Coworker_FullName`, …); only
-`Coworker_Email` is confirmed by a public client, and it matches the whole address (API-FACTS,
-"Second survey"). So, as for checks, every returned row is checked against every filter sent
-(tools/search.py), and a filter the API ignores is applied here.
+Nexudus calls members coworkers (`/api/spaces/coworkers`, roles Coworker-List and Coworker-Read). The search
+filters follow the API's `{Entity}_{Field}` pattern (`Coworker_FullName`, …); only `Coworker_Email` is
+confirmed by a public client, and it matches the whole address (docs/development.md, "What is known of the
+Nexudus API"). So, as for checks, every returned row is checked against every filter sent (tools/search.py),
+and a filter the API ignores is applied here.
 """
 
 from __future__ import annotations

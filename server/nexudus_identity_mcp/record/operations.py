@@ -1,9 +1,9 @@
-"""Every API operation the server makes, and what is known of each, in one table: the noun messages
-use ("Nexudus rejected the update"), whether it writes (the request budget's write bucket), whether
-it may be sent twice (a command run may email the member each time, so it is never re-sent once it
-may have reached the API), the role the API asks for (API-FACTS, "Base URL and resource"; the
-command roles are inferred, not documented), and whether a success is answered with the
-`{WasSuccessful: true, …}` envelope (the writes) rather than the data itself."""
+"""Every API operation the server makes, and what is known of each, in one table: the noun messages use
+("Nexudus rejected the update"), whether it writes (the request budget's write bucket), whether it may be
+sent twice (a command run may email the member each time, so it is never re-sent once it may have reached
+the API), the role the API asks for (docs/development.md, "What is known of the Nexudus API": the command
+roles are inferred, not documented), and whether a success is answered with the `{WasSuccessful: true, …}`
+envelope (the writes) rather than the data itself."""
 
 from __future__ import annotations
 

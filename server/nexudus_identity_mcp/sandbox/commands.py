@@ -1,11 +1,11 @@
 """The sandbox's identity-check commands (`GET …/commands`, `POST …/runcommand`).
 
-INVENTED: Nexudus does not publish the command keys for identity checks (API-FACTS, "Commands"), so
-the keys, names and parameters below are made up to be plausible, after the admin panel's buttons
-("Mark as verified", "Mark as rejected" with rejection notes). Only the shapes follow the
-documentation: a command is `{Key, Name, NeedsEntitiesToRun, AppliesOnlyToOneEntity,
-RequiresParameters}`, a run is `{Key, Ids, Parameters: [{Name, Value}]}` answered with the usual
-envelope. The server under test must not rely on these keys: it discovers them, as it does live.
+INVENTED: Nexudus does not publish the command keys for identity checks (docs/development.md, "What is known
+of the Nexudus API"), so the keys, names and parameters below are made up to be plausible, after the admin
+panel's buttons ("Mark as verified", "Mark as rejected" with rejection notes). Only the shapes follow the
+documentation: a command is `{Key, Name, NeedsEntitiesToRun, AppliesOnlyToOneEntity, RequiresParameters}`, a
+run is `{Key, Ids, Parameters: [{Name, Value}]}` answered with the usual envelope. The server under test
+must not rely on these keys: it discovers them, as it does live.
 """
 
 from __future__ import annotations

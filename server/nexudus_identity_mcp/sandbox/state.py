@@ -4,12 +4,12 @@ and the API's rules for a PUT body. Tests read and change it directly.
 A profile picks which API the sandbox imitates:
 - `documented`: the API as its pages describe it. Every search filter this server sends is
   honoured; records carry only the fields of the field table.
-- `live`: the API's habits seen by public clients (API-FACTS, "Second survey"). Unknown query
-  parameters are silently ignored: only `honoured_filters` filter (by default the member and the
-  location of a check, the two the CLI and sibling entities confirm, and a coworker's email, which
-  a public client confirms); so the expiry window and the coworker name and location filters are
-  ignored; records carry extra fields no page lists (text, numbers, an object), and a PUT that
-  leaves one out clears it.
+- `live`: the API's habits seen by public clients (docs/development.md, "What is known of the
+  Nexudus API"). Unknown query parameters are silently ignored: only `honoured_filters` filter
+  (by default the member and the location of a check, the two the CLI and sibling entities
+  confirm, and a coworker's email, which a public client confirms); so the expiry window and the
+  coworker name and location filters are ignored; records carry extra fields no page lists (text,
+  numbers, an object), and a PUT that leaves one out clears it.
 Both use the joined names the API returns (CoworkerCoworkerType, CoworkerCompanyName, ...).
 
 Two habits of a store, in either profile (API-FACTS, third survey; `probe --write-check` tells an

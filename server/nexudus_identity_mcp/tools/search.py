@@ -1,16 +1,15 @@
 """Self-verifying search: a filter the API ignores cannot turn "every check" into "the matches".
 
-The API silently ignores a query parameter it does not know, and the filter names for identity
-checks are inferred, not published (API-FACTS, "Second survey"). So after every search each
-returned row is checked against every filter that was sent (`fields.SEARCH_FILTERS` says how).
-Rows that happen to match prove nothing, so a filter is also proven once per process (the same
-search without it finds more). When a row fails a filter, the API ignored it: its rows are not
-reported as matches; the search runs again without it and the rows are filtered here, scanning
-further pages within a bound (`MAX_SCAN_PAGES` pages, `MAX_SCAN_ROWS` rows), and the result says
-which filter was applied here and whether the scan was complete. What was learnt is remembered in
-the caller's `FilterMemory` (the tools hold one: one per server, so per process), so the next search
-neither sends the ignored filter nor pays for the first try again; the warning is logged once per
-filter and memory.
+The API silently ignores a query parameter it does not know, and the filter names for identity checks are
+inferred, not published (docs/development.md, "What is known of the Nexudus API"). So after every search
+each returned row is checked against every filter that was sent (`fields.SEARCH_FILTERS` says how). Rows
+that happen to match prove nothing, so a filter is also proven once per process (the same search without it
+finds more). When a row fails a filter, the API ignored it: its rows are not reported as matches; the search
+runs again without it and the rows are filtered here, scanning further pages within a bound
+(`MAX_SCAN_PAGES` pages, `MAX_SCAN_ROWS` rows), and the result says which filter was applied here and
+whether the scan was complete. What was learnt is remembered in the caller's `FilterMemory` (the tools hold
+one: one per server, so per process), so the next search neither sends the ignored filter nor pays for the
+first try again; the warning is logged once per filter and memory.
 
 The same machinery serves every searchable entity (`CHECKS`, `MEMBERS`): each names its filter
 table and the client's search for it. An `order` (a row field, ascending) is asked of the API and
