@@ -10,8 +10,9 @@ Two kinds of value (record/fields.py says which field is which):
 - a calendar date (`date`: IdentityDocumentExpirationDate): the date as written is the value, whatever
   time or offset follows it (`2032-03-14T00:00:00+02:00` is 14 March, never 13 March 22:00 UTC).
   Nexudus stores a datetime as the space's wall clock, often with a literal `Z`, and silently converts
-  one that carries an offset (API-FACTS, third survey), so a date is sent as midnight with no offset,
-  in the form the record itself uses (`midnight`): with the `Z` when its GET had one, without when not.
+  one that carries an offset (docs/development.md, "What is known of the Nexudus API"), so a date
+  is sent as midnight with no offset, in the form the record itself uses (`midnight`): with the `Z`
+  when its GET had one, without when not.
 """
 
 from __future__ import annotations

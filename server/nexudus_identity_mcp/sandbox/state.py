@@ -12,11 +12,12 @@ A profile picks which API the sandbox imitates:
   numbers, an object), and a PUT that leaves one out clears it.
 Both use the joined names the API returns (CoworkerCoworkerType, CoworkerCompanyName, ...).
 
-Two habits of a store, in either profile (API-FACTS, third survey; `probe --write-check` tells an
-account's): `dates_with_z` (False: dates and date-times are written without the literal `Z`, every
-record and every answer) and `trims_text` (a PUT's text values are stored trimmed). A value with an
-offset is converted to UTC and stored silently, as a live client saw. The faults `no_z` (an answer's
-dates without their `Z`) and `trim` (one PUT stored trimmed) do the same for the next N requests.
+Two habits of a store, in either profile (docs/development.md, "What is known of the Nexudus API";
+`probe --write-check` tells an account's): `dates_with_z` (False: dates and date-times are written
+without the literal `Z`, every record and every answer) and `trims_text` (a PUT's text values are
+stored trimmed). A value with an offset is converted to UTC and stored silently, as a live client
+saw. The faults `no_z` (an answer's dates without their `Z`) and `trim` (one PUT stored trimmed) do
+the same for the next N requests.
 """
 
 from __future__ import annotations
