@@ -18,15 +18,29 @@ PACKAGE = Path(__file__).resolve().parents[1] / "server" / "nexudus_identity_mcp
 ALLOWED: dict[str, set[str]] = {
     "record": set(),
     "settings": {"record"},
-    "logs": {"record", "settings"},
+    # Metrics, traces and JSON logs: the face, the tools, the client and the sign-in report into it.
+    "telemetry": {"record", "settings"},
+    "logs": {"record", "settings", "telemetry"},
     "state": {"record", "settings"},
-    "nexudus": {"record", "settings", "logs", "state"},
-    "tools": {"record", "settings", "logs", "state", "nexudus"},
-    "signin": {"record", "settings", "logs", "state", "nexudus", "tools"},
-    "mcpserver": {"record", "settings", "logs", "state", "nexudus", "tools", "signin"},
+    "nexudus": {"record", "settings", "telemetry", "logs", "state"},
+    "tools": {"record", "settings", "telemetry", "logs", "state", "nexudus"},
+    "signin": {"record", "settings", "telemetry", "logs", "state", "nexudus", "tools"},
+    "mcpserver": {"record", "settings", "telemetry", "logs", "state", "nexudus", "tools", "signin"},
     "sandbox": {"record"},
     "evaluation": {"record", "settings", "logs", "tools", "mcpserver", "sandbox"},
-    "cli": {"record", "settings", "logs", "state", "nexudus", "tools", "signin", "mcpserver", "sandbox", "evaluation"},
+    "cli": {
+        "record",
+        "settings",
+        "telemetry",
+        "logs",
+        "state",
+        "nexudus",
+        "tools",
+        "signin",
+        "mcpserver",
+        "sandbox",
+        "evaluation",
+    },
 }
 # Arrows that still run back up; each is a debt with an owner, and the list only shrinks.
 KNOWN_BACK_EDGES: set[tuple[str, str]] = set()

@@ -106,6 +106,37 @@ def parse_trusted_proxies(raw: str | None) -> list[ipaddress.IPv4Network | ipadd
     return networks
 
 
+@dataclass(frozen=True)
+class MetricsSetting:
+    """`NEXUDUS_MCP_METRICS`: off, on (GET /metrics on the MCP endpoint's app, behind the same
+    authentication as /mcp), or a loopback port of its own (`9464`, `127.0.0.1:9464`)."""
+
+    mode: str  # "off" | "on" | "port"
+    host: str = "127.0.0.1"
+    port: int = 0
+
+    @classmethod
+    def parse(cls, raw: str | None) -> MetricsSetting:
+        text = (raw or "off").strip().lower()
+        if text in ("", "off", "false", "0", "no"):
+            return cls("off")
+        if text in ("on", "true", "yes"):
+            return cls("on")
+        host, sep, port_text = text.rpartition(":")
+        host = host.strip("[]") if sep else "127.0.0.1"
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise ValueError(
+                f"NEXUDUS_MCP_METRICS: {raw!r} is not off, on, or a port (9464, 127.0.0.1:9464; 1 to 65535)"
+            )
+        if not is_loopback_host(host):
+            raise ValueError(
+                f"NEXUDUS_MCP_METRICS: {host!r} is not a loopback address; a metrics port of its own is served on "
+                "this machine only (127.0.0.1:PORT). To scrape from elsewhere use `on`: /metrics on the MCP "
+                "endpoint, behind its client tokens"
+            )
+        return cls("port", host, int(port_text))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEXUDUS_", extra="ignore", frozen=True)
 
@@ -173,8 +204,13 @@ class Settings(BaseSettings):
     # is kept (0: no journal) and how many entries at most (the oldest go first).
     mcp_journal_days: float = Field(30.0, ge=0, le=3660)
     mcp_journal_max_entries: int = Field(100_000, ge=10, le=10_000_000)
-    # Log level on stderr (NEXUDUS_MCP_LOG_LEVEL), any casing.
+    # Log level on stderr (NEXUDUS_MCP_LOG_LEVEL), any casing; NEXUDUS_MCP_LOG_FORMAT=json: one JSON
+    # object a line (telemetry/jsonlog.py).
     mcp_log_level: LogLevel = "INFO"
+    mcp_log_format: Literal["text", "json"] = "text"
+    # Prometheus metrics (NEXUDUS_MCP_METRICS): off, on (GET /metrics on the HTTP server, behind the
+    # same authentication as /mcp), or a loopback port of its own ([127.0.0.1:]PORT).
+    mcp_metrics: str = "off"
 
     @field_validator("base_url")
     @classmethod
@@ -217,6 +253,17 @@ class Settings(BaseSettings):
     @classmethod
     def _log_level_any_case(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("mcp_log_format", mode="before")
+    @classmethod
+    def _log_format_any_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("mcp_metrics")
+    @classmethod
+    def _check_metrics(cls, value: str) -> str:
+        MetricsSetting.parse(value)
+        return value
 
     @field_validator("mcp_write_budget", "mcp_read_budget")
     @classmethod

@@ -483,6 +483,9 @@ environment variables (configuration; see README.md, Configuration):
   NEXUDUS_MCP_JOURNAL_DAYS, NEXUDUS_MCP_JOURNAL_MAX_ENTRIES
                                 the journal of writes: days kept (30; 0: none), most entries (100000)
   NEXUDUS_MCP_LOG_LEVEL         log level on stderr (INFO)
+  NEXUDUS_MCP_LOG_FORMAT        text (default) or json: one JSON object a line
+  NEXUDUS_MCP_METRICS           HTTP only: off (default), on (/metrics, authenticated like /mcp), or
+                                [127.0.0.1:]PORT (a loopback port of its own); docs/deployment.md
 Start with `check` to test the credentials, or `serve --sandbox` / `demo` to try it with no account.
 """
 

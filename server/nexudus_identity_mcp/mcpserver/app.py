@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx2
@@ -30,6 +32,8 @@ from ..nexudus.budget import RequestBudget
 from ..record.redaction import Redactor, parse_categories
 from ..settings import Settings
 from ..state import open_journal, open_store
+from ..telemetry.metrics import METRICS
+from ..telemetry.traces import end_tool_span, tool_span
 from ..tools import IdentityCheckTools, ToolResult, failure
 from ..tools.catalog import (
     BY_TOOL_NAME,
@@ -45,6 +49,7 @@ from ..tools.catalog import (
 )
 from ..tools.confirm import PendingInput
 from ..tools.context import CallContext, Caller, CallerResolver
+from ..tools.declaration import Tool
 from ..tools.elicitation import ClientConfirmer
 from ..tools.shape import finish
 from .prompt_templates import PromptArgumentError, load_prompts
@@ -86,6 +91,19 @@ def redacted(redactor: Redactor, result: ToolResult) -> ToolResult:
     """The result after the final redaction pass (body and summary in one pass)."""
     body, summary = redactor.scrub([result.body, result.summary])
     return ToolResult(body, result.is_error, summary)
+
+
+ERROR_KINDS = frozenset(kind.value for kind in ErrorKind)
+
+
+def call_outcome(answer: types.CallToolResult | types.InputRequiredResult) -> str:
+    """A tool call's outcome as metrics and spans name it: ok, input_required, or the ErrorKind."""
+    if isinstance(answer, types.InputRequiredResult):
+        return "input_required"
+    if not answer.is_error:
+        return "ok"
+    kind = (answer.structured_content or {}).get("ErrorKind")
+    return kind if kind in ERROR_KINDS else ErrorKind.INTERNAL_ERROR.value
 
 
 def to_call_result(result: ToolResult) -> types.CallToolResult:
@@ -196,6 +214,17 @@ def build_server(
         tool = BY_TOOL_NAME.get(params.name)
         if tool is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name!r}. Tools: {', '.join(sorted(served))}")
+        started = time.perf_counter()
+        with tool_span(tool.name) as span:  # inside the SDK's `tools/call` span, so in the client's trace
+            answer = await answer_call(ctx, params, tool)
+            outcome = call_outcome(answer)
+            end_tool_span(span, outcome)
+        METRICS.tool_call(tool.name, outcome, time.perf_counter() - started)
+        return answer
+
+    async def answer_call(
+        ctx: ServerRequestContext[ServerState], params: types.CallToolRequestParams, tool: Tool[Any]
+    ) -> types.CallToolResult | types.InputRequiredResult:
         if params.name not in served:
             return to_call_result(
                 failure(

@@ -35,15 +35,17 @@ from urllib.parse import urlsplit
 
 import httpx2
 from mcp.server import Server
+from mcp.server.auth.middleware.bearer_auth import RequireAuthMiddleware
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..settings import (
     MIN_CLIENT_TOKEN_LENGTH,
+    MetricsSetting,
     Settings,
     SettingsError,
     environment_secrets,
@@ -51,6 +53,9 @@ from ..settings import (
     read_settings,
     scrub_secrets,
 )
+from ..telemetry.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from ..telemetry.metrics import METRICS, configure_metrics
+from ..telemetry.traces import configure_tracing
 from .app import CLIENT_SCOPE_KEY, build_server
 
 log = logging.getLogger(__name__)
@@ -279,6 +284,19 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "pid": os.getpid()})
 
 
+async def metrics(request: Request) -> Response:
+    """GET /metrics (NEXUDUS_MCP_METRICS=on): Prometheus' text format, behind /mcp's authentication."""
+    return Response(METRICS.exposition(), media_type=METRICS_CONTENT_TYPE)
+
+
+def _telemetry(settings: Settings) -> list[Route]:
+    """Metrics and traces as the settings and OTEL_* variables ask; the /metrics route when it is on."""
+    setting = MetricsSetting.parse(settings.mcp_metrics)
+    configure_metrics(setting)
+    configure_tracing()
+    return [Route("/metrics", metrics, methods=["GET"])] if setting.mode == "on" else []
+
+
 def check_exposure(settings: Settings, clients: dict[str, str], host: str | None) -> None:
     """Refuse a configuration that would serve anonymous callers beyond this machine."""
     if clients:
@@ -329,7 +347,7 @@ def create_app(
     except ConfigError as exc:  # the messages never quote a token; scrub anyway, whatever changes later
         raise ConfigError(scrub_secrets(str(exc), settings.secrets() + environment_secrets())) from None
     server = build_server(settings, transport=transport, read_only=read_only)
-    starlette_app = _mcp_app(server, settings, security, host)
+    starlette_app = _mcp_app(server, settings, security, host, routes=_telemetry(settings))
     return HostFormMiddleware(ClientAuthMiddleware(PostOnlyMiddleware(starlette_app), clients))
 
 
@@ -396,12 +414,17 @@ def _create_signin_app(
         settings = settings.model_copy(update={"mcp_allowed_hosts": ",".join([*host_names, parts.netloc])})
     security = security_for(settings, host)
     server = build_server(settings, transport=transport, read_only=read_only, resolve_caller=signin.resolve_caller)
+    # /metrics (when on) needs a signed-in caller's bearer token, as /mcp does.
+    protected = [
+        Route(route.path, RequireAuthMiddleware(route.endpoint, signin.auth.required_scopes or [], None))
+        for route in _telemetry(settings)
+    ]
     return _mcp_app(
         server,
         settings,
         security,
         host,
-        routes=signin.routes,
+        routes=[*signin.routes, *protected],
         middleware=signin.middleware,
         auth=signin.auth,
         token_verifier=signin.verifier,

@@ -25,6 +25,7 @@ import anyio
 from ..record.operations import OPERATIONS
 from ..settings import Settings
 from ..state import BudgetExhausted, StateStore, StateUnavailable
+from ..telemetry.metrics import METRICS
 from .caller import Caller
 from .errors import ErrorKind, NexudusError, Operation
 
@@ -67,13 +68,18 @@ class RequestBudget:
         rate = self.writes if write else self.reads
         if rate is None:
             return
-        bucket, share = self._bucket_of("writes" if write else "reads", caller)
+        kind = "writes" if write else "reads"
+        bucket, share = self._bucket_of(kind, caller)
+        waited = 0.0
         while True:
             try:
                 await self.store.take(bucket, rate, share=share)
+                if waited:
+                    METRICS.budget_wait(kind, waited)
                 return
             except BudgetExhausted as empty:
                 if time.monotonic() + empty.retry_after > deadline:
+                    METRICS.budget_refused(kind)
                     raise NexudusError(
                         ErrorKind.RATE_LIMITED,
                         f"This server's budget for this Nexudus account ({rate.count} "
@@ -85,6 +91,7 @@ class RequestBudget:
                         unsent=True,
                     ) from None
                 await anyio.sleep(empty.retry_after)
+                waited += empty.retry_after
             except StateUnavailable as down:
                 if write:
                     raise NexudusError(

@@ -35,6 +35,8 @@ from .. import __version__
 from ..record.fields import COWORKERS_PATH, RESOURCE_PATH
 from ..record.operations import OPERATIONS
 from ..settings import CREDENTIAL_VARIABLES, Settings, scrub_secrets
+from ..telemetry.metrics import METRICS
+from ..telemetry.traces import end_upstream_span, upstream_span
 from .auth import Auth, CallerBearer
 from .caller import Caller
 from .envelopes import (
@@ -337,10 +339,23 @@ class NexudusClient:
         attempt = 0
         while True:
             attempt += 1
+            started = time.perf_counter()
+            status: int | None = None
             try:
-                # The auth flow sets the header, signs in when needed and re-authenticates once after a 401.
-                answer = await self._exchange(method, path, bearer, params=params, json=json)
-                return self._interpret(op, answer, bearer)
+                with upstream_span(op, method) as span:
+                    try:
+                        # The auth flow sets the header, signs in when needed and re-authenticates once after a 401.
+                        answer = await self._exchange(method, path, bearer, params=params, json=json)
+                        status = answer.status_code
+                        result = self._interpret(op, answer, bearer)
+                    except NexudusError as error:
+                        status = status or error.status
+                        end_upstream_span(span, status, error.kind.value)
+                        raise
+                    finally:
+                        METRICS.upstream_request(op, status, time.perf_counter() - started)
+                    end_upstream_span(span, status, None)
+                    return result
             except NexudusError as error:
                 error.operation = error.operation or op
                 wait = self._retry_wait(error, attempt)
@@ -357,6 +372,7 @@ class NexudusClient:
                     self.settings.max_attempts - 1,
                     wait,
                 )
+                METRICS.throttle_wait("throttled" if error.kind == ErrorKind.RATE_LIMITED else "transient", wait)
                 await self._sleep(wait)
 
     def _retry_wait(self, error: NexudusError, attempt: int) -> float | None:

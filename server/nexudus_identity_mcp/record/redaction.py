@@ -526,6 +526,15 @@ class _Matcher:
         return out
 
 
+def scrub_log_text(text: str) -> str:
+    """`text` scrubbed with the active call's redaction scope, as the log filter scrubs a line (the
+    JSON log format's fields: telemetry/jsonlog.py)."""
+    scope = _ACTIVE.get()
+    if scope is None or not scope.redactor.categories:
+        return text
+    return str(scope.redactor.scrub(text, scope))
+
+
 class RedactingLogFilter(logging.Filter):
     """Scrubs each log line (and its traceback) with the active call's redaction scope, if any."""
 

@@ -29,6 +29,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..state import BudgetExhausted, Rate
+from ..telemetry.metrics import METRICS
 from .guard import ADDRESS_SCOPE_KEY
 from .nexudus_login import MESSAGES, SignInFailed
 from .provider import NexudusOAuthProvider
@@ -167,15 +168,18 @@ class SignInPages:
     async def submit(self, request: Request) -> Response:
         origin = request.headers.get("origin")
         if origin and origin.rstrip("/") != self.public_origin:
+            METRICS.signin_refused("forged_form")
             return _page("Refused", "<h1>Refused</h1><p>This form can only be sent from its own page.</p>", 403)
         form = await request.form()
         request_id = str(form.get("request") or "")
         pending = await self.provider.pending(request_id)
         if pending is None:
+            METRICS.signin_refused("expired")
             return _page(
                 "Sign-in expired", "<h1>This sign-in link has expired</h1><p>Start again from your assistant.</p>", 400
             )
         if not secrets.compare_digest(str(form.get("csrf") or ""), str(pending["csrf"])):
+            METRICS.signin_refused("forged_form")
             return _page("Refused", "<h1>Refused</h1><p>The form was not sent from this sign-in page.</p>", 403)
         email = str(form.get("email") or "").strip()[:254]
         address = str(request.scope.get(ADDRESS_SCOPE_KEY) or "unknown")
@@ -202,6 +206,7 @@ class SignInPages:
         try:  # per address: slow a spray down, never lock a whole network out
             await store.take(f"signin-address:{address}", ADDRESS_RATE)
         except BudgetExhausted as exhausted:
+            METRICS.signin_refused("address_slowed")
             log.warning("signin: attempts from %s slowed down (next in %.0fs)", address, exhausted.retry_after)
             return _too_many(
                 f"Too many sign-in attempts from your network. Wait {max(1, round(exhausted.retry_after))} "
@@ -211,6 +216,7 @@ class SignInPages:
         account_key = f"signin-attempts:{self.provider.vault.digest(email.lower())}"
         attempt = await store.incr(account_key, 1, WINDOW_SECONDS)  # reserved before Nexudus is asked
         if attempt > ACCOUNT_LIMIT:
+            METRICS.signin_refused("account_locked")
             if attempt == ACCOUNT_LIMIT + 1:
                 log.warning("signin: %s locked for 15 minutes after %d failed attempts", _shown(email), ACCOUNT_LIMIT)
             return _too_many("Too many failed attempts for this account. Wait 15 minutes, then start again.")
@@ -220,6 +226,7 @@ class SignInPages:
                 email, password, code, self.provider.nexudus_client_id(grant_id)
             )
         except SignInFailed as failed:
+            METRICS.signin_refused(failed.reason)
             if failed.reason in ("wrong_credentials", "wrong_code", "unrecognised"):
                 log.warning(
                     "signin: failed attempt %d of %d for %s from %s: %s (%s)",
@@ -264,7 +271,9 @@ class SignInPages:
         try:
             target = await self.provider.complete_sign_in(request_id, grant_id, email, tokens)
         except SignInFailed as failed:  # this sign-in request was used by another submit meanwhile
+            METRICS.signin_refused("expired")
             return _page("Sign-in expired", f"<h1>Sign-in expired</h1><p>{html.escape(failed.message)}</p>", 400)
+        METRICS.signin()
         return RedirectResponse(target, status_code=303, headers=HEADERS)
 
 

@@ -20,6 +20,7 @@ from ..record.redaction import Redactor
 from ..record.timefmt import calendar_date, parse_datetime
 from ..settings import Settings
 from ..state import Journal, Lease, LockNotGranted, MemoryStore, StateStore, StateUnavailable, open_journal
+from ..telemetry.metrics import METRICS
 from .catalog import FIND_TOOL
 from .context import CallContext
 from .results import MAX_SUMMARY_ERRORS, ToolResult, failure, quoted
@@ -113,13 +114,19 @@ class ToolBase:
         `WriteOutcomePending` at once rather than a wait to the deadline. Else `LockNotGranted` after
         waiting until `deadline`."""
         name = f"check:{check_id}"
+        started = time.monotonic()
         try:
-            lease = await self.state.acquire(name, ttl, 0)
+            try:
+                lease = await self.state.acquire(name, ttl, 0)
+            except LockNotGranted:
+                raw = await self.state.get(f"pending:{name}")
+                if raw is not None:
+                    await self._landed_or_pending(name, raw, read)
+                lease = await self.state.acquire(name, ttl, seconds_left(deadline))
         except LockNotGranted:
-            raw = await self.state.get(f"pending:{name}")
-            if raw is not None:
-                await self._landed_or_pending(name, raw, read)
-            lease = await self.state.acquire(name, ttl, seconds_left(deadline))
+            METRICS.lock_wait("busy", time.monotonic() - started)
+            raise
+        METRICS.lock_wait("acquired", time.monotonic() - started)
         try:
             yield lease
         finally:

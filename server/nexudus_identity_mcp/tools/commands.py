@@ -96,7 +96,12 @@ def _command(raw: dict[str, Any]) -> Command:
 def audit_command(caller: str, key: str, ids: list[int], outcome: str) -> None:
     """One line per command attempt: who, which command, which checks, what happened. Never parameters."""
     audit_log.info(
-        "command client=%s key=%s checks=%s outcome=%s", caller, key, ",".join(map(str, ids)) or "-", outcome
+        "command client=%s key=%s checks=%s outcome=%s",
+        caller,
+        key,
+        ",".join(map(str, ids)) or "-",
+        outcome,
+        extra={"event_fields": {"action": "command", "client": caller, "key": key, "checks": ids, "outcome": outcome}},
     )
 
 

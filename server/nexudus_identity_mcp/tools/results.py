@@ -28,7 +28,21 @@ def audit(caller: str, check_id: int, fields: list[str], outcome: str, *, action
     """One line per attempt (an update, or a document-number check): who (the call context's caller),
     which check, which fields, what happened. Never values."""
     audit_log.info(
-        "%s client=%s check=%s fields=%s outcome=%s", action, caller, check_id, ",".join(fields) or "-", outcome
+        "%s client=%s check=%s fields=%s outcome=%s",
+        action,
+        caller,
+        check_id,
+        ",".join(fields) or "-",
+        outcome,
+        extra={
+            "event_fields": {
+                "action": action,
+                "client": caller,
+                "check": check_id,
+                "fields": fields,
+                "outcome": outcome,
+            }
+        },
     )
 
 

@@ -44,6 +44,7 @@ from ..record.validation import (
     required_hint,
 )
 from ..state import Lease, LockNotGranted, StateUnavailable
+from ..telemetry.metrics import METRICS
 from .base import LOCK_MARGIN_SECONDS, WriteOutcomePending
 from .base import seconds_left as _left
 from .catalog import GET_TOOL, UPDATE_TOOL
@@ -350,6 +351,7 @@ class UpdateTool(ReassignNames):
             ]
             attempt.outcome, attempt.read_back = ("conflict", "changed") if moved else ("written", "verified")
             if moved:
+                METRICS.conflict()
                 audit(ctx.caller.label, check_id, changed_names, "overwritten")
                 ours = [n for n in moved if n in written]
                 theirs = [n for n in moved if n not in written]
