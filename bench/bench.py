@@ -11,6 +11,8 @@ Prints one table of medians and ratios; each figure is measured in the same run 
    SDK HTTP server making the same GET (bench/floor_server.py http), in the same run; then calls per
    second with 16 clients and two workers
 5. peak memory (RSS) of the server after 1,000 calls, and growth from the 500th to the 1,000th
+6. the cost of metrics on a call: an HTTP read (4 clients, one worker) with NEXUDUS_MCP_METRICS=on
+   against the same server with metrics off, alternated in the same run (`--metrics-only` for just this)
 0. first, what a model reads of the tool list: the JSON of name + description + inputSchema of the
    three original tools (budget 7,600 bytes, issue #13), and any newer tool listed on its own row;
    the instructions, and every tool with them (budget TOTAL_VISIBLE_BUDGET, issue #27)
@@ -283,6 +285,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, noisier)")
     parser.add_argument("--tools-only", action="store_true", help="print only the tool-list size (figure 0)")
+    parser.add_argument("--metrics-only", action="store_true", help="print only the cost of metrics (figure 6)")
     args = parser.parse_args()
     runs, calls, mem_calls, http_each = (5, 50, 200, 10) if args.quick else (15, 300, 1000, 40)
 
@@ -296,6 +299,9 @@ def main() -> int:
     env = base_env(sandbox_url)
     sandbox_cmd = [PY, "-m", "nexudus_identity_mcp", "sandbox", "--port", str(sandbox_port), "--write-limit", "0"]
     with process(sandbox_cmd, env, health=f"{sandbox_url}/healthz"):
+        if args.metrics_only:
+            bench_metrics(sandbox_url, http_each, rows)
+            return print_rows(rows, failures, "metrics only")
         print("1/5 cold start ...", file=sys.stderr)
         ours, floor = bench_cold_start(env, runs)
         ratio = ours / floor
@@ -357,23 +363,6 @@ def main() -> int:
         print("4/5 HTTP mode ...", file=sys.stderr)
         http_env = base_env(sandbox_url, NEXUDUS_MCP_CLIENT_TOKENS="bench=bench-client-token-0123456789")
 
-        def ours_http(workers: int, port: int) -> list[str]:
-            return [
-                PY,
-                "-m",
-                "uvicorn",
-                "nexudus_identity_mcp.mcpserver.http_app:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ]
-
         ours_port, floor_port = free_port(), free_port()
         floor_cmd = [PY, str(ROOT / "bench" / "floor_server.py"), "http", str(floor_port)]
         with (
@@ -434,7 +423,65 @@ def main() -> int:
         if growth > 2 * 2**20:
             failures.append(f"RSS grew {growth / 2**20:.1f} MB between call {half} and {mem_calls}")
 
+        bench_metrics(sandbox_url, http_each, rows)
+
     return print_rows(rows, failures, "quick" if args.quick else "full")
+
+
+def ours_http(workers: int, port: int) -> list[str]:
+    return [
+        PY,
+        "-m",
+        "uvicorn",
+        "nexudus_identity_mcp.mcpserver.http_app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+
+
+def bench_metrics(sandbox_url: str, http_each: int, rows: list[tuple[str, str, str, str, str]]) -> None:
+    """Figure 6: the same read over HTTP with metrics on and off, one worker each, alternated."""
+    print("6/6 the cost of metrics ...", file=sys.stderr)
+    token = {"NEXUDUS_MCP_CLIENT_TOKENS": "bench=bench-client-token-0123456789"}
+    on_env = base_env(sandbox_url, NEXUDUS_MCP_METRICS="on", **token)
+    off_env = base_env(sandbox_url, NEXUDUS_MCP_METRICS="off", **token)
+    on_port, off_port = free_port(), free_port()
+    with (
+        process(ours_http(1, on_port), on_env, health=f"http://127.0.0.1:{on_port}/healthz"),
+        process(ours_http(1, off_port), off_env, health=f"http://127.0.0.1:{off_port}/healthz"),
+    ):
+        on_url, off_url = f"http://127.0.0.1:{on_port}/mcp", f"http://127.0.0.1:{off_port}/mcp"
+        anyio.run(http_load, on_url, 4, 5)  # warm up both
+        anyio.run(http_load, off_url, 4, 5)
+        on_runs, off_runs = [], []
+        for _ in range(ROUNDS * 2):  # alternated, so drift on a shared machine hits both alike
+            on_runs.append(anyio.run(http_load, on_url, 4, max(http_each // 2, 10)))
+            off_runs.append(anyio.run(http_load, off_url, 4, max(http_each // 2, 10)))
+        scraped = httpx2.get(
+            f"http://127.0.0.1:{on_port}/metrics", headers={"Authorization": "Bearer bench-client-token-0123456789"}
+        )
+        if "nexudus_mcp_tool_calls_total" not in scraped.text:
+            raise RuntimeError("the metrics-on server did not count its calls")
+    on50 = statistics.median(r[1] for r in on_runs)
+    off50 = statistics.median(r[1] for r in off_runs)
+    on99 = statistics.median(r[2] for r in on_runs)
+    off99 = statistics.median(r[2] for r in off_runs)
+    rows.append(
+        (
+            "HTTP read, 4 clients, metrics on vs off: p50 / p99",
+            f"{on50 * 1000:.2f} / {on99 * 1000:.1f} ms",
+            f"{off50 * 1000:.2f} / {off99 * 1000:.1f} ms",
+            f"{on50 / off50:.3f}x / {on99 / off99:.2f}x",
+            "report",
+        )
+    )
 
 
 def print_rows(rows: list[tuple[str, str, str, str, str]], failures: list[str], kind: str) -> int:
