@@ -98,10 +98,10 @@ def test_did_you_mean_only_for_a_near_miss_with_that_propertys_allowed_values() 
 # ------------------------------------------------------------------ item 4: required fields
 def test_required_hint_is_the_records_value_as_a_read_shows_it() -> None:
     shown = {"BusinessId": 1001, "IdentityDocumentType": "Passport", "Name": "", "Billed": False}
-    errors = errors_of({"Id": 87654301, "Name": " ", "IdentityDocumentType": None, "Colour": 1})
+    errors = errors_of({"Id": 87654301, "Name": " ", "Colour": 1})
     assert required_hint(errors["BusinessId"], shown) == {
         "PropertyName": "BusinessId",
-        "Message": "is a required field; copy the record's current value from Hint",
+        "Message": "is a required field; copy the record's current value from Hint, or send null to keep it",
         "AttemptedValue": None,
         "Hint": "1001",
     }
@@ -160,7 +160,13 @@ def test_null_for_an_optional_field_means_keep() -> None:
     nulls = {f.name: None for f in FIELDS if f.role == "put" and not f.required}
     request = parse_update({**REQUIRED_ARGS, **nulls, "ClearFields": None, "DryRun": None, "Reassign": None})
     assert set(request.values) == set(REQUIRED) and request.clear == [] and not request.dry_run
-    assert errors_of({**REQUIRED_ARGS, "Name": None})["Name"]["Message"] == "is a required field"
+    # #27 item 10: a required field sent as null keeps the record's value (Agno sends "None" so); left
+    # out, or the Id null, it is still missing.
+    kept = parse_update({**REQUIRED_ARGS, "Name": None, "AddressDocumentType": None})
+    assert kept.kept == ["Name", "AddressDocumentType"] and "Name" not in kept.values
+    without = {k: v for k, v in REQUIRED_ARGS.items() if k != "Name"}
+    assert errors_of(without)["Name"]["Message"] == "is a required field"
+    assert errors_of({**REQUIRED_ARGS, "Id": None})["Id"]["Message"] == "is a required field"
 
 
 def test_empty_text_or_date_clears_like_clear_fields_and_is_refused_elsewhere() -> None:

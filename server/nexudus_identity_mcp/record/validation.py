@@ -64,6 +64,8 @@ class UpdateRequest:
     dry_run: bool = False
     expected_updated_on: datetime | None = None
     reassign: bool = False
+    # Required fields sent as null (Agno turns any "None" into null): the record's current value is kept.
+    kept: list[str] = field(default_factory=list)
 
 
 class ArgumentErrors(Exception):
@@ -213,7 +215,11 @@ def required_hint(error: dict[str, Any], shown_record: dict[str, Any]) -> dict[s
     value = shown_record.get(error.get("PropertyName") or "")
     if not message.startswith(REQUIRED_MESSAGE) or value is None or value == "" or isinstance(value, bool):
         return error
-    return {**error, "Message": f"{message}; copy the record's current value from Hint", "Hint": str(value)}
+    return {
+        **error,
+        "Message": f"{message}; copy the record's current value from Hint, or send null to keep it",
+        "Hint": str(value),
+    }
 
 
 def clear_list(raw: list[Any], values: dict[str, Any], errors: list[dict[str, Any]]) -> list[str]:

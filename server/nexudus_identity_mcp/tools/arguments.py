@@ -292,6 +292,8 @@ class Arg:
     required: bool = False
     missing: str | None = None
     blank: Blank = "value"
+    # A required argument sent as null (not left out): "keep the record's value" instead of `missing`.
+    null_keeps: bool = False
 
     def schema(self) -> dict[str, Any]:
         if self.description is None:
@@ -307,6 +309,7 @@ class Parsed:
 
     values: dict[str, Any] = field(default_factory=dict)
     blanked: list[str] = field(default_factory=list)
+    nulled: list[str] = field(default_factory=list)  # `null_keeps` arguments sent as null
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -337,6 +340,9 @@ class InputModel(Generic[R]):
         parsed = Parsed()
         for arg in self.args:
             raw = args.get(arg.name)
+            if raw is None and arg.null_keeps and arg.name in args:
+                parsed.nulled.append(arg.name)
+                continue
             if raw is None or (raw == "" and arg.blank == "absent"):
                 if arg.missing is not None:
                     parsed.errors.append(problem(arg.name, arg.missing, None))

@@ -227,6 +227,7 @@ def _update_request(parsed: Parsed) -> UpdateRequest:
         dry_run=parsed.values.get(DRY_RUN, False),
         expected_updated_on=parsed.values.get(EXPECTED_UPDATED_ON),
         reassign=parsed.values.get(REASSIGN, False),
+        kept=list(parsed.nulled),
     )
 
 
@@ -249,6 +250,7 @@ UPDATE = Tool(
                     FieldValue(f),
                     required=f.required,
                     missing=REQUIRED_MESSAGE if f.required else None,
+                    null_keeps=f.required and f.name != "Id",  # null: keep the record's value (Agno's "None")
                     # "" for an optional text or date field: cleared, like naming it in ClearFields
                     blank="clear" if not f.required and f.type in ("string", "date") else "value",
                 )
@@ -304,11 +306,6 @@ UPDATE = Tool(
                 "enum": ["verified", "not_read"],
                 "description": "After a write: verified (read back from Nexudus, every field holds the value "
                 "sent: no second read needed) or not_read (the read-back failed: read it again).",
-            },
-            "Warnings": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "Changes to tell the user about, e.g. a required enum that changes or becomes None.",
             },
             "DryRun": {"type": "boolean", "description": "true when nothing was written on purpose."},
             "EntryId": {"type": "integer", "description": f"The journal entry of this write ({UNDO_TOOL} takes it)."},
@@ -652,7 +649,6 @@ UNDO = Tool(
             "UpdatedOn": {"type": "string", "description": "On success: the record's new UpdatedOn."},
             "UpdatedBy": {"type": "string", "description": "On success: who the API recorded as the updater."},
             "DryRun": {"type": "boolean", "description": "true when nothing was written on purpose."},
-            "Warnings": {"type": "array", "items": {"type": "string"}, "description": "Changes to tell the user."},
             "Body": {"type": "object", "description": "On a dry run: the body that would be sent."},
         }
     ),

@@ -39,7 +39,7 @@ from .context import CallContext
 from .elicitation import binding_of
 from .history import Attempt, record
 from .requests import ListRequest, RunRequest
-from .results import ToolResult, audit_log, failure
+from .results import ToolResult, addressed_to_assistant, audit_log, failure
 
 log = logging.getLogger(__name__)
 
@@ -403,6 +403,7 @@ class CommandTools(ToolBase):
                 " Read back from Nexudus after the run: Checks shows each check as it is now (VerificationStatus, "
                 "LastError, UpdatedOn): there is no need to read them again."
             )
+        flagged = addressed_to_assistant(rows)
         return ToolResult(
             {
                 "WasSuccessful": True,
@@ -414,6 +415,7 @@ class CommandTools(ToolBase):
                 "UpdatedOn": envelope.get("UpdatedOn"),
                 "Checks": rows,
                 "ReadBack": read_back,
+                **({"Warnings": [flagged]} if flagged else {}),
             },
             False,
             f"Ran '{command.name}' on {len(rows)} check(s): {changes}; "

@@ -10,7 +10,7 @@ from ..record.fields import EXPIRY, SEARCH_FILTERS
 from ..record.validation import FindRequest, problem
 from .base import ToolBase
 from .context import CallContext
-from .results import ToolResult, failure, quoted
+from .results import ToolResult, addressed_to_assistant, failure, quoted
 from .schemas import FIND_ROW_FIELDS
 from .search import VerifiedPage, find_with_notes
 
@@ -23,11 +23,14 @@ class ReadTools(ToolBase):
             record = await self.client.get_check(check_id, caller=ctx.caller)
         except NexudusError as error:
             return self._api_failure(error, check_id=check_id)
+        shown = self.present(record, ctx)
+        flagged = addressed_to_assistant([shown])
         return ToolResult(
             {
                 "WasSuccessful": True,
                 "Message": f"Coworker identity check {check_id}.",
-                "Record": self.present(record, ctx),
+                "Record": shown,
+                **({"Warnings": [flagged]} if flagged else {}),
             },
             False,
             f"Read check {check_id}: {quoted(record.get('Name') or '')}{_ids(record)}. The record is in the JSON.",
@@ -76,14 +79,25 @@ class ReadTools(ToolBase):
             notes += " Sorted by IdentityDocumentExpirationDate, soonest first."
         if not rows and looks_like_person(filters.get("Name")):
             notes += " Name matches the check's name; to search by member use CoworkerFullName."
-        return page_result(found, rows, key="Checks", noun="check(s)", notes=notes)
+        flagged = addressed_to_assistant(rows)
+        return page_result(
+            found, rows, key="Checks", noun="check(s)", notes=notes, warnings=[flagged] if flagged else []
+        )
 
 
 def page_result(
-    found: VerifiedPage, rows: list[dict[str, Any]], *, key: str, noun: str, notes: str, message_extra: str = ""
+    found: VerifiedPage,
+    rows: list[dict[str, Any]],
+    *,
+    key: str,
+    noun: str,
+    notes: str,
+    message_extra: str = "",
+    warnings: list[str] | None = None,
 ) -> ToolResult:
     """A find's answer: one page of rows under `key`, the paging facts, and what the search noted (a
-    filter applied here, an accent retry); the same shape for checks and members."""
+    filter applied here, an accent retry, what to try when nothing matched), said once, in Message;
+    the same shape for checks and members."""
     more = " Call again with Page + 1 for more." if found.has_next_page else ""
     body: dict[str, Any] = {
         "WasSuccessful": True,
@@ -98,10 +112,12 @@ def page_result(
     }
     if found.filtered_here:
         body.update(FilteredHere=found.filtered_here, Complete=found.complete)
+    if warnings:
+        body["Warnings"] = warnings
     return ToolResult(
         body,
         False,
-        f"Found {found.total_items} {noun}; page {found.page} of {found.total_pages} shows {len(rows)}.{more}{notes}",
+        f"Found {found.total_items} {noun}; page {found.page} of {found.total_pages} shows {len(rows)}.{more}",
     )
 
 

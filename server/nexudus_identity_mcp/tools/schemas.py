@@ -175,11 +175,19 @@ CHECK_STATUS_ITEM: dict[str, Any] = {
 }
 
 
+# Any result may carry Warnings: facts for the user, and record text flagged as addressing an assistant.
+WARNINGS_PROPERTY: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string"},
+    "description": "Facts the user may need to know, and record text flagged as addressed to an assistant.",
+}
+
+
 def result_schema(properties: dict[str, Any]) -> dict[str, Any]:
     """A tool's output schema: the keys every result carries (success or failure) and its own."""
     return {
         "type": "object",
-        "properties": {**ERROR_PROPERTIES, **properties},
+        "properties": {**ERROR_PROPERTIES, "Warnings": WARNINGS_PROPERTY, **properties},
         "required": ["WasSuccessful", "Message"],
     }
 

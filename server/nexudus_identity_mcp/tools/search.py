@@ -292,13 +292,23 @@ async def find_with_notes(
         )
     ignored = [f for f in found.filtered_here if not ((accents_retry or by_design) and f == entity.name_filter)]
     if ignored:
-        notes += (
-            f" The API ignored the {', '.join(ignored)} filter(s); this server checked every "
-            "row itself, so only true matches are listed."
-        )
+        notes += f" The API ignored the {', '.join(ignored)} filter(s): this server filtered the rows itself."
     if not found.complete:
         notes += (
             f" Only the first {found.scanned} {entity.noun} were scanned (at most {MAX_SCAN_PAGES} pages / "
             f"{MAX_SCAN_ROWS} rows); later matches may exist: narrow the search with {entity.narrow}."
         )
+    if not found.total_items:
+        notes += no_match_tips(filters, entity.name_filter)
     return found, notes
+
+
+def no_match_tips(filters: Mapping[str, Any], name_filter: str) -> str:
+    """What to try when nothing matched: part of the name, and the search without its other filters."""
+    others = [name for name in filters if name != name_filter]
+    tips = []
+    if isinstance(filters.get(name_filter), str):
+        tips.append(f"part of the name in {name_filter} (one word of it)")
+    if others and (tips or len(others) > 1):
+        tips.append(f"without {', '.join(others)}")
+    return f" Nothing matched: try {', or '.join(tips)}." if tips else ""

@@ -53,7 +53,7 @@ from .context import CallContext
 from .elicitation import binding_of
 from .history import Attempt, journaled, record
 from .reassign import ReassignNames, change_text, moves_text
-from .results import ToolResult, audit, failure
+from .results import ToolResult, addressed_to_assistant, audit, failure
 from .shape import given_back_cut
 
 # Changing these moves the check to another member or location: asked through the client first.
@@ -228,7 +228,13 @@ class UpdateTool(ReassignNames):
         attempt.changes = changes
         changed_names = [c["Field"] for c in changes]
         shown_changes = [self._show_change(c) for c in changes]
-        warnings = change_warnings(changes) + await self.name_members(shown_changes, current, body, deadline, ctx)
+        flagged = addressed_to_assistant([shown(current)])
+        warnings = (
+            ([ChangeWarning(flagged, flagged)] if flagged else [])
+            + self._kept_warnings(request, current)
+            + change_warnings(changes)
+            + await self.name_members(shown_changes, current, body, deadline, ctx)
+        )
         planned = [w.planned for w in warnings]
         warned = {"Warnings": planned} if planned else {}
         moves = moves_text(shown_changes)
@@ -242,6 +248,7 @@ class UpdateTool(ReassignNames):
                     "already has every given value. Nothing was written.",
                     "Value": {"Id": request.check_id},
                     "Changes": [],
+                    **warned,
                     "DryRun": request.dry_run,
                 },
                 False,
@@ -483,6 +490,25 @@ class UpdateTool(ReassignNames):
         member = member or f"coworker {record.get('CoworkerId')}"
         place = place or f"business {record.get('BusinessId')}"
         return f"{shown_value(member)} at {shown_value(place)}"
+
+    def _kept_warnings(self, request: UpdateRequest, current: dict[str, Any]) -> list[ChangeWarning]:
+        """A required field sent as null kept the record's value (said, with the value when it is an enum
+        name or an Id, never record text)."""
+        out = []
+        for name in request.kept:
+            value = current.get(name)
+            enum = BY_NAME[name].enum
+            shown = enum.name_of(value) if enum is not None and isinstance(value, int) else None
+            if BY_NAME[name].type == "integer" and enum is None and isinstance(value, int):
+                shown = str(value)
+            held = f" ({shown})" if shown else ""
+            out.append(
+                ChangeWarning(
+                    f"{name} was sent as null: it keeps the record's current value{held}",
+                    f"{name} was sent as null: the record's current value{held} was kept",
+                )
+            )
+        return out
 
     def _resolve_tokens(self, values: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:
         """A token-like value for a redacted field is the current value's token ("unchanged") or an

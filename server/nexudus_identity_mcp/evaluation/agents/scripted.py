@@ -9,6 +9,8 @@ throttling), never from the scenario's expected answer or the record it read.
 `copy_required` copies the required fields from the latest of the last read and the selected find
 row (a find row carries every required field, issue #27 item 9).
 
+A `call` step with `agno = true` sends every string argument "None" (any case) as null, as Agno does.
+
 A `call` step with `strict = true` sends the argument shape of a strict client (OpenAI strict mode):
 every property of the tool's input schema present, null where the step gives no value.
 """
@@ -79,6 +81,11 @@ class ScriptedAgent:
                     if not source:
                         raise ScriptError(f"step {n}: copy_required before any read or selected row")
                     arguments = {**{k: source[k] for k in REQUIRED if k in source}, **arguments}
+                if step.get("agno"):
+                    # Agno turns any string argument "None" (any case) into null before calling.
+                    arguments = {
+                        k: None if isinstance(v, str) and v.lower() == "none" else v for k, v in arguments.items()
+                    }
                 if step.get("strict"):
                     schema: dict[str, Any] = next((t.input_schema for t in session.tools if t.name == tool), {})
                     arguments = {**dict.fromkeys(schema.get("properties", {})), **arguments}
