@@ -11,6 +11,7 @@ and a filter the API ignores is applied here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from .fields import PiiCategory, SearchFilter
 
@@ -20,16 +21,17 @@ class MemberField:
     name: str
     description: str
     pii: PiiCategory | None = None
+    type: Literal["string", "integer", "boolean"] = "string"
 
 
 MEMBER_FIELDS: tuple[MemberField, ...] = (
-    MemberField("Id", "The member's Id: the CoworkerId of their checks."),
+    MemberField("Id", "The member's Id: the CoworkerId of their checks.", type="integer"),
     MemberField("FullName", "The member's full name.", pii="name"),
     MemberField("Email", "The member's email address.", pii="name"),
-    MemberField("InvoicingBusinessId", "The member's home location (business) Id."),
+    MemberField("InvoicingBusinessId", "The member's home location (business) Id.", type="integer"),
     MemberField("InvoicingBusinessName", "The member's home location's name."),
     MemberField("CompanyName", "The member's company, if any.", pii="name"),
-    MemberField("Active", "Whether the member is active (false: a former or suspended member)."),
+    MemberField("Active", "Whether the member is active (false: a former or suspended member).", type="boolean"),
 )
 MEMBER_ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in MEMBER_FIELDS)
 

@@ -62,6 +62,8 @@ from .schemas import (
     ENTRY_ITEM,
     FIND_ROW_FIELDS,
     MEMBER_ITEM,
+    nullable,
+    record_value,
     result_schema,
 )
 
@@ -159,7 +161,7 @@ FIND = Tool(
                 "items": {
                     "type": "object",
                     "description": "A check.",
-                    "properties": {name: {"description": name} for name in FIND_ROW_FIELDS},
+                    "properties": {name: record_value(BY_NAME[name]) for name in FIND_ROW_FIELDS},
                 },
             },
             **_paging("Checks"),
@@ -207,7 +209,7 @@ GET = Tool(
                 "type": "object",
                 "description": "On success: the whole record, enums as names, with the "
                 "same field names the update tool takes.",
-                "properties": {name: {"description": name} for name in RECORD_FIELD_NAMES},
+                "properties": {name: record_value(BY_NAME[name]) for name in RECORD_FIELD_NAMES},
             },
         }
     ),
@@ -424,7 +426,7 @@ RUN_COMMAND = Tool(
                 "client_cannot_ask, not_asked (confirmation turned off), declined or cancelled (the user said "
                 "no: nothing was run).",
             },
-            "UpdatedOn": {"description": "On success: when Nexudus recorded the run."},
+            "UpdatedOn": nullable("string", "On success: when Nexudus recorded the run."),
             "OutcomeUnknown": {
                 "type": "boolean",
                 "description": "true: the request was sent but no clear answer came back; it may or may not have "

@@ -2,9 +2,23 @@
 field of the record is described as an argument, the keys every result carries (success or
 failure, one flat schema per tool), and the items results list. Enums are names: the schema's `enum`
 is what a client that validates locally (CrewAI, AutoGen) lets through, so the descriptions say no
-more than it does; the server still accepts codes and any case (issue #27 item 11). The rules every schema follows
-are in `arguments.py`'s docstring. What a model reads of the three original tools is budgeted
-(bench/bench.py prints it): keep descriptions short.
+more than it does; the server still accepts codes and any case (issue #27 item 11). The rules every input schema
+follows are in `arguments.py`'s docstring. What a model reads of the three original tools is
+budgeted (bench/bench.py prints it): keep descriptions short.
+
+Output schemas (`result_schema`; `tests/test_tool_schemas.py` walks them):
+- One flat object per tool that accepts the success and the failure body alike, because some
+  clients validate `structuredContent` against it (the Python SDK raises, the TypeScript SDK
+  refuses); `shape.fit` then makes every result match it before it leaves.
+- Every property, item and branch carries a validation keyword, a `type` above all: a node with a
+  description only accepts any value, and schema linters (the MCP Inspector's `--strict`) and some
+  clients refuse or mishandle it.
+- A value that can be null (a record's field: the API leaves most of them empty) or that takes
+  several types (a change's From/To) is `anyOf` typed branches, one `type` each, `{"type": "null"}`
+  among them (`nullable`, `any_value`); never a type list (`"type": ["string", "null"]`, which
+  several clients read as one string) and never a bare `{}`. Input schemas use neither (clients
+  hand them to models, and the Anthropic API and Cursor trip on unions); output schemas are read
+  by validators, which all take `anyOf`.
 """
 
 from __future__ import annotations
@@ -36,6 +50,30 @@ FIND_ROW_FIELDS = (
     "UpdatedOn",
 )
 
+# The JSON type of a record field's value as results show it (enums as names, dates and GUIDs as text).
+RESULT_TYPES: dict[str, str] = {"integer": "integer", "boolean": "boolean"}
+ANY_TYPES = ("string", "number", "boolean", "object", "array")
+SCALAR_TYPES = ("string", "integer", "boolean")
+
+
+def nullable(kind: str, description: str) -> dict[str, Any]:
+    """A result value of one JSON type that may also be null."""
+    return {"anyOf": [{"type": kind}, {"type": "null"}], "description": description}
+
+
+def any_value(description: str, kinds: tuple[str, ...] = ANY_TYPES) -> dict[str, Any]:
+    """A result value that takes several JSON types (say, any field's value), or null."""
+    return {"anyOf": [*({"type": kind} for kind in kinds), {"type": "null"}], "description": description}
+
+
+def record_value(f: Field, description: str | None = None) -> dict[str, Any]:
+    """A record field's value in a result: its type, or null (the API leaves fields empty)."""
+    shown = description if description is not None else f.name
+    if f.name == "Id":
+        return {"type": "integer", "description": shown}
+    return nullable("string" if f.enum is not None else RESULT_TYPES.get(f.type, "string"), shown)
+
+
 DATE_HINT = "A date, e.g. 2031-03-14 (of a date-time only the date as written counts)."
 
 
@@ -64,7 +102,7 @@ ERROR_ITEM: dict[str, Any] = {
     "properties": {
         "PropertyName": {"type": "string", "description": "The argument to fix."},
         "Message": {"type": "string", "description": "What is wrong with it."},
-        "AttemptedValue": {"description": "The value that was given (identity-document numbers redacted)."},
+        "AttemptedValue": any_value("The value that was given (identity-document numbers redacted)."),
         "AllowedValues": {"type": "array", "items": {"type": "string"}, "description": "Valid names, for enums."},
         "Hint": {
             "type": "string",
@@ -101,7 +139,10 @@ ERROR_PROPERTIES: dict[str, Any] = {
 MEMBER_ITEM: dict[str, Any] = {
     "type": "object",
     "description": "A member (coworker).",
-    "properties": {f.name: {"description": f.description} for f in MEMBER_FIELDS},
+    "properties": {
+        f.name: {"type": f.type, "description": f.description} if f.name == "Id" else nullable(f.type, f.description)
+        for f in MEMBER_FIELDS
+    },
 }
 
 CHANGE_ITEM: dict[str, Any] = {
@@ -109,8 +150,8 @@ CHANGE_ITEM: dict[str, Any] = {
     "description": "One field that changes.",
     "properties": {
         "Field": {"type": "string", "description": "The field's name."},
-        "From": {"description": "Its value before (enums as names)."},
-        "To": {"description": "Its value after (enums as names)."},
+        "From": any_value("Its value before (enums as names).", SCALAR_TYPES),
+        "To": any_value("Its value after (enums as names).", SCALAR_TYPES),
         "FromMember": {**MEMBER_ITEM, "description": "For CoworkerId: the member it belonged to."},
         "ToMember": {**MEMBER_ITEM, "description": "For CoworkerId: the member it moves to."},
     },
@@ -148,9 +189,9 @@ ENTRY_ITEM: dict[str, Any] = {
         "Who": {"type": "string", "description": "The client, or the signed-in staff member."},
         "Tool": {"type": "string", "description": "The tool that wrote."},
         "CheckId": {"type": "integer", "description": "The check."},
-        "CoworkerId": {"description": "The check's member."},
-        "CheckName": {"description": "The check's name then."},
-        "CoworkerFullName": {"description": "The member's name then."},
+        "CoworkerId": nullable("integer", "The check's member."),
+        "CheckName": nullable("string", "The check's name then."),
+        "CoworkerFullName": nullable("string", "The member's name then."),
         "Command": {"type": "string", "description": "A command's Key, for a command run."},
         "Outcome": {"type": "string", "description": "written, conflict, outcome_unknown or declined."},
         "ReadBack": {"type": "string", "description": "verified, changed (another writer) or not_read."},
@@ -165,12 +206,12 @@ CHECK_STATUS_ITEM: dict[str, Any] = {
     "description": "A check the command ran (or would run) on.",
     "properties": {
         "Id": {"type": "integer", "description": "The check's Id."},
-        "Name": {"description": "The check's name."},
-        "CoworkerFullName": {"description": "The member."},
-        "VerificationStatusBefore": {"description": "Its VerificationStatus before the command."},
-        "VerificationStatus": {"description": "Its VerificationStatus now (after the command)."},
-        "LastError": {"description": "Its LastError now (a rejection's notes)."},
-        "UpdatedOn": {"description": "Its UpdatedOn now."},
+        "Name": nullable("string", "The check's name."),
+        "CoworkerFullName": nullable("string", "The member."),
+        "VerificationStatusBefore": nullable("string", "Its VerificationStatus before the command."),
+        "VerificationStatus": nullable("string", "Its VerificationStatus now (after the command)."),
+        "LastError": nullable("string", "Its LastError now (a rejection's notes)."),
+        "UpdatedOn": nullable("string", "Its UpdatedOn now."),
     },
 }
 

@@ -3,7 +3,9 @@ bounded in size, whatever the API sent.
 
 - **Fitted**: a key whose value cannot have the advertised type is left out (never null where the
   schema says string), and a value that can is coerced (`"87654301"` to 87654301 where the schema says
-  integer, a number to text where it says string). A client that validates structuredContent against
+  integer, a number to text where it says string). For `anyOf` typed branches (a value or null,
+  tools/schemas.py) the value's own type wins, so null stays null, else the first branch it can be
+  coerced to. A client that validates structuredContent against
   the outputSchema (the Python SDK does, and raises) then accepts every result, so a write that
   succeeded is never reported to the model as a failed call.
 - **Bounded**: a long text is cut, with a visible marker and its full length
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ..record.validation import MAX_STRING
@@ -97,8 +100,31 @@ def _bounded(value: Any, cap: int) -> Any:
     return value
 
 
+_EXACT: dict[str, Callable[[Any], bool]] = {
+    "null": lambda v: v is None,
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "string": lambda v: isinstance(v, str),
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+}
+
+
 def fit(value: Any, schema: dict[str, Any]) -> tuple[bool, Any]:
     """(keep, value): `value` made to match `schema`, or keep=False when it cannot be."""
+    branches = schema.get("anyOf")
+    if isinstance(branches, list):  # typed branches (schemas.nullable, any_value): the exact type first
+        typed = [b for b in branches if isinstance(b, dict)]
+        for branch in typed:
+            if _EXACT.get(str(branch.get("type")), lambda v: False)(value):
+                return fit(value, branch)
+        for branch in typed:
+            if branch.get("type") != "null":
+                keep, fitted = fit(value, branch)
+                if keep:
+                    return True, fitted
+        return False, None
     kind = schema.get("type")
     if kind == "object":
         if not isinstance(value, dict):
@@ -146,6 +172,8 @@ def _scalar(kind: Any, value: Any) -> tuple[bool, Any]:
         if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
             return True, int(value.strip())
         return False, None
+    if kind == "null":
+        return (True, None) if value is None else (False, None)
     if kind == "number":
         if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
             return True, value
