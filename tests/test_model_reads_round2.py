@@ -212,3 +212,60 @@ async def test_a_required_field_sent_as_null_keeps_the_records_value_with_a_warn
     del required["AddressDocumentType"]
     [(is_error, out, line)] = await calls(sandbox, (UPDATE_TOOL, {**required, "Description": "x"}))
     assert is_error and out["Errors"][0]["Hint"] == "None" and "send null to keep it" in line
+
+
+# ------------------------------------------------------------------ item 4: Confirmation explained
+def test_the_confirmation_values_are_explained_in_the_tool_description() -> None:
+    text = description(RUN_COMMAND_TOOL)
+    for value in ("user_accepted", "client_cannot_ask", "not_asked", "declined", "cancelled"):
+        assert value in text, value
+
+
+async def test_a_run_the_user_was_not_asked_about_says_so_unless_a_dry_run_came_first(sandbox: Sandbox) -> None:
+    run = {"Key": VERIFY, "Ids": [GRACE]}
+    [(is_error, out, line)] = await calls(sandbox, (RUN_COMMAND_TOOL, run))
+    assert not is_error and out["Confirmation"] == "client_cannot_ask"
+    assert "The user was not asked to confirm" in out["Message"] and "The user was not asked" in line
+    other = {"Key": VERIFY, "Ids": [87654311]}
+    [(_, dry, _), (is_error, out, line)] = await calls(
+        sandbox, (RUN_COMMAND_TOOL, {**other, "DryRun": True}), (RUN_COMMAND_TOOL, other)
+    )
+    assert dry["DryRun"] is True and not is_error and out["Confirmation"] == "client_cannot_ask"
+    assert "not asked" not in out["Message"] and "not asked" not in line
+
+
+# ------------------------------------------------------------------ item 12: a failure says so first
+async def test_the_first_text_line_of_every_failed_result_says_it_failed(sandbox: Sandbox) -> None:
+    [(_, got, _)] = await calls(sandbox, (GET_TOOL, {"Id": CHECK}))
+    required = {k: got["Record"][k] for k in REQUIRED}
+    failing = [
+        (GET_TOOL, {"Id": 1}),  # not found
+        (GET_TOOL, {}),  # validation, local
+        (UPDATE_TOOL, {**required, "IdentityDocumentType": "Pasport"}),
+        (UPDATE_TOOL, {**required, "Description": "x", "ExpectedUpdatedOn": "2001-01-01T00:00:00Z"}),  # conflict
+        (UPDATE_TOOL, {**required, "BusinessId": 1002}),  # a wrong owner copy
+        (FIND_TOOL, {"CoworkerFullName": "«NAME:0123abcd»"}),  # a token searched for
+        (RUN_COMMAND_TOOL, {"Key": "NOPE", "Ids": [GRACE]}),
+        (RUN_COMMAND_TOOL, {"Key": VERIFY, "Ids": [1]}),
+    ]
+    async with Client(server_for(sandbox), mode="legacy") as client:
+        for tool, arguments in failing:
+            result = await client.call_tool(tool, arguments)
+            first = result.content[0].text.partition("\n")[0]  # type: ignore[union-attr]
+            assert result.is_error and first.startswith("Failed"), (tool, arguments, first)
+
+
+def test_a_failed_result_says_failed_first_even_when_its_summary_does_not() -> None:
+    from nexudus_identity_mcp.tools.results import ToolResult
+
+    assert ToolResult({}, True, "Waiting was not possible.").text().startswith("Failed: Waiting was not possible.")
+    assert ToolResult({}, False, "Read check 1.").text().startswith("Read check 1.")
+
+
+async def test_optional_prompt_arguments_are_declared_optional(sandbox: Sandbox) -> None:
+    async with Client(server_for(sandbox), mode="legacy") as client:
+        prompts = (await client.list_prompts()).prompts
+    optional = {(p.name, a.name) for p in prompts for a in p.arguments or [] if a.required is False}
+    required = {(p.name, a.name) for p in prompts for a in p.arguments or [] if a.required is True}
+    assert ("update_check_from_request", "member") in optional and ("update_check_from_request", "request") in required
+    assert all(a.required in (True, False) for p in prompts for a in p.arguments or []), "never left unsaid"

@@ -366,27 +366,28 @@ RUN_COMMAND = Tool(
     name=RUN_COMMAND_TOOL,
     title="Run an identity-check command",
     description=(
-        "Run a Nexudus command on coworker identity checks, e.g. mark a check as verified, or as rejected with "
-        f"rejection notes. Get the Key and parameter names from {LIST_COMMANDS_TOOL}. This cannot be undone and "
-        "Nexudus may email the member: the server asks the user to confirm in their client when the client "
-        "can; otherwise call with DryRun: true first, show the user what would happen, and run it only after "
-        "they agree. The result shows each check's VerificationStatus before and after. A 'declined' result "
-        "means the user said no: nothing was run; do not retry unless they ask again."
+        "Run a Nexudus command on coworker identity checks (e.g. mark as verified, or as rejected with notes); "
+        f"the Key and parameter names come from {LIST_COMMANDS_TOOL}. It cannot be undone and Nexudus may email "
+        "the member. The server asks the user in their client when it can; otherwise call with DryRun: true "
+        "first, show the user, and run it only after they agree. The result's Confirmation: user_accepted (asked "
+        "in the client: yes), client_cannot_ask (this client cannot ask: only you can have asked), not_asked "
+        "(confirmation turned off by the server's settings), declined or cancelled (the user said no: nothing ran; "
+        "do not retry unless they ask again). Checks: each check's VerificationStatus before and, read back, after."
     ),
     input=InputModel(
         (
             Arg(
                 "Key",
                 Text(_KEY_MESSAGE),
-                f"The command's Key, exactly as {LIST_COMMANDS_TOOL} lists it (not its Name). "
-                "Keys differ between Nexudus accounts: never guess one.",
+                f"The command's Key as {LIST_COMMANDS_TOOL} lists it (not its Name); Keys differ between "
+                "accounts: never guess one.",
                 required=True,
                 missing=_KEY_MESSAGE,
             ),
             Arg(
                 "Ids",
                 RecordIds(MAX_IDS, "A check's Id."),
-                "The Ids of the checks to run the command on. A command listed with OneIdOnly takes exactly one.",
+                "The checks' Ids; a command listed with OneIdOnly takes exactly one.",
                 required=True,  # in the schema; a command that needs none is told by the command list
             ),
             Arg(
@@ -404,8 +405,8 @@ RUN_COMMAND = Tool(
             Arg(
                 DRY_RUN,
                 Boolean(),
-                "true: check the arguments and read the checks, and say what would happen, "
-                "without running anything. Use it to show the user before they confirm.",
+                "true: check the arguments, read the checks and say what would happen, running nothing: "
+                "to show the user before they confirm.",
             ),
         ),
         _run_request,
@@ -423,8 +424,8 @@ RUN_COMMAND = Tool(
             "Confirmation": {
                 "type": "string",
                 "description": "How the run was confirmed: user_accepted (the user accepted in their client), "
-                "client_cannot_ask, not_asked (confirmation turned off), declined or cancelled (the user said "
-                "no: nothing was run).",
+                "client_cannot_ask (the client cannot ask; the Message says whether a dry run came first), "
+                "not_asked (confirmation turned off), declined or cancelled (the user said no: nothing was run).",
             },
             "UpdatedOn": nullable("string", "On success: when Nexudus recorded the run."),
             "OutcomeUnknown": {

@@ -21,6 +21,7 @@ keeps the locks until they expire.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import logging
 import time
 from contextlib import AsyncExitStack
@@ -34,7 +35,7 @@ from ..record.validation import problem
 from ..state import Journal, Lease, LockNotGranted, StateStore, StateUnavailable
 from .base import LOCK_MARGIN_SECONDS, ToolBase, WriteOutcomePending
 from .catalog import FIND_TOOL, GET_TOOL, RUN_COMMAND_TOOL
-from .confirm import confirm, shown_value, will_ask
+from .confirm import NOT_ASKED_CLIENT_CANNOT, confirm, shown_value, will_ask
 from .context import CallContext
 from .elicitation import binding_of
 from .history import Attempt, record
@@ -44,6 +45,10 @@ from .results import ToolResult, addressed_to_assistant, audit_log, failure
 log = logging.getLogger(__name__)
 
 COMMANDS_TTL = 300.0
+# A dry run of a command, remembered for a while: a run from a client that cannot ask then says whether
+# the user can have seen it first.
+DRY_RUN_KEY = "command-dry-run:"
+DRY_RUN_TTL = 1800.0
 STATUS = ENUM_FIELDS["VerificationStatus"]
 # The status each command was seen to set (for the history's "the command that moves it back").
 EFFECT_KEY = "command-effect:"
@@ -247,6 +252,10 @@ class CommandTools(ToolBase):
         if request.dry_run and shown is not None:
             summary = self._summary(command, request, shown)
             audit_command(ctx.caller.label, command.key, request.ids, "dry_run")
+            try:
+                await self.state.put(self._dry_run_key(command, request, ctx), b"1", DRY_RUN_TTL)
+            except StateUnavailable:
+                pass  # only the "not asked" note of a later run depends on it
             return ToolResult(
                 {
                     "WasSuccessful": True,
@@ -291,7 +300,10 @@ class CommandTools(ToolBase):
                     )
                     for i in sorted(request.ids)
                 ]
-                return await self._run_locked(command, request, base, shown, how, leases, deadline, ctx, run)
+                unasked = how == NOT_ASKED_CLIENT_CANNOT and not await self._dry_run_seen(command, request, ctx)
+                return await self._run_locked(
+                    command, request, base, shown, how, leases, deadline, ctx, run, unasked=unasked
+                )
         except WriteOutcomePending as pending:
             audit_command(ctx.caller.label, command.key, request.ids, "busy_outcome_unknown")
             return failure(
@@ -338,9 +350,12 @@ class CommandTools(ToolBase):
         deadline: float,
         ctx: CallContext,
         run: CommandRun,
+        *,
+        unasked: bool = False,
     ) -> ToolResult:
         """Under the checks' locks: read them (again), make sure they are what the user was shown, run
-        the command once, and read them back."""
+        the command once, and read them back. `unasked`: the client cannot ask and no dry run of this
+        run came first, so the result says the user was not asked."""
         read = await self._read_checks(request.ids, deadline, ctx)
         if isinstance(read, ToolResult):
             return read
@@ -404,11 +419,17 @@ class CommandTools(ToolBase):
                 "LastError, UpdatedOn): there is no need to read them again."
             )
         flagged = addressed_to_assistant(rows)
+        not_asked = (
+            " The user was not asked to confirm: this client cannot ask, and no dry run of this command on these "
+            "checks came first. Tell the user what ran."
+            if unasked
+            else ""
+        )
         return ToolResult(
             {
                 "WasSuccessful": True,
                 "Message": str(envelope.get("Message") or f"{command.name} was run.")[:500]
-                + f" VerificationStatus: {changes}.{said}",
+                + f" VerificationStatus: {changes}.{said}{not_asked}",
                 **base,
                 "DryRun": False,
                 "Confirmation": how,
@@ -419,8 +440,20 @@ class CommandTools(ToolBase):
             },
             False,
             f"Ran '{command.name}' on {len(rows)} check(s): {changes}; "
-            + ("read back from Nexudus." if not unread else "not every check could be read back."),
+            + ("read back from Nexudus." if not unread else "not every check could be read back.")
+            + (" The user was not asked to confirm." if unasked else ""),
         )
+
+    def _dry_run_key(self, command: Command, request: RunRequest, ctx: CallContext) -> str:
+        binding = binding_of("command-dry-run", ctx.caller.label, command.key, sorted(request.ids), request.parameters)
+        return DRY_RUN_KEY + hashlib.sha256(binding.encode()).hexdigest()
+
+    async def _dry_run_seen(self, command: Command, request: RunRequest, ctx: CallContext) -> bool:
+        """Whether this caller dry-ran this command on these checks (same parameters) lately."""
+        try:
+            return await self.state.get(self._dry_run_key(command, request, ctx)) is not None
+        except StateUnavailable:
+            return False
 
     async def _read_checks(
         self, ids: list[int], deadline: float | None, ctx: CallContext

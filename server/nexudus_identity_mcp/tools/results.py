@@ -24,6 +24,7 @@ audit_log = logging.getLogger("nexudus_identity_mcp.audit")
 MAX_SUMMARY_ERRORS = 7  # the seven required fields fit: one retry can be built from the first line
 MAX_QUOTED = 60
 MAX_SUMMARY = 1000  # room for the seven required fields' problems and hints
+FAILED = "Failed"  # how the first text line of every failed call begins
 
 
 def audit(caller: str, check_id: int, fields: list[str], outcome: str, *, action: str = "update") -> None:
@@ -118,8 +119,13 @@ class ToolResult:
     summary: str
 
     def text(self) -> str:
-        """The text content: a line a person can read, then the same JSON as structuredContent."""
-        return f"{one_line(self.summary)}\n{json.dumps(self.body, ensure_ascii=False)}"
+        """The text content: a line a person can read, then the same JSON as structuredContent. A failed
+        call's first line always says it failed: some hosts (Semantic Kernel) ignore isError and show
+        only the text."""
+        summary = one_line(self.summary)
+        if self.is_error and not summary.startswith(FAILED):
+            summary = one_line(f"{FAILED}: {summary}")
+        return f"{summary}\n{json.dumps(self.body, ensure_ascii=False)}"
 
 
 def failure(
