@@ -11,6 +11,7 @@ import pytest
 
 from nexudus_identity_mcp.nexudus import ErrorKind, NexudusError
 from nexudus_identity_mcp.nexudus.budget import RequestBudget
+from nexudus_identity_mcp.settings import parse_budget
 from nexudus_identity_mcp.state import LockNotGranted, MemoryStore, Rate, StateStore, StateUnavailable
 from nexudus_identity_mcp.state.base import AttemptsExhausted, BudgetExhausted
 from nexudus_identity_mcp.state.redis_store import RedisStore
@@ -389,3 +390,32 @@ async def test_purge_deletes_only_what_has_expired(store: StateStore) -> None:
     await anyio.sleep(0.05)
     await store.purge()
     assert await store.get("kept") == b"y" and await store.get("gone") is None
+
+
+# ------------------------------------------------------------------ issue 24 item 4: the newer limits table
+def test_the_default_budgets_follow_the_newer_limits_table(tmp_path: Path) -> None:
+    writes, requests = settings_for(mcp_state_dir=str(tmp_path)).request_budgets()
+    assert writes == (Rate(60, 60.0), Rate(5000, 86400.0))  # 60 writes a minute, 5,000 a day
+    assert requests == (Rate(1, 0.1), Rate(120, 60.0), Rate(5000, 3600.0))  # 1 per 100 ms, 120/min, 5,000/h
+    assert settings_for().request_budgets() == ((), ())  # one process: none (the API's 409 is waited on)
+    assert parse_budget("60/min, 5000/day") == (Rate(60, 60.0), Rate(5000, 86400.0))
+    assert parse_budget("1/100ms") == (Rate(1, 0.1),) and parse_budget("off") == ()
+    assert Rate.parse("10/2h") == Rate(10, 7200.0) and Rate.parse("60") == Rate(60, 60.0)
+    for bad in ("60/fortnight", "60/2x", "x/min", "60/.", "5/2day"):
+        with pytest.raises(ValueError, match="not a rate"):
+            parse_budget(bad)
+
+
+async def test_a_write_draws_on_both_budgets_and_a_spent_day_refuses_it() -> None:
+    store = MemoryStore()
+    budget = RequestBudget(store, settings_for(mcp_write_budget="60/min,12/day", mcp_read_budget="100/min"))
+    for _ in range(2):
+        await budget.before("update", deadline=anyio.current_time() + 5)
+    with pytest.raises(NexudusError) as spent:
+        await budget.before("update", deadline=anyio.current_time() + 5)
+    assert spent.value.kind == ErrorKind.RATE_LIMITED and "12 writes per 86400 s" in spent.value.message
+    await budget.before("get", deadline=anyio.current_time() + 5)  # reads have their own budget left
+    # Every request counted against the request budget: two writes and a read, none of the refused one.
+    assert store._buckets[next(k for k in store._buckets if k.startswith("requests:100/60:"))][0] == pytest.approx(
+        Rate(100, 60.0).capacity - 3, abs=0.1
+    )

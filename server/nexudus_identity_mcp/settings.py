@@ -29,6 +29,7 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 # The window units a budget accepts after the slash (NEXUDUS_MCP_WRITE_BUDGET, …_READ_BUDGET), in seconds.
 WINDOWS: dict[str, float] = {
+    "ms": 0.001,
     "s": 1.0,
     "sec": 1.0,
     "second": 1.0,
@@ -61,24 +62,40 @@ class Rate:
 
     @classmethod
     def parse(cls, text: str) -> Rate | None:
-        """`60/60` or `60/min` -> Rate; `0`, `off`, `none` or empty -> None (no budget)."""
+        """`60/60`, `60/min` or `1/100ms` -> Rate; `0`, `off`, `none` or empty -> None (no budget)."""
         raw = text.strip().lower()
         if raw in ("", "0", "off", "none"):
             return None
         count_text, _, window = raw.partition("/")
-        seconds = WINDOWS.get(window.strip())
+        shape = re.fullmatch(r"\s*(\d*\.?\d*)\s*([a-z]*)\s*", window or "60")
+        number, unit = shape.groups() if shape else ("", "?")
         try:
             count = int(count_text)
-            if seconds is None:
-                seconds = float(window) if window else 60.0
+            if unit not in ("", *WINDOWS) or not (number or unit):
+                raise ValueError
+            seconds = (float(number) if number else 1.0) * WINDOWS.get(unit, 1.0)
         except ValueError:
             raise ValueError(
                 f"{text!r} is not a rate: write COUNT/SECONDS or COUNT/UNIT, UNIT one of "
-                f"{', '.join(WINDOWS)} (e.g. 60/min), or off"
+                f"{', '.join(WINDOWS)} (e.g. 60/min, 1/100ms), several joined by commas, or off"
             ) from None
         if count < 1 or not 0 < seconds <= 86400:
             raise ValueError(f"{text!r} is not a rate: the count must be 1 or more and the window 1 day or less")
         return cls(count, seconds)
+
+
+Budget = tuple[Rate, ...]
+# The API's limits per account (API-FACTS, third survey: the newer table of the API-limitations page):
+# writes (POST/PUT/DELETE) 60 a minute and 5,000 a day; all requests, writes included, 1 per 100 ms,
+# 120 a minute and 5,000 an hour. The budgets a shared store keeps unless NEXUDUS_MCP_*_BUDGET says.
+API_WRITE_LIMITS: Budget = (Rate(60, 60.0), Rate(5000, 86400.0))
+API_REQUEST_LIMITS: Budget = (Rate(1, 0.1), Rate(120, 60.0), Rate(5000, 3600.0))
+
+
+def parse_budget(text: str) -> Budget:
+    """`60/min,5000/day` -> its rates, each kept; `off` (or any part that is off alone) -> ()."""
+    rates = [Rate.parse(part) for part in text.split(",")] if text.strip() else []
+    return tuple(r for r in rates if r is not None)
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -194,8 +211,9 @@ class Settings(BaseSettings):
     mcp_trusted_proxies: str | None = None
     # Shared state for several processes (NEXUDUS_MCP_*): Redis for several hosts, a SQLite file in a
     # directory for several workers on one host; neither: in-process (one process). Request budgets
-    # per Nexudus account, "COUNT/SECONDS" or "COUNT/min" or "off"; unset: the API's limits when the
-    # state is shared (writes 60/min, reads 120/min), off for one process (the API's 409 is retried).
+    # per Nexudus account, "COUNT/SECONDS" or "COUNT/min" (several joined by commas) or "off"; unset: the
+    # API's limits when the state is shared (API_WRITE_LIMITS; API_REQUEST_LIMITS for every request, the
+    # read budget), off for one process (the API's 409 is retried).
     mcp_redis_url: SecretStr | None = None
     mcp_state_dir: str | None = None
     mcp_write_budget: str | None = None
@@ -270,21 +288,22 @@ class Settings(BaseSettings):
     def _check_budget(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
             try:
-                Rate.parse(value)
+                parse_budget(value)
             except ValueError as exc:
                 raise ValueError(f"{variable(info.field_name or '')}: {exc}") from None
         return value
 
-    def request_budgets(self) -> tuple[Rate | None, Rate | None]:
-        """(writes, reads) budgets per Nexudus account, from the settings and the state backend."""
+    def request_budgets(self) -> tuple[Budget, Budget]:
+        """(writes, requests) budgets per Nexudus account, from the settings and the state backend: a
+        write draws on both, a read on the second (NEXUDUS_MCP_READ_BUDGET: every request counts)."""
         shared = self.mcp_redis_url is not None or bool(self.mcp_state_dir)
-        writes = Rate.parse(self.mcp_write_budget) if self.mcp_write_budget is not None else None
-        reads = Rate.parse(self.mcp_read_budget) if self.mcp_read_budget is not None else None
+        writes = parse_budget(self.mcp_write_budget) if self.mcp_write_budget is not None else ()
+        requests = parse_budget(self.mcp_read_budget) if self.mcp_read_budget is not None else ()
         if shared and self.mcp_write_budget is None:
-            writes = Rate(60, 60.0)
+            writes = API_WRITE_LIMITS
         if shared and self.mcp_read_budget is None:
-            reads = Rate(120, 60.0)
-        return writes, reads
+            requests = API_REQUEST_LIMITS
+        return writes, requests
 
     @model_validator(mode="after")
     def _check_auth(self) -> Settings:

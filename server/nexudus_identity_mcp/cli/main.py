@@ -479,7 +479,7 @@ environment variables (configuration; see README.md, Configuration):
   NEXUDUS_MCP_STATE_DIR, NEXUDUS_MCP_REDIS_URL
                                 several processes: shared state in SQLite (one host) or Redis
   NEXUDUS_MCP_WRITE_BUDGET, NEXUDUS_MCP_READ_BUDGET
-                                requests per account the processes share, e.g. 60/min, or off
+                                requests per account the processes share, e.g. 60/min,5000/day, or off
   NEXUDUS_MCP_JOURNAL_DAYS, NEXUDUS_MCP_JOURNAL_MAX_ENTRIES
                                 the journal of writes: days kept (30; 0: none), most entries (100000)
   NEXUDUS_MCP_LOG_LEVEL         log level on stderr (INFO)

@@ -1,6 +1,7 @@
 """The shared request budget per Nexudus account: every process draws from one token bucket (in the
 state store) before each API call, so N workers together stay within the API's limits instead of
-each being throttled (writes 60/minute, reads 120/minute by default with a shared store).
+each being throttled. By default with a shared store, the API's newer limits table: writes 60 a
+minute and 5,000 a day; every request (writes too) 1 per 100 ms, 120 a minute, 5,000 an hour.
 
 Whose account: in the sign-in mode each staff member calls with their own Nexudus account, so each
 has their own bucket (the API's limits are per account). Otherwise every caller uses the server's
@@ -23,7 +24,7 @@ import time
 import anyio
 
 from ..record.operations import OPERATIONS
-from ..settings import Settings
+from ..settings import Rate, Settings
 from ..state import BudgetExhausted, StateStore, StateUnavailable
 from ..telemetry.metrics import METRICS
 from .caller import Caller
@@ -61,29 +62,39 @@ class RequestBudget:
         return f"{kind}:{self.account}", share
 
     async def before(self, op: Operation, deadline: float, caller: Caller | None = None) -> None:
-        """Called by the client before each API call, with the caller the request is for."""
+        """Called by the client before each API call, with the caller the request is for: a token from
+        each of the request budget's buckets, and a write one from each of the write budget's too
+        (the longest window first, so a spent day leaves the minute's tokens alone)."""
         if op == "token":
             return
         write = OPERATIONS[op].writes
-        rate = self.writes if write else self.reads
-        if rate is None:
-            return
-        kind = "writes" if write else "reads"
-        bucket, share = self._bucket_of(kind, caller)
+        limits = [("writes", rate) for rate in self.writes] if write else []
+        limits += [("requests", rate) for rate in self.reads]
+        for kind, rate in sorted(limits, key=lambda limit: -limit[1].seconds):
+            bucket, share = self._bucket_of(f"{kind}:{rate.count}/{rate.seconds:g}", caller)
+            if not await self._take(op, bucket, rate, share, kind, deadline, write):
+                return
+
+    async def _take(
+        self, op: Operation, bucket: str, rate: Rate, share: str | None, kind: str, deadline: float, write: bool
+    ) -> bool:
+        """One token of one bucket, waiting within the deadline; False when the store is down for a
+        read (it goes ahead without the shared budget). Metrics count by the operation (writes, reads)."""
+        label = "writes" if write else "reads"
         waited = 0.0
         while True:
             try:
                 await self.store.take(bucket, rate, share=share)
                 if waited:
-                    METRICS.budget_wait(kind, waited)
-                return
+                    METRICS.budget_wait(label, waited)
+                return True
             except BudgetExhausted as empty:
                 if time.monotonic() + empty.retry_after > deadline:
-                    METRICS.budget_refused(kind)
+                    METRICS.budget_refused(label)
                     raise NexudusError(
                         ErrorKind.RATE_LIMITED,
-                        f"This server's budget for this Nexudus account ({rate.count} "
-                        f"{'writes' if write else 'reads'} per {rate.seconds:g} s, the API's limit"
+                        f"This server's budget for this Nexudus account ({rate.count} {kind} per "
+                        f"{rate.seconds:g} s, the API's limit"
                         f"{', shared fairly between its callers' if share else ''}) is used up for now; "
                         f"nothing was sent. Retry after {empty.retry_after:.1f} s.",
                         retry_after=empty.retry_after,
@@ -105,4 +116,4 @@ class RequestBudget:
                 if not self._warned:
                     self._warned = True
                     log.warning("state store unavailable (%s): reads go ahead without the shared budget", down)
-                return
+                return False

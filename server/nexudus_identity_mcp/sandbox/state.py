@@ -152,8 +152,8 @@ class SandboxState:
     dates_with_z: bool = True
     # Whether a PUT's text values are stored trimmed (a normalising store: the read-back differs).
     trims_text: bool = False
-    # The daily write cap (the API's 2,500 writes a day): past it every PUT answers `daily_cap_status`
-    # with DAILY_CAP_TEXT until reset(). None: no cap.
+    # The daily write cap (the API's 5,000 writes a day by its newer table; 2,500 by the older one): past
+    # it every PUT answers `daily_cap_status` with DAILY_CAP_TEXT until reset(). None: no cap.
     daily_write_cap: int | None = None
     daily_cap_status: int = 409
     # The error_description a two-factor user's password grant without a code gets. None: the
