@@ -85,7 +85,7 @@ class Rate:
 
 
 Budget = tuple[Rate, ...]
-# The API's limits per account (API-FACTS, third survey: the newer table of the API-limitations page):
+# The API's limits per account (docs/development.md, "What is known of the Nexudus API": the newer table):
 # writes (POST/PUT/DELETE) 60 a minute and 5,000 a day; all requests, writes included, 1 per 100 ms,
 # 120 a minute and 5,000 an hour. The budgets a shared store keeps unless NEXUDUS_MCP_*_BUDGET says.
 API_WRITE_LIMITS: Budget = (Rate(60, 60.0), Rate(5000, 86400.0))
