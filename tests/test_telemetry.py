@@ -22,11 +22,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from nexudus_identity_mcp.logs import configure_logging
 from nexudus_identity_mcp.mcpserver.http_app import create_app
+from nexudus_identity_mcp.nexudus.budget import RequestBudget
 from nexudus_identity_mcp.record.redaction import Redactor, parse_categories
 from nexudus_identity_mcp.sandbox import Sandbox
 from nexudus_identity_mcp.sandbox.loopback import LOOPBACK, ServedApp, free_port
 from nexudus_identity_mcp.sandbox.state import STAFF_PASSWORD
-from nexudus_identity_mcp.settings import MetricsSetting, SettingsError, read_settings
+from nexudus_identity_mcp.settings import MetricsSetting, Rate, SettingsError, read_settings
+from nexudus_identity_mcp.state import StateStore
 from nexudus_identity_mcp.telemetry.jsonlog import JsonFormatter
 from nexudus_identity_mcp.telemetry.metrics import METRICS, stop_metrics_port
 from nexudus_identity_mcp.tools.catalog import GET_TOOL, UPDATE_TOOL
@@ -38,6 +40,8 @@ from .signin_browser import sign_in
 from .test_http import DESK_TOKEN, TOKENS, mcp_client
 from .test_signin import ANA, BEN, authorize_url, register
 from .test_signin import server as server  # the sign-in server fixture, reused
+from .test_state import redis_server as redis_server  # the three stores (memory, SQLite, Redis), reused
+from .test_state import store as store
 
 pytestmark = pytest.mark.anyio
 SAMPLE = re.compile(r"^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$", re.M)
@@ -161,6 +165,21 @@ def test_sign_ins_and_refusals_by_reason(server: Any) -> None:  # the imported f
     for reason in ("wrong_credentials", "forged_form"):
         assert value(text, refusals, reason=reason) - value(before, refusals, reason=reason) == 1
     assert "ana.staff" not in text and "ben.staff" not in text
+
+
+async def test_each_store_says_what_is_left_of_the_budget_and_the_gauge_shows_it(store: StateStore) -> None:
+    rate = Rate(60, 60.0)  # capacity 10, refilled 50 a minute
+    first = await store.take("reads:left", rate)
+    second = await store.take("reads:left", rate)
+    assert first == pytest.approx(9.0, abs=0.2) and second == pytest.approx(8.0, abs=0.2)
+    METRICS.enabled = True
+    try:
+        budget = RequestBudget(store, settings_for(mcp_read_budget="60/60"))
+        await budget.before("get", deadline=1e12)
+        left = value(METRICS.exposition().decode(), "nexudus_mcp_budget_left", kind="reads")
+    finally:
+        METRICS.enabled = False
+    assert left == pytest.approx(9.0, abs=0.2)
 
 
 # ------------------------------------------------------------------------------------ traces

@@ -84,7 +84,8 @@ class RequestBudget:
         waited = 0.0
         while True:
             try:
-                await self.store.take(bucket, rate, share=share)
+                left = await self.store.take(bucket, rate, share=share)
+                METRICS.budget_left(kind, left)
                 if waited:
                     METRICS.budget_wait(label, waited)
                 return True

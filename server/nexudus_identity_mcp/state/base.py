@@ -161,9 +161,10 @@ class StateStore(ABC):
         from then on). False when it was no longer held."""
 
     @abstractmethod
-    async def take(self, bucket: str, rate: Rate, *, share: str | None = None) -> None:
+    async def take(self, bucket: str, rate: Rate, *, share: str | None = None) -> float:
         """Take one token or raise BudgetExhausted with the wait until the next one. With `share`
-        (a caller's name), also from that caller's equal part of the bucket (see the module doc)."""
+        (a caller's name), also from that caller's equal part of the bucket (see the module doc).
+        Returns the tokens left in `bucket` after the draw (the metrics' budget left)."""
 
     @abstractmethod
     async def count_attempt(self, limits: Sequence[tuple[str, int]], window: float) -> None:

@@ -78,7 +78,7 @@ class MemoryStore(StateStore):
         self._held[lease.name] = (lease, time.monotonic() + seconds)
         return True
 
-    async def take(self, bucket: str, rate: Rate, *, share: str | None = None) -> None:
+    async def take(self, bucket: str, rate: Rate, *, share: str | None = None) -> float:
         now = time.monotonic()
         tokens = self._level(bucket, float(rate.capacity), rate.refill_per_second, now)
         waits = [(1.0 - tokens) / rate.refill_per_second] if tokens < 1.0 else []
@@ -98,6 +98,7 @@ class MemoryStore(StateStore):
         self._buckets[bucket] = (self._buckets[bucket][0] - 1.0, now)
         if mine_key:
             self._buckets[mine_key] = (self._buckets[mine_key][0] - 1.0, now)
+        return self._buckets[bucket][0]
 
     def _level(self, name: str, capacity: float, refill: float, now: float) -> float:
         tokens, at = self._buckets.get(name, (capacity, now))

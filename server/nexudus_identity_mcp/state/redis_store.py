@@ -131,14 +131,16 @@ if ARGV[3] ~= '' then
   levels[2] = level(KEYS[2], mine_capacity, mine_rate)
   if levels[2] < 1 then wait = math.max(wait, (1 - levels[2]) / mine_rate) end
 end
+local left = 0
 for i, key in ipairs(keys) do
   local tokens = levels[i]
   if wait == 0 then tokens = tokens - 1 end
   if redis.call('TYPE', key)['ok'] ~= 'hash' then redis.call('DEL', key) end
   redis.call('HSET', key, 'tokens', tostring(tokens), 'at', tostring(now))
   redis.call('PEXPIRE', key, lifetime)
+  if i == 1 then left = tokens end
 end
-return {tostring(wait), odd}
+return {tostring(wait), odd, tostring(left)}
 """
 
 _ATTEMPT = """
@@ -235,9 +237,9 @@ class RedisStore(StateStore):
         )
         return bool(kept)
 
-    async def take(self, bucket: str, rate: Rate, *, share: str | None = None) -> None:
+    async def take(self, bucket: str, rate: Rate, *, share: str | None = None) -> float:
         base = f"{self._prefix}bucket:{bucket}"
-        wait, odd = await self._do(
+        wait, odd, left = await self._do(
             self._bucket(
                 keys=[base, f"{base}|{share or ''}", f"{base}|active"],
                 args=[rate.capacity, rate.refill_per_second, share or "", SHARE_WINDOW_SECONDS],
@@ -246,6 +248,7 @@ class RedisStore(StateStore):
         self._odd(odd)
         if float(wait) > 0:
             raise BudgetExhausted(bucket, float(wait))
+        return float(left)
 
     async def count_attempt(self, limits: Sequence[tuple[str, int]], window: float) -> None:
         keys = [f"{self._prefix}attempts:{key}" for key, _ in limits]

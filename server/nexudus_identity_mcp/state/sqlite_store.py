@@ -151,7 +151,7 @@ class SqliteStore(StateStore):
 
         return bool(await self._run(extend))
 
-    async def take(self, bucket: str, rate: Rate, *, share: str | None = None) -> None:
+    async def take(self, bucket: str, rate: Rate, *, share: str | None = None) -> float:
         def level(db: sqlite3.Connection, name: str, capacity: float, refill: float, now: float) -> float:
             row = db.execute("SELECT tokens, at FROM buckets WHERE name = ?", (name,)).fetchone()
             found = sane_tokens(row[0], row[1], now) if row is not None else None
@@ -160,7 +160,7 @@ class SqliteStore(StateStore):
             tokens, at = found or (capacity, now)
             return min(capacity, tokens + max(now - at, 0.0) * refill)
 
-        def draw(db: sqlite3.Connection) -> float:
+        def draw(db: sqlite3.Connection) -> tuple[float, float]:
             now = time.time()
             levels = {bucket: (level(db, bucket, float(rate.capacity), rate.refill_per_second, now), rate)}
             waits = []
@@ -179,11 +179,12 @@ class SqliteStore(StateStore):
             taken = 0.0 if waits else 1.0
             for name, (value, _) in levels.items():
                 db.execute("INSERT OR REPLACE INTO buckets VALUES (?, ?, ?)", (name, value - taken, now))
-            return max(waits, default=0.0)
+            return max(waits, default=0.0), levels[bucket][0] - taken
 
-        wait = float(await self._run(draw))
+        wait, left = await self._run(draw)
         if wait > 0:
-            raise BudgetExhausted(bucket, wait)
+            raise BudgetExhausted(bucket, float(wait))
+        return float(left)
 
     async def count_attempt(self, limits: Sequence[tuple[str, int]], window: float) -> None:
         def count(db: sqlite3.Connection) -> tuple[str, float] | None:

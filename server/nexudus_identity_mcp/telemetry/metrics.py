@@ -19,7 +19,7 @@ import os
 import threading
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from ..settings import MetricsSetting
@@ -99,6 +99,13 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.budget_tokens = Gauge(
+            f"{PREFIX}_budget_left",
+            "Requests left in the shared budget's bucket after this process's latest draw, by kind",
+            ["kind"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
         self.lock_waits = Histogram(
             f"{PREFIX}_check_lock_wait_seconds",
             "Time to take a check's lock (updates and commands), by result (acquired, busy)",
@@ -136,6 +143,10 @@ class Metrics:
     def budget_refused(self, kind: str) -> None:
         if self.enabled:
             self.budget_refusals.labels(kind).inc()
+
+    def budget_left(self, kind: str, left: float) -> None:
+        if self.enabled:
+            self.budget_tokens.labels(kind).set(left)
 
     def lock_wait(self, result: str, seconds: float) -> None:
         if self.enabled:
