@@ -7,7 +7,8 @@ import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,20 @@ def settings_for(base_url: str = f"http://{LOOPBACK}", **overrides: Any) -> Sett
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+class Clock:
+    """A clock a test moves: what the API client's token cache reads (`NexudusClient(clock=…)`).
+    Starts at the real monotonic time; `advance` jumps ahead, so a token falls due at once."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 class Sleeps:
     """Stands in for anyio.sleep in retry tests: records each wait instead of waiting."""
 
@@ -63,8 +78,8 @@ def client_for(sandbox: Sandbox, sleeps: Sleeps):  # type: ignore[no-untyped-def
     """Factory: an API client talking to the in-process sandbox with the given settings."""
     made: list[NexudusClient] = []
 
-    def make(**overrides: Any) -> NexudusClient:
-        client = NexudusClient(settings_for(**overrides), transport=sandbox.transport(), sleep=sleeps)
+    def make(*, clock: Callable[[], float] = time.monotonic, **overrides: Any) -> NexudusClient:
+        client = NexudusClient(settings_for(**overrides), transport=sandbox.transport(), sleep=sleeps, clock=clock)
         made.append(client)
         return client
 

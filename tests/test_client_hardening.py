@@ -44,7 +44,7 @@ from nexudus_identity_mcp.sandbox import (
 from nexudus_identity_mcp.sandbox.loopback import ServedApp
 from nexudus_identity_mcp.settings import Settings
 
-from .conftest import ServedSandbox, Sleeps, settings_for
+from .conftest import Clock, ServedSandbox, Sleeps, settings_for
 from .helpers import CHECK, body, required_from, server_for
 
 pytestmark = pytest.mark.anyio
@@ -67,7 +67,7 @@ async def failing(call: Any) -> NexudusError:
 # ------------------------------------------------------------------ the auth flow
 async def test_auth_is_an_httpx2_auth_flow(client_for, sandbox: Sandbox) -> None:  # type: ignore[no-untyped-def]
     client = client_for(**PASSWORD_MODE)
-    assert isinstance(client._auth, httpx2.Auth)
+    assert isinstance(client.auth, httpx2.Auth)
     async with anyio.create_task_group() as tg:
         for _ in range(10):
             tg.start_soon(client.get_check, CHECK)
@@ -77,7 +77,7 @@ async def test_auth_is_an_httpx2_auth_flow(client_for, sandbox: Sandbox) -> None
 async def test_concurrent_401s_share_one_reauthentication(client_for, sandbox: Sandbox) -> None:  # type: ignore[no-untyped-def]
     client = client_for(**PASSWORD_MODE)
     await client.get_check(CHECK)
-    sandbox.state._tokens.clear()  # every call now meets a 401 with the token it holds
+    sandbox.state.forget_tokens(refresh=False)  # every call now meets a 401 with the token it holds
     async with anyio.create_task_group() as tg:
         for _ in range(8):
             tg.start_soon(client.get_check, CHECK)
@@ -86,18 +86,19 @@ async def test_concurrent_401s_share_one_reauthentication(client_for, sandbox: S
 
 async def test_client_id_is_per_process_and_the_same_for_both_grants(client_for, sandbox: Sandbox) -> None:  # type: ignore[no-untyped-def]
     assert re.fullmatch(r"nexudus-identity-mcp-[0-9a-f]{12}", PROCESS_CLIENT_ID)
-    client = client_for(**PASSWORD_MODE)
+    clock = Clock()
+    client = client_for(**PASSWORD_MODE, clock=clock)
     for _ in range(3):
         await client.get_check(CHECK)
-        client._auth._expires_at = 0.0  # the token is due: the next call refreshes
+        clock.advance(sandbox.state.token_lifetime)  # the token is due: the next call refreshes
     grants = [r.grant for r in sandbox.state.requests if r.route == "token"]
     assert grants == ["password", "refresh_token", "refresh_token"], "the refresh token matched the client_id"
-    assert {t.client_id for t in sandbox.state._refresh.values()} == {PROCESS_CLIENT_ID}
+    assert {t.client_id for t in sandbox.state.issued("refresh").values()} == {PROCESS_CLIENT_ID}
 
 
 async def test_configured_client_id_is_sent(client_for, sandbox: Sandbox) -> None:  # type: ignore[no-untyped-def]
     await client_for(**PASSWORD_MODE, client_id="front-desk-mcp").get_check(CHECK)
-    assert {t.client_id for t in sandbox.state._tokens.values()} == {"front-desk-mcp"}
+    assert {t.client_id for t in sandbox.state.issued().values()} == {"front-desk-mcp"}
 
 
 async def test_two_factor_user_signs_in_with_the_current_code(client_for, sandbox: Sandbox) -> None:  # type: ignore[no-untyped-def]
@@ -201,8 +202,8 @@ async def test_token_endpoint_text_is_scrubbed_and_capped(client_for, sandbox: S
 async def test_runtime_tokens_and_the_totp_secret_are_scrubbed(client_for, sandbox: Sandbox) -> None:  # type: ignore[no-untyped-def]
     client = client_for(**TOTP_MODE, totp_secret=TOTP_SECRET)
     await client.get_check(CHECK)
-    (access,) = sandbox.state._tokens
-    (refresh,) = sandbox.state._refresh
+    (access,) = sandbox.state.issued()
+    (refresh,) = sandbox.state.issued("refresh")
     echo = f"token {access} has expired; refresh token {refresh} revoked; secret {TOTP_SECRET}"
     sandbox.state.inject(Fault("status", route="get", status=400, body={"Message": echo}))
     error = await failing(client.get_check(CHECK))

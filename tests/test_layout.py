@@ -244,3 +244,20 @@ def test_the_api_facts_the_code_cites_are_in_the_repository() -> None:
     files = [*PACKAGE.rglob("*.py"), *(root / "tests").glob("*.py"), *(root / "bench").glob("*.py")]
     citing = sorted(str(p.relative_to(root)) for p in files if outside in p.read_text(encoding="utf-8"))
     assert citing == []
+
+
+def test_tests_reach_no_private_attribute_of_the_package() -> None:
+    """Tests drive the package through what it offers (#31 item 5): the sandbox's token methods and
+    control routes, the client's injectable clock, the redactor's and stores' public views. No
+    `obj._private` on anything but a test's own `self`/`cls`."""
+    reached = []
+    for path in sorted((PACKAGE.parents[1] / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+            ):
+                reached.append(f"{path.name}:{node.lineno}: .{node.attr}")
+    assert reached == []

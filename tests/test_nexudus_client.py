@@ -98,7 +98,7 @@ async def test_expired_token_is_refreshed_with_the_refresh_token(client_for, san
 async def test_401_triggers_exactly_one_reauthentication(client_for, sandbox: Sandbox) -> None:  # type: ignore[no-untyped-def]
     client = client_for(**AUTH_MODES["password"])
     await client.get_check(CHECK)
-    sandbox.state._tokens.clear()  # the server forgets the token: next call gets 401
+    sandbox.state.forget_tokens(refresh=False)  # the server forgets the token: next call gets 401
     await client.get_check(CHECK)
     assert sandbox.state.count("token") == 2
     assert [r.status for r in sandbox.state.requests if r.route == "get"] == [200, 401, 200]
@@ -377,7 +377,7 @@ async def test_no_secret_in_any_log_line(
                 await client.update_check(body_of(record))
             except NexudusError as error:
                 assert password not in str(error) and token not in str(error)
-        sandbox.state._tokens and issued.extend(sandbox.state._tokens)
+        issued.extend(sandbox.state.issued())
         await client.aclose()
     text = "\n".join(r.getMessage() + " " + str(r.args) for r in captured_logs.records)
     assert captured_logs.records, "the client logs what it does"

@@ -20,7 +20,7 @@ from mcp import Client
 from nexudus_identity_mcp.cli.probe import report, run_probe, table
 from nexudus_identity_mcp.mcpserver.app import build_server
 from nexudus_identity_mcp.nexudus import NexudusClient
-from nexudus_identity_mcp.sandbox import ADMIN_USER, Fault, IssuedToken, Sandbox, SandboxState
+from nexudus_identity_mcp.sandbox import ADMIN_USER, Fault, Sandbox, SandboxState
 from nexudus_identity_mcp.sandbox.data import COWORKERS, seed_document_numbers
 
 from .conftest import settings_for
@@ -63,7 +63,7 @@ async def test_nothing_secret_reaches_results_or_logs(
     for name in ("httpx2", "httpcore2", "mcp", "nexudus_identity_mcp"):
         logging.getLogger(name).setLevel(logging.DEBUG)
     sandbox.state.users[ADMIN_USER].password = PASSWORD
-    sandbox.state._tokens[TOKEN] = IssuedToken(ADMIN_USER, float("inf"), ADMIN_USER)
+    sandbox.state.accept_token(TOKEN, ADMIN_USER)
     credentials: dict[str, Any] = {
         "password": dict(token=None, username=ADMIN_USER, password=PASSWORD),
         "bearer": dict(token=TOKEN),
@@ -142,7 +142,7 @@ async def test_nothing_secret_reaches_results_or_logs(
         await call("get_coworker_identity_check", {"Id": 87654301})
 
     assert sandbox.state.records[87654301]["IdentityDocumentNumber"] == NEW_NUMBER, "the real number was stored"
-    tokens = list(sandbox.state._tokens) + list(sandbox.state._refresh)
+    tokens = [*sandbox.state.issued(), *sandbox.state.issued("refresh")]
     logs = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
     sandbox_log = json.dumps([r.__dict__ for r in sandbox.state.requests])
     basic = base64.b64encode(f"{ADMIN_USER}:{PASSWORD}".encode()).decode()
@@ -159,7 +159,7 @@ async def test_probe_output_and_report_carry_no_secret(caplog: pytest.LogCapture
     for bearer in (True, False):
         sandbox = Sandbox(SandboxState(profile="live"))
         sandbox.state.users[ADMIN_USER].password = password
-        sandbox.state._tokens[token] = IssuedToken(ADMIN_USER, float("inf"), ADMIN_USER)
+        sandbox.state.accept_token(token, ADMIN_USER)
         credentials: dict[str, Any] = (
             {"token": token} if bearer else {"token": None, "username": ADMIN_USER, "password": password}
         )
@@ -172,7 +172,7 @@ async def test_probe_output_and_report_carry_no_secret(caplog: pytest.LogCapture
             *(name for name, _, _ in COWORKERS.values()),
             *(str(r[k]) for r in records for k in ("CoworkerEmail", "ToStringText", "CoworkerBillingName")),
         ]
-        secrets = [*seed_document_numbers(), password, token, *sandbox.state._tokens, *sandbox.state._refresh]
+        secrets = [*seed_document_numbers(), password, token, *sandbox.state.issued(), *sandbox.state.issued("refresh")]
         logs = "\n".join(r.getMessage() for r in caplog.records)
         for value in [*secrets, *member_text]:
             assert value not in text, f"{value!r} is in the probe's output or report"
@@ -552,8 +552,8 @@ async def test_runtime_tokens_totp_secret_and_token_errors_never_shown(
             return result.structured_content or {}
 
         record = (await call("get_coworker_identity_check", {"Id": 87654301}))["Record"]
-        (access,) = sandbox.state._tokens
-        (refresh,) = sandbox.state._refresh
+        (access,) = sandbox.state.issued()
+        (refresh,) = sandbox.state.issued("refresh")
         echo = f"token {access} has expired; refresh token {refresh} revoked; totp {TOTP_SECRET}; pw {PASSWORD}"
         for fault in (
             Fault("status", route="get", status=400, body={"Message": echo}),
@@ -569,8 +569,7 @@ async def test_runtime_tokens_totp_secret_and_token_errors_never_shown(
             await call("update_coworker_identity_check", {**required_from(record), "Description": "leak check"})
             sandbox.state.faults.clear()
         # The token endpoint echoing the password, and one with a 200,000-character error.
-        sandbox.state._tokens.clear()
-        sandbox.state._refresh.clear()
+        sandbox.state.forget_tokens()
         sandbox.state.inject(
             Fault(
                 "status",

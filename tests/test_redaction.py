@@ -403,14 +403,15 @@ def test_the_memory_of_earlier_values_is_bounded_and_forgets_the_oldest(monkeypa
             r.note_record({"Id": 1, "IdentityDocumentNumber": f"FIRST{n:04d}"})
         for check in range(2, 6):  # four more checks: check 1 and check 2 are forgotten
             r.note_record({"Id": check, "IdentityDocumentNumber": f"OTHER{check:04d}"})
-    assert len(r._history) == 3 and set(r._refs) == {normalise(f"OTHER{c:04d}") for c in (3, 4, 5)}
+    assert r.remembered_checks == 3
+    assert set(r.remembered_values()) == {normalise(f"OTHER{c:04d}") for c in (3, 4, 5)}
     assert r.scrub("OTHER0005 FIRST0002") == f"{tok(r, 'OTHER0005')} FIRST0002"
     with r.scope():  # the same number on two checks: forgetting one keeps it
         r.note_record({"Id": 7, "IdentityDocumentNumber": "OTHER0005"})
-        assert r._refs[normalise("OTHER0005")] == 2
+        assert r.remembered_values()[normalise("OTHER0005")] == 2
         r.note_record({"Id": 8, "IdentityDocumentNumber": "NEXT00008"})
         r.note_record({"Id": 9, "IdentityDocumentNumber": "NEXT00009"})  # check 5 is forgotten, 7 is not
-    assert r._refs[normalise("OTHER0005")] == 1 and len(r._refs) == 3
+    assert r.remembered_values()[normalise("OTHER0005")] == 1 and len(r.remembered_values()) == 3
     assert r.scrub("OTHER0005") == tok(r, "OTHER0005")
 
 

@@ -287,6 +287,24 @@ async def test_token_endpoint_rules(http: httpx2.AsyncClient) -> None:
     assert again.status_code == 400, "a used refresh token stops working"
 
 
+async def test_the_control_route_makes_nexudus_forget_its_tokens(http: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+    """`POST /_sandbox/tokens/forget` (and `SandboxState.forget_tokens`, its in-process twin): the
+    access tokens issued stop working at once; with `refresh: false` the refresh tokens still do."""
+    password = {"grant_type": "password", "username": ADMIN_USER, "password": ADMIN_PASSWORD}
+    token = (await http.post("/api/token", data=password)).json()
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    assert (await http.get(f"{PATH}/87654301", headers=bearer)).status_code == 200
+    assert set(sandbox.state.issued()) == {token["access_token"]}
+    assert (await http.post("/_sandbox/tokens/forget", json={"refresh": False})).json() == {"ok": True}
+    assert (await http.get(f"{PATH}/87654301", headers=bearer)).status_code == 401
+    assert sandbox.state.issued() == {} and set(sandbox.state.issued("refresh")) == {token["refresh_token"]}
+    refresh = {"grant_type": "refresh_token", "refresh_token": token["refresh_token"]}
+    assert (await http.post("/api/token", data=refresh, headers={"client_id": ADMIN_USER})).status_code == 200
+    assert (await http.post("/_sandbox/tokens/forget")).status_code == 200  # both, by default
+    assert sandbox.state.issued() == {} == sandbox.state.issued("refresh")
+    assert (await http.post("/_sandbox/tokens/forget", json={"access": "yes"})).status_code == 400
+
+
 async def test_401_without_credentials_and_for_missing_role(http: httpx2.AsyncClient) -> None:
     assert (await http.get(f"{PATH}/87654301")).status_code == 401
     assert (await http.get(f"{PATH}/87654301", headers={"Authorization": "Bearer made-up"})).status_code == 401

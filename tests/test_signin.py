@@ -395,8 +395,7 @@ def test_a_restarted_server_keeps_the_sessions(sandbox: Sandbox, tmp_path: Path)
 def test_nexudus_refusing_the_refresh_ends_the_session(server: SignInServer) -> None:
     client = register(server)
     tokens = signed_in(server, client)
-    server.sandbox.state._tokens.clear()  # Nexudus forgot the access tokens ...
-    server.sandbox.state._refresh.clear()  # ... and the refresh tokens: the staff member must sign in again
+    server.sandbox.state.forget_tokens()  # Nexudus forgot the access and refresh tokens: sign in again
     import json as _json
 
     body = {

@@ -68,9 +68,14 @@ class Auth(httpx2.Auth):
     """The Authorization header of each request, the token cache and the one re-authentication."""
 
     def __init__(
-        self, settings: Settings, http: Callable[[], httpx2.AsyncClient], scrub_fn: Callable[[str], str]
+        self,
+        settings: Settings,
+        http: Callable[[], httpx2.AsyncClient],
+        scrub_fn: Callable[[str], str],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.mode = settings.auth_mode
+        self._clock = clock  # when a token is due: seconds, monotonic (tests move it forward)
         self.settings = settings
         self.client_id = settings.client_id or PROCESS_CLIENT_ID
         self._http = http
@@ -139,7 +144,7 @@ class Auth(httpx2.Auth):
             return self._access
 
     def _usable(self, stale: str | None) -> bool:
-        return self._access is not None and self._access != stale and time.monotonic() < self._expires_at
+        return self._access is not None and self._access != stale and self._clock() < self._expires_at
 
     async def _obtain(self) -> None:
         self.invalidate()
@@ -177,7 +182,7 @@ class Auth(httpx2.Auth):
             margin = min(60.0, expires_in * 0.1)
             self._access, self._refresh = answer.tokens.access, answer.tokens.refresh
             self._issued.extend(t for t in (self._access, self._refresh) if t)
-            self._expires_at = time.monotonic() + max(expires_in - margin, 0.0)
+            self._expires_at = self._clock() + max(expires_in - margin, 0.0)
             log.info("nexudus token: obtained by %s grant, valid for %.0fs", form["grant_type"], expires_in)
             return
         if answer.refusal is not None:

@@ -82,7 +82,12 @@ class NexudusClient:
         transport: httpx2.AsyncBaseTransport | None = None,
         sleep: SleepFn = anyio.sleep,
         rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`transport`: an in-process one (the sandbox's) instead of the network; `sleep` and `rng`:
+        the retries' waits and their jitter; `clock`: what the token cache reads the time from, to
+        know when a token is due (monotonic seconds; a test moves it forward instead of waiting).
+        A call's own deadlines stay on the real monotonic clock: they bound real waits."""
         self.settings = settings
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -92,7 +97,7 @@ class NexudusClient:
         # Called before each API call with the operation and the call's deadline (monotonic): the
         # shared request budget (nexudus/budget.py) waits or raises here, before anything is sent.
         self.before_request: Callable[[Operation, float, Caller | None], Awaitable[None]] | None = None
-        self._auth = Auth(settings, lambda: self._http, self._scrub)
+        self._auth = Auth(settings, lambda: self._http, self._scrub, clock)
         # An in-process transport (the sandbox's ASGI app) ignores httpx timeouts, so each exchange
         # through one gets its own bound; on the network httpx's connect/read timeouts apply.
         self._exchange_limit = settings.connect_timeout + settings.read_timeout if transport is not None else None
@@ -120,6 +125,11 @@ class NexudusClient:
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+
+    @property
+    def auth(self) -> httpx2.Auth:
+        """The configured credentials' auth flow (every request without a caller's own token)."""
+        return self._auth
 
     @property
     def token_refusal(self) -> str | None:

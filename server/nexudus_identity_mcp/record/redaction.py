@@ -248,6 +248,17 @@ class Redactor:
         self._index: dict[str, dict[str, tuple[str, str]]] = {}
         self._refs: dict[str, int] = {}
 
+    # ------------------------------------------------------------------ what is remembered
+    @property
+    def remembered_checks(self) -> int:
+        """How many checks' earlier values are remembered (at most HISTORY_CHECKS)."""
+        return len(self._history)
+
+    def remembered_values(self) -> dict[str, int]:
+        """Each remembered value (normalised) and how many remembered checks hold it: what `scrub`
+        still catches after the call that read it (a copy; the bound is HISTORY_CHECKS × HISTORY_VALUES)."""
+        return dict(self._refs)
+
     # ------------------------------------------------------------------ tokens
     def token(self, category: str, value: str) -> str:
         digest = hmac.new(self._key, f"{category}\0{value}".encode(), hashlib.sha256).hexdigest()[:8]

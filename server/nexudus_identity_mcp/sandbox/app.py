@@ -28,7 +28,8 @@ can be run, tested and evaluated with no Nexudus account:
   its text trimmed (`trim`). A 429 with the wait
   only in its body is `Fault("status", status=429, body="Wait 3 seconds.")`; a burst of the
   live API's generic 500 is `Fault("status", status=500, body=OOPS_TEXT, count=N)`.
-- `/_sandbox/*` control routes (reset, faults, request log) for tests and tools out of process.
+- `/_sandbox/*` control routes (reset, faults, request log, forget the issued tokens) for tests and
+  tools out of process.
 
 The request log keeps method, route, status and which auth scheme was used; never a header value,
 a query or a body, so that nothing it keeps can leak a secret or a document number.
@@ -41,7 +42,6 @@ import base64
 import binascii
 import json
 import secrets
-import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -64,7 +64,6 @@ from .state import (
     SANDBOX_TOKEN,
     THROTTLE_TEXT,
     Fault,
-    IssuedToken,
     RequestRecord,
     Route_,
     SandboxConnectionDropped,
@@ -96,6 +95,7 @@ class Sandbox:
                 Route("/_sandbox/reset", self._control_reset, methods=["POST"]),
                 Route("/_sandbox/faults", self._control_faults, methods=["POST"]),
                 Route("/_sandbox/requests", self._control_requests, methods=["GET"]),
+                Route("/_sandbox/tokens/forget", self._control_forget_tokens, methods=["POST"]),
                 Route("/_sandbox/records/{id}", self._control_record, methods=["GET"]),
                 Route("/healthz", lambda r: PlainTextResponse("ok"), methods=["GET"]),
             ]
@@ -176,8 +176,8 @@ class Sandbox:
             if secrets.compare_digest(credential, SANDBOX_TOKEN):
                 user, roles = ADMIN_USER, ALL_ROLES
             else:
-                token = self.state._tokens.get(credential)
-                if token and token.expires_at > time.monotonic() and token.user in self.state.users:
+                token = self.state.access_token(credential)
+                if token and token.user in self.state.users:
                     user, roles = token.user, self.state.users[token.user].roles
         elif scheme.lower() == "basic" and credential:
             try:
@@ -278,9 +278,9 @@ class Sandbox:
             client_id = request.headers.get("client_id") or name
             return self._issue(name, client_id)
         if grant == "refresh_token":
-            refresh = self.state._refresh.pop(str(form.get("refresh_token") or ""), None)
+            refresh = self.state.redeem_refresh(str(form.get("refresh_token") or ""))
             client_id = request.headers.get("client_id") or ""
-            if refresh is None or refresh.expires_at < time.monotonic() or refresh.client_id != client_id:
+            if refresh is None or refresh.client_id != client_id:
                 return JSONResponse(
                     {"error": "invalid_grant", "error_description": "The refresh token is invalid or expired."},
                     status_code=400,
@@ -289,10 +289,7 @@ class Sandbox:
         return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
 
     def _issue(self, user: str, client_id: str) -> Response:
-        access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-        now = time.monotonic()
-        self.state._tokens[access] = IssuedToken(user, now + self.state.token_lifetime, client_id)
-        self.state._refresh[refresh] = IssuedToken(user, now + 15 * 86400, client_id)
+        access, refresh = self.state.issue_tokens(user, client_id)
         return JSONResponse(
             {
                 "access_token": access,
@@ -461,6 +458,14 @@ class Sandbox:
             return JSONResponse({"error": str(exc)}, status_code=400)
         self.state.inject(fault)
         return JSONResponse({"ok": True, "fault": asdict(fault)})
+
+    async def _control_forget_tokens(self, request: Request) -> Response:
+        """Nexudus forgets the tokens it issued: `{"access": bool, "refresh": bool}`, both by default."""
+        body = await _json_body(request) if await request.body() else {}
+        if not isinstance(body, dict) or not all(isinstance(body.get(k, True), bool) for k in ("access", "refresh")):
+            return JSONResponse({"error": 'expected {"access": true|false, "refresh": true|false}'}, status_code=400)
+        self.state.forget_tokens(access=body.get("access", True), refresh=body.get("refresh", True))
+        return JSONResponse({"ok": True})
 
     async def _control_requests(self, request: Request) -> Response:
         return JSONResponse([asdict(r) for r in self.state.requests])

@@ -1,5 +1,6 @@
 """The sandbox's state: users and tokens, records, the request log, throttling and injected faults,
-and the API's rules for a PUT body. Tests read and change it directly.
+and the API's rules for a PUT body. Tests read and change its public fields, and reach its tokens
+through its methods (issue, accept, forget, list); `/_sandbox/*` routes do some of it over HTTP.
 
 A profile picks which API the sandbox imitates:
 - `documented`: the API as its pages describe it. Every search filter this server sends is
@@ -23,6 +24,7 @@ the same for the next N requests.
 from __future__ import annotations
 
 import copy
+import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -137,7 +139,8 @@ class SandboxConnectionDropped(Exception):
 
 @dataclass
 class SandboxState:
-    """Everything the sandbox knows. Tests read and change it directly; it is not thread-safe."""
+    """Everything the sandbox knows. Tests read and change its public fields, and its tokens through
+    the methods below; it is not thread-safe."""
 
     profile: Profile = "documented"
     # The search parameters that filter; None: the profile's default (every one when documented).
@@ -241,6 +244,42 @@ class SandboxState:
             k: self.written_time(v) if isinstance(v, str) and k in BY_NAME and BY_NAME[k].type in kinds else v
             for k, v in record.items()
         }
+
+    # -- the tokens Nexudus issued: the token route, the auth check and tests all go through these
+    def issue_tokens(self, user: str, client_id: str) -> tuple[str, str]:
+        """A fresh access token (valid `token_lifetime`) and refresh token (15 days) for `user`."""
+        access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        now = time.monotonic()
+        self._tokens[access] = IssuedToken(user, now + self.token_lifetime, client_id)
+        self._refresh[refresh] = IssuedToken(user, now + 15 * 86400, client_id)
+        return access, refresh
+
+    def accept_token(self, token: str, user: str, *, client_id: str | None = None) -> None:
+        """Make `token` an access token of `user` that never expires, as if Nexudus had issued it
+        (a test that must know the token in advance, to look for it in what leaks)."""
+        self._tokens[token] = IssuedToken(user, float("inf"), client_id or user)
+
+    def access_token(self, token: str) -> IssuedToken | None:
+        """Whom an access token was issued to, while it is valid; None when unknown or expired."""
+        found = self._tokens.get(token)
+        return found if found is not None and found.expires_at > time.monotonic() else None
+
+    def redeem_refresh(self, token: str) -> IssuedToken | None:
+        """Use a refresh token up (it works once): its grant, or None when unknown or expired."""
+        found = self._refresh.pop(token, None)
+        return found if found is not None and found.expires_at >= time.monotonic() else None
+
+    def forget_tokens(self, *, access: bool = True, refresh: bool = True) -> None:
+        """Nexudus forgets the tokens it issued (revoked, or expired all at once): the next request
+        with one meets a 401, the next refresh with one is refused."""
+        if access:
+            self._tokens.clear()
+        if refresh:
+            self._refresh.clear()
+
+    def issued(self, kind: Literal["access", "refresh"] = "access") -> dict[str, IssuedToken]:
+        """The access or refresh tokens Nexudus still knows, by token (a copy)."""
+        return dict(self._tokens if kind == "access" else self._refresh)
 
     def count(self, route: str | None = None, method: str | None = None) -> int:
         return sum(

@@ -89,6 +89,12 @@ def odd_value(backend: str, kind: str) -> None:
         )
 
 
+def forget_logged_odd_values() -> None:
+    """Forget which odd values were logged, as a new process starts with none: the next of each kind
+    is logged again (a test that counts the lines starts here)."""
+    _logged.clear()
+
+
 class StateError(Exception):
     """Base of the state store's errors."""
 
