@@ -261,3 +261,15 @@ def test_tests_reach_no_private_attribute_of_the_package() -> None:
             ):
                 reached.append(f"{path.name}:{node.lineno}: .{node.attr}")
     assert reached == []
+
+
+def test_the_searches_take_filters_by_their_api_names_only() -> None:
+    """search_checks had named filter arguments no caller used beside `filters` (#31 item 3): both
+    searches take the same arguments, the filters by their API names."""
+    import inspect
+
+    from nexudus_identity_mcp.nexudus import NexudusClient
+
+    expected = ["self", "page", "size", "filters", "order_by", "descending", "caller"]
+    for search in (NexudusClient.search_checks, NexudusClient.search_coworkers):
+        assert list(inspect.signature(search).parameters) == expected, search.__name__
