@@ -176,7 +176,7 @@ async def test_each_store_says_what_is_left_of_the_budget_and_the_gauge_shows_it
     try:
         budget = RequestBudget(store, settings_for(mcp_read_budget="60/60"))
         await budget.before("get", deadline=1e12)
-        left = value(METRICS.exposition().decode(), "nexudus_mcp_budget_left", kind="reads")
+        left = value(METRICS.exposition().decode(), "nexudus_mcp_budget_left", kind="requests", window="60/60s")
     finally:
         METRICS.enabled = False
     assert left == pytest.approx(9.0, abs=0.2)

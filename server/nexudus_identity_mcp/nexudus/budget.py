@@ -85,7 +85,7 @@ class RequestBudget:
         while True:
             try:
                 left = await self.store.take(bucket, rate, share=share)
-                METRICS.budget_left(kind, left)
+                METRICS.budget_left(kind, f"{rate.count}/{rate.seconds:g}s", left)
                 if waited:
                     METRICS.budget_wait(label, waited)
                 return True

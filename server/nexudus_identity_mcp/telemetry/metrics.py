@@ -101,8 +101,9 @@ class Metrics:
         )
         self.budget_tokens = Gauge(
             f"{PREFIX}_budget_left",
-            "Requests left in the shared budget's bucket after this process's latest draw, by kind",
-            ["kind"],
+            "Requests left in the shared budget's bucket after this process's latest draw, by kind (writes,"
+            " requests) and window (the configured rate, e.g. 60/60s)",
+            ["kind", "window"],
             registry=r,
             multiprocess_mode="mostrecent",
         )
@@ -144,9 +145,9 @@ class Metrics:
         if self.enabled:
             self.budget_refusals.labels(kind).inc()
 
-    def budget_left(self, kind: str, left: float) -> None:
+    def budget_left(self, kind: str, window: str, left: float) -> None:
         if self.enabled:
-            self.budget_tokens.labels(kind).set(left)
+            self.budget_tokens.labels(kind, window).set(left)
 
     def lock_wait(self, result: str, seconds: float) -> None:
         if self.enabled:
