@@ -34,6 +34,10 @@ class MemoryStore(StateStore):
         self._kv: dict[str, tuple[bytes, float]] = {}
         self._attempts: dict[str, tuple[int, float]] = {}  # key -> (count, window ends)
 
+    def levels(self) -> dict[str, float]:
+        """Each bucket's tokens as its last take left them, by bucket name (a copy; tests read it)."""
+        return {name: tokens for name, (tokens, _) in self._buckets.items()}
+
     def _current(self, name: str) -> Lease | None:
         held = self._held.get(name)
         if held is not None and held[1] <= time.monotonic():
