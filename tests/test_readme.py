@@ -4,11 +4,13 @@ To regenerate: python -c "from nexudus_identity_mcp.mcpserver.reference import r
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
 import pytest
 
+from nexudus_identity_mcp.cli.main import build_parser
 from nexudus_identity_mcp.evaluation.scenarios import default_scenario_files
 from nexudus_identity_mcp.mcpserver.reference import readme_block
 
@@ -87,3 +89,17 @@ def test_changelog_names_where_every_wing_moved() -> None:
     for wing in wings:
         assert f"`{wing}/`" in text or f"nexudus_identity_mcp/{wing}/" in text, wing
     assert "nexudus_identity_mcp.mcpserver.http_app:app" in text
+
+
+def test_every_option_with_a_default_says_it_in_help() -> None:
+    """`sandbox --help`, `serve --help`, …: an option that has a default names it (#29 item 7)."""
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    silent = [
+        f"{name} {action.option_strings[0]}"
+        for name, parser in sub.choices.items()
+        for action in parser._actions
+        if action.option_strings and action.help and action.default not in (None, False, argparse.SUPPRESS)
+        if "default" not in action.help
+    ]
+    assert silent == []
+    assert "(default 8080" in " ".join(sub.choices["sandbox"].format_help().split())
