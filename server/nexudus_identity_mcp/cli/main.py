@@ -549,8 +549,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evals.add_argument("--model", help="with --agent anthropic, openai or google-gla: the model name")
     evals.add_argument("--report", help="write the JSON report (with --compare: the comparison) to this file")
-    evals.add_argument("--trials", type=int, default=1, help="run each scenario N times, each from a fresh sandbox (default 1)")
-    evals.add_argument("--jobs", type=int, default=1, help="run J trials at a time, each worker with its own sandbox (default 1)")
+    evals.add_argument(
+        "--trials", type=int, default=1, help="run each scenario N times, each from a fresh sandbox (default 1)"
+    )
+    evals.add_argument(
+        "--jobs", type=int, default=1, help="run J trials at a time, each worker with its own sandbox (default 1)"
+    )
     evals.add_argument("--out", metavar="DIR", help="write each trial's redacted JSONL transcript and report.json here")
     evals.add_argument("--junit", metavar="FILE", help="write JUnit XML (one testcase per scenario) to this file")
     evals.add_argument("--max-tokens", type=int, help="stop the run once model agents have spent this many tokens")
