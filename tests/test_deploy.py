@@ -37,7 +37,9 @@ from .debian_packages import need
 from .helpers import CHECK, body
 from .test_http import mcp_client
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("container")]
+# The first container test builds the image (a minute or two; the Debian base, when podman's store and
+# the cache have none, several more): past pytest's default 120 s.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("container"), pytest.mark.timeout(1500)]
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 CACHE = ROOT / "tests" / ".cache" / "container"
@@ -146,6 +148,9 @@ def _wheels(context: Path) -> None:
         if done.returncode != 0:
             pytest.skip(f"pip wheel could not fetch the dependencies here: {done.stderr.strip()[-300:]}")
         draft.rename(deps)
+        for old in CACHE.glob("deps-*"):
+            if old != deps:
+                shutil.rmtree(old, ignore_errors=True)
     wheels = context / "wheels"
     wheels.mkdir(parents=True)
     for wheel in deps.glob("*.whl"):
