@@ -1,6 +1,8 @@
-"""A real Prometheus (Debian's package) scrapes `serve --http --sandbox` on loopback with a client token
-of its own, and PromQL over what it stored answers what the calls did (#30 item 3). The same server
-logs JSON (item 5): every stderr line is one object, the audit line with its fields."""
+"""Real receivers of what `serve --http --sandbox` emits (#30): a real Prometheus (Debian's package)
+scrapes it on loopback with a client token of its own, and PromQL over what it stored answers what
+the calls did (item 3); the same server logs JSON (item 5): every stderr line is one object, the
+audit line with its fields; and an OTLP/HTTP receiver gets its spans, set by the OTEL_* variables
+alone (item 4)."""
 
 from __future__ import annotations
 
@@ -151,3 +153,79 @@ def test_prometheus_scrapes_the_server_and_promql_answers(server: tuple[str, Pat
     ]
     assert all({"time", "level", "logger", "pid", "message"} <= set(line) for line in lines)
     assert PROMETHEUS_TOKEN not in log.read_text() and DESK_TOKEN not in log.read_text()
+
+
+def test_traces_reach_an_otlp_receiver_named_by_the_standard_variables(tmp_path: Path) -> None:
+    """`serve --http --sandbox` with OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_SERVICE_NAME set (the otel
+    extra installed): its spans arrive over OTLP/HTTP at a receiver on loopback, decoded with the
+    protocol's own messages, the tool span under the SDK's tools/call span."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    received: list[ExportTraceServiceRequest] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            message = ExportTraceServiceRequest()
+            message.ParseFromString(self.rfile.read(int(self.headers["Content-Length"])))
+            if self.path == "/v1/traces":
+                received.append(message)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    collector = ThreadingHTTPServer((LOOPBACK, 0), Receiver)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXUDUS_", "OTEL_"))}
+    env.update(
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://{LOOPBACK}:{collector.server_port}",
+        OTEL_SERVICE_NAME="identity-mcp-under-test",
+        OTEL_BSP_SCHEDULE_DELAY="200",
+        NEXUDUS_MCP_CLIENT_TOKENS=f"desk={DESK_TOKEN}",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nexudus_identity_mcp", "serve", "--http", "--sandbox", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://{LOOPBACK}:{port}"
+    try:
+        wait_until("the server's /healthz", 30, lambda: httpx2.get(f"{url}/healthz", timeout=1).status_code == 200)
+
+        async def call() -> None:
+            async with mcp_client(url, "legacy", token=DESK_TOKEN) as client:
+                assert not (await client.call_tool(GET_TOOL, {"Id": CHECK})).is_error
+
+        anyio.run(call)
+
+        def spans() -> dict[str, Any]:
+            found = {}
+            for message in received:
+                for resource in message.resource_spans:
+                    service = {a.key: a.value.string_value for a in resource.resource.attributes}["service.name"]
+                    for scope in resource.scope_spans:
+                        for span in scope.spans:
+                            found[span.name] = (service, span)
+            return found if f"tool {GET_TOOL}" in found and "nexudus get" in found else {}
+
+        found = wait_until("the spans at the OTLP receiver", 30, spans)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        collector.shutdown()
+    service, tool = found[f"tool {GET_TOOL}"]
+    _, sdk = found[f"tools/call {GET_TOOL}"]
+    _, upstream = found["nexudus get"]
+    assert service == "identity-mcp-under-test"
+    assert tool.parent_span_id == sdk.span_id and upstream.parent_span_id == tool.span_id
+    assert tool.trace_id == sdk.trace_id == upstream.trace_id
+    shown = str([(s.name, list(s.attributes)) for _, s in found.values()])
+    assert str(CHECK) not in shown and DESK_TOKEN not in shown

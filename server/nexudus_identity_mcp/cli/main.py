@@ -156,7 +156,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     from ..mcpserver.app import build_server
     from ..mcpserver.serving import run_stdio
+    from ..telemetry.traces import configure_tracing
 
+    configure_tracing()  # the OTEL_* variables, as over HTTP (stdout stays the protocol's: OTLP only)
     server = build_server(settings, transport=transport, read_only=read_only, problem=problem)
     freeze_startup_objects(collect=False)
     exit_after(run_stdio(server))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -55,7 +56,7 @@ def configure_tracing() -> bool:
         return True  # someone configured the SDK already: theirs stands
     exporter: SpanExporter
     if os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() == "console":
-        exporter = ConsoleSpanExporter()
+        exporter = ConsoleSpanExporter(out=sys.stderr)  # stdout is the protocol over stdio
     else:
         try:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
