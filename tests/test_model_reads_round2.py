@@ -269,3 +269,52 @@ async def test_optional_prompt_arguments_are_declared_optional(sandbox: Sandbox)
     required = {(p.name, a.name) for p in prompts for a in p.arguments or [] if a.required is True}
     assert ("update_check_from_request", "member") in optional and ("update_check_from_request", "request") in required
     assert all(a.required in (True, False) for p in prompts for a in p.arguments or []), "never left unsaid"
+
+
+# ------------------------------------------------------------------ item 5: what each command does
+async def test_the_command_list_says_what_each_command_does_marked_seen_or_assumed(sandbox: Sandbox) -> None:
+    from nexudus_identity_mcp.tools.catalog import LIST_COMMANDS_TOOL
+
+    [(_, listed, _), (_, _, _), (_, again, _)] = await calls(
+        sandbox,
+        (LIST_COMMANDS_TOOL, {}),
+        (RUN_COMMAND_TOOL, {"Key": VERIFY, "Ids": [GRACE]}),
+        (LIST_COMMANDS_TOOL, {}),
+    )
+    effects = {c["Name"]: c["Effect"] for c in listed["Commands"]}
+    assert effects["Mark as verified"].startswith("sets VerificationStatus to Successful (assumed from its name)")
+    assert "Cancelled or Failed too (assumed" in effects["Mark as verified"]
+    assert "RejectionNotes become the check's LastError (assumed" in effects["Mark as rejected"]
+    assert effects["Mark as rejected"].startswith("sets VerificationStatus to Failed")
+    seen = {c["Name"]: c["Effect"] for c in again["Commands"]}
+    assert seen["Mark as verified"].startswith("sets VerificationStatus to Successful (seen on this account)")
+
+
+# ------------------------------------------------------------------ item 3: what a dry run's Body is
+async def test_the_dry_run_says_exactly_what_the_body_is(sandbox: Sandbox) -> None:
+    sandbox.state.records[CHECK]["FutureText"] = "a text field this server does not know"
+    [(_, got, _)] = await calls(sandbox, (GET_TOOL, {"Id": CHECK}))
+    required = {k: got["Record"][k] for k in REQUIRED}
+    [(is_error, out, _)] = await calls(sandbox, (UPDATE_TOOL, {**required, "Description": "x", "DryRun": True}))
+    assert not is_error and out["DryRun"] is True
+    body_ = out["Body"]
+    assert body_["IdentityDocumentType"] == "Passport" and body_["VerificationType"] == "IdDocument"  # names
+    assert body_["IdentityDocumentNumber"].startswith("«ID_DOC:") and "FutureText" not in body_
+    message = out["Message"]
+    assert "enums shown as names, sent as codes" in message
+    assert "token stands for the document number, which is sent as stored" in message
+    assert "Carried back unchanged from the record: VerificationType, VerificationStatus" in message
+    assert "Also sent unchanged, not shown (fields this server does not know): FutureText." in message
+    assert "exact body" not in json.dumps([t.input_schema for t in tool_definitions() if t.name == UPDATE_TOOL])
+
+
+# ------------------------------------------------------------------ item 6: ClearFields Billed, VerificationType
+async def test_clearing_billed_is_said_to_mean_false_and_how_verification_type_is_set(sandbox: Sandbox) -> None:
+    update = next(t for t in tool_definitions() if t.name == UPDATE_TOOL)
+    assert "Billed blanks to false" in update.input_schema["properties"]["ClearFields"]["description"]
+    assert "the type is set when the check is created in Nexudus" in (update.description or "")
+    [(_, got, _)] = await calls(sandbox, (GET_TOOL, {"Id": CHECK}))
+    required = {k: got["Record"][k] for k in REQUIRED}
+    [(is_error, out, _)] = await calls(sandbox, (UPDATE_TOOL, {**required, "ClearFields": ["Billed"]}))
+    assert not is_error and sandbox.state.record(CHECK)["Billed"] is False
+    assert out["Changes"] == [{"Field": "Billed", "From": True, "To": False}]

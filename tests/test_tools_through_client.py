@@ -158,7 +158,7 @@ async def test_dry_run_sends_nothing_and_shows_the_body(sandbox: Sandbox, era: s
     assert not is_error and out["DryRun"] is True
     assert out["Changes"] == [{"Field": "IdentityDocumentType", "From": "Passport", "To": "IdCard"}]
     assert set(out["Body"]) == {f.name for f in SENT_FIELDS}
-    assert out["Body"]["IdentityDocumentType"] == 3, "the body is exactly what the API would get: codes"
+    assert out["Body"]["IdentityDocumentType"] == "IdCard", "enums as names, as everywhere else (#27 item 3)"
     assert out["Body"]["IdentityDocumentNumber"].startswith("«ID_DOC:")
     assert sandbox.state.count("update") == 0 and sandbox.state.record(CHECK) == before
 

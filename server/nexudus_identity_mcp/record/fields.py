@@ -138,7 +138,7 @@ FIELDS: tuple[Field, ...] = (
         "VerificationType",
         "integer",
         "carried",
-        "What the check verifies: IdDocument uses the IdentityDocument* fields, Address uses AddressDocumentType.",
+        "What the check verifies (IdDocument or Address); set when the check is created in Nexudus, not by update.",
         enum=VERIFICATION_TYPE,
     ),
     Field(

@@ -240,9 +240,9 @@ UPDATE = Tool(
         f"Update a Nexudus coworker identity check. Copy its required fields from a {FIND_TOOL} row or "
         f"{GET_TOOL}; change only what the user asked for. A field left out or null keeps its value; only "
         "ClearFields blanks. VerificationStatus and VerificationType are read-only here (a status changes with "
-        f"{RUN_COMMAND_TOOL}). DryRun shows the changes without writing. The result is read back from Nexudus "
-        "(Changes: the new values; UpdatedOn: the new one): no need to read the check again. Errors name each "
-        "PropertyName to fix, with a Hint."
+        f"{RUN_COMMAND_TOOL}; the type is set when the check is created in Nexudus). DryRun shows the changes "
+        "without writing. The result is read back from Nexudus (Changes: the new values; UpdatedOn: the new one): "
+        "no need to read the check again. Errors name each PropertyName to fix, with a Hint."
     ),
     input=InputModel(
         (
@@ -261,13 +261,14 @@ UPDATE = Tool(
             Arg(
                 CLEAR_FIELDS,
                 Names(OPTIONAL_PUT, "must be a list of optional field names"),
-                'Optional fields to blank. Only these are cleared; "" for a text or date field '
-                "does the same. A field left out or null keeps its value.",
+                'Optional fields to blank (Billed blanks to false). Only these are cleared; "" for a text or '
+                "date field does the same.",
             ),
             Arg(
                 DRY_RUN,
                 Boolean(),
-                "true: return the Changes and the exact body without writing, to show the user before they confirm.",
+                "true: return the Changes and the body that would be sent, without writing, to show the user "
+                "before they confirm.",
             ),
             Arg(
                 EXPECTED_UPDATED_ON,
@@ -313,8 +314,9 @@ UPDATE = Tool(
             "EntryId": {"type": "integer", "description": f"The journal entry of this write ({UNDO_TOOL} takes it)."},
             "Body": {
                 "type": "object",
-                "description": "On a dry run: the body that would be sent (identity-document numbers redacted; "
-                "text fields this server does not know are sent unchanged but not shown).",
+                "description": "On a dry run: the whole record that would be sent (a full replace), enums as "
+                "names (sent as codes), a document number as its token (sent as stored); the Message names the "
+                "fields carried back unchanged and those sent but not shown.",
             },
         }
     ),
@@ -330,9 +332,10 @@ LIST_COMMANDS = Tool(
     title="List identity-check commands",
     description=(
         "List the commands Nexudus offers for coworker identity checks on this account (e.g. mark as verified, "
-        "mark as rejected): each with the Key to run it, its Name, whether it takes one Id or many, and its "
-        "parameters. The Keys come from the live API and differ between accounts: read them here, never guess. "
-        "VerificationStatus is changed by these commands, not by the update tool."
+        "mark as rejected): each with the Key to run it, its Name, whether it takes one Id or many, its "
+        "parameters, and its Effect on a check (seen on this account, or assumed). The Keys come from the live "
+        "API and differ between accounts: read them here, never guess. VerificationStatus is changed by these "
+        "commands, not by the update tool."
     ),
     input=InputModel(
         (

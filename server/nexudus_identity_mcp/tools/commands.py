@@ -162,7 +162,7 @@ class CommandTools(ToolBase):
             commands, _ = await self._command_list(ctx, refresh=request.refresh)
         except NexudusError as error:
             return self._api_failure(error)
-        shown = [c.shown() for c in commands]
+        shown = [{**c.shown(), "Effect": await self._effect(c)} for c in commands]
         names = ", ".join(f"{c.name} ({c.key})" for c in commands) or "none"
         return ToolResult(
             {
@@ -200,6 +200,38 @@ class CommandTools(ToolBase):
             except StateUnavailable:
                 pass  # a hint lost, nothing else
 
+    async def _seen_status(self, command: Command) -> int | None:
+        """The VerificationStatus a run of `command` was seen to set on this account, if one was."""
+        try:
+            seen = await self.state.get(f"{EFFECT_KEY}{command.key}")
+        except StateUnavailable:
+            return None
+        return int(seen.decode()) if seen is not None and seen.decode().lstrip("-").isdigit() else None
+
+    async def _effect(self, command: Command) -> str:
+        """What a command does to a check, each part marked: seen on this account (a run read back), or
+        assumed (from its name; the sandbox's command of that kind does so; Nexudus documents none)."""
+        seen = await self._seen_status(command)
+        text = f"{command.name} {command.key}".lower()
+        named = next((status for status, words in STATUS_WORDS.items() if any(w in text for w in words)), None)
+        if seen is not None:
+            parts = [f"sets VerificationStatus to {STATUS.name_of(seen)} (seen on this account)"]
+        elif named is not None:
+            parts = [f"sets VerificationStatus to {named} (assumed from its name)"]
+        else:
+            parts = ["unknown: Nexudus does not document it and no run of it has been seen here"]
+        status = STATUS.name_of(seen) if seen is not None else named
+        notes = [n for n, _ in command.parameters if any(w in n.lower() for w in ("note", "reason", "comment"))]
+        if notes:
+            parts.append(f"its {notes[0]} become the check's LastError (assumed: the sandbox's does so)")
+        if status == "Successful":
+            parts.append(
+                "runs on a check in any status, Cancelled or Failed too (assumed: no precondition is documented)"
+            )
+        if status in ("Successful", "Pending"):
+            parts.append("clears LastError (assumed: the sandbox's does so)")
+        return "; ".join(parts) + "."
+
     async def command_to(self, status: Any, ctx: CallContext) -> Command | None:
         """A command on the account's list that sets `status`: one seen doing so (remembered), else one
         whose name says so ("Mark as verified" for Successful). None when the list has none."""
@@ -210,11 +242,7 @@ class CommandTools(ToolBase):
         except NexudusError:
             return None
         for command in commands:
-            try:
-                seen = await self.state.get(f"{EFFECT_KEY}{command.key}")
-            except StateUnavailable:
-                seen = None
-            if seen is not None and seen.decode() == str(status):
+            if await self._seen_status(command) == status:
                 return command
         words = STATUS_WORDS.get(STATUS.name_of(status) or "", ())
         return next((c for c in commands if any(w in f"{c.name} {c.key}".lower() for w in words)), None)

@@ -165,6 +165,11 @@ COMMAND_ITEM: dict[str, Any] = {
         "Name": {"type": "string", "description": "Its name, as staff see it in Nexudus."},
         "NeedsIds": {"type": "boolean", "description": "Whether it runs on checks given by Ids."},
         "OneIdOnly": {"type": "boolean", "description": "true: it runs on exactly one check per call."},
+        "Effect": {
+            "type": "string",
+            "description": "What it does to a check (resulting VerificationStatus, LastError), each part marked "
+            "seen on this account or assumed.",
+        },
         "Parameters": {
             "type": "array",
             "description": "The parameters it takes.",

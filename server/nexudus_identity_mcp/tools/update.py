@@ -31,7 +31,17 @@ from functools import partial
 from typing import Any
 
 from ..nexudus import ErrorKind, NexudusError
-from ..record.fields import BY_NAME, PUT_FIELDS, dates_as_days, in_record_form, put_body, shown, unknown_names
+from ..record.fields import (
+    BY_NAME,
+    ENUM_FIELDS,
+    PUT_FIELDS,
+    SENT_FIELDS,
+    dates_as_days,
+    in_record_form,
+    put_body,
+    shown,
+    unknown_names,
+)
 from ..record.timefmt import calendar_date, parse_datetime
 from ..record.validation import (
     REQUIRED_MESSAGE,
@@ -53,7 +63,7 @@ from .context import CallContext
 from .elicitation import binding_of
 from .history import Attempt, journaled, record
 from .reassign import ReassignNames, change_text, moves_text
-from .results import ToolResult, addressed_to_assistant, audit, failure
+from .results import ToolResult, addressed_to_assistant, audit, failure, one_line
 from .shape import given_back_cut
 
 # Changing these moves the check to another member or location: asked through the client first.
@@ -256,19 +266,17 @@ class UpdateTool(ReassignNames):
             )
         if request.dry_run:
             audit(ctx.caller.label, request.check_id, changed_names, "dry_run")
-            hidden = [k for k in unknown_names(body) if k not in shown(body)]
-            kept = f" {len(hidden)} other field(s) the API sent go back unchanged and are not shown." if hidden else ""
             return ToolResult(
                 {
                     "WasSuccessful": True,
                     "Message": f"Dry run: {len(changes)} field(s) of check "
                     f"{request.check_id} would change.{moves} Nothing was written; call again without "
-                    f"DryRun to apply.{kept}",
+                    f"DryRun to apply.{_body_said(body)}",
                     "Value": {"Id": request.check_id},
                     "Changes": shown_changes,
                     **warned,
                     "DryRun": True,
-                    "Body": self.redactor.record(dates_as_days(shown(body))),
+                    "Body": self.redactor.record(dates_as_days(_enum_names(shown(body)))),
                 },
                 False,
                 f"Dry run for check {request.check_id}: would change {', '.join(changed_names)}. Nothing was "
@@ -550,6 +558,27 @@ class UpdateTool(ReassignNames):
             for f in PUT_FIELDS
             if not _same(f.type, current.get(f.name), body.get(f.name))
         ]
+
+
+def _enum_names(record: dict[str, Any]) -> dict[str, Any]:
+    """A body with its enum codes as names, as every other result shows them."""
+    return {k: ENUM_FIELDS[k].name_of(v) if k in ENUM_FIELDS and isinstance(v, int) else v for k, v in record.items()}
+
+
+def _body_said(body: dict[str, Any]) -> str:
+    """What a dry run's Body is, exactly: which fields go back unchanged from the record (by name), which
+    are sent but not shown, and how enums and a document number appear in it."""
+    carried = [f.name for f in SENT_FIELDS if f.role == "carried" and f.name in body]
+    hidden = [one_line(k, 40) for k in unknown_names(body) if k not in shown(body)]
+    said = (
+        " Body is the whole record as it would be sent (a full replace): enums shown as names, sent as codes; "
+        "a «ID_DOC:…» token stands for the document number, which is sent as stored (or as given, when "
+        f"it changes). Carried back unchanged from the record: {', '.join(carried) or 'none'}."
+    )
+    if hidden:
+        more = f" and {len(hidden) - 10} more" if len(hidden) > 10 else ""
+        said += f" Also sent unchanged, not shown (fields this server does not know): {', '.join(hidden[:10])}{more}."
+    return said
 
 
 def _warned(warnings: list[Any]) -> str:
