@@ -38,7 +38,8 @@ from .conftest import settings_for
 from .helpers import CHECK, body, required_from
 from .signin_browser import sign_in
 from .test_http import DESK_TOKEN, TOKENS, mcp_client
-from .test_signin import ANA, BEN, authorize_url, register
+from .test_signin import ANA, BEN, authorize_url, register, signed_in
+from .test_signin import SignInServer as SignInSite
 from .test_signin import server as server  # the sign-in server fixture, reused
 from .test_state import redis_server as redis_server  # the three stores (memory, SQLite, Redis), reused
 from .test_state import store as store
@@ -117,6 +118,28 @@ async def test_metrics_need_the_same_token_as_mcp(metrics_server: str) -> None:
     assert scrape(metrics_server, token=None).status_code == 401
     assert scrape(metrics_server, token="not-a-client-token-at-all").status_code == 401
     assert scrape(metrics_server).status_code == 200
+
+
+def test_in_sign_in_mode_metrics_need_a_signed_in_token_as_mcp_does(sandbox: Sandbox, tmp_path: Any) -> None:
+    from nexudus_identity_mcp.mcpserver import http_app
+
+    port = free_port()
+    settings = settings_for(
+        mcp_auth="oauth", mcp_state_dir=str(tmp_path), mcp_secret="signin-test-secret", mcp_metrics="on"
+    )
+    app = http_app.create_app(
+        settings, transport=sandbox.transport(), host=LOOPBACK, public_url=f"http://{LOOPBACK}:{port}"
+    )
+    try:
+        with ServedApp(app, port=port, lifespan="auto") as served:
+            site = SignInSite(served.url, sandbox, tmp_path)
+            refused = scrape(served.url, token=None)
+            assert refused.status_code == 401 and "www-authenticate" in refused.headers
+            assert scrape(served.url, token="forged-access-token").status_code == 401
+            access = signed_in(site, register(site))["access_token"]
+            assert scrape(served.url, token=access).status_code == 200
+    finally:
+        METRICS.enabled = False
 
 
 def test_metrics_off_serve_nothing_and_count_nothing(sandbox: Sandbox) -> None:

@@ -40,7 +40,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..settings import (
@@ -416,7 +416,9 @@ def _create_signin_app(
     server = build_server(settings, transport=transport, read_only=read_only, resolve_caller=signin.resolve_caller)
     # /metrics (when on) needs a signed-in caller's bearer token, as /mcp does.
     protected = [
-        Route(route.path, RequireAuthMiddleware(route.endpoint, signin.auth.required_scopes or [], None))
+        Route(
+            route.path, RequireAuthMiddleware(request_response(route.endpoint), signin.auth.required_scopes or [], None)
+        )
         for route in _telemetry(settings)
     ]
     return _mcp_app(
