@@ -113,16 +113,24 @@ def node_tools() -> Path:
         if os.environ.get("CI"):
             pytest.fail("node and npm are required in CI for the TypeScript SDK and conformance tests")
         pytest.skip("node/npm not installed")
-    # Several xdist workers ask at once: one installs while the others wait on the lock, then find it done.
-    with (NODE_DIR / ".install.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        installed = NODE_DIR / "node_modules" / ".package-lock.json"
-        # npm ci again after package-lock.json changed (a pull that adds a package), not only on first use
-        if not installed.is_file() or installed.stat().st_mtime < (NODE_DIR / "package-lock.json").stat().st_mtime:
-            subprocess.run(
-                [npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=900, capture_output=True
-            )
+    done = npm_ci(npm, NODE_DIR)
+    if done is not None:
+        done.check_returncode()
     return NODE_DIR
+
+
+def npm_ci(npm: str, folder: Path) -> subprocess.CompletedProcess[str] | None:
+    """`npm ci` in `folder` when its packages are missing or older than its package-lock.json (a pull
+    that adds a package), not only on first use; None when they are already installed. Several xdist
+    workers ask at once: one installs while the others wait on the lock, then find it done."""
+    with (folder / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        installed = folder / "node_modules" / ".package-lock.json"
+        if installed.is_file() and installed.stat().st_mtime >= (folder / "package-lock.json").stat().st_mtime:
+            return None
+        return subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"], cwd=folder, timeout=900, capture_output=True, text=True
+        )
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ cannot reach its registry the tests are skipped, saying so.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import NODE_DIR
+from .conftest import NODE_DIR, npm_ci
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 CLIENTS_DIR = NODE_DIR / "clients"
@@ -36,16 +35,10 @@ def clients_bin() -> Path:
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
         pytest.skip("node/npm not installed: the IDE clients come from npm")
-    with (CLIENTS_DIR / ".install.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        installed = CLIENTS_DIR / "node_modules" / ".package-lock.json"
-        if not installed.is_file() or installed.stat().st_mtime < (CLIENTS_DIR / "package-lock.json").stat().st_mtime:
-            done = subprocess.run(
-                [npm, "ci", "--no-audit", "--no-fund"], cwd=CLIENTS_DIR, timeout=900, capture_output=True, text=True
-            )
-            if done.returncode != 0:
-                tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-                pytest.skip(f"npm could not install the IDE clients (registry unreachable?): {tail}")
+    done = npm_ci(npm, CLIENTS_DIR)
+    if done is not None and done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        pytest.skip(f"npm could not install the IDE clients (registry unreachable?): {tail}")
     return CLIENTS_DIR / "node_modules" / ".bin"
 
 
