@@ -318,3 +318,26 @@ async def test_clearing_billed_is_said_to_mean_false_and_how_verification_type_i
     [(is_error, out, _)] = await calls(sandbox, (UPDATE_TOOL, {**required, "ClearFields": ["Billed"]}))
     assert not is_error and sandbox.state.record(CHECK)["Billed"] is False
     assert out["Changes"] == [{"Field": "Billed", "From": True, "To": False}]
+
+
+# ------------------------------------------------------------------ item 11: the server stays lenient
+async def test_codes_and_any_case_still_work_though_the_schema_lists_names(sandbox: Sandbox) -> None:
+    update = next(t for t in tool_definitions() if t.name == UPDATE_TOOL)
+    assert update.input_schema["properties"]["IdentityDocumentType"]["enum"][:2] == ["None", "Passport"]
+    [(_, got, _)] = await calls(sandbox, (GET_TOOL, {"Id": CHECK}))
+    required = {k: got["Record"][k] for k in REQUIRED}
+    [(code_error, _, _), (case_error, _, _)] = await calls(
+        sandbox,
+        (UPDATE_TOOL, {**required, "IdentityDocumentType": 3}),
+        (UPDATE_TOOL, {**required, "IdentityDocumentType": "passport"}),
+    )
+    assert not code_error and not case_error
+    assert sandbox.state.record(CHECK)["IdentityDocumentType"] == 1
+
+
+def test_the_budget_of_what_a_model_reads() -> None:
+    """Every tool and the instructions: below the 14,736 B of before #27 (bench --tools-only prints it)."""
+    from nexudus_identity_mcp.tools.schemas import TOTAL_VISIBLE_BUDGET, model_visible_bytes
+
+    total = sum(model_visible_bytes(t) for t in tool_definitions()) + len(INSTRUCTIONS.encode())
+    assert total <= TOTAL_VISIBLE_BUDGET < 14736, total
