@@ -66,11 +66,12 @@ def runs(sandbox: Sandbox) -> int:
 async def test_list_gives_every_command_with_its_shape(sandbox: Sandbox, era: str) -> None:
     is_error, out = await run(sandbox, era, {}, tool=LIST_COMMANDS_TOOL)
     assert not is_error, out
-    assert [c["Key"] for c in out["Commands"]] == [c.key for c in COMMANDS]
+    assert [c["Key"] for c in out["Commands"]] == [c.key for c in sorted(COMMANDS, key=lambda c: c.order)]
     reject = next(c for c in out["Commands"] if c["Key"] == REJECT)
     assert reject["Name"] == "Mark as rejected" and reject["Parameters"] == [
-        {"Name": "RejectionNotes", "Required": True}
+        {"Name": "RejectionNotes", "Required": True, "Type": "String"}
     ]
+    assert reject["Order"] == 2 and reject["DisplayInDropdown"] is True and reject["Icon"] == "fa-times"
     assert next(c for c in out["Commands"] if c["Key"] == ONE_ONLY)["OneIdOnly"] is True
 
 

@@ -33,9 +33,11 @@ def run(sandbox: Sandbox, key: str, ids: Any, parameters: Any = None, **kwargs: 
 
 async def test_list_has_the_documented_shape(sandbox: Sandbox) -> None:
     listed = (await request(sandbox, "GET", f"{PATH}/commands")).json()
-    assert all(
-        set(c) == {"Key", "Name", "NeedsEntitiesToRun", "AppliesOnlyToOneEntity", "RequiresParameters"} for c in listed
-    )
+    shape = {"Key", "Name", "NeedsEntitiesToRun", "AppliesOnlyToOneEntity", "RequiresParameters"}
+    shape |= {"AppliesOnlyToMultipleEntities", "AppliesOnlyToTwoEntities", "DisplayInDropdown", "DisplayInGrid"}
+    assert all(set(c) == shape | {"Icon", "Order"} for c in listed)
+    assert all(set(p) == {"Name", "Type", "Required"} for c in listed for p in c["RequiresParameters"])
+    assert any(c["AppliesOnlyToMultipleEntities"] for c in listed)
     names = {c["Name"] for c in listed}
     assert {"Mark as verified", "Mark as rejected", "Cancel identity check"} <= names
     assert any(c["AppliesOnlyToOneEntity"] for c in listed)

@@ -20,7 +20,7 @@ import httpx2
 from ..nexudus import NexudusClient, NexudusError
 from ..nexudus.errors import ErrorKind
 from ..record.fields import RESOURCE_PATH
-from ..record.operations import role_of
+from ..record.operations import OPERATIONS, role_of
 from ..settings import DEFAULT_BASE_URL, Settings
 from ..tools.catalog import FIND_TOOL, GET_TOOL, LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL
 
@@ -162,6 +162,7 @@ async def diagnose(
         )
     lines.append(
         f"  {LIST_COMMANDS_TOOL}, {RUN_COMMAND_TOOL}: not tested; their roles are not published "
-        f"(presumably {role_of('commands')} and {role_of('run_command')}): `probe` checks them"
+        f"(presumably {role_of('commands')} to list, and {OPERATIONS['run_command'].role_text} to run): "
+        "`probe` checks the list"
     )
     return Diagnosis(True, lines)

@@ -273,7 +273,11 @@ def cmd_probe(args: argparse.Namespace) -> None:
 
     findings = [Finding(**f) for f in result["findings"]]
     where = f"the built-in sandbox ({args.profile} profile)" if args.sandbox else result["base_url"]
-    mode = "one no-change write" if args.write_check is not None else "read-only"
+    mode = (
+        "writes to one record: a no-change write, a normalisation test, the record written back"
+        if args.write_check is not None
+        else "read-only"
+    )
     print(f"nexudus-identity-mcp probe against {where} ({mode})\n")
     print(table(findings))
     print("verdicts: " + ", ".join(f"{n} {v}" for v, n in sorted(result["verdicts"].items())))

@@ -7,7 +7,10 @@ and what the server does about it, plus a JSON report (`--report`) to attach to 
 
 It is read-only unless `--write-check ID` is given: then it PUTs that one record back exactly as
 the update tool builds a no-change body (every field the GET returned minus the read-only and
-joined ones) and compares the record before and after.
+joined ones) and compares the record before and after; then it writes a text with a trailing space
+and the expiry date in the other form (with or without the `Z`), reports whether Nexudus kept,
+trimmed or changed each (so an operator knows what a read-back that differs means), and writes the
+record back as it was.
 
 What it prints and reports never carries a value from a record (no names, no document numbers),
 a token or a password: field names, counts, Ids, HTTP statuses and verdicts only.
@@ -28,6 +31,8 @@ from .. import __version__
 from ..nexudus import ErrorKind, NexudusClient, NexudusError
 from ..record.fields import (
     BY_NAME,
+    COMMANDS_RECORD_PARAMS,
+    EXPIRY,
     READ_ONLY_NAMES,
     RESOURCE_PATH,
     SEARCH_FILTERS,
@@ -36,6 +41,9 @@ from ..record.fields import (
     fold,
     put_body,
 )
+from ..record.operations import OPERATIONS
+from ..record.timefmt import calendar_date, has_z, midnight
+from ..tools.commands import _command, in_order
 from ..tools.search import MAX_SCAN_PAGES, MAX_SCAN_ROWS
 
 Verdict = Literal["ok", "differs", "unknown", "absent", "failed", "skipped"]
@@ -67,11 +75,12 @@ class Probe:
     async def run(self) -> list[Finding]:
         with self._watch_throttling():
             sample = await self._authentication()
+            self._two_factor(sample is not None)
             if sample is not None:
                 record = await self._get_shape(sample)
                 await self._filters(sample)
                 await self._paging(sample)
-                await self._commands()
+                await self._commands(sample)
                 if self.write_check is not None:
                     await self._write(self.write_check)
                 elif record is not None:
@@ -117,6 +126,30 @@ class Probe:
             )
             return None
         return page.records
+
+    def _two_factor(self, signed_in: bool) -> None:
+        """#24 item 2: what the token endpoint said, in password mode (its 2FA wording is not published)."""
+        if self.client.settings.auth_mode != "password":
+            return
+        said = self.client.token_refusal
+        assumption = "A two-factor refusal is recognised whatever its wording (password sign-in)"
+        if said:
+            self.add(
+                assumption,
+                f"the token endpoint refused with {said}",
+                "ok" if signed_in else "unknown",
+                "a refusal this server does not recognise offers the code field on the sign-in page and names "
+                "NEXUDUS_TOTP_SECRET in password mode; report the code if it was a 2FA refusal",
+                token_error=said,
+            )
+            return
+        code = "with NEXUDUS_TOTP_SECRET" if self.client.settings.totp_secret else "without a code"
+        self.add(
+            assumption,
+            f"signed in {code}; no refusal met" if signed_in else "no token answer to read",
+            "ok" if signed_in else "unknown",
+            "the 2FA wording stays unknown until a refusal is met; any refusal code is shown here",
+        )
 
     async def _get_shape(self, sample: list[dict[str, Any]]) -> dict[str, Any] | None:
         check_id = sample[0].get("Id")
@@ -270,7 +303,7 @@ class Probe:
         )
 
     # ------------------------------------------------------------ commands
-    async def _commands(self) -> None:
+    async def _commands(self, sample: list[dict[str, Any]]) -> None:
         assumption = "The API lists commands for identity checks (GET …/coworkeridentitychecks/commands)"
         try:
             listed = await self.client._call("commands", "GET", f"{RESOURCE_PATH}/commands")
@@ -281,7 +314,8 @@ class Probe:
                 self.add(assumption, f"failed: {error.kind} (HTTP {error.status})", "failed", _NO_COMMANDS)
             return
         items = listed if isinstance(listed, list) else []
-        keys = sorted(str(c.get("Key")) for c in items if isinstance(c, dict) and c.get("Key"))
+        commands = in_order([_command(c) for c in items if isinstance(c, dict) and isinstance(c.get("Key"), str)])
+        keys = sorted(c.key for c in commands)
         self.add(
             assumption,
             f"{len(items)} command(s): " + (", ".join(keys) if keys else "no keys"),
@@ -290,6 +324,65 @@ class Probe:
             count=len(items),
             keys=keys,
         )
+        if not commands:
+            return
+        fields = ("AppliesOnlyToMultipleEntities", "Order", "DisplayInDropdown", "Icon")
+        carried = [f for f in fields if any(isinstance(c, dict) and f in c for c in items)]
+        typed = sorted({t for c in commands for _, _, t in c.parameters if t})
+        self.add(
+            "Each command says its one/many rule, order, display and parameter types",
+            f"carried: {', '.join(carried) or 'none of them'}; one-only: "
+            f"{', '.join(c.key for c in commands if c.one_only) or 'none'}; many-only: "
+            f"{', '.join(c.key for c in commands if c.many_only) or 'none'}; order: "
+            f"{', '.join(c.key for c in commands)}; parameter types: {', '.join(typed) or 'none'}",
+            "ok" if len(carried) == len(fields) else "differs",
+            "kept in this order; a many-only command refused for one Id and a one-only for several; types shown "
+            "to the model" + ("" if len(carried) == len(fields) else "; what is missing is taken as not said"),
+            carried=carried,
+            one_only=[c.key for c in commands if c.one_only],
+            many_only=[c.key for c in commands if c.many_only],
+            order=[c.key for c in commands],
+            parameter_types=typed,
+        )
+        await self._commands_per_record(sample, set(keys))
+        role = OPERATIONS["run_command"]
+        self.add(
+            f"Running a command needs {' or '.join(role.roles)} (the pages disagree)",
+            "not tried: a run changes a check and may email the member",
+            "skipped",
+            "a refusal names both roles; run one command on a test check from the tool to learn which",
+        )
+
+    async def _commands_per_record(self, sample: list[dict[str, Any]], every: set[str]) -> None:
+        """Which candidate name of the per-record parameter the account answers: a shorter list."""
+        assumption = "The commands list takes a parameter for one record's commands (name not published)"
+        check_id = sample[0].get("Id")
+        answers: dict[str, int | None] = {}
+        for name in COMMANDS_RECORD_PARAMS:
+            try:
+                listed = await self.client.list_commands(params={name: check_id})
+                answers[name] = (
+                    len({str(c["Key"]) for c in listed} & every) if {str(c["Key"]) for c in listed} != every else None
+                )
+            except NexudusError as error:
+                answers[name] = -(error.status or 1)
+        honoured = [n for n, a in answers.items() if a is not None and a >= 0]
+        observed = "; ".join(
+            f"{n}: " + ("the full list" if a is None else f"HTTP {-a}" if a < 0 else f"{a} of {len(every)}")
+            for n, a in answers.items()
+        )
+        if len(honoured) == 1:
+            verdict: Verdict = "ok"
+            action = f"the account answers {honoured[0]}; the list tool's Id sends every candidate, so it works as is"
+        elif honoured:
+            verdict, action = "differs", "several names answered; the list tool's Id sends them all"
+        else:
+            verdict = "unknown"
+            action = (
+                f"no candidate changed the answer for check {check_id} (every command may apply to it, or the name "
+                "is another): the list tool says the list may not be filtered"
+            )
+        self.add(assumption, f"check {check_id}: {observed}", verdict, action, answered=honoured, check=check_id)
 
     # ------------------------------------------------------------ the one write (opt-in)
     async def _write(self, check_id: int) -> None:
@@ -308,6 +401,7 @@ class Probe:
             return
         changed = sorted(k for k in before if k not in AUDIT_FIELDS and after.get(k) != before.get(k))
         lost = sorted(k for k in before if k not in after)
+        self._form_of_dates(before, after, "after a no-change write")
         self.add(
             assumption,
             "every field is as before"
@@ -317,6 +411,90 @@ class Probe:
             "the update tool builds its PUT the same way" if not changed and not lost else "report it: do not update",
             changed_fields=changed,
             lost_fields=lost,
+        )
+
+        if not changed and not lost:
+            await self._normalisation(check_id, after)
+
+    def _form_of_dates(self, before: dict[str, Any], after: dict[str, Any], when: str) -> None:
+        """#24 item 1: the form Nexudus writes the expiry date in, after a write (never the date itself)."""
+        value = after.get(EXPIRY)
+        if calendar_date(value) is None:
+            return
+        form = "with the literal Z" if has_z(value) else "without a Z"
+        self.add(
+            "Dates come back as written: the calendar day at midnight, in the record's form",
+            f"{when}, {EXPIRY} comes back {form}"
+            + ("" if calendar_date(before.get(EXPIRY)) == calendar_date(value) else "; ANOTHER DAY"),
+            "ok" if calendar_date(before.get(EXPIRY)) == calendar_date(value) else "differs",
+            f"a date is sent {form} on this account's records (the form each record's GET shows)",
+            returned_z=has_z(value),
+        )
+
+    async def _normalisation(self, check_id: int, before: dict[str, Any]) -> None:
+        """#24 items 1 and 6: write a text with a trailing space and the expiry date in the other form,
+        report what Nexudus kept, then write the record back as it was."""
+        body = put_body(before)
+        text = before.get("Description")
+        body["Description"] = f"{text or 'probe'} "
+        day = calendar_date(before.get(EXPIRY))
+        other_z = not has_z(before.get(EXPIRY))
+        if day is not None:
+            body[EXPIRY] = midnight(day, z=other_z)
+        try:
+            await self.client.update_check(body)
+            after = await self.client.get_check(check_id)
+        except NexudusError as error:
+            self.add(
+                "Nexudus stores a text as sent (a trailing space kept)",
+                f"the normalisation write failed: {error.kind} (HTTP {error.status})",
+                "failed",
+                "check the record by hand: it may hold a trailing space in Description",
+            )
+            return
+        kept = after.get("Description") == body["Description"]
+        trimmed = after.get("Description") == body["Description"].strip()
+        self.add(
+            "Nexudus stores a text as sent (a trailing space kept)",
+            "kept" if kept else "trimmed" if trimmed else "changed otherwise",
+            "ok" if kept else "differs",
+            "a read-back that differs names both causes (another writer, or Nexudus normalised)"
+            + ("" if kept else "; on this account trimmed text is Nexudus's own doing"),
+            normalises_text=not kept,
+        )
+        if day is not None:
+            sent = "with the Z" if other_z else "without a Z"
+            back = "with the Z" if has_z(after.get(EXPIRY)) else "without a Z"
+            same_day = calendar_date(after.get(EXPIRY)) == day
+            self.add(
+                "A date sent in the other form keeps its day",
+                f"sent {sent} (the record's other form): it comes back {back}, "
+                + ("the same day" if same_day else "ANOTHER DAY"),
+                "ok" if same_day else "differs",
+                "the read-back compares days, so a date Nexudus writes in its own form is no conflict"
+                if same_day
+                else "report it: this account moves dates",
+                sent_z=other_z,
+                returned_z=has_z(after.get(EXPIRY)),
+                same_day=same_day,
+            )
+        restore = put_body(after)
+        restore["Description"] = text
+        if day is not None:
+            restore[EXPIRY] = before.get(EXPIRY)
+        try:
+            await self.client.update_check(restore)
+            final = await self.client.get_check(check_id)
+        except NexudusError as error:
+            final, failed = {}, f"{error.kind} (HTTP {error.status})"
+        else:
+            failed = ""
+        wrong = [n for n in ("Description", EXPIRY) if final.get(n) != before.get(n)]
+        self.add(
+            f"The record is written back as it was (check {check_id})",
+            "as before" if not wrong and not failed else f"not restored: {failed or ', '.join(wrong)}",
+            "ok" if not wrong and not failed else "failed",
+            "-" if not wrong and not failed else "set these fields back by hand",
         )
 
     # ------------------------------------------------------------ throttling, if met

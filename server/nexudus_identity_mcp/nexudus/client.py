@@ -32,7 +32,7 @@ import anyio
 import httpx2
 
 from .. import __version__
-from ..record.fields import COWORKERS_PATH, RESOURCE_PATH
+from ..record.fields import COMMANDS_RECORD_PARAMS, COWORKERS_PATH, RESOURCE_PATH
 from ..record.operations import OPERATIONS
 from ..settings import CREDENTIAL_VARIABLES, Settings, scrub_secrets
 from ..telemetry.metrics import METRICS
@@ -259,9 +259,15 @@ class NexudusClient:
     # they are discovered here. A run is not idempotent (it may email the member), so `_call` never
     # sends it twice once it may have reached the API: only a connection that could not be made is
     # retried.
-    async def list_commands(self, *, caller: Caller | None = None) -> list[dict[str, Any]]:
-        """The commands the API lists for identity checks, each a dict with at least a `Key`."""
-        body = await self._call("commands", "GET", f"{RESOURCE_PATH}/commands", caller=caller)
+    async def list_commands(
+        self, *, caller: Caller | None = None, check_id: int | None = None, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """The commands the API lists for identity checks, each a dict with at least a `Key`; with
+        `check_id`, those available for that check (every candidate name of the parameter sent:
+        `COMMANDS_RECORD_PARAMS`), or with `params` exactly those query parameters (the probe)."""
+        if params is None and check_id is not None:
+            params = dict.fromkeys(COMMANDS_RECORD_PARAMS, check_id)
+        body = await self._call("commands", "GET", f"{RESOURCE_PATH}/commands", params=params, caller=caller)
         if isinstance(body, dict):
             body = body.get("Records", body.get("Value"))
         if not isinstance(body, list):
@@ -535,8 +541,11 @@ class NexudusClient:
 
     def _unauthorized_message(self, op: Operation, status: int, bearer: str | None) -> str:
         """Which of wrong credentials, API access not enabled, or a missing role is most likely."""
-        role = OPERATIONS[op].role
-        needs = f"the {role} role (or full unrestricted administrator)" if role else "the role for it"
+        needs = (
+            f"{OPERATIONS[op].role_text} (or full unrestricted administrator)"
+            if OPERATIONS[op].role
+            else "the role for it"
+        )
         mode = "caller" if bearer is not None else self._auth.mode
         if mode == "password":
             # The flow signed in afresh after the first 401, so the credentials work: the route is refused.

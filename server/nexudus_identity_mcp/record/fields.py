@@ -381,4 +381,8 @@ LINKAGE_FIELDS: frozenset[str] = frozenset(
 )
 
 RESOURCE_PATH = "/api/spaces/coworkeridentitychecks"
+# The commands list takes an optional parameter that keeps only the commands available for one record;
+# its name is not published (probably `id`). The server sends every candidate (the API ignores a
+# parameter it does not know, so only the right one acts) and `probe` says which one the account answers.
+COMMANDS_RECORD_PARAMS = ("id", "entityId", "recordId")
 COWORKERS_PATH = "/api/spaces/coworkers"

@@ -20,6 +20,21 @@ class Op:
     idempotent: bool = True
     role: str | None = None
     envelope: bool = False
+    # Other names the role may have: the pages disagree (one run-command page names `…-Update`, not
+    # `…-Edit`), so messages and the role table name each until probe knows.
+    also: tuple[str, ...] = ()
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """Every name the role may have, the likeliest first."""
+        return ((self.role,) if self.role else ()) + self.also
+
+    @property
+    def role_text(self) -> str:
+        """The role in a sentence: "the CoworkerIdentityCheck-Edit role", or both names when unsure."""
+        if not self.also:
+            return f"the {self.role} role"
+        return f"the {' or '.join(self.roles)} role (the pages disagree on its name)"
 
     @property
     def action(self) -> str:
@@ -33,7 +48,14 @@ OPERATIONS: dict[Operation, Op] = {
     "update": Op("update", writes=True, role="CoworkerIdentityCheck-Edit", envelope=True),
     "token": Op("token request"),
     "commands": Op("list of commands", role="CoworkerIdentityCheck-Read"),
-    "run_command": Op("command", writes=True, idempotent=False, role="CoworkerIdentityCheck-Edit", envelope=True),
+    "run_command": Op(
+        "command",
+        writes=True,
+        idempotent=False,
+        role="CoworkerIdentityCheck-Edit",
+        envelope=True,
+        also=("CoworkerIdentityCheck-Update",),
+    ),
     # The members (coworkers) resource: finding a member, and naming one in a reassignment.
     "coworker_search": Op("coworker search", role="Coworker-List"),
     "coworker_get": Op("coworker read", role="Coworker-Read"),

@@ -55,7 +55,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..record.fields import BY_NAME, COWORKERS_PATH, RESOURCE_PATH, SENT_FIELDS, fold
-from ..record.operations import role_of
+from ..record.operations import OPERATIONS
 from ..record.timefmt import format_utc, parse_datetime
 from .commands import listed_commands, run_command
 from .state import (
@@ -187,7 +187,7 @@ class Sandbox:
             found = self.state.users.get(name)
             if found and secrets.compare_digest(found.password, password):
                 user, roles = name, found.roles
-        if user is None or role_of(route) not in roles:
+        if user is None or not roles & set(OPERATIONS[route].roles):  # any name the role may have
             return user, JSONResponse({"Message": "Authorization has been denied for this request."}, status_code=401)
         return user, None
 
@@ -434,7 +434,12 @@ class Sandbox:
         return await self._answer(request, "commands", self._commands_inner)
 
     async def _commands_inner(self, request: Request, _user: str | None) -> Response:
-        return JSONResponse(listed_commands(self.state.hidden_commands))
+        name = self.state.commands_record_param
+        raw = request.query_params.get(name, "") if name else ""
+        record = self.state.records.get(int(raw)) if raw.isdigit() else None
+        if raw and record is None:
+            return JSONResponse({"Message": f"No CoworkerIdentityCheck with Id {raw}."}, status_code=404)
+        return JSONResponse(listed_commands(self.state.hidden_commands, record))
 
     async def _runcommand(self, request: Request) -> Response:
         return await self._answer(request, "run_command", self._runcommand_inner)

@@ -3,8 +3,12 @@
 INVENTED: Nexudus does not publish the command keys for identity checks (docs/development.md, "What is known
 of the Nexudus API"), so the keys, names and parameters below are made up to be plausible, after the admin
 panel's buttons ("Mark as verified", "Mark as rejected" with rejection notes). Only the shapes follow the
-documentation: a command is `{Key, Name, NeedsEntitiesToRun, AppliesOnlyToOneEntity, RequiresParameters}`, a
-run is `{Key, Ids, Parameters: [{Name, Value}]}` answered with the usual envelope. The server under test
+documentation: a command is `{Key, Name, NeedsEntitiesToRun, AppliesOnlyToOneEntity,
+AppliesOnlyToMultipleEntities, Order, DisplayInDropdown, Icon, RequiresParameters: [{Name, Type}]}`
+(listed here out of `Order`, as nothing says the API sorts them), a run is `{Key, Ids, Parameters:
+[{Name, Value}]}` answered with the usual envelope. With `?id=N` (`SandboxState.commands_record_param`;
+the live name is not published) the list holds only the commands available for check N: those that
+would change its status. The server under test
 must not rely on these keys: it discovers them, as it does live.
 """
 
@@ -26,6 +30,9 @@ class SandboxCommand:
     name: str
     status: int  # the VerificationStatus a run sets
     one_entity: bool = False
+    many_entities: bool = False  # AppliesOnlyToMultipleEntities: two or more Ids
+    order: int = 0
+    icon: str = "fa-check"
     parameters: tuple[str, ...] = ()  # required parameter names
     error_from: str | None = None  # the parameter whose value becomes LastError
     clears_error: bool = False
@@ -36,34 +43,57 @@ class SandboxCommand:
             "Name": self.name,
             "NeedsEntitiesToRun": True,
             "AppliesOnlyToOneEntity": self.one_entity,
+            "AppliesOnlyToMultipleEntities": self.many_entities,
+            "AppliesOnlyToTwoEntities": False,
+            "DisplayInDropdown": True,
+            "DisplayInGrid": False,
+            "Icon": self.icon,
+            "Order": self.order,
             "RequiresParameters": [{"Name": p, "Type": "String", "Required": True} for p in self.parameters],
         }
 
 
 COMMANDS: tuple[SandboxCommand, ...] = (
-    SandboxCommand("IDENTITYCHECK_MARK_AS_VERIFIED", "Mark as verified", SUCCESSFUL, clears_error=True),
+    SandboxCommand("IDENTITYCHECK_MARK_AS_VERIFIED", "Mark as verified", SUCCESSFUL, order=1, clears_error=True),
     SandboxCommand(
         "IDENTITYCHECK_MARK_AS_REJECTED",
         "Mark as rejected",
         FAILED,
+        order=2,
+        icon="fa-times",
         parameters=("RejectionNotes",),
         error_from="RejectionNotes",
     ),
-    SandboxCommand("IDENTITYCHECK_CANCEL", "Cancel identity check", CANCELLED),
     SandboxCommand(
         "IDENTITYCHECK_REQUEST_NEW_DOCUMENT",
         "Ask the member for a new document",
         PENDING,
+        order=4,
+        icon="fa-envelope",
         one_entity=True,
         clears_error=True,
+    ),
+    SandboxCommand("IDENTITYCHECK_CANCEL", "Cancel identity check", CANCELLED, order=3, icon="fa-ban"),
+    SandboxCommand(
+        "IDENTITYCHECK_CANCEL_SELECTED",
+        "Cancel the selected identity checks",
+        CANCELLED,
+        order=5,
+        icon="fa-ban",
+        many_entities=True,
     ),
 )
 BY_KEY = {c.key: c for c in COMMANDS}
 
 
-def listed_commands(hidden: set[str]) -> list[dict[str, Any]]:
-    """The command list, less any key a test hides (discovery is known to miss commands)."""
-    return [c.listed() for c in COMMANDS if c.key not in hidden]
+def listed_commands(hidden: set[str], record: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The command list, less any key a test hides (discovery is known to miss commands); with a
+    `record`, only those that would change its status."""
+    return [
+        c.listed()
+        for c in COMMANDS
+        if c.key not in hidden and (record is None or record.get("VerificationStatus") != c.status)
+    ]
 
 
 def run_command(
@@ -83,6 +113,8 @@ def run_command(
         errors.append(_error("Ids", "must be a non-empty list of record Ids", raw_ids))
     elif command.one_entity and len(ids) > 1:
         errors.append(_error("Ids", f"'{command.name}' can only run on one record at a time", ids))
+    elif command.many_entities and len(ids) < 2:
+        errors.append(_error("Ids", f"'{command.name}' applies only to multiple records", ids))
     else:
         missing = [i for i in ids if i not in records]
         if missing:

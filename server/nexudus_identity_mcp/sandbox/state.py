@@ -43,7 +43,7 @@ ADMIN_PASSWORD = "sandbox-password"
 VIEWER_USER = "viewer@sandbox.example"
 VIEWER_PASSWORD = "viewer-password"
 
-ALL_ROLES = frozenset(o.role for o in OPERATIONS.values() if o.role)
+ALL_ROLES = frozenset(r for o in OPERATIONS.values() for r in o.roles)
 THROTTLE_TEXT = "You must wait before accessing this url again"
 # The live API's generic 500, which comes in bursts: Fault("status", status=500, body=OOPS_TEXT, count=N).
 OOPS_TEXT = "Ooops! There was a problem while running this action. Please try again later."
@@ -173,6 +173,9 @@ class SandboxState:
     carried: list[tuple[str, Any]] = field(default_factory=list)
     # Command keys `GET …/commands` leaves out (discovery is known to miss commands); runnable still.
     hidden_commands: set[str] = field(default_factory=set)
+    # The query parameter of `GET …/commands` that keeps one record's commands (not published; None:
+    # the sandbox ignores every such parameter, as the API ignores one it does not know).
+    commands_record_param: str | None = "id"
     _tokens: dict[str, IssuedToken] = field(default_factory=dict)
     _refresh: dict[str, IssuedToken] = field(default_factory=dict)
     _writes: deque[float] = field(default_factory=deque)

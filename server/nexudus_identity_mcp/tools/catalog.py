@@ -344,11 +344,29 @@ LIST_COMMANDS = Tool(
                 Boolean(),
                 "true: ask Nexudus for the list again instead of using the copy kept for a few minutes.",
             ),
+            Arg(
+                "Id",
+                FieldValue(BY_NAME["Id"]),
+                "A check's Id: only the commands Nexudus offers for that check.",
+                blank="absent",
+            ),
         ),
-        lambda parsed: ListRequest(refresh=parsed.values.get("Refresh", False)),
+        lambda parsed: ListRequest(refresh=parsed.values.get("Refresh", False), check_id=parsed.values.get("Id")),
     ),
     output=result_schema(
-        {"Commands": {"type": "array", "items": COMMAND_ITEM, "description": "On success: every command."}}
+        {
+            "Commands": {
+                "type": "array",
+                "items": COMMAND_ITEM,
+                "description": "On success: every command, in Nexudus's order (or those for Id).",
+            },
+            "ForCheck": {"type": "integer", "description": "The Id the list is for, when one was given."},
+            "FilteredByNexudus": {
+                "type": "boolean",
+                "description": "With Id: true when Nexudus answered a shorter list for the check; false when "
+                "it answered the full list (every command may apply, or it ignored the Id).",
+            },
+        }
     ),
     handler=lambda tools, request, ctx: tools.list_commands(request, ctx),
 )
@@ -390,7 +408,7 @@ RUN_COMMAND = Tool(
             Arg(
                 "Ids",
                 RecordIds(MAX_IDS, "A check's Id."),
-                "The checks' Ids; a command listed with OneIdOnly takes exactly one.",
+                "The checks' Ids; a command listed with OneIdOnly takes exactly one, with ManyIdsOnly two or more.",
                 required=True,  # in the schema; a command that needs none is told by the command list
             ),
             Arg(

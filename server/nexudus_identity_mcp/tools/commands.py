@@ -64,11 +64,19 @@ STATUS_WORDS = {
 
 @dataclass(frozen=True)
 class Command:
+    """A command as the API lists it (docs/development.md, "What is known of the Nexudus API"): its
+    one/many rules (`AppliesOnlyToOneEntity`, `AppliesOnlyToMultipleEntities`), its place (`Order`),
+    how Nexudus shows it (`DisplayInDropdown`, `Icon`) and its parameters with their `Type`."""
+
     key: str
     name: str
     needs_ids: bool
     one_only: bool
-    parameters: tuple[tuple[str, bool], ...]  # (name, required)
+    parameters: tuple[tuple[str, bool, str | None], ...]  # (name, required, type)
+    many_only: bool = False
+    order: int | None = None
+    in_dropdown: bool | None = None
+    icon: str | None = None
 
     def shown(self) -> dict[str, Any]:
         return {
@@ -76,26 +84,46 @@ class Command:
             "Name": self.name,
             "NeedsIds": self.needs_ids,
             "OneIdOnly": self.one_only,
-            "Parameters": [{"Name": n, "Required": r} for n, r in self.parameters],
+            "ManyIdsOnly": self.many_only,
+            "Order": self.order,
+            "DisplayInDropdown": self.in_dropdown,
+            "Icon": self.icon,
+            "Parameters": [{"Name": n, "Required": r, "Type": t} for n, r, t in self.parameters],
         }
 
 
+def _text(value: Any, limit: int) -> str | None:
+    return value[:limit] if isinstance(value, str) and value else None
+
+
 def _command(raw: dict[str, Any]) -> Command:
-    params: list[tuple[str, bool]] = []
+    params: list[tuple[str, bool, str | None]] = []
     listed = raw.get("RequiresParameters")
     for item in listed if isinstance(listed, list) else []:
         if isinstance(item, str) and item:
-            params.append((item[:100], True))
+            params.append((item[:100], True, None))
         elif isinstance(item, dict) and (item.get("Name") or item.get("Key")):
             name = str(item.get("Name") or item.get("Key"))[:100]
-            params.append((name, item.get("Required") is not False))
+            params.append((name, item.get("Required") is not False, _text(item.get("Type"), 50)))
+    order = raw.get("Order")
+    dropdown = raw.get("DisplayInDropdown")
     return Command(
         key=str(raw["Key"])[:200],
         name=str(raw.get("Name") or raw["Key"])[:200],
         needs_ids=raw.get("NeedsEntitiesToRun") is not False,
         one_only=raw.get("AppliesOnlyToOneEntity") is True,
         parameters=tuple(params),
+        many_only=raw.get("AppliesOnlyToMultipleEntities") is True,
+        order=order if isinstance(order, int) and not isinstance(order, bool) else None,
+        in_dropdown=dropdown if isinstance(dropdown, bool) else None,
+        icon=_text(raw.get("Icon"), 100),
     )
+
+
+def in_order(commands: list[Command]) -> list[Command]:
+    """The commands in the API's own `Order` (stable: ties and those without one keep the list's order,
+    those without one last)."""
+    return sorted(commands, key=lambda c: (c.order is None, c.order or 0))
 
 
 def audit_command(caller: str, key: str, ids: list[int], outcome: str) -> None:
@@ -153,15 +181,17 @@ class CommandTools(ToolBase):
         if not refresh and time.monotonic() - self._commands_at < COMMANDS_TTL:
             return self._commands, False
         listed = await self.client.list_commands(caller=ctx.caller)
-        self._commands = [_command(c) for c in listed]
+        self._commands = in_order([_command(c) for c in listed])
         self._commands_at = time.monotonic()
         return self._commands, True
 
     async def list_commands(self, request: ListRequest, ctx: CallContext) -> ToolResult:
         try:
             commands, _ = await self._command_list(ctx, refresh=request.refresh)
+            if request.check_id is not None:
+                return await self._commands_for(request.check_id, commands, ctx)
         except NexudusError as error:
-            return self._api_failure(error)
+            return self._api_failure(error, check_id=request.check_id)
         shown = [{**c.shown(), "Effect": await self._effect(c)} for c in commands]
         names = ", ".join(f"{c.name} ({c.key})" for c in commands) or "none"
         return ToolResult(
@@ -174,6 +204,33 @@ class CommandTools(ToolBase):
             },
             False,
             f"{len(commands)} command(s): {names}.",
+        )
+
+    async def _commands_for(self, check_id: int, every: list[Command], ctx: CallContext) -> ToolResult:
+        """The commands Nexudus lists for one check. The parameter's name is not published, so every
+        candidate is sent; a list shorter than the full one shows Nexudus honoured it, the same list
+        may mean every command applies or that it ignored the Id: both are said."""
+        await self.client.get_check(check_id, caller=ctx.caller)  # an unknown Id is not_found, not a full list
+        listed = in_order([_command(c) for c in await self.client.list_commands(caller=ctx.caller, check_id=check_id)])
+        filtered = {c.key for c in listed} != {c.key for c in every}
+        names = ", ".join(f"{c.name} ({c.key})" for c in listed) or "none"
+        said = (
+            "Nexudus answered a shorter list than for all checks: these are the ones it offers for this check."
+            if filtered
+            else "Nexudus answered the same list as for all checks: every command may apply to it, or Nexudus "
+            "ignored the Id (probe says which); a command may still be refused for this check."
+        )
+        return ToolResult(
+            {
+                "WasSuccessful": True,
+                "Message": f"{len(listed)} command(s) for check {check_id}. {said} Run one with {RUN_COMMAND_TOOL} "
+                "and its exact Key.",
+                "Commands": [{**c.shown(), "Effect": await self._effect(c)} for c in listed],
+                "ForCheck": check_id,
+                "FilteredByNexudus": filtered,
+            },
+            False,
+            f"{len(listed)} command(s) for check {check_id}: {names}.",
         )
 
     async def run_command(self, request: RunRequest, ctx: CallContext) -> ToolResult:
@@ -221,7 +278,7 @@ class CommandTools(ToolBase):
         else:
             parts = ["unknown: Nexudus does not document it and no run of it has been seen here"]
         status = STATUS.name_of(seen) if seen is not None else named
-        notes = [n for n, _ in command.parameters if any(w in n.lower() for w in ("note", "reason", "comment"))]
+        notes = [n for n, _, _ in command.parameters if any(w in n.lower() for w in ("note", "reason", "comment"))]
         if notes:
             parts.append(f"its {notes[0]} become the check's LastError (assumed: the sandbox's does so)")
         if status == "Successful":
@@ -538,7 +595,16 @@ class CommandTools(ToolBase):
                     request.ids,
                 )
             )
-        known = tuple(n for n, _ in command.parameters)
+        if command.many_only and len(request.ids) == 1:
+            errors.append(
+                problem(
+                    "Ids",
+                    f"'{command.name}' runs only on several checks at once (Nexudus lists it as applying to "
+                    "multiple records): give two or more Ids, or use a command for one check",
+                    request.ids,
+                )
+            )
+        known = tuple(n for n, _, _ in command.parameters)
         for name in request.parameters:
             if name not in known:
                 hint = next(iter(difflib.get_close_matches(name, known, 1, 0.3)), None) or (
@@ -546,7 +612,7 @@ class CommandTools(ToolBase):
                 )
                 what = f"takes {', '.join(known)}" if known else "takes no parameters"
                 errors.append(problem(name, f"is not a parameter of '{command.name}' (it {what})", name, hint=hint))
-        for name, required in command.parameters:
+        for name, required, _ in command.parameters:
             if required and not (request.parameters.get(name) or "").strip():
                 errors.append(problem(name, f"is a required parameter of '{command.name}'", None))
         return errors

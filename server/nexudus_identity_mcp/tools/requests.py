@@ -11,6 +11,7 @@ from typing import Any
 @dataclass(frozen=True)
 class ListRequest:
     refresh: bool = False
+    check_id: int | None = None  # only the commands Nexudus says are available for this check
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,10 @@ COMMAND_ITEM: dict[str, Any] = {
             "description": "What it does to a check (resulting VerificationStatus, LastError), each part marked "
             "seen on this account or assumed.",
         },
+        "ManyIdsOnly": {"type": "boolean", "description": "true: it runs only on two or more checks at once."},
+        "Order": nullable("integer", "Its place in Nexudus's own list (the list is in this order)."),
+        "DisplayInDropdown": nullable("boolean", "Whether Nexudus offers it in its actions menu."),
+        "Icon": nullable("string", "Nexudus's icon for it."),
         "Parameters": {
             "type": "array",
             "description": "The parameters it takes.",
@@ -179,6 +183,9 @@ COMMAND_ITEM: dict[str, Any] = {
                 "properties": {
                     "Name": {"type": "string", "description": "Its name, for Parameters[].Name."},
                     "Required": {"type": "boolean", "description": "Whether it must be given."},
+                    "Type": nullable(
+                        "string", "Its type as Nexudus names it (e.g. String); the Value is sent as text."
+                    ),
                 },
             },
         },

@@ -36,8 +36,10 @@ from ..record.fields import (
     ENUM_FIELDS,
     PUT_FIELDS,
     SENT_FIELDS,
+    as_shown,
     dates_as_days,
     in_record_form,
+    is_plain_scalar,
     put_body,
     shown,
     unknown_names,
@@ -48,6 +50,7 @@ from ..record.validation import (
     ArgumentErrors,
     ChangeWarning,
     UpdateRequest,
+    cap,
     change_warnings,
     check_against_record,
     problem,
@@ -66,6 +69,11 @@ from .reassign import ReassignNames, change_text, moves_text
 from .results import ToolResult, addressed_to_assistant, audit, failure, one_line
 from .shape import given_back_cut
 
+# What a field read back with another value than sent may mean: nothing public says which one Nexudus does.
+READ_BACK_CAUSES = (
+    "another writer changed it at the same moment, or Nexudus normalised or ignored the value sent (trimmed "
+    "text, another date form, a field it does not store)"
+)
 # Changing these moves the check to another member or location: asked through the client first.
 REASSIGNING_FIELDS = ("BusinessId", "CoworkerId")
 # An undo's plan: given the request and the record read under the lock, set the request's values
@@ -377,24 +385,14 @@ class UpdateTool(ReassignNames):
                     parts.append(f"{', '.join(theirs)} (kept from the record) changed as well")
                 return failure(
                     ErrorKind.CONFLICT,
-                    f"Nexudus accepted the write to check {check_id}, but reading it back shows another writer "
-                    f"changed it at the same moment: {'; '.join(parts)}. Read the check again, tell the user "
-                    "what changed, and re-apply their change only if it is still wanted.",
+                    f"Nexudus accepted the write to check {check_id}, but reading it back shows "
+                    f"{'; '.join(parts)}. Either {READ_BACK_CAUSES}; Errors names each field with the value sent "
+                    "and the value read (`probe --write-check` tells whether this account normalises). Read the "
+                    "check again, tell the user what changed, and re-apply their change only if it is still wanted.",
                     source="local",
-                    errors=[
-                        problem(
-                            name,
-                            "was written by this call, but now holds another value: another writer changed it "
-                            "at the same moment (or Nexudus did not keep the value sent)."
-                            if name in written
-                            else "was kept from the record, but now holds another value: another writer "
-                            "changed it at the same moment.",
-                            None,
-                        )
-                        for name in moved
-                    ],
-                    summary=f"Failed (conflict): check {check_id} was written, then changed by another writer "
-                    f"({len(moved)} field(s)); read it again.",
+                    errors=[self._moved(name, body.get(name), after.get(name), name in written) for name in moved],
+                    summary=f"Failed (conflict): check {check_id} was written, but {len(moved)} field(s) read back "
+                    "differ (another writer, or Nexudus normalised the value); read it again.",
                     Changes=shown_changes,
                     CurrentUpdatedOn=after.get("UpdatedOn"),
                 )
@@ -436,6 +434,23 @@ class UpdateTool(ReassignNames):
         if isinstance(updated_by, (str, int, float)) and not isinstance(updated_by, bool):
             result["UpdatedBy"] = self.redactor.value("UpdatedBy", str(updated_by))
         return ToolResult(result, False, summary + _warned(warnings))
+
+    def _moved(self, name: str, sent: Any, read: Any, ours: bool) -> dict[str, Any]:
+        """A field the read-back found changed: the value sent (AttemptedValue) and the value read, as
+        a model may see them (redacted; a text or object of a field this server does not know, never)."""
+
+        def seen(value: Any) -> Any:
+            if name not in BY_NAME and not is_plain_scalar(value):
+                return "(not shown: a field this server does not know)"
+            return self.redactor.value(name, as_shown(name, value))
+
+        what = "was written by this call" if ours else "was kept from the record"
+        read_text = "empty" if read in (None, "") else repr(cap(seen(read)))
+        return problem(
+            name,
+            f"{what} as {cap(seen(sent))!r}, but Nexudus now holds {read_text}: {READ_BACK_CAUSES}.",
+            cap(seen(sent)),
+        )
 
     def _out_of_time(
         self, request: UpdateRequest, changed_names: list[str], ctx: CallContext, *, put_sent: bool, held: str = ""
