@@ -13,7 +13,7 @@ from nexudus_identity_mcp.record.operations import OPERATIONS
 from nexudus_identity_mcp.sandbox import Sandbox, SandboxState
 from nexudus_identity_mcp.sandbox.state import User
 from nexudus_identity_mcp.tools.catalog import LIST_COMMANDS_TOOL, RUN_COMMAND_TOOL
-from nexudus_identity_mcp.tools.commands import _command, in_order
+from nexudus_identity_mcp.tools.commands import in_order, listed_command
 
 from .helpers import body, server_for
 
@@ -36,7 +36,7 @@ def test_the_list_is_read_whole_and_kept_in_order() -> None:
         {"Key": "none", "RequiresParameters": [{"Name": "Notes", "Type": "String"}, "Plain"]},
         {"Key": "A", "Order": 1, "Order2": 0, "Icon": 7, "RequiresParameters": [{"Name": "N", "Type": "Int32"}]},
     ]
-    commands = in_order([_command(c) for c in raw])
+    commands = in_order([listed_command(c) for c in raw])
     assert [c.key for c in commands] == ["A", "B", "none"]  # by Order; without one, last
     a, b, none = (c.shown() for c in commands)
     assert a["Parameters"] == [{"Name": "N", "Required": True, "Type": "Int32"}] and a["Icon"] is None

@@ -43,7 +43,7 @@ from ..record.fields import (
 )
 from ..record.operations import OPERATIONS
 from ..record.timefmt import calendar_date, has_z, midnight
-from ..tools.commands import _command, in_order
+from ..tools.commands import in_order, listed_command
 from ..tools.search import MAX_SCAN_PAGES, MAX_SCAN_ROWS
 
 Verdict = Literal["ok", "differs", "unknown", "absent", "failed", "skipped"]
@@ -314,7 +314,7 @@ class Probe:
                 self.add(assumption, f"failed: {error.kind} (HTTP {error.status})", "failed", _NO_COMMANDS)
             return
         items = listed if isinstance(listed, list) else []
-        commands = in_order([_command(c) for c in items if isinstance(c, dict) and isinstance(c.get("Key"), str)])
+        commands = in_order([listed_command(c) for c in items if isinstance(c, dict) and isinstance(c.get("Key"), str)])
         keys = sorted(c.key for c in commands)
         self.add(
             assumption,

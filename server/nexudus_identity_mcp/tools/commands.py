@@ -96,7 +96,7 @@ def _text(value: Any, limit: int) -> str | None:
     return value[:limit] if isinstance(value, str) and value else None
 
 
-def _command(raw: dict[str, Any]) -> Command:
+def listed_command(raw: dict[str, Any]) -> Command:
     params: list[tuple[str, bool, str | None]] = []
     listed = raw.get("RequiresParameters")
     for item in listed if isinstance(listed, list) else []:
@@ -181,7 +181,7 @@ class CommandTools(ToolBase):
         if not refresh and time.monotonic() - self._commands_at < COMMANDS_TTL:
             return self._commands, False
         listed = await self.client.list_commands(caller=ctx.caller)
-        self._commands = in_order([_command(c) for c in listed])
+        self._commands = in_order([listed_command(c) for c in listed])
         self._commands_at = time.monotonic()
         return self._commands, True
 
@@ -211,7 +211,9 @@ class CommandTools(ToolBase):
         candidate is sent; a list shorter than the full one shows Nexudus honoured it, the same list
         may mean every command applies or that it ignored the Id: both are said."""
         await self.client.get_check(check_id, caller=ctx.caller)  # an unknown Id is not_found, not a full list
-        listed = in_order([_command(c) for c in await self.client.list_commands(caller=ctx.caller, check_id=check_id)])
+        listed = in_order(
+            [listed_command(c) for c in await self.client.list_commands(caller=ctx.caller, check_id=check_id)]
+        )
         filtered = {c.key for c in listed} != {c.key for c in every}
         names = ", ".join(f"{c.name} ({c.key})" for c in listed) or "none"
         said = (
