@@ -109,7 +109,22 @@ def test_required_hint_is_the_records_value_as_a_read_shows_it() -> None:
     blank = required_hint(errors["Name"], {"Name": "Passport check"})
     assert blank["Hint"] == "Passport check" and blank["Message"].startswith("is a required field and cannot be empty")
     assert required_hint(errors["Name"], shown) == errors["Name"]  # the record's is blank too: no Hint
-    assert required_hint(errors["Colour"], {"Colour": "x"}) == errors["Colour"]
+
+
+def test_the_missing_fields_are_named_by_the_parser_not_read_from_the_wording() -> None:
+    """Which problems a current value can fix is what the parser says (left out, or a required field sent
+    blank), whatever a message says: an unknown property whose message happens to start like a
+    missing field's gets no Hint."""
+    with pytest.raises(ArgumentErrors) as caught:
+        parse_update({"Id": 87654301, "Name": " ", "Colour": 1})
+    invalid = caught.value
+    assert "Name" in invalid.missing and "BusinessId" in invalid.missing and "Colour" not in invalid.missing
+    shown = {"Name": "Passport check", "BusinessId": 1001, "Colour": "x"}
+    lookalike = {"PropertyName": "Colour", "Message": "is a required field (not really)", "AttemptedValue": 1}
+    invalid.errors.append(lookalike)
+    hinted = {e["PropertyName"]: e for e in invalid.with_current_values(shown)}
+    assert hinted["Name"]["Hint"] == "Passport check" and hinted["BusinessId"]["Hint"] == "1001"
+    assert "Hint" not in hinted["Colour"]
 
 
 def test_the_failed_call_keeps_its_valid_id_for_the_hints() -> None:

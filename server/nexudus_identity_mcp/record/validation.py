@@ -72,10 +72,19 @@ class ArgumentErrors(Exception):
     """Every problem of one call; `check_id` is the valid Id the call named, if any (so the update can
     read the record and give each missing required field's current value as its Hint)."""
 
-    def __init__(self, errors: list[dict[str, Any]], check_id: int | None = None) -> None:
+    def __init__(
+        self, errors: list[dict[str, Any]], check_id: int | None = None, missing: tuple[str, ...] = ()
+    ) -> None:
         self.errors = errors
         self.check_id = check_id
+        # The required arguments left out or sent blank, by name: the problems a current value can fix.
+        self.missing = missing
         super().__init__(f"{len(errors)} invalid argument(s)")
+
+    def with_current_values(self, shown_record: dict[str, Any]) -> list[dict[str, Any]]:
+        """The problems, each missing required field's with the record's current value (as a read shows
+        it) as its Hint, where the record has one."""
+        return [required_hint(e, shown_record) if e.get("PropertyName") in self.missing else e for e in self.errors]
 
 
 def closest_property(name: str, candidates: tuple[str, ...]) -> str | None:
@@ -209,11 +218,11 @@ def change_warnings(changes: list[dict[str, Any]]) -> list[ChangeWarning]:
 
 
 def required_hint(error: dict[str, Any], shown_record: dict[str, Any]) -> dict[str, Any]:
-    """A missing or blank required field's error, with the record's current value (as a read shows it)
-    as its Hint; any other error as it is."""
+    """A missing or blank required field's error (ArgumentErrors.missing says which are), with the
+    record's current value (as a read shows it) as its Hint; as it is when the record has none."""
     message = str(error.get("Message") or "")
     value = shown_record.get(error.get("PropertyName") or "")
-    if not message.startswith(REQUIRED_MESSAGE) or value is None or value == "" or isinstance(value, bool):
+    if value is None or value == "" or isinstance(value, bool):
         return error
     return {
         **error,
@@ -250,11 +259,16 @@ def clear_list(raw: list[Any], values: dict[str, Any], errors: list[dict[str, An
 
 
 class FieldError(ValueError):
-    def __init__(self, message: str, *, allowed: list[str] | None = None, hint: str | None = None) -> None:
+    """Why one value cannot be taken; `missing`: a required field sent blank (as good as left out)."""
+
+    def __init__(
+        self, message: str, *, allowed: list[str] | None = None, hint: str | None = None, missing: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.allowed = allowed
         self.hint = hint
+        self.missing = missing
 
     def as_problem(self, f: Field, attempted: Any) -> dict[str, Any]:
         return problem(f.name, self.message, cap(attempted), allowed=self.allowed, hint=self.hint)
@@ -288,7 +302,7 @@ def coerce(f: Field, raw: Any) -> Any:
     if not isinstance(raw, str):
         raise FieldError("must be a string")
     if f.required and not raw.strip():
-        raise FieldError("is a required field and cannot be empty")
+        raise FieldError(f"{REQUIRED_MESSAGE} and cannot be empty", missing=True)
     if len(raw) > MAX_STRING:
         raise FieldError(f"must be at most {MAX_STRING} characters (got {len(raw)})")
     return raw

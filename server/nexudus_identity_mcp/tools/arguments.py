@@ -311,6 +311,7 @@ class Parsed:
     blanked: list[str] = field(default_factory=list)
     nulled: list[str] = field(default_factory=list)  # `null_keeps` arguments sent as null
     errors: list[dict[str, Any]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # required arguments left out or sent blank
 
 
 @dataclass(frozen=True)
@@ -346,6 +347,7 @@ class InputModel(Generic[R]):
             if raw is None or (raw == "" and arg.blank == "absent"):
                 if arg.missing is not None:
                     parsed.errors.append(problem(arg.name, arg.missing, None))
+                    parsed.missing.append(arg.name)
                 continue
             if raw == "" and arg.blank == "clear":
                 parsed.blanked.append(arg.name)
@@ -354,11 +356,13 @@ class InputModel(Generic[R]):
                 parsed.values[arg.name] = arg.rule.parse(arg.name, raw)
             except FieldError as exc:
                 parsed.errors.append(problem(arg.name, exc.message, cap(raw), allowed=exc.allowed, hint=exc.hint))
+                if exc.missing:
+                    parsed.missing.append(arg.name)
             except Problems as many:
                 parsed.errors.extend(many.errors)
         parsed.errors.extend(unknown_properties(args, self.names, self.read_only, self.read_only_notes))
         request = self.build(parsed)
         if parsed.errors:
             record_id = parsed.values.get(self.record_id) if self.record_id else None
-            raise ArgumentErrors(parsed.errors, record_id)
+            raise ArgumentErrors(parsed.errors, record_id, tuple(parsed.missing))
         return request

@@ -46,7 +46,6 @@ from ..record.fields import (
 )
 from ..record.timefmt import calendar_date, parse_datetime
 from ..record.validation import (
-    REQUIRED_MESSAGE,
     ArgumentErrors,
     ChangeWarning,
     UpdateRequest,
@@ -54,7 +53,6 @@ from ..record.validation import (
     change_warnings,
     check_against_record,
     problem,
-    required_hint,
 )
 from ..state import Lease, LockNotGranted, StateUnavailable
 from ..telemetry.metrics import METRICS
@@ -176,14 +174,13 @@ class UpdateTool(ReassignNames):
     async def _with_current_values(self, invalid: ArgumentErrors, ctx: CallContext) -> list[dict[str, Any]]:
         """Each missing required field gets the record's current value as its Hint, when the call named
         a check that can be read (so one retry fixes it); otherwise the errors as they are."""
-        errors = invalid.errors
-        if invalid.check_id is None or not any(str(e.get("Message")).startswith(REQUIRED_MESSAGE) for e in errors):
-            return errors
+        if invalid.check_id is None or not invalid.missing:
+            return invalid.errors
         try:
             shown = self.present(await self.client.get_check(invalid.check_id, caller=ctx.caller), ctx)
         except NexudusError:
-            return errors
-        return [required_hint(error, shown) for error in errors]
+            return invalid.errors
+        return invalid.with_current_values(shown)
 
     async def _read_merge_write(
         self,
