@@ -224,8 +224,16 @@ class ToolBase:
         return out
 
     def _api_failure(
-        self, error: NexudusError, *, check_id: int | None = None, records: tuple[dict[str, Any], ...] = ()
+        self,
+        error: NexudusError,
+        *,
+        check_id: int | None = None,
+        records: tuple[dict[str, Any], ...] = (),
+        lead: str = "",
+        **extra: Any,
     ) -> ToolResult:
+        """The API's failure as a result, built once: `lead` (server text) opens the message, `extra`
+        are more fields of the body (the tool's own, such as a command's Key)."""
         sensitive = self.redactor.sensitive_values(*records)
         message = self.redactor.text(error.message, sensitive)
         if error.kind == ErrorKind.NOT_FOUND and check_id is not None:
@@ -244,13 +252,14 @@ class ToolBase:
             retry_after = min(max(retry_after, 0.0), MAX_SHOWN_WAIT)
         return failure(
             error.kind,
-            message,
+            lead + message,
             source="local" if error.kind == ErrorKind.NOT_CONFIGURED else "nexudus",
             errors=self._redact_problems(error.errors, records),
             retryable=error.retryable,
             summary=self._api_summary(error, check_id, retry_after),
             RetryAfterSeconds=retry_after,
             Status=error.status,
+            **extra,
         )
 
     @staticmethod

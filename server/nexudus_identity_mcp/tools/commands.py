@@ -685,13 +685,11 @@ class CommandTools(ToolBase):
             error.kind == ErrorKind.UPSTREAM_UNAVAILABLE
             or (error.kind == ErrorKind.UPSTREAM_ERROR and (error.status is None or error.excerpt is not None))
         )
+        records = tuple(before.values())
         if not unknown:
             audit_command(ctx.caller.label, command.key, request.ids, error.kind.value)
-            result = self._api_failure(error, records=tuple(before.values()))
-            if error.kind == ErrorKind.UPSTREAM_ERROR:
-                result.body["Message"] = f"Nexudus did not run '{command.name}'. " + result.body["Message"]
-            result.body.update(base)
-            return result
+            lead = f"Nexudus did not run '{command.name}'. " if error.kind == ErrorKind.UPSTREAM_ERROR else ""
+            return self._api_failure(error, records=records, lead=lead, **base)
         audit_command(ctx.caller.label, command.key, request.ids, "outcome_unknown")
         # No answer at all (out of time, or the connection dropped): it may still run. Keep the checks'
         # locks until it cannot matter (their expiry), so no later update carries back an old status.
@@ -699,21 +697,22 @@ class CommandTools(ToolBase):
         held = f" Until it is known, this server holds further writes to these checks for {hold:g} s." if hold else ""
         after = await self._reread(request.ids, ctx)
         run.outcome, run.after = "outcome_unknown", after
-        rows = [self._row(before[i], after.get(i)) for i in request.ids]
-        result = self._api_failure(error, records=tuple(before.values()))
-        result.body.update(base)
-        result.body["Retryable"] = False
-        result.body.pop("RetryAfterSeconds", None)
-        result.body["OutcomeUnknown"] = True
-        result.body["Checks"] = rows
-        result.body["Message"] = (
-            f"The request to run '{command.name}' was sent but no clear answer came back ({error.message}), so "
+        cause = self.redactor.text(error.message, self.redactor.sensitive_values(*records))
+        return failure(
+            error.kind,
+            f"The request to run '{command.name}' was sent but no clear answer came back ({cause}), so "
             "whether it ran is unknown. It was NOT sent again: running a command twice may email the member "
             "twice. Checks shows each check as read again just now; compare VerificationStatus with "
-            f"VerificationStatusBefore, and tell the user what you see before trying again.{held}"
+            f"VerificationStatusBefore, and tell the user what you see before trying again.{held}",
+            source="nexudus",
+            errors=self._redact_problems(error.errors, records),
+            retryable=False,
+            summary=f"Failed (outcome unknown): '{command.name}' may or may not have run; checks re-read.",
+            Status=error.status,
+            **base,
+            OutcomeUnknown=True,
+            Checks=[self._row(before[i], after.get(i)) for i in request.ids],
         )
-        result.summary = f"Failed (outcome unknown): '{command.name}' may or may not have run; checks re-read."
-        return result
 
 
 def _match(commands: list[Command], key: str) -> Command | None:
