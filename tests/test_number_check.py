@@ -110,21 +110,28 @@ async def test_tries_are_limited_per_check_then_per_caller() -> None:
     assert sandbox.state.count("get") == PER_CHECK + 5  # a refused try never reads the record
 
 
+async def a_dozen_tries_at_once(*clients: Client) -> list[str]:
+    """Twelve comparisons on one check at the same moment, spread over the clients; each one's answer
+    (Match, or ErrorKind). Bounded: twelve calls, 60 s."""
+    outcomes: list[str] = []
+
+    async def attempt(n: int) -> None:
+        client = clients[n % len(clients)]
+        result = await client.call_tool(COMPARE_NUMBER_TOOL, {"Id": 87654309, NUMBER_ARG: f"NR5K8L2P{n % 10}"})
+        out = body(result, COMPARE_NUMBER_TOOL)
+        outcomes.append(str(out.get("Match") or out.get("ErrorKind")))
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            for n in range(12):
+                tg.start_soon(attempt, n)
+    return outcomes
+
+
 @pytest.mark.anyio
 async def test_a_dozen_tries_at_once_get_exactly_the_limit() -> None:
-    sandbox = Sandbox()
-    outcomes: list[str] = []
-    async with Client(server_for(sandbox), mode="legacy") as client:
-
-        async def one(n: int) -> None:
-            result = await client.call_tool(COMPARE_NUMBER_TOOL, {"Id": 87654309, NUMBER_ARG: f"NR5K8L2P{n % 10}"})
-            out = body(result, COMPARE_NUMBER_TOOL)
-            outcomes.append(str(out.get("Match") or out.get("ErrorKind")))
-
-        with anyio.fail_after(60):
-            async with anyio.create_task_group() as tg:
-                for n in range(12):
-                    tg.start_soon(one, n)
+    async with Client(server_for(Sandbox()), mode="legacy") as client:
+        outcomes = await a_dozen_tries_at_once(client)
     assert outcomes.count("rate_limited") == 12 - PER_CHECK
     assert len([o for o in outcomes if o in ("matches", "does_not_match")]) == PER_CHECK
 
@@ -167,7 +174,6 @@ async def test_a_dozen_tries_at_once_through_two_workers_get_exactly_the_limit(b
     from .redis_server import running_redis
 
     sandbox = Sandbox()
-    outcomes: list[str] = []
     with ExitStack() as stack:
         if backend == "redis":
             shared: dict[str, Any] = {"mcp_redis_url": stack.enter_context(running_redis(tmp_path)).url}
@@ -177,16 +183,6 @@ async def test_a_dozen_tries_at_once_through_two_workers_get_exactly_the_limit(b
             Client(server_for(sandbox, **shared), mode="legacy") as one,
             Client(server_for(sandbox, **shared), mode="legacy") as two,
         ):
-
-            async def attempt(n: int) -> None:
-                client = one if n % 2 else two
-                result = await client.call_tool(COMPARE_NUMBER_TOOL, {"Id": 87654309, NUMBER_ARG: f"NR5K8L2P{n % 10}"})
-                out = body(result, COMPARE_NUMBER_TOOL)
-                outcomes.append(str(out.get("Match") or out.get("ErrorKind")))
-
-            with anyio.fail_after(60):
-                async with anyio.create_task_group() as tg:
-                    for n in range(12):
-                        tg.start_soon(attempt, n)
+            outcomes = await a_dozen_tries_at_once(one, two)
     assert outcomes.count("rate_limited") == 12 - PER_CHECK, outcomes
     assert len([o for o in outcomes if o in ("matches", "does_not_match")]) == PER_CHECK
