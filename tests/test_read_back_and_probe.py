@@ -5,11 +5,14 @@ against the sandbox's live profile in both date forms."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client
 
+from nexudus_identity_mcp.cli import main as cli
 from nexudus_identity_mcp.cli.probe import Finding, run_probe, table
 from nexudus_identity_mcp.nexudus import NexudusClient
 from nexudus_identity_mcp.sandbox import TOTP_PASSWORD, TOTP_SECRET, TOTP_USER, Fault, Sandbox, SandboxState
@@ -104,3 +107,18 @@ async def test_probe_reports_a_store_that_keeps_text_and_ignores_the_per_record_
     assert row(findings, "Nexudus stores a text as sent").verdict == "ok"
     assert row(findings, "The commands list takes a parameter").verdict == "unknown"
     assert not [f for f in findings if f.assumption.startswith("A two-factor")]  # a token: no sign-in to read
+
+
+def test_cli_probe_over_a_sandbox_that_writes_dates_without_z_and_trims_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "probe.json"
+    argv = ["probe", "--sandbox", "--dates-without-z", "--trims-text", "--write-check", str(CHECK)]
+    with pytest.raises(SystemExit) as done:
+        cli.main([*argv, "--report", str(out)])
+    assert done.value.code == 0, capsys.readouterr()
+    findings = {f["assumption"]: f for f in json.loads(out.read_text(encoding="utf-8"))["findings"]}
+    form = next(f for a, f in findings.items() if a.startswith("Dates come back"))
+    assert form["details"]["returned_z"] is False and "without a Z" in form["observed"]
+    assert next(f for a, f in findings.items() if a.startswith("Nexudus stores a text"))["observed"] == "trimmed"
+    assert "normalisation test" in capsys.readouterr().out

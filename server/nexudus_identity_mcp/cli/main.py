@@ -58,11 +58,18 @@ def sandbox_settings(base: Settings | None = None) -> Settings:
     )
 
 
-def sandbox_transport(profile: str) -> Any:
-    """An in-process transport to a fresh sandbox in that profile."""
-    from ..sandbox import Sandbox, SandboxState
+def sandbox_state(args: argparse.Namespace, **more: Any) -> Any:
+    """A fresh sandbox state from the command's --profile, --dates-without-z and --trims-text."""
+    from ..sandbox import SandboxState
 
-    return Sandbox(SandboxState(profile=profile)).transport()  # type: ignore[arg-type]  # argparse choices
+    return SandboxState(profile=args.profile, dates_with_z=not args.dates_without_z, trims_text=args.trims_text, **more)
+
+
+def sandbox_transport(args: argparse.Namespace) -> Any:
+    """An in-process transport to a fresh sandbox as the command's options describe it."""
+    from ..sandbox import Sandbox
+
+    return Sandbox(sandbox_state(args)).transport()
 
 
 def check_port(port: int) -> None:
@@ -135,7 +142,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         elif args.sandbox:
             settings = sandbox_settings(settings)
     if args.sandbox:
-        transport = sandbox_transport(args.profile)
+        transport = sandbox_transport(args)
         log.info(
             "serving against the built-in sandbox (%s profile): fictional data, nothing reaches Nexudus", args.profile
         )
@@ -205,7 +212,7 @@ def cmd_check(args: argparse.Namespace) -> None:
     transport = None
     if args.sandbox:
         settings = sandbox_settings()
-        transport = sandbox_transport(args.profile)
+        transport = sandbox_transport(args)
     else:
         settings = load_settings()
     if not settings.configured:
@@ -257,7 +264,7 @@ def cmd_probe(args: argparse.Namespace) -> None:
     transport = None
     if args.sandbox:
         settings = sandbox_settings()
-        transport = sandbox_transport(args.profile)
+        transport = sandbox_transport(args)
     else:
         settings = load_settings()
     if not settings.configured:
@@ -289,7 +296,7 @@ def cmd_probe(args: argparse.Namespace) -> None:
 
 def cmd_sandbox(args: argparse.Namespace) -> None:
     from ..mcpserver.serving import PortInUse, bind, run_http
-    from ..sandbox import ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN, Sandbox, SandboxState
+    from ..sandbox import ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN, Sandbox
 
     check_port(args.port)
     try:
@@ -308,8 +315,7 @@ def cmd_sandbox(args: argparse.Namespace) -> None:
             flush=True,
         )
 
-    profile: Any = args.profile  # one of argparse's choices
-    app = Sandbox(SandboxState(profile=profile, write_limit=args.write_limit or None)).app
+    app = Sandbox(sandbox_state(args, write_limit=args.write_limit or None)).app
     try:
         stopped = run_http(app, sock, banner)
     except RuntimeError as exc:
@@ -450,6 +456,14 @@ def add_profile(parser: argparse.ArgumentParser) -> None:
         default="live",
         help="sandbox behaviour: live (default: the API's observed habits, e.g. unknown filters ignored, "
         "extra fields) or documented (as the documentation describes it)",
+    )
+    parser.add_argument(
+        "--dates-without-z",
+        action="store_true",
+        help="sandbox: write dates without the literal Z, as some accounts may (probe --write-check tells)",
+    )
+    parser.add_argument(
+        "--trims-text", action="store_true", help="sandbox: store text trimmed, as a normalising account would"
     )
 
 
