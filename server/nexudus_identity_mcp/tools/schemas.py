@@ -31,6 +31,7 @@ import mcp.types as types
 from ..nexudus.errors import ErrorKind
 from ..record.fields import Field
 from ..record.members import MEMBER_FIELDS
+from ..state.journal import OUTCOMES, READ_BACKS
 
 # A find row: every field the update requires (so a row is enough to update from), UpdatedOn (for
 # ExpectedUpdatedOn), and what picks the right row (member, location, kind, status, expiry).
@@ -54,6 +55,11 @@ FIND_ROW_FIELDS = (
 RESULT_TYPES: dict[str, str] = {"integer": "integer", "boolean": "boolean"}
 ANY_TYPES = ("string", "number", "boolean", "object", "array")
 SCALAR_TYPES = ("string", "integer", "boolean")
+
+
+def _either(words: tuple[str, ...]) -> str:
+    """'a, b or c': a closed set of values in a description."""
+    return f"{', '.join(words[:-1])} or {words[-1]}" if len(words) > 1 else "".join(words)
 
 
 def nullable(kind: str, description: str) -> dict[str, Any]:
@@ -205,8 +211,11 @@ ENTRY_ITEM: dict[str, Any] = {
         "CheckName": nullable("string", "The check's name then."),
         "CoworkerFullName": nullable("string", "The member's name then."),
         "Command": {"type": "string", "description": "A command's Key, for a command run."},
-        "Outcome": {"type": "string", "description": "written, conflict, outcome_unknown or declined."},
-        "ReadBack": {"type": "string", "description": "verified, changed (another writer) or not_read."},
+        "Outcome": {"type": "string", "description": f"{_either(OUTCOMES)}."},
+        "ReadBack": {
+            "type": "string",
+            "description": f"{_either(READ_BACKS)} (changed: another writer, or Nexudus stored the value otherwise).",
+        },
         "Changes": {"type": "array", "items": CHANGE_ITEM, "description": "Each field before and after."},
         "UndoOf": {"type": "integer", "description": "For an undo: the entry it reverted."},
         "Undo": {"type": "string", "description": "How to undo it, or why it cannot be."},
