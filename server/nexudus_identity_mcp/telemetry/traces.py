@@ -1,11 +1,12 @@
 """OpenTelemetry spans for each tool call and each request to the Nexudus API.
 
 The spans go through the OpenTelemetry API (which the MCP SDK already depends on): without an SDK
-configured they cost nothing. `configure_tracing()` sets one up when the `otel` extra is installed
-(`pip install 'nexudus-identity-mcp[otel]'`) and the standard variables ask for it
-(`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, or `OTEL_TRACES_EXPORTER`
-= otlp/console; `OTEL_SDK_DISABLED=true` wins): an OTLP/HTTP exporter that reads its own
-`OTEL_EXPORTER_OTLP_*` settings, and a resource from `OTEL_SERVICE_NAME`/`OTEL_RESOURCE_ATTRIBUTES`.
+configured they cost nothing (no span is made until a provider is set). `configure_tracing()` sets
+one up when the `otel` extra is installed (`pip install 'nexudus-identity-mcp[otel]'`) and the
+standard variables ask for it (`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
+or `OTEL_TRACES_EXPORTER` = otlp/console; `OTEL_SDK_DISABLED=true` wins): an OTLP/HTTP exporter that
+reads its own `OTEL_EXPORTER_OTLP_*` settings, and a resource from
+`OTEL_SERVICE_NAME`/`OTEL_RESOURCE_ATTRIBUTES`.
 A process that already has an SDK provider (a host embedding the server, a test) keeps its own.
 
 The MCP SDK opens a server span per request (`tools/call <tool>`), parented on the trace context a
@@ -75,6 +76,9 @@ def configure_tracing() -> bool:
 @contextmanager
 def tool_span(tool: str) -> Iterator[Span]:
     """A tool call's span, a child of the SDK's `tools/call` span (and so of the client's trace)."""
+    if not _exported():
+        yield trace.INVALID_SPAN
+        return
     with _tracer.start_as_current_span(
         f"tool {tool}",
         kind=SpanKind.INTERNAL,
@@ -91,9 +95,18 @@ def end_tool_span(span: Span, outcome: str) -> None:
         span.set_status(StatusCode.ERROR)
 
 
+def _exported() -> bool:
+    """Whether any tracer provider is in place (ours, a host's, a test's): until one is, the API's
+    proxy provider hands out no-op spans, and making one per request still costs context switching."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
 @contextmanager
 def upstream_span(operation: str, method: str) -> Iterator[Span]:
     """One request to the Nexudus API (one attempt: a retry is a span of its own)."""
+    if not _exported():
+        yield trace.INVALID_SPAN
+        return
     with _tracer.start_as_current_span(
         f"nexudus {operation}",
         kind=SpanKind.CLIENT,

@@ -52,6 +52,8 @@ def audit(caller: str, check_id: int, fields: list[str], outcome: str, *, action
 def _plain(text: str) -> str:
     """Control, format and separator characters (newlines, bidi overrides, zero-width marks) become
     spaces, runs of space one."""
+    if text.isprintable():  # no character of those classes but the plain space: the common case, fast
+        return " ".join(text.split())
     return " ".join("".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text).split())
 
 
