@@ -144,13 +144,29 @@ def _compiled(values: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
     return re.compile("|".join(groups), re.IGNORECASE)
 
 
+def _prefixes_pattern(chars: list[str]) -> str | None:
+    """Every first part of a value, MIN_CUT characters or more but not all of it, as one pattern of
+    nested optional groups (c1…c5(?:c6(?:c7…)?)?): its size grows with the value's length, where one
+    alternative per first part grew with its square (a 300-character value took 15 s to compile).
+    Only first parts that fit the tail window can end a text there, so longer ones are left out."""
+    longest = min(len(chars) - 1, TAIL_WINDOW)
+    if longest < MIN_CUT:
+        return None
+    pattern = ""
+    for c in reversed(chars[MIN_CUT:longest]):
+        pattern = f"(?:{_GAP}{c}{pattern})?"
+    return _GAP.join(chars[:MIN_CUT]) + pattern
+
+
 @lru_cache(maxsize=256)
 def _compiled_tail(values: tuple[tuple[str, str], ...]) -> re.Pattern[str] | None:
     """The start of a value at the end of a text that was cut short (an excerpt, a capped message)."""
     alts: set[str] = set()
     for _category, value in values:
         chars = [_char_pattern(c) for c in unicodedata.normalize("NFC", value) if c.isalnum()]
-        alts.update(_GAP.join(chars[:n]) for n in range(MIN_CUT, len(chars)))
+        prefixes = _prefixes_pattern(chars)
+        if prefixes is not None:
+            alts.add(prefixes)
     if not alts:
         return None
     ordered = sorted(alts, key=lambda a: (-len(a), a))
