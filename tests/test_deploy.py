@@ -139,6 +139,7 @@ def _wheels(context: Path) -> None:
     if not deps.exists():
         draft = deps.with_suffix(".partial")
         shutil.rmtree(draft, ignore_errors=True)
+        draft.mkdir(parents=True)  # the cache folder too: a base image already in podman's store skips making it
         done = subprocess.run(
             [*pip, "wheel", "--wheel-dir", str(draft), f"{ROOT}[redis,otel]", *FOR_THE_BASE],
             capture_output=True,
