@@ -446,56 +446,41 @@ def test_names_that_contain_the_label_letters_are_still_names() -> None:
 
 
 # ------------------------------------------------------------------ a value cut at the end of a text
-def _old_tail(values: tuple[tuple[str, str], ...]) -> re.Pattern[str] | None:
-    """The tail pattern as it was built before: one alternative per first part (size grew with the
-    square of a value's length). Kept here to show the linear pattern matches exactly the same."""
-    import unicodedata
-
-    from nexudus_identity_mcp.record import redaction as r
-
-    alts: set[str] = set()
-    for _category, value in values:
-        chars = [r._char_pattern(c) for c in unicodedata.normalize("NFC", value) if c.isalnum()]
-        alts.update(r._GAP.join(chars[:n]) for n in range(r.MIN_CUT, min(len(chars), r.TAIL_WINDOW + 1)))
-    if not alts:
-        return None
-    ordered = sorted(alts, key=lambda a: (-len(a), a))
-    return re.compile(rf"(?<![^\W_])(?:{'|'.join(ordered)}){r._GAP}(?:…|\.\.\.)?\s*\Z", re.IGNORECASE)
-
-
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(
-    value=st.text(alphabet="AB12é-. ", min_size=1, max_size=24),
+    value=st.text(alphabet="AB12CD34é", min_size=6, max_size=24),
     cut=st.integers(0, 30),
-    before=st.sampled_from(["", "Number ", "x", "n°: "]),
-    after=st.sampled_from(["", "…", "...", " ", "-"]),
+    before=st.sampled_from(["", "Number ", "n°: "]),
+    after=st.sampled_from(["", "…", "...", " "]),
 )
-def test_the_cut_value_pattern_matches_what_the_old_one_did(value: str, cut: int, before: str, after: str) -> None:
-    from nexudus_identity_mcp.record.redaction import _compiled_tail
+def test_a_value_cut_at_the_end_of_a_text_is_redacted(value: str, cut: int, before: str, after: str) -> None:
+    """A text that ends in the first part of a value (MIN_CUT characters or more, not all of it) has
+    that part redacted; a shorter part is left as it is; the whole value becomes its token."""
+    from nexudus_identity_mcp.record.redaction import MIN_CUT
 
-    values = (("id_document", value),)
-    new, old = _compiled_tail(values), _old_tail(values)
-    assert (new is None) == (old is None)
-    if new is None or old is None:
-        return
+    redactor = Redactor()
     text = before + value[:cut] + after
-    found_new, found_old = new.search(text), old.search(text)
-    assert (found_new and found_new.start()) == (found_old and found_old.start()), text
+    with redactor.scope() as scope:
+        scope.note("id_document", value)
+        out = str(redactor.scrub(text, scope))
+    if cut >= len(value):
+        assert "«ID_DOC:" in out and value not in out
+    elif cut >= MIN_CUT:
+        assert "«redacted»" in out and value[:cut] not in out, out
+    else:
+        assert out == text
 
 
-def test_a_long_value_makes_a_pattern_of_linear_size() -> None:
-    """A hostile or odd record value (a 2,000-character document number) must not cost a pattern that
-    grows with its square: that took 15 s of CPU to compile at 300 characters, 200 s at 1,000, with
-    the event loop blocked. Size, not time, is asserted."""
-    from nexudus_identity_mcp.record.redaction import TAIL_WINDOW, _compiled_tail, _value_pattern
-
+def test_a_long_value_is_redacted_without_a_pattern_that_grows_with_its_square() -> None:
+    """A hostile or odd record value (a 2,100-character document number): its cut-off start at the end
+    of a text is redacted as any other. The pattern for it once grew with the square of the value's
+    length (15 s of CPU to compile at 300 characters, 200 s at 1,000, the event loop blocked), so this
+    test ran into its time limit; now the pattern is linear and capped at the tail window."""
     long_value = "K7Q" * 700
-    tail = _compiled_tail((("id_document", long_value),))
-    assert tail is not None
-    per_char = len(_value_pattern("K7Q" * 10)) / 30
-    assert len(tail.pattern) < 3 * per_char * TAIL_WINDOW
     redactor = Redactor()
     with redactor.scope() as scope:
         scope.note("id_document", long_value)
-        cut = redactor.scrub(f"The API said: number {long_value[:150]}…", scope)
-    assert long_value[:20] not in str(cut)
+        cut = str(redactor.scrub(f"The API said: number {long_value[:150]}…", scope))
+        whole = str(redactor.scrub(f"number {long_value}", scope))
+    assert long_value[:20] not in cut and "«redacted»" in cut
+    assert long_value[:20] not in whole and "«ID_DOC:" in whole
