@@ -420,3 +420,45 @@ async def test_a_write_draws_on_both_budgets_and_a_spent_day_refuses_it() -> Non
     assert levels[next(k for k in levels if k.startswith("requests:100/60:"))] == pytest.approx(
         Rate(100, 60.0).capacity - 3, abs=0.1
     )
+
+
+async def test_a_dozen_acquires_at_once_grant_the_lock_once(store: StateStore, tmp_path: Path) -> None:
+    """Twelve parallel acquires of one check's lock (no waiting): exactly one lease, whatever the
+    interleaving; SQLite through two stores on one file, as two workers. The lease is its name and
+    owner since the fence tokens went (#31)."""
+    stores = [store, SqliteStore(tmp_path)] if store.backend == "sqlite" else [store]
+    granted: list[object] = []
+
+    async def attempt(n: int) -> None:
+        try:
+            granted.append(await stores[n % len(stores)].acquire("check:99", ttl=30, wait=0))
+        except LockNotGranted:
+            pass
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            for n in range(12):
+                tg.start_soon(attempt, n)
+    assert len(granted) == 1
+
+
+async def test_a_dozen_draws_at_once_take_exactly_the_burst(store: StateStore, tmp_path: Path) -> None:
+    """Twelve parallel draws on a bucket of five (30 an hour: the refill is negligible here): five
+    tokens, seven refusals, and the tokens left that the draws report are each a different count."""
+    stores = [store, SqliteStore(tmp_path)] if store.backend == "sqlite" else [store]
+    left: list[float] = []
+    refused = 0
+
+    async def draw(n: int) -> None:
+        nonlocal refused
+        try:
+            left.append(await stores[n % len(stores)].take("budget:dozen", Rate(30, 3600)))
+        except BudgetExhausted:
+            refused += 1
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            for n in range(12):
+                tg.start_soon(draw, n)
+    assert len(left) == 5 and refused == 7
+    assert sorted(round(x) for x in left) == [0, 1, 2, 3, 4]
