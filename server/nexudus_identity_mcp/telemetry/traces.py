@@ -22,7 +22,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode
@@ -73,20 +73,28 @@ def configure_tracing() -> bool:
     return True
 
 
+def _exported() -> bool:
+    """Whether any tracer provider is in place (ours, a host's, a test's): until one is, the API's
+    proxy provider hands out no-op spans, and making one per request still costs context switching."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
 @contextmanager
-def tool_span(tool: str) -> Iterator[Span]:
-    """A tool call's span, a child of the SDK's `tools/call` span (and so of the client's trace)."""
+def _span(name: str, kind: SpanKind, attributes: dict[str, str]) -> Iterator[Span]:
+    """A current span of ours (exceptions are the callers' to record as outcomes), or none at all
+    until a provider is set."""
     if not _exported():
         yield trace.INVALID_SPAN
         return
     with _tracer.start_as_current_span(
-        f"tool {tool}",
-        kind=SpanKind.INTERNAL,
-        attributes={"gen_ai.tool.name": tool},
-        record_exception=False,
-        set_status_on_exception=False,
+        name, kind=kind, attributes=attributes, record_exception=False, set_status_on_exception=False
     ) as span:
         yield span
+
+
+def tool_span(tool: str) -> AbstractContextManager[Span]:
+    """A tool call's span, a child of the SDK's `tools/call` span (and so of the client's trace)."""
+    return _span(f"tool {tool}", SpanKind.INTERNAL, {"gen_ai.tool.name": tool})
 
 
 def end_tool_span(span: Span, outcome: str) -> None:
@@ -95,26 +103,11 @@ def end_tool_span(span: Span, outcome: str) -> None:
         span.set_status(StatusCode.ERROR)
 
 
-def _exported() -> bool:
-    """Whether any tracer provider is in place (ours, a host's, a test's): until one is, the API's
-    proxy provider hands out no-op spans, and making one per request still costs context switching."""
-    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
-
-
-@contextmanager
-def upstream_span(operation: str, method: str) -> Iterator[Span]:
+def upstream_span(operation: str, method: str) -> AbstractContextManager[Span]:
     """One request to the Nexudus API (one attempt: a retry is a span of its own)."""
-    if not _exported():
-        yield trace.INVALID_SPAN
-        return
-    with _tracer.start_as_current_span(
-        f"nexudus {operation}",
-        kind=SpanKind.CLIENT,
-        attributes={"nexudus.operation": operation, "http.request.method": method},
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
-        yield span
+    return _span(
+        f"nexudus {operation}", SpanKind.CLIENT, {"nexudus.operation": operation, "http.request.method": method}
+    )
 
 
 def end_upstream_span(span: Span, status: int | None, error_kind: str | None) -> None:
