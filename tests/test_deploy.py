@@ -14,6 +14,7 @@ crun tries). Each step skips with the reason where the component cannot run here
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -150,7 +151,7 @@ def _wheels(context: Path) -> None:
             pytest.skip(f"pip wheel could not fetch the dependencies here: {done.stderr.strip()[-300:]}")
         draft.rename(deps)
         for old in CACHE.glob("deps-*"):
-            if old != deps:
+            if old != deps and old.suffix != ".partial":
                 shutil.rmtree(old, ignore_errors=True)
     wheels = context / "wheels"
     wheels.mkdir(parents=True)
@@ -178,8 +179,17 @@ def image() -> str:
         if p.is_file() and "__pycache__" not in p.parts
     ]
     tag = f"{IMAGE}:test-{_hash_of(sources)}"
-    if podman("image", "exists", tag, check=False).returncode == 0:
-        return tag
+    # One build at a time per checkout: another pytest run (or worker) building the same cache would
+    # remove the other's half-made wheel folder. The second to get the lock finds the image made.
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if podman("image", "exists", tag, check=False).returncode != 0:
+            _build(tag)
+    return tag
+
+
+def _build(tag: str) -> None:
     _base_image()
     context = CACHE / "context"
     shutil.rmtree(context, ignore_errors=True)
@@ -205,7 +215,6 @@ def image() -> str:
         if old != tag and ":test-" in old:
             podman("rmi", old, check=False)
     shutil.rmtree(context, ignore_errors=True)
-    return tag
 
 
 @pytest.fixture
