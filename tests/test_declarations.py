@@ -103,3 +103,37 @@ async def test_each_request_carries_the_credentials_its_caller_passed(sandbox: S
             assert "your Nexudus sign-in has expired" in outcomes[i] and f"caller-token-{i}" not in outcomes[i]
         else:
             assert recording.seen[str(i)] == f"Bearer {SANDBOX_TOKEN}" and outcomes[i] == "read"
+
+
+def test_a_result_is_made_once_and_said_more_only_as_a_new_result() -> None:
+    """#31 item 1: a result is frozen; `adding` makes a new one with more keys and refuses to overwrite
+    one the result already has; `framed` says the same lead and tail in Message and summary."""
+    import dataclasses
+
+    from nexudus_identity_mcp.tools.results import ToolResult, failure
+
+    made = ToolResult({"WasSuccessful": True, "Message": "Check 1 updated."}, False, "Updated check 1.")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.summary = "something else"  # type: ignore[misc]
+    journaled = made.adding(EntryId=7, LeftAlone=None)
+    assert journaled.body == {"WasSuccessful": True, "Message": "Check 1 updated.", "EntryId": 7}
+    assert "EntryId" not in made.body and made.adding() is made
+    with pytest.raises(ValueError, match="Message"):
+        made.adding(Message="overwritten")
+    said = journaled.framed(lead="Undo of entry 3: ", tail=" Left alone: Name.")
+    assert said.body["Message"] == "Undo of entry 3: Check 1 updated. Left alone: Name."
+    assert said.summary == "Undo of entry 3: Updated check 1. Left alone: Name."
+    assert made.body["Message"] == "Check 1 updated."
+    refused = failure(ErrorKind.CONFLICT, "Check 1 changed.", source="local", Key="K")
+    assert refused.body["Key"] == "K" and refused.is_error
+
+
+async def test_a_command_on_a_check_that_does_not_exist_names_the_id_in_its_problems(sandbox: Sandbox) -> None:
+    """The command's own not-found words and problem are said when the failure is built (they were
+    written over the update's after the fact)."""
+    failed, refused = await call(sandbox, RUN_COMMAND_TOOL, {"Key": VERIFY, "Ids": [CHECK, 999_999_999]})
+    assert failed and refused["ErrorKind"] == ErrorKind.NOT_FOUND.value
+    assert "the command was not run on any check" in refused["Message"]
+    assert refused["Errors"] == [
+        {"PropertyName": "Ids", "Message": "999999999 is not an existing check", "AttemptedValue": 999_999_999}
+    ]

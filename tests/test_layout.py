@@ -244,6 +244,26 @@ def test_the_tools_keep_no_module_level_memory() -> None:
             assert not starts_empty, f"{path.name}:{node.lineno}: keep run-time memory on the instance"
 
 
+def test_no_result_is_patched_after_it_is_made() -> None:
+    """A tool result is made once (#31 item 1): no code assigns into a result's body or summary (a
+    message, an EntryId, an undo's framing added afterwards); a layer that says more makes a new
+    result (`ToolResult.adding`, `framed`), and the API failure takes its lead, tail and not-found
+    words when it is built. The frozen dataclass and the Mapping body make mypy refuse it too."""
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            for target in targets if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)) else []:
+                spot = target.value if isinstance(target, ast.Subscript) else target
+                if isinstance(spot, ast.Attribute) and spot.attr in ("body", "summary", "is_error"):
+                    owner = ast.unparse(spot.value)
+                    assert owner.startswith("self"), f"{path.name}:{node.lineno}: {ast.unparse(target)} is assigned"
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "update":
+                owner = node.func.value
+                assert not (isinstance(owner, ast.Attribute) and owner.attr == "body"), (
+                    f"{path.name}:{node.lineno}: {ast.unparse(node)} patches a result"
+                )
+
+
 def test_the_api_facts_the_code_cites_are_in_the_repository() -> None:
     """The survey of the API lives outside the repository: modules and tests cite the section of
     docs/development.md that holds the facts they rely on, never the survey (#31 item 5)."""

@@ -109,7 +109,7 @@ def call_outcome(answer: types.CallToolResult | types.InputRequiredResult) -> st
 def to_call_result(result: ToolResult) -> types.CallToolResult:
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=result.text())],
-        structured_content=result.body,
+        structured_content=dict(result.body),
         is_error=result.is_error,
     )
 

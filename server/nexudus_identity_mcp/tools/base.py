@@ -230,16 +230,21 @@ class ToolBase:
         check_id: int | None = None,
         records: tuple[dict[str, Any], ...] = (),
         lead: str = "",
+        tail: str = "",
+        not_found: tuple[str, list[dict[str, Any]]] | None = None,
         **extra: Any,
     ) -> ToolResult:
-        """The API's failure as a result, built once: `lead` (server text) opens the message, `extra`
-        are more fields of the body (the tool's own, such as a command's Key)."""
+        """The API's failure as a result, built once: `lead` and `tail` (server text) open and close the
+        message, `not_found` is the message and problems said when the check does not exist (the
+        tool's own words), `extra` are more fields of the body (the tool's own, such as a command's Key)."""
         sensitive = self.redactor.sensitive_values(*records)
         message = self.redactor.text(error.message, sensitive)
+        problems = self._redact_problems(error.errors, records)
         if error.kind == ErrorKind.NOT_FOUND and check_id is not None:
-            message = (
+            message, problems = not_found or (
                 f"No coworker identity check with Id {check_id} was found; nothing was written. Use an Id "
-                f"that {FIND_TOOL} lists."
+                f"that {FIND_TOOL} lists.",
+                problems,
             )
         elif error.kind == ErrorKind.VALIDATION:
             message = f"Nexudus rejected {_action(error)}; nothing was changed. {message}"
@@ -252,9 +257,9 @@ class ToolBase:
             retry_after = min(max(retry_after, 0.0), MAX_SHOWN_WAIT)
         return failure(
             error.kind,
-            lead + message,
+            lead + message + tail,
             source="local" if error.kind == ErrorKind.NOT_CONFIGURED else "nexudus",
-            errors=self._redact_problems(error.errors, records),
+            errors=problems,
             retryable=error.retryable,
             summary=self._api_summary(error, check_id, retry_after),
             RetryAfterSeconds=retry_after,

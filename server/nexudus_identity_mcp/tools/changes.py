@@ -189,14 +189,11 @@ class ChangeTools(UpdateTool, CommandTools):
     @staticmethod
     def _said_as_undo(result: ToolResult, entry: JournalEntry, left_alone: list[str]) -> ToolResult:
         """The write path's answer, said as an undo of `entry`."""
-        result.body["UndoOf"] = entry.seq
-        if not result.is_error:
-            kept = f" Left alone (changed since): {', '.join(left_alone)}." if left_alone else ""
-            result.body["Message"] = f"Undo of entry {entry.seq}: {result.body['Message']}{kept}"
-            result.summary = f"Undo of entry {entry.seq}: {result.summary}{kept}"
-            if left_alone:
-                result.body["LeftAlone"] = left_alone
-        return result
+        said = result.adding(UndoOf=entry.seq)
+        if result.is_error:
+            return said
+        kept = f" Left alone (changed since): {', '.join(left_alone)}." if left_alone else ""
+        return said.framed(lead=f"Undo of entry {entry.seq}: ", tail=kept).adding(LeftAlone=left_alone or None)
 
     def _store_down(self, what: str) -> ToolResult:
         return failure(

@@ -241,9 +241,9 @@ class CommandTools(ToolBase):
         result = await self._run_command(request, ctx, run)
         if run.outcome is not None and run.command is not None:
             entries = [await record(self.journal, run.attempt(check_id), ctx.caller.label) for check_id in run.before]
-            if any(entries):
-                result.body["EntryIds"] = [e.seq for e in entries if e is not None]
             await self._learn_effect(run)
+            if any(entries):
+                return result.adding(EntryIds=[e.seq for e in entries if e is not None])
         return result
 
     async def _learn_effect(self, run: CommandRun) -> None:
@@ -457,16 +457,15 @@ class CommandTools(ToolBase):
             ]
             if moved:
                 audit_command(ctx.caller.label, command.key, request.ids, "changed_while_asking")
-                result = failure(
+                return failure(
                     ErrorKind.CONFLICT,
                     f"Check {', '.join(map(str, moved))} changed while the user was answering the confirmation, "
                     f"so what they confirmed is no longer what would run. '{command.name}' was not sent. Read the "
                     "check again and ask again.",
                     source="local",
                     Checks=[self._row(before[i], None) for i in request.ids],
+                    **base,
                 )
-                result.body.update(base)
-                return result
         for lease in leases:
             if not await self.state.still_held(lease):
                 audit_command(ctx.caller.label, command.key, request.ids, "lock_lost")
@@ -551,14 +550,12 @@ class CommandTools(ToolBase):
             try:
                 read[check_id] = await self.client.get_check(check_id, deadline=deadline, caller=ctx.caller)
             except NexudusError as error:
-                result = self._api_failure(error, check_id=check_id)
-                if error.kind == ErrorKind.NOT_FOUND:
-                    result.body["Message"] = (
-                        f"No coworker identity check with Id {check_id} was found; the command was not run on "
-                        f"any check. Use Ids from {FIND_TOOL} or {GET_TOOL}."
-                    )
-                    result.body["Errors"] = [problem("Ids", f"{check_id} is not an existing check", check_id)]
-                return result
+                missing = (
+                    f"No coworker identity check with Id {check_id} was found; the command was not run on any "
+                    f"check. Use Ids from {FIND_TOOL} or {GET_TOOL}.",
+                    [problem("Ids", f"{check_id} is not an existing check", check_id)],
+                )
+                return self._api_failure(error, check_id=check_id, not_found=missing)
             self.redactor.note_record(read[check_id], ctx.redaction)
         return read
 

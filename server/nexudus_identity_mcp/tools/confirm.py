@@ -87,7 +87,7 @@ def shown_value(value: object, limit: int = MAX_SHOWN) -> str:
     return f'"{text}"' + (f" … ({more} more characters)" if more > 0 else "")
 
 
-@dataclass
+@dataclass(frozen=True)
 class PendingInput(ToolResult):
     """Not a result: the call waits for the user's answer (2026-07-28 `input_required`)."""
 

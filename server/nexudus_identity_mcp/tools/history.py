@@ -137,6 +137,4 @@ async def record(journal: Journal, attempt: Attempt, who: str) -> JournalEntry |
 
 def journaled(result: ToolResult, entry: JournalEntry | None) -> ToolResult:
     """The result with the entry's Id (EntryId), so the caller can list or undo it."""
-    if entry is not None:
-        result.body["EntryId"] = entry.seq
-    return result
+    return result if entry is None else result.adding(EntryId=entry.seq)

@@ -15,7 +15,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..nexudus import ErrorKind
@@ -114,11 +114,30 @@ def addressed_to_assistant(records: Iterable[Mapping[str, Any]]) -> str | None:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class ToolResult:
-    body: dict[str, Any]
+    """A tool's answer, made once and never changed: `body` (the structuredContent), whether it is an
+    error, and the summary line. A layer that says more (the journal's EntryId, an undo's framing)
+    makes a new result with `adding` or `framed`, so nothing is overwritten after the fact."""
+
+    body: Mapping[str, Any]
     is_error: bool
     summary: str
+
+    def adding(self, **fields: Any) -> ToolResult:
+        """This result with more keys in its body (None values left out). A key it already has is a
+        mistake in the caller (it would overwrite what the result said), so it raises."""
+        taken = sorted(set(fields) & set(self.body))
+        if taken:
+            raise ValueError(f"the result already says {', '.join(taken)}")
+        added = {k: v for k, v in fields.items() if v is not None}
+        return replace(self, body={**self.body, **added}) if added else self
+
+    def framed(self, *, lead: str = "", tail: str = "") -> ToolResult:
+        """This result said in a wider context: `lead` opens and `tail` closes both its Message and its
+        summary line (server text only), so the two never say different things."""
+        message = f"{lead}{self.body.get('Message', '')}{tail}"
+        return replace(self, body={**self.body, "Message": message}, summary=f"{lead}{self.summary}{tail}")
 
     def text(self) -> str:
         """The text content: a line a person can read, then the same JSON as structuredContent. A failed

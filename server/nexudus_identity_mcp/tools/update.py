@@ -330,9 +330,7 @@ class UpdateTool(ReassignNames):
             if not error.unsent and error.kind == ErrorKind.UPSTREAM_UNAVAILABLE:
                 attempt.outcome = "outcome_unknown"  # sent, and no answer came back: it may have landed
             audit(ctx.caller.label, request.check_id, changed_names, error.kind.value)
-            result = self._api_failure(error, check_id=request.check_id, records=(current, body))
-            result.body["Message"] += held
-            return result
+            return self._api_failure(error, check_id=request.check_id, records=(current, body), tail=held)
         return await self._confirm(request, body, envelope, changes, shown_changes, deadline, warnings, ctx, attempt)
 
     async def _confirm(
