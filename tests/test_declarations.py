@@ -137,3 +137,20 @@ async def test_a_command_on_a_check_that_does_not_exist_names_the_id_in_its_prob
     assert refused["Errors"] == [
         {"PropertyName": "Ids", "Message": "999999999 is not an existing check", "AttemptedValue": 999_999_999}
     ]
+
+
+def test_a_problem_is_one_type_and_the_results_schema_says_the_same_keys() -> None:
+    """#31 item 1, typed problems: every `Errors` item the server makes is a `Problem` (a TypedDict that
+    mypy checks at each place one is built or passed on), and the output schemas' error item lists
+    exactly its keys, each of the JSON type its annotation says."""
+    from typing import get_type_hints
+
+    from nexudus_identity_mcp.record.validation import Problem, problem
+    from nexudus_identity_mcp.tools.schemas import ERROR_ITEM
+
+    assert set(ERROR_ITEM["properties"]) == set(get_type_hints(Problem))
+    assert Problem.__required_keys__ == {"PropertyName", "Message", "AttemptedValue"}
+    assert ERROR_ITEM["properties"]["Hint"]["type"] == "string"
+    assert ERROR_ITEM["properties"]["AllowedValues"]["items"]["type"] == "string"
+    made = problem("IdentityDocumentType", "is not a valid value", "Pasport", allowed=["Passport"], hint="Passport")
+    assert set(made) == set(get_type_hints(Problem))

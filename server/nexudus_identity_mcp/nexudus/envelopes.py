@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx2
 
+from ..record.validation import Problem
 from ..settings import Settings
 
 MAX_MESSAGE = 500
@@ -228,11 +229,11 @@ def bounded_client(
     )
 
 
-def errors_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+def errors_of(body: dict[str, Any]) -> list[Problem]:
     errors = body.get("Errors")
     if not isinstance(errors, list):
         return []
-    out = []
+    out: list[Problem] = []
     for item in errors:
         if isinstance(item, dict):
             out.append(

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from ..record.operations import Operation as Operation  # the table of operations is in record/
+from ..record.validation import Problem
 
 
 class ErrorKind(StrEnum):
@@ -45,7 +45,7 @@ class NexudusError(Exception):
     kind: ErrorKind
     message: str
     status: int | None = None
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
     retry_after: float | None = None
     operation: Operation | None = None
     # Set when the server answered with something other than the envelope (HTML, bad JSON).

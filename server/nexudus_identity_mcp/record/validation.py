@@ -24,7 +24,7 @@ import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from .enums import EnumParseError
 from .fields import BY_NAME, OPTIONAL_PUT, Field
@@ -45,10 +45,26 @@ OWNER_FIELDS = ("BusinessId", "CoworkerId")
 REQUIRED_MESSAGE = "is a required field"
 
 
+class _Said(TypedDict):
+    PropertyName: str
+    Message: str
+    AttemptedValue: Any
+
+
+class Problem(_Said, total=False):
+    """One problem, in the API's error shape (the results' `Errors` items, tools/schemas.py ERROR_ITEM):
+    which property, what is wrong, the value given (always said); the valid names of an enum and a
+    Hint (the closest valid name or property, or a required field's current value), when there are.
+    (Two classes, not NotRequired: under postponed annotations Python 3.11 cannot see NotRequired.)"""
+
+    AllowedValues: list[str]
+    Hint: str
+
+
 def problem(
     prop: str, message: str, attempted: Any, *, allowed: list[str] | None = None, hint: str | None = None
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"PropertyName": prop, "Message": message, "AttemptedValue": attempted}
+) -> Problem:
+    out: Problem = {"PropertyName": prop, "Message": message, "AttemptedValue": attempted}
     if allowed is not None:
         out["AllowedValues"] = allowed
     if hint:
@@ -72,16 +88,14 @@ class ArgumentErrors(Exception):
     """Every problem of one call; `check_id` is the valid Id the call named, if any (so the update can
     read the record and give each missing required field's current value as its Hint)."""
 
-    def __init__(
-        self, errors: list[dict[str, Any]], check_id: int | None = None, missing: tuple[str, ...] = ()
-    ) -> None:
+    def __init__(self, errors: list[Problem], check_id: int | None = None, missing: tuple[str, ...] = ()) -> None:
         self.errors = errors
         self.check_id = check_id
         # The required arguments left out or sent blank, by name: the problems a current value can fix.
         self.missing = missing
         super().__init__(f"{len(errors)} invalid argument(s)")
 
-    def with_current_values(self, shown_record: dict[str, Any]) -> list[dict[str, Any]]:
+    def with_current_values(self, shown_record: dict[str, Any]) -> list[Problem]:
         """The problems, each missing required field's with the record's current value (as a read shows
         it) as its Hint, where the record has one."""
         return [required_hint(e, shown_record) if e.get("PropertyName") in self.missing else e for e in self.errors]
@@ -111,7 +125,7 @@ def unknown_properties(
     known: tuple[str, ...],
     read_only: tuple[str, ...] = (),
     read_only_notes: Mapping[str, str] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Problem]:
     """A problem for each of the first few arguments the tool does not take, then one that counts the
     rest. A `read_only` field (one the record has but this tool cannot write), or a near-miss of one,
     says so, with no Hint (and its note from `read_only_notes`, e.g. which tool changes it); any other
@@ -157,7 +171,7 @@ def unknown_properties(
     return errors
 
 
-def check_against_record(request: UpdateRequest, current: dict[str, Any]) -> list[dict[str, Any]]:
+def check_against_record(request: UpdateRequest, current: dict[str, Any]) -> list[Problem]:
     """What only the current record can tell: a BusinessId or CoworkerId that differs from the record's
     is a wrong copy unless the call says Reassign (it would move the check to another location or
     member). Also drops an enum "None" given for a slot the record has empty (null): no change."""
@@ -217,7 +231,7 @@ def change_warnings(changes: list[dict[str, Any]]) -> list[ChangeWarning]:
     return out
 
 
-def required_hint(error: dict[str, Any], shown_record: dict[str, Any]) -> dict[str, Any]:
+def required_hint(error: Problem, shown_record: dict[str, Any]) -> Problem:
     """A missing or blank required field's error (ArgumentErrors.missing says which are), with the
     record's current value (as a read shows it) as its Hint; as it is when the record has none."""
     message = str(error.get("Message") or "")
@@ -231,7 +245,7 @@ def required_hint(error: dict[str, Any], shown_record: dict[str, Any]) -> dict[s
     }
 
 
-def clear_list(raw: list[Any], values: dict[str, Any], errors: list[dict[str, Any]]) -> list[str]:
+def clear_list(raw: list[Any], values: dict[str, Any], errors: list[Problem]) -> list[str]:
     """The fields a ClearFields list names, each checked: an optional field of the record, not also
     given a value; a problem for each that is not."""
     clear: list[str] = []
@@ -270,7 +284,7 @@ class FieldError(ValueError):
         self.hint = hint
         self.missing = missing
 
-    def as_problem(self, f: Field, attempted: Any) -> dict[str, Any]:
+    def as_problem(self, f: Field, attempted: Any) -> Problem:
         return problem(f.name, self.message, cap(attempted), allowed=self.allowed, hint=self.hint)
 
 

@@ -30,6 +30,7 @@ from ..record.timefmt import parse_datetime, parse_since
 from ..record.validation import (
     ArgumentErrors,
     FieldError,
+    Problem,
     boolean,
     cap,
     coerce,
@@ -45,7 +46,7 @@ R = TypeVar("R")
 class Problems(Exception):
     """Several problems with one argument (each item of a list, say)."""
 
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
+    def __init__(self, errors: list[Problem]) -> None:
         super().__init__(f"{len(errors)} problem(s)")
         self.errors = errors
 
@@ -310,7 +311,7 @@ class Parsed:
     values: dict[str, Any] = field(default_factory=dict)
     blanked: list[str] = field(default_factory=list)
     nulled: list[str] = field(default_factory=list)  # `null_keeps` arguments sent as null
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # required arguments left out or sent blank
 
 

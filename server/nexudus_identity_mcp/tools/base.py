@@ -18,6 +18,7 @@ from ..record.fields import BY_NAME, ENUM_FIELDS, LINKAGE_FIELDS, PUT_FIELDS, as
 from ..record.operations import OPERATIONS
 from ..record.redaction import Redactor
 from ..record.timefmt import calendar_date, parse_datetime
+from ..record.validation import Problem
 from ..settings import Settings
 from ..state import Journal, Lease, LockNotGranted, MemoryStore, StateStore, StateUnavailable, open_journal
 from ..telemetry.metrics import METRICS
@@ -198,13 +199,11 @@ class ToolBase:
             shown[side] = self.redactor.value(name, as_shown(name, change[side]))
         return shown
 
-    def _redact_problems(
-        self, errors: list[dict[str, Any]], records: tuple[dict[str, Any], ...] | None
-    ) -> list[dict[str, Any]]:
+    def _redact_problems(self, errors: list[Problem], records: tuple[dict[str, Any], ...] | None) -> list[Problem]:
         sensitive = self.redactor.sensitive_values(*(records or ()))
         out = []
         for error in errors:
-            error = dict(error)
+            error = error.copy()
             prop = error.get("PropertyName") or ""
             if prop in self.redactor.fields:
                 if not self.redactor.looks_like_token(error.get("AttemptedValue")):
@@ -231,7 +230,7 @@ class ToolBase:
         records: tuple[dict[str, Any], ...] = (),
         lead: str = "",
         tail: str = "",
-        not_found: tuple[str, list[dict[str, Any]]] | None = None,
+        not_found: tuple[str, list[Problem]] | None = None,
         **extra: Any,
     ) -> ToolResult:
         """The API's failure as a result, built once: `lead` and `tail` (server text) open and close the

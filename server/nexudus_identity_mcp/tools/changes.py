@@ -17,7 +17,7 @@ from typing import Any
 
 from ..nexudus import ErrorKind
 from ..record.fields import BY_NAME, REQUIRED, as_shown
-from ..record.validation import UpdateRequest, problem
+from ..record.validation import Problem, UpdateRequest, problem
 from ..state import JournalEntry, Query, StateUnavailable
 from .catalog import LIST_CHANGES_TOOL, RUN_COMMAND_TOOL, UNDO_TOOL, UPDATE_TOOL
 from .commands import STATUS, CommandTools
@@ -142,7 +142,7 @@ class ChangeTools(UpdateTool, CommandTools):
         """Under the check's lock, with the record as read now: restore each field that still holds what
         the entry wrote; name each that does not (changed since); write nothing if any changed, unless
         RevertRest. The request is filled in place (values to restore, fields to blank)."""
-        changed_since: list[dict[str, Any]] = []
+        changed_since: list[Problem] = []
         request.values, request.clear = {}, []  # decided afresh from each read (it runs again after a question)
         left_alone.clear()
         for change in entry.changes:

@@ -31,7 +31,7 @@ from typing import Any
 from ..nexudus import ErrorKind, NexudusClient, NexudusError
 from ..record.fields import ENUM_FIELDS
 from ..record.redaction import Redactor
-from ..record.validation import problem
+from ..record.validation import Problem, problem
 from ..state import Journal, Lease, LockNotGranted, StateStore, StateUnavailable
 from .base import LOCK_MARGIN_SECONDS, ToolBase, WriteOutcomePending
 from .catalog import FIND_TOOL, GET_TOOL, RUN_COMMAND_TOOL
@@ -582,8 +582,8 @@ class CommandTools(ToolBase):
             errors=[problem("Key", "is not a command Key Nexudus lists", key, allowed=keys, hint=hint)],
         )
 
-    def _check_against(self, command: Command, request: RunRequest) -> list[dict[str, Any]]:
-        errors = []
+    def _check_against(self, command: Command, request: RunRequest) -> list[Problem]:
+        errors: list[Problem] = []
         if command.needs_ids and not request.ids:
             errors.append(problem("Ids", f"'{command.name}' needs the Ids of the checks to run on", []))
         if command.one_only and len(request.ids) > 1:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import mcp.types as types
 
 from ..nexudus import ErrorKind
-from ..record.validation import ArgumentErrors
+from ..record.validation import ArgumentErrors, Problem
 from .arguments import InputModel
 from .context import CallContext
 from .results import ToolResult, failure
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 R = TypeVar("R")
 Handler = Callable[["IdentityCheckTools", R, CallContext], Awaitable[ToolResult]]
-InvalidHints = Callable[["IdentityCheckTools", ArgumentErrors, CallContext], Awaitable[list[dict[str, Any]]]]
+InvalidHints = Callable[["IdentityCheckTools", ArgumentErrors, CallContext], Awaitable[list[Problem]]]
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..nexudus import ErrorKind
+from ..record.validation import Problem
 
 audit_log = logging.getLogger("nexudus_identity_mcp.audit")
 MAX_SUMMARY_ERRORS = 7  # the seven required fields fit: one retry can be built from the first line
@@ -154,7 +155,7 @@ def failure(
     message: str,
     *,
     source: str,
-    errors: list[dict[str, Any]] | None = None,
+    errors: list[Problem] | None = None,
     retryable: bool = False,
     summary: str | None = None,
     **extra: Any,

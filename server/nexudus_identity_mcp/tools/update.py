@@ -48,6 +48,7 @@ from ..record.timefmt import calendar_date, parse_datetime
 from ..record.validation import (
     ArgumentErrors,
     ChangeWarning,
+    Problem,
     UpdateRequest,
     cap,
     change_warnings,
@@ -95,7 +96,7 @@ class UpdateTool(ReassignNames):
     is checked against what the write will replace. (The API has no conditional PUT: an edit made in
     Nexudus's own admin panel at the same moment is not covered by any lock here.)"""
 
-    async def invalid_update(self, invalid: ArgumentErrors, ctx: CallContext) -> list[dict[str, Any]]:
+    async def invalid_update(self, invalid: ArgumentErrors, ctx: CallContext) -> list[Problem]:
         """The problems of an update's arguments, as the model is shown them."""
         return self._redact_problems(await self._with_current_values(invalid, ctx), None)
 
@@ -171,7 +172,7 @@ class UpdateTool(ReassignNames):
                 retryable=True,
             )
 
-    async def _with_current_values(self, invalid: ArgumentErrors, ctx: CallContext) -> list[dict[str, Any]]:
+    async def _with_current_values(self, invalid: ArgumentErrors, ctx: CallContext) -> list[Problem]:
         """Each missing required field gets the record's current value as its Hint, when the call named
         a check that can be read (so one retry fixes it); otherwise the errors as they are."""
         if invalid.check_id is None or not invalid.missing:
@@ -430,7 +431,7 @@ class UpdateTool(ReassignNames):
             result["UpdatedBy"] = self.redactor.value("UpdatedBy", str(updated_by))
         return ToolResult(result, False, summary + _warned(warnings))
 
-    def _moved(self, name: str, sent: Any, read: Any, ours: bool) -> dict[str, Any]:
+    def _moved(self, name: str, sent: Any, read: Any, ours: bool) -> Problem:
         """A field the read-back found changed: the value sent (AttemptedValue) and the value read, as
         a model may see them (redacted; a text or object of a field this server does not know, never)."""
 
@@ -528,7 +529,7 @@ class UpdateTool(ReassignNames):
             )
         return out
 
-    def _resolve_tokens(self, values: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:
+    def _resolve_tokens(self, values: dict[str, Any], current: dict[str, Any]) -> list[Problem]:
         """A token-like value for a redacted field is the current value's token ("unchanged") or an
         error; never data (see `Redactor.resolve_given`)."""
         errors = []
@@ -540,7 +541,7 @@ class UpdateTool(ReassignNames):
                 errors.append(problem(name, why, values[name]))
         return errors
 
-    def _resolve_cuts(self, values: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:
+    def _resolve_cuts(self, values: dict[str, Any], current: dict[str, Any]) -> list[Problem]:
         """A value shown cut short (`…[cut: N characters in all]`) and given back means "unchanged"
         when it is the current value's cut form; any other is refused: a shortened copy is never written."""
         errors = []
