@@ -145,10 +145,12 @@ async def test_an_update_waits_for_a_command_in_flight(sandbox: Sandbox, shared_
 
 # ------------------------------------------------------------------ item 2: a PUT whose outcome is unknown
 async def test_a_put_that_lands_late_cannot_undo_a_later_write(sandbox: Sandbox, shared_state: dict[str, Any]) -> None:
-    """Writer A's PUT is applied 1.6 s after it arrived, past A's 1 s limit: A is told the outcome is
+    """Writer A's PUT is applied 3.5 s after it arrived, past A's 1 s limit: A is told the outcome is
     unknown. Before: writer B then got the lock, wrote, read back "every field holds the value sent",
-    and A's late PUT erased B's change. Now A's lease is kept; B is told `busy` and writes nothing."""
-    sandbox.state.inject(Fault("late", route="update", delay=1.6))
+    and A's late PUT erased B's change. Now A's lease is kept; B is told `busy` and writes nothing.
+    (B must read before A's PUT lands, else B rightly sees it landed and writes: 2.5 s of room for a
+    loaded machine; the hold lasts NEXUDUS_READ_TIMEOUT + 5 s, longer than the delay.)"""
+    sandbox.state.inject(Fault("late", route="update", delay=3.5))
     record = sandbox.state.record(CHECK)
     async with writers(sandbox, shared_state, max_call_seconds=1.0) as (a_client, b_client):
         with anyio.fail_after(30):
