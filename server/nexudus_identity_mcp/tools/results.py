@@ -171,23 +171,26 @@ def failure(
         "Source": source,
     }
     body.update({k: v for k, v in extra.items() if v is not None})
-    if summary is not None:
-        return ToolResult(body, True, summary)
-    summary = f"Failed ({kind.value}): {message.splitlines()[0] if message else kind.value}"
-    listed = [_problem_line(e) for e in body["Errors"]]
-    if listed and kind == ErrorKind.VALIDATION:
-        # The first line is all that some frameworks show a model: what failed, where, what to do.
-        more = len(listed) - MAX_SUMMARY_ERRORS
-        problems = "; ".join(listed[:MAX_SUMMARY_ERRORS]) + (f"; and {more} more" if more > 0 else "")
-        summary = (
-            f"Failed (validation, {source}): nothing was written. {len(listed)} problem(s): {problems}"
-            + ("" if problems.endswith((".", "?")) else ".")
-            + " Fix them and call again."
-        )
-    return ToolResult(body, True, summary)
+    return ToolResult(body, True, summary if summary is not None else _failure_summary(kind, message, source, errors))
 
 
-def _problem_line(error: dict[str, Any]) -> str:
+def _failure_summary(kind: ErrorKind, message: str, source: str, errors: list[Problem] | None) -> str:
+    """The default summary line of a failure: a validation failure lists its problems (the first line
+    is all that some frameworks show a model: what failed, where, what to do); any other says the
+    message's first line."""
+    if kind != ErrorKind.VALIDATION or not errors:
+        return f"Failed ({kind.value}): {message.splitlines()[0] if message else kind.value}"
+    listed = [_problem_line(e) for e in errors]
+    more = len(listed) - MAX_SUMMARY_ERRORS
+    problems = "; ".join(listed[:MAX_SUMMARY_ERRORS]) + (f"; and {more} more" if more > 0 else "")
+    return (
+        f"Failed (validation, {source}): nothing was written. {len(listed)} problem(s): {problems}"
+        + ("" if problems.endswith((".", "?")) else ".")
+        + " Fix them and call again."
+    )
+
+
+def _problem_line(error: Problem) -> str:
     line = f"{error.get('PropertyName') or '(body)'}: {error.get('Message')}"
     hint = error.get("Hint")
     if hint and f"did you mean {hint}" not in line:
