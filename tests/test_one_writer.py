@@ -180,9 +180,11 @@ async def test_a_put_that_lands_late_cannot_undo_a_later_write(sandbox: Sandbox,
 async def test_a_read_showing_the_late_put_landed_ends_the_hold(sandbox: Sandbox, shared_state: dict[str, Any]) -> None:
     """Once A's late PUT has landed, nothing more can arrive: B's update reads the check, sees every
     value A sent, ends the hold and writes (instead of waiting out the hold)."""
-    sandbox.state.inject(Fault("late", route="update", delay=0.8))
+    # Both writers get the limit A runs out of: 1.5 s leaves B room for its read, PUT and read-back on
+    # a loaded machine (0.5 s did not, once).
+    sandbox.state.inject(Fault("late", route="update", delay=2.0))
     record = sandbox.state.record(CHECK)
-    async with writers(sandbox, shared_state, max_call_seconds=0.5, mcp_secret="shared-secret") as (a_client, b_client):
+    async with writers(sandbox, shared_state, max_call_seconds=1.5, mcp_secret="shared-secret") as (a_client, b_client):
         with anyio.fail_after(30):
             a = outcome(
                 await a_client.call_tool(UPDATE_TOOL, {**required_from(record), "Description": "Writer A."}),
