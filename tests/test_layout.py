@@ -276,6 +276,26 @@ def test_the_api_facts_the_code_cites_are_in_the_repository() -> None:
     assert citing == []
 
 
+def test_no_code_reaches_another_objects_private_names() -> None:
+    """An object's `_name` is its own (#31 item 5: probe called the API client's `_call`; the sandbox's
+    app, its state's `_take_fault`): code reaches other objects by public names only. One wing is
+    exempt: state/journal.py is built on its stores' transaction primitives (`_run`, `_do`)."""
+    reached = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE)
+        wing = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")):
+                continue
+            owner = node.value
+            if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
+                continue
+            if wing == "state":
+                continue  # the journal on its stores
+            reached.append(f"{rel}:{node.lineno}: {ast.unparse(node)}")
+    assert reached == []
+
+
 def _private_names_of_the_package() -> set[str]:
     """Every private name the package defines: attributes it sets on `self`/`cls`, methods, class
     fields and module-level names starting with one underscore."""

@@ -10,12 +10,13 @@ becomes `serve --sandbox`; everything else is the ordinary configuration.
 from __future__ import annotations
 
 import os
+from collections.abc import MutableMapping
 
 SANDBOX_VARIABLE = "NEXUDUS_MCP_SANDBOX"
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 
 
-def server_arguments(environ: dict[str, str] | os._Environ[str]) -> list[str]:
+def server_arguments(environ: MutableMapping[str, str]) -> list[str]:
     """Clean `environ` in place and return the CLI arguments the extension runs."""
     for name in list(environ):
         value = environ[name].strip()

@@ -268,8 +268,8 @@ class Probe:
     # ------------------------------------------------------------ paging
     async def _paging(self, sample: list[dict[str, Any]]) -> None:
         try:
-            first = await self.client._call("search", "GET", RESOURCE_PATH, params={"page": 1, "size": 1})
-            second = await self.client._call("search", "GET", RESOURCE_PATH, params={"page": 2, "size": 1})
+            first = await self.client.read_as_sent("search", RESOURCE_PATH, {"page": 1, "size": 1})
+            second = await self.client.read_as_sent("search", RESOURCE_PATH, {"page": 2, "size": 1})
         except NexudusError as error:
             self.add("The search pages with page and size", f"failed: {error.kind}", "failed", "-")
             return
@@ -306,7 +306,7 @@ class Probe:
     async def _commands(self, sample: list[dict[str, Any]]) -> None:
         assumption = "The API lists commands for identity checks (GET …/coworkeridentitychecks/commands)"
         try:
-            listed = await self.client._call("commands", "GET", f"{RESOURCE_PATH}/commands")
+            listed = await self.client.read_as_sent("commands", f"{RESOURCE_PATH}/commands")
         except NexudusError as error:
             if error.kind in (ErrorKind.NOT_FOUND, ErrorKind.VALIDATION) or error.status in (400, 404, 405):
                 self.add(assumption, f"not available (HTTP {error.status})", "absent", _NO_COMMANDS)

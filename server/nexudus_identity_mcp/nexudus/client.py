@@ -143,6 +143,12 @@ class NexudusClient:
         return self._auth.token_requests
 
     # ----------------------------------------------------------------- operations
+    async def read_as_sent(self, op: Operation, path: str, params: dict[str, Any] | None = None) -> Any:
+        """A GET of `path` answered with the envelope as Nexudus sent it, not read into records: for
+        `probe`, which compares what the API sends with what the tools assume. Same credentials,
+        retries, size bound and failures as every operation."""
+        return await self._call(op, "GET", path, params=params)
+
     async def get_check(
         self, check_id: int, *, deadline: float | None = None, caller: Caller | None = None
     ) -> dict[str, Any]:

@@ -116,7 +116,7 @@ class Sandbox:
             request.method, route, 0, _auth_scheme(request), None, peer=request.client.port if request.client else None
         )
         self.state.requests.append(entry)
-        fault = self.state._take_fault(route)
+        fault = self.state.take_fault(route)
         if fault is not None and fault.kind == "delay":
             await anyio.sleep(fault.delay)
             fault = None
@@ -142,11 +142,11 @@ class Sandbox:
             handler = _without_z(handler)
         if fault is not None:
             return _answered(entry, await self._fault_response(fault, request))
-        if self.state._over_daily_cap(route):
+        if self.state.over_daily_cap(route):
             return _answered(
                 entry, PlainTextResponse(self.state.daily_cap_text(), status_code=self.state.daily_cap_status)
             )
-        if self.state._throttled(route):
+        if self.state.throttled(route):
             return _answered(
                 entry,
                 PlainTextResponse(THROTTLE_TEXT, status_code=409, headers={"Retry-After": self.state.retry_after}),

@@ -295,7 +295,8 @@ class SandboxState:
     def inject(self, fault: Fault) -> None:
         self.faults.append(fault)
 
-    def _take_fault(self, route: str) -> Fault | None:
+    def take_fault(self, route: str) -> Fault | None:
+        """The next injected fault for `route`, used up by one request (the app asks once per request)."""
         for fault in self.faults:
             if fault.route in (None, route) and fault.count > 0:
                 fault.count -= 1
@@ -304,7 +305,8 @@ class SandboxState:
                 return fault
         return None
 
-    def _over_daily_cap(self, route: str) -> bool:
+    def over_daily_cap(self, route: str) -> bool:
+        """Whether a write on `route` is past the account's daily cap; else it is counted."""
         if route not in WRITE_ROUTES or self.daily_write_cap is None:
             return False
         if self._writes_today >= self.daily_write_cap:
@@ -318,7 +320,8 @@ class SandboxState:
             "The limit resets at 00:00 UTC."
         )
 
-    def _throttled(self, route: str) -> bool:
+    def throttled(self, route: str) -> bool:
+        """Whether a write on `route` is over the per-window limit; else it is counted."""
         if route not in WRITE_ROUTES or self.write_limit is None:
             return False
         now = time.monotonic()
