@@ -278,20 +278,17 @@ def test_the_api_facts_the_code_cites_are_in_the_repository() -> None:
 
 def test_no_code_reaches_another_objects_private_names() -> None:
     """An object's `_name` is its own (#31 item 5: probe called the API client's `_call`; the sandbox's
-    app, its state's `_take_fault`): code reaches other objects by public names only. One wing is
-    exempt: state/journal.py is built on its stores' transaction primitives (`_run`, `_do`)."""
+    app, its state's `_take_fault`; the journal, its stores' `_run` and `_do`): code reaches other
+    objects by public names only."""
     reached = []
     for path in PACKAGE.rglob("*.py"):
         rel = path.relative_to(PACKAGE)
-        wing = rel.parts[0] if len(rel.parts) > 1 else rel.stem
         for node in ast.walk(ast.parse(path.read_text())):
             if not (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")):
                 continue
             owner = node.value
             if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
                 continue
-            if wing == "state":
-                continue  # the journal on its stores
             reached.append(f"{rel}:{node.lineno}: {ast.unparse(node)}")
     assert reached == []
 

@@ -26,13 +26,17 @@ import sqlite3
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
 from ..settings import Settings
 from .base import StateStore
 from .keys import fernet_for, server_secret
+
+if TYPE_CHECKING:  # imported where used: the redis package is an extra
+    from .redis_store import RedisStore
+    from .sqlite_store import SqliteStore
 
 OUTCOMES = ("written", "conflict", "outcome_unknown", "declined")
 READ_BACKS = ("verified", "changed", "not_read")
@@ -264,9 +268,9 @@ CREATE INDEX IF NOT EXISTS journal_member ON journal (coworker_id, seq);
 class _SqliteRows(_Rows):
     """A table in the state file; each step is one of the store's `BEGIN IMMEDIATE` transactions."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: SqliteStore) -> None:
         self._store = store
-        db = store._connect()
+        db = store.connect()
         try:
             db.executescript(_SQLITE_SCHEMA)
         finally:
@@ -287,7 +291,7 @@ class _SqliteRows(_Rows):
             )
             return int(seq or 0)
 
-        return int(await self._store._run(add))
+        return int(await self._store.run(add))
 
     async def select(self, query: Query, cutoff: float, limit: int) -> list[tuple[int, bytes]]:
         where: list[str] = ["at >= ?"]
@@ -302,17 +306,17 @@ class _SqliteRows(_Rows):
                 where.append(clause)
                 args.append(value)
         sql = f"SELECT seq, row FROM journal WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"
-        rows = await self._store._run(lambda db: db.execute(sql, (*args, limit)).fetchall())
+        rows = await self._store.run(lambda db: db.execute(sql, (*args, limit)).fetchall())
         return [(int(seq), bytes(row)) for seq, row in rows]
 
     async def get(self, seq: int, cutoff: float) -> bytes | None:
-        found = await self._store._run(
+        found = await self._store.run(
             lambda db: db.execute("SELECT row FROM journal WHERE seq = ? AND at >= ?", (seq, cutoff)).fetchone()
         )
         return bytes(found[0]) if found else None
 
     async def purge(self, cutoff: float) -> int:
-        purged = await self._store._run(lambda db: db.execute("DELETE FROM journal WHERE at < ?", (cutoff,)).rowcount)
+        purged = await self._store.run(lambda db: db.execute("DELETE FROM journal WHERE at < ?", (cutoff,)).rowcount)
         return int(purged)
 
 
@@ -349,27 +353,27 @@ _REDIS_PURGE = _REDIS_DROP + "return drop(redis.call('ZRANGEBYSCORE', KEYS[4], '
 class _RedisRows(_Rows):
     """A hash of rows and two sorted sets (by Seq, by time); each change is one Lua script."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: RedisStore) -> None:
         self._store = store
-        prefix = f"{store._prefix}journal:"
+        prefix = f"{store.prefix}journal:"
         self._keys = [f"{prefix}seq", f"{prefix}rows", f"{prefix}by_seq", f"{prefix}by_at"]
-        self._append = store._redis.register_script(_REDIS_APPEND)
-        self._purge = store._redis.register_script(_REDIS_PURGE)
+        self._append = store.redis.register_script(_REDIS_APPEND)
+        self._purge = store.redis.register_script(_REDIS_PURGE)
 
     async def append(self, row: bytes, at: float, cutoff: float, max_entries: int) -> int:
         args = [row, repr(at), repr(cutoff), max_entries]
-        return int(await self._store._do(self._append(keys=self._keys, args=args)))
+        return int(await self._store.do(self._append(keys=self._keys, args=args)))
 
     async def select(self, query: Query, cutoff: float, limit: int) -> list[tuple[int, bytes]]:
-        redis = self._store._redis
+        redis = self._store.redis
         out: list[tuple[int, bytes]] = []
         top = f"({query.before}" if query.before is not None else "+inf"
         floor = max(cutoff, query.since or cutoff)
         while len(out) < limit:
-            seqs = await self._store._do(redis.zrevrangebyscore(self._keys[2], top, "-inf", start=0, num=SCAN_BATCH))
+            seqs = await self._store.do(redis.zrevrangebyscore(self._keys[2], top, "-inf", start=0, num=SCAN_BATCH))
             if not seqs:
                 break
-            rows = await self._store._do(redis.hmget(self._keys[1], seqs))
+            rows = await self._store.do(redis.hmget(self._keys[1], seqs))
             for seq, row in zip(seqs, rows, strict=True):
                 if row is None:
                     continue  # trimmed between the two reads
@@ -385,10 +389,10 @@ class _RedisRows(_Rows):
         return out
 
     async def get(self, seq: int, cutoff: float) -> bytes | None:
-        row = await self._store._do(self._store._redis.hget(self._keys[1], seq))
+        row = await self._store.do(self._store.redis.hget(self._keys[1], seq))
         if row is None or float(json.loads(row).get("at", 0)) < cutoff:
             return None
         return bytes(row)
 
     async def purge(self, cutoff: float) -> int:
-        return int(await self._store._do(self._purge(keys=self._keys, args=[repr(cutoff)])))
+        return int(await self._store.do(self._purge(keys=self._keys, args=[repr(cutoff)])))

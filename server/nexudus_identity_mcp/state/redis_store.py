@@ -175,24 +175,26 @@ class RedisStore(StateStore):
 
         # One quick retry on a broken connection: after Redis restarts, the pool's old connections
         # fail once each; the retry reconnects, so the first call after a recovery succeeds.
-        self._redis: Any = aioredis.Redis.from_url(
+        self.redis: Any = aioredis.Redis.from_url(
             url,
             socket_timeout=socket_timeout,
             socket_connect_timeout=socket_timeout,
             retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1),
             retry_on_error=[RedisConnectionError],
         )
-        self._prefix = prefix
-        self._acquire = self._redis.register_script(_ACQUIRE)
-        self._release = self._redis.register_script(_RELEASE)
-        self._held = self._redis.register_script(_HELD)
-        self._hold = self._redis.register_script(_HOLD)
-        self._bucket = self._redis.register_script(_BUCKET)
-        self._incr = self._redis.register_script(_INCR)
-        self._attempt = self._redis.register_script(_ATTEMPT)
+        self.prefix = prefix
+        self._acquire = self.redis.register_script(_ACQUIRE)
+        self._release = self.redis.register_script(_RELEASE)
+        self._held = self.redis.register_script(_HELD)
+        self._hold = self.redis.register_script(_HOLD)
+        self._bucket = self.redis.register_script(_BUCKET)
+        self._incr = self.redis.register_script(_INCR)
+        self._attempt = self.redis.register_script(_ATTEMPT)
         self._max_ttl = int(MAX_LEASE_SECONDS * 1000)
 
-    async def _do(self, call: Any) -> Any:
+    async def do(self, call: Any) -> Any:
+        """Await one Redis call or script (`self.redis`, keys under `self.prefix`); a Redis failure is
+        StateUnavailable. The journal's scripts go through it too."""
         from redis.exceptions import RedisError
 
         try:
@@ -206,16 +208,14 @@ class RedisStore(StateStore):
             odd_value(self.backend, kind)
 
     def _lock_key(self, name: str) -> str:
-        return f"{self._prefix}lock:{name}"
+        return f"{self.prefix}lock:{name}"
 
     async def acquire(self, name: str, ttl: float, wait: float) -> Lease:
         owner = uuid.uuid4().hex
         keys = [self._lock_key(name)]
 
         async def grab() -> bool:
-            granted, odd = await self._do(
-                self._acquire(keys=keys, args=[owner, max(int(ttl * 1000), 1), self._max_ttl])
-            )
+            granted, odd = await self.do(self._acquire(keys=keys, args=[owner, max(int(ttl * 1000), 1), self._max_ttl]))
             self._odd(odd)
             return int(granted) == 1
 
@@ -223,14 +223,14 @@ class RedisStore(StateStore):
         return Lease(name, owner)
 
     async def release(self, lease: Lease) -> None:
-        await self._do(self._release(keys=[self._lock_key(lease.name)], args=[lease.owner, self._max_ttl]))
+        await self.do(self._release(keys=[self._lock_key(lease.name)], args=[lease.owner, self._max_ttl]))
 
     async def still_held(self, lease: Lease) -> bool:
-        return bool(await self._do(self._held(keys=[self._lock_key(lease.name)], args=[lease.owner, self._max_ttl])))
+        return bool(await self.do(self._held(keys=[self._lock_key(lease.name)], args=[lease.owner, self._max_ttl])))
 
     async def hold(self, lease: Lease, seconds: float) -> bool:
         lease.kept = True
-        kept = await self._do(
+        kept = await self.do(
             self._hold(
                 keys=[self._lock_key(lease.name)], args=[lease.owner, self._max_ttl, max(int(seconds * 1000), 1)]
             )
@@ -238,8 +238,8 @@ class RedisStore(StateStore):
         return bool(kept)
 
     async def take(self, bucket: str, rate: Rate, *, share: str | None = None) -> float:
-        base = f"{self._prefix}bucket:{bucket}"
-        wait, odd, left = await self._do(
+        base = f"{self.prefix}bucket:{bucket}"
+        wait, odd, left = await self.do(
             self._bucket(
                 keys=[base, f"{base}|{share or ''}", f"{base}|active"],
                 args=[rate.capacity, rate.refill_per_second, share or "", SHARE_WINDOW_SECONDS],
@@ -251,48 +251,48 @@ class RedisStore(StateStore):
         return float(left)
 
     async def count_attempt(self, limits: Sequence[tuple[str, int]], window: float) -> None:
-        keys = [f"{self._prefix}attempts:{key}" for key, _ in limits]
+        keys = [f"{self.prefix}attempts:{key}" for key, _ in limits]
         args = [max(int(window * 1000), 1), *(limit for _, limit in limits)]
-        refused, ttl_ms = await self._do(self._attempt(keys=keys, args=args))
+        refused, ttl_ms = await self.do(self._attempt(keys=keys, args=args))
         if int(refused):
             raise AttemptsExhausted(limits[int(refused) - 1][0], max(int(ttl_ms), 1) / 1000)
 
     async def put(self, key: str, value: bytes, ttl: float) -> None:
-        await self._do(self._redis.set(f"{self._prefix}kv:{key}", value, px=max(int(ttl * 1000), 1)))
+        await self.do(self.redis.set(f"{self.prefix}kv:{key}", value, px=max(int(ttl * 1000), 1)))
 
     async def get(self, key: str) -> bytes | None:
-        return await self._read(key, self._redis.get)
+        return await self._read(key, self.redis.get)
 
     async def delete(self, key: str) -> None:
-        await self._do(self._redis.delete(f"{self._prefix}kv:{key}"))
+        await self.do(self.redis.delete(f"{self.prefix}kv:{key}"))
 
     async def pop(self, key: str) -> bytes | None:
-        return await self._read(key, self._redis.getdel)
+        return await self._read(key, self.redis.getdel)
 
     async def incr(self, key: str, amount: int, ttl: float) -> int:
-        return int(await self._do(self._incr(keys=[f"{self._prefix}kv:{key}"], args=[amount, max(int(ttl * 1000), 1)])))
+        return int(await self.do(self._incr(keys=[f"{self.prefix}kv:{key}"], args=[amount, max(int(ttl * 1000), 1)])))
 
     async def replace(self, key: str, value: bytes, ttl: float) -> bool:
-        done = await self._do(self._redis.set(f"{self._prefix}kv:{key}", value, px=max(int(ttl * 1000), 1), xx=True))
+        done = await self.do(self.redis.set(f"{self.prefix}kv:{key}", value, px=max(int(ttl * 1000), 1), xx=True))
         return bool(done)
 
     async def _read(self, key: str, command: Any) -> bytes | None:
         """GET or GETDEL of a kv key; a key of another type (not written here) is absent, and removed."""
         from redis.exceptions import RedisError, ResponseError
 
-        full = f"{self._prefix}kv:{key}"
+        full = f"{self.prefix}kv:{key}"
         try:
             value = await command(full)
         except (RedisError, OSError) as exc:
             if not (isinstance(exc, ResponseError) and "WRONGTYPE" in str(exc)):
                 raise StateUnavailable(f"Redis: {type(exc).__name__}") from None
             odd_value(self.backend, "key")
-            await self._do(self._redis.delete(full))
+            await self.do(self.redis.delete(full))
             return None
         return bytes(value) if value is not None else None
 
     async def aclose(self) -> None:
         try:
-            await self._redis.aclose()
+            await self.redis.aclose()
         except Exception:
             pass

@@ -79,10 +79,11 @@ class SqliteStore(StateStore):
         private_file(self.path)  # SQLite gives its -wal and -shm files the database file's mode
         self.purge_every = purge_every
         self._purged_at = time.monotonic()
-        with self._connect() as db:
+        with self.connect() as db:
             db.executescript(_SCHEMA)
 
-    def _connect(self) -> sqlite3.Connection:
+    def connect(self) -> sqlite3.Connection:
+        """A connection to the state file (WAL), for a caller that closes it; changes go through `run`."""
         db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes, not power loss
@@ -90,7 +91,7 @@ class SqliteStore(StateStore):
 
     def _transaction(self, work: Any) -> Any:
         try:
-            db = self._connect()
+            db = self.connect()
             try:
                 db.execute("BEGIN IMMEDIATE")
                 result = work(db)
@@ -105,7 +106,9 @@ class SqliteStore(StateStore):
         except sqlite3.Error as exc:
             raise StateUnavailable(f"SQLite state file {self.path}: {exc}") from None
 
-    async def _run(self, work: Any) -> Any:
+    async def run(self, work: Any) -> Any:
+        """`work(db)` as one BEGIN IMMEDIATE transaction, in a worker thread: every read-then-write on
+        the file is one of these (the journal's tables too). A SQLite failure is StateUnavailable."""
         return await anyio.to_thread.run_sync(self._transaction, work)
 
     async def acquire(self, name: str, ttl: float, wait: float) -> Lease:
@@ -123,11 +126,11 @@ class SqliteStore(StateStore):
             granted = db.execute("INSERT OR IGNORE INTO locks VALUES (?, ?, ?)", (name, owner, now + ttl)).rowcount
             return bool(granted == 1)
 
-        await poll_for_lock(name, wait, lambda: self._run(grab))
+        await poll_for_lock(name, wait, lambda: self.run(grab))
         return Lease(name, owner)
 
     async def release(self, lease: Lease) -> None:
-        await self._run(
+        await self.run(
             lambda db: db.execute("DELETE FROM locks WHERE name = ? AND owner = ?", (lease.name, lease.owner))
         )
 
@@ -136,7 +139,7 @@ class SqliteStore(StateStore):
             row = db.execute("SELECT owner, expires FROM locks WHERE name = ?", (lease.name,)).fetchone()
             return row is not None and row[0] == lease.owner and row[1] > time.time()
 
-        return bool(await self._run(check))
+        return bool(await self.run(check))
 
     async def hold(self, lease: Lease, seconds: float) -> bool:
         lease.kept = True
@@ -149,7 +152,7 @@ class SqliteStore(StateStore):
             ).rowcount
             return bool(changed == 1)
 
-        return bool(await self._run(extend))
+        return bool(await self.run(extend))
 
     async def take(self, bucket: str, rate: Rate, *, share: str | None = None) -> float:
         def level(db: sqlite3.Connection, name: str, capacity: float, refill: float, now: float) -> float:
@@ -181,7 +184,7 @@ class SqliteStore(StateStore):
                 db.execute("INSERT OR REPLACE INTO buckets VALUES (?, ?, ?)", (name, value - taken, now))
             return max(waits, default=0.0), levels[bucket][0] - taken
 
-        wait, left = await self._run(draw)
+        wait, left = await self.run(draw)
         if wait > 0:
             raise BudgetExhausted(bucket, float(wait))
         return float(left)
@@ -202,7 +205,7 @@ class SqliteStore(StateStore):
                 )
             return None
 
-        refused = await self._run(count)
+        refused = await self.run(count)
         if refused is not None:
             raise AttemptsExhausted(refused[0], refused[1])
 
@@ -216,11 +219,11 @@ class SqliteStore(StateStore):
             if purge:
                 _purge(db)
 
-        await self._run(write)
+        await self.run(write)
 
     async def purge(self) -> int:
         self._purged_at = time.monotonic()
-        return int(await self._run(_purge))
+        return int(await self.run(_purge))
 
     async def incr(self, key: str, amount: int, ttl: float) -> int:
         def add(db: sqlite3.Connection) -> int:
@@ -230,7 +233,7 @@ class SqliteStore(StateStore):
             db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", (key, str(current + amount).encode(), expires))
             return current + amount
 
-        return int(await self._run(add))
+        return int(await self.run(add))
 
     async def replace(self, key: str, value: bytes, ttl: float) -> bool:
         def update(db: sqlite3.Connection) -> bool:
@@ -240,25 +243,25 @@ class SqliteStore(StateStore):
             )
             return changed.rowcount == 1
 
-        return bool(await self._run(update))
+        return bool(await self.run(update))
 
     async def get(self, key: str) -> bytes | None:
         def read(db: sqlite3.Connection) -> bytes | None:
             row = db.execute("SELECT value, expires FROM kv WHERE key = ?", (key,)).fetchone()
             return bytes(row[0]) if row is not None and row[1] > time.time() else None
 
-        value: bytes | None = await self._run(read)
+        value: bytes | None = await self.run(read)
         return value
 
     async def delete(self, key: str) -> None:
-        await self._run(lambda db: db.execute("DELETE FROM kv WHERE key = ?", (key,)))
+        await self.run(lambda db: db.execute("DELETE FROM kv WHERE key = ?", (key,)))
 
     async def pop(self, key: str) -> bytes | None:
         def take(db: sqlite3.Connection) -> bytes | None:
             row = db.execute("DELETE FROM kv WHERE key = ? RETURNING value, expires", (key,)).fetchone()
             return bytes(row[0]) if row is not None and row[1] > time.time() else None
 
-        value: bytes | None = await self._run(take)
+        value: bytes | None = await self.run(take)
         return value
 
 
