@@ -174,6 +174,20 @@ def test_a_tool_name_is_spelled_only_in_its_declaration() -> None:
     assert spelled == []
 
 
+def test_an_argument_refusal_is_worded_only_by_its_declaration() -> None:
+    """`Tool.refuse` words every argument failure from the tool's declared `refused` (#31): a handler
+    that finds an argument problem only it can see (a redaction token given as a number) calls it,
+    never writes the message again, and a rule's limit (a number's length) is the argument rule's."""
+    spelled = sorted(
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if path.relative_to(PACKAGE).as_posix() != "tools/declaration.py"
+        and "arguments are not valid" in _code_words(path)
+    )
+    assert spelled == []
+    assert "MAX_NUMBER" not in _code_words(PACKAGE / "tools" / "number_check.py")
+
+
 def test_the_size_bound_is_enforced_once_at_the_transport() -> None:
     """Every answer from Nexudus is read within its bound by `envelopes.BoundedTransport`, through
     `envelopes.bounded_client` (the API client's and the sign-in pages'): no other module builds an

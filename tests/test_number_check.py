@@ -11,7 +11,7 @@ from mcp import Client
 
 from nexudus_identity_mcp.record.document_number import compare_number, normalise_number
 from nexudus_identity_mcp.sandbox import Sandbox
-from nexudus_identity_mcp.tools.catalog import COMPARE_NUMBER_TOOL
+from nexudus_identity_mcp.tools.catalog import COMPARE_NUMBER, COMPARE_NUMBER_TOOL, MAX_NUMBER
 from nexudus_identity_mcp.tools.number_check import PER_CHECK
 
 from .helpers import ERAS, body, server_for
@@ -85,6 +85,25 @@ async def test_an_unknown_check_and_bad_arguments() -> None:
     assert result.is_error and [e["PropertyName"] for e in out["Errors"]] == [NUMBER_ARG]
     result, out = await compare(sandbox, {"Id": 87654301, NUMBER_ARG: "«ID_DOC:3f9a1c2b»"})
     assert result.is_error and out["ErrorKind"] == "validation" and "redaction token" in out["Errors"][0]["Message"]
+
+
+@pytest.mark.anyio
+async def test_a_number_too_long_is_refused_by_the_parser_with_the_other_problems() -> None:
+    """The length limit is the argument's rule (catalog), so it is listed beside a bad Id in one
+    answer, worded by the declaration, never echoing the number (the rule gives its length; the final
+    redaction pass tokenises what follows the field's name, so the message's wording is not asserted)."""
+    sandbox = Sandbox()
+    number = "Q7" * (MAX_NUMBER // 2) + "Z"
+    result, out = await compare(sandbox, {"Id": "not an id", NUMBER_ARG: number})
+    assert result.is_error and out["ErrorKind"] == "validation"
+    assert out["Message"].endswith(COMPARE_NUMBER.refused)
+    [too_long] = [e for e in out["Errors"] if e["PropertyName"] == NUMBER_ARG]
+    assert "Q7" not in str(too_long["AttemptedValue"])
+    assert {e["PropertyName"] for e in out["Errors"]} == {"Id", NUMBER_ARG}
+    assert "Q7Q7" not in result.content[0].text  # type: ignore[union-attr]
+    assert sandbox.state.count("get") == 0
+    result, out = await compare(sandbox, {"Id": 87654301, NUMBER_ARG: " " * 3 + "CB7734129" * 11})  # 99, stripped
+    assert not result.is_error and out["Match"] == "does_not_match"
 
 
 @pytest.mark.anyio

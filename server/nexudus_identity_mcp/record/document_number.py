@@ -16,8 +16,6 @@ import hmac
 import unicodedata
 from typing import Literal
 
-MAX_NUMBER = 100  # characters of a given number, before normalising
-
 Verdict = Literal["matches", "does_not_match", "no_number_on_file"]
 
 

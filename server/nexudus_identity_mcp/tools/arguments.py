@@ -108,9 +108,12 @@ class Integer:
 
 @dataclass(frozen=True)
 class Text:
-    """A non-blank string; `message` says what it must be."""
+    """A non-blank string; `message` says what it must be. Over `max_length` characters (stripped) it
+    is refused with its length as the attempted value, never the text (it may be a document number).
+    The limit stays out of the schema (not every client takes `maxLength`)."""
 
     message: str
+    max_length: int | None = None
 
     def schema(self) -> dict[str, Any]:
         return {"type": "string"}
@@ -118,7 +121,10 @@ class Text:
     def parse(self, name: str, raw: Any) -> str:
         if not isinstance(raw, str) or not raw.strip():
             raise FieldError(self.message)
-        return raw.strip()
+        text = raw.strip()
+        if self.max_length is not None and len(text) > self.max_length:
+            raise Problems([problem(name, f"must be at most {self.max_length} characters", len(text))])
+        return text
 
 
 @dataclass(frozen=True)

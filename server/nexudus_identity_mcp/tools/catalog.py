@@ -544,6 +544,7 @@ FIND_MEMBERS = Tool(
 
 # ----------------------------------------------------------------------------- document number
 NUMBER_ARG = "IdentityDocumentNumber"
+MAX_NUMBER = 100  # characters of a given number, before normalising
 _NUMBER_MESSAGE = "is required: the number as the member's document shows it"
 
 COMPARE_NUMBER = Tool(
@@ -565,7 +566,7 @@ COMPARE_NUMBER = Tool(
             ),
             Arg(
                 NUMBER_ARG,
-                Text(_NUMBER_MESSAGE),
+                Text(_NUMBER_MESSAGE, MAX_NUMBER),
                 "The number as shown on the document.",
                 required=True,
                 missing=_NUMBER_MESSAGE,

@@ -69,7 +69,12 @@ class Tool(Generic[R]):
             request = self.input.parse(arguments)
         except ArgumentErrors as invalid:
             errors = invalid.errors if self.hint_invalid is None else await self.hint_invalid(tools, invalid, ctx)
-            return failure(
-                ErrorKind.VALIDATION, f"The arguments are not valid; {self.refused}", source="local", errors=errors
-            )
+            return self.refuse(errors)
         return await self.handler(tools, request, ctx)
+
+    def refuse(self, errors: list[Problem]) -> ToolResult:
+        """The validation failure of this tool's arguments: every problem, and what was not done. Also
+        for a handler's own argument problems (those that need the call's state)."""
+        return failure(
+            ErrorKind.VALIDATION, f"The arguments are not valid; {self.refused}", source="local", errors=errors
+        )

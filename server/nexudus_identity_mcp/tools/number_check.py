@@ -13,10 +13,11 @@ cannot be reached the check is refused: without the count, the limit would not h
 from __future__ import annotations
 
 from ..nexudus import ErrorKind, NexudusError
-from ..record.document_number import MAX_NUMBER, compare_number
+from ..record.document_number import compare_number
 from ..record.validation import problem
 from ..state import AttemptsExhausted, StateUnavailable
 from .base import ToolBase
+from .catalog import COMPARE_NUMBER, NUMBER_ARG
 from .context import CallContext
 from .requests import NumberRequest
 from .results import ToolResult, audit, failure
@@ -35,26 +36,9 @@ MESSAGES = {
 class NumberCheckTools(ToolBase):
     async def compare_number(self, request: NumberRequest, ctx: CallContext) -> ToolResult:
         check_id, caller = request.check_id, ctx.caller.label
-        if len(request.number) > MAX_NUMBER:
-            return failure(
-                ErrorKind.VALIDATION,
-                "The arguments are not valid; nothing was compared.",
-                source="local",
-                errors=[problem("IdentityDocumentNumber", f"must be at most {MAX_NUMBER} characters", None)],
-            )
-        if self.redactor.looks_like_token(request.number):
-            return failure(
-                ErrorKind.VALIDATION,
-                "The arguments are not valid; nothing was compared.",
-                source="local",
-                errors=[
-                    problem(
-                        "IdentityDocumentNumber",
-                        "is a redaction token: give the number as the member's document shows it",
-                        request.number,
-                    )
-                ],
-            )
+        if self.redactor.looks_like_token(request.number):  # the parser cannot know: it needs the redactor
+            why = "is a redaction token: give the number as the member's document shows it"
+            return COMPARE_NUMBER.refuse([problem(NUMBER_ARG, why, request.number)])
         try:
             await self.state.count_attempt(
                 [(f"number:check:{check_id}", PER_CHECK), (f"number:caller:{caller}", PER_CALLER)], WINDOW_SECONDS

@@ -59,7 +59,7 @@ from ..state import Lease, LockNotGranted, StateUnavailable
 from ..telemetry.metrics import METRICS
 from .base import LOCK_MARGIN_SECONDS, WriteOutcomePending
 from .base import seconds_left as _left
-from .catalog import GET_TOOL, UPDATE_TOOL
+from .catalog import GET_TOOL, UPDATE, UPDATE_TOOL
 from .confirm import confirm, shown_value, will_ask
 from .context import CallContext
 from .elicitation import binding_of
@@ -210,12 +210,7 @@ class UpdateTool(ReassignNames):
         in_record_form(values, current)  # a date as the record writes its dates: midnight, its Z or none
         token_errors = self._resolve_tokens(values, current) + self._resolve_cuts(values, current) + record_errors
         if token_errors:
-            return failure(
-                ErrorKind.VALIDATION,
-                "The arguments are not valid; nothing was sent to Nexudus. Fix each property in Errors and call again.",
-                source="local",
-                errors=self._redact_problems(token_errors, (current,)),
-            )
+            return UPDATE.refuse(self._redact_problems(token_errors, (current,)))
 
         if request.expected_updated_on is not None:
             now = parse_datetime(str(current.get("UpdatedOn") or ""))
