@@ -144,6 +144,17 @@ def test_the_api_client_reads_no_ambient_state() -> None:
             assert "contextvars" not in text and "ContextVar" not in text, rel
         elif rel != "record/redaction.py":
             assert "ContextVar" not in text, f"{rel}: pass it in the call context instead"
+    # The redaction scope is set around a call for the log filter, and read by the log functions only:
+    # the redactor's own note_record and scrub take the call's scope as an argument.
+    tree = ast.parse((PACKAGE / "record" / "redaction.py").read_text())
+    readers = {
+        outer.name
+        for outer in ast.walk(tree)
+        if isinstance(outer, (ast.FunctionDef, ast.ClassDef))
+        for node in ast.walk(outer)
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "_ACTIVE.get"
+    }
+    assert readers <= {"scrub_log_text", "RedactingLogFilter", "filter"}, readers
 
 
 TOOL_NAMES = (

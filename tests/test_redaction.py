@@ -31,10 +31,10 @@ def tok(r: Redactor, value: str, category: str = "id_document") -> str:
 
 
 def scrubbed(r: Redactor, value: Any, *records: dict[str, Any], arguments: dict[str, Any] | None = None) -> Any:
-    with r.scope(arguments):
+    with r.scope(arguments) as scope:
         for record in records:
-            r.note_record(record)
-        return r.scrub(value)
+            r.note_record(record, scope)
+        return r.scrub(value, scope)
 
 
 def assert_gone(output: Any, *values: str) -> None:
@@ -195,10 +195,10 @@ def test_arguments_are_registered_but_tokens_in_them_are_not() -> None:
 
 def test_a_previous_number_of_a_check_is_still_caught() -> None:
     r = redactor()
-    with r.scope():
-        r.note_record(RECORD)
-    with r.scope():
-        r.note_record({**RECORD, "IdentityDocumentNumber": "NEW0000001"})
+    with r.scope() as scope:
+        r.note_record(RECORD, scope)
+    with r.scope() as scope:
+        r.note_record({**RECORD, "IdentityDocumentNumber": "NEW0000001"}, scope)
     # a later call that reads nothing (a failed search, a prompt): an error page echoes the old number
     with r.scope():
         out = r.scrub({"Message": f"Error: {NUMBER} / new 000 0001", "Cut": "K7Q-92055…"})
@@ -256,8 +256,8 @@ def test_log_filter_scrubs_lines_and_tracebacks_during_a_call(caplog: pytest.Log
     log = logging.getLogger("nexudus_identity_mcp.test_redaction")
     caplog.handler.addFilter(RedactingLogFilter())
     caplog.set_level(logging.INFO)
-    with r.scope():
-        r.note_record(RECORD)
+    with r.scope() as scope:
+        r.note_record(RECORD, scope)
         log.info("saw %s", NUMBER.lower())
         try:
             raise ValueError(f"boom {NUMBER}")
@@ -340,8 +340,8 @@ def check_no_variant_survives(case: tuple[dict[str, Any], Any], earlier: bool) -
     record, value = case
     r = redactor()
     if earlier:
-        with r.scope():
-            r.note_record(record)
+        with r.scope() as scope:
+            r.note_record(record, scope)
         out = scrubbed(r, value)
     else:
         out = scrubbed(r, value, record)

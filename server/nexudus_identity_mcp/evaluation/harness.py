@@ -140,7 +140,7 @@ def trial_redactor(scenario: Scenario, *records: dict[int, dict[str, Any]], call
     with redactor.scope() as scope:
         for state in records:
             for record in state.values():
-                redactor.note_record(record)
+                redactor.note_record(record, scope)
         given = [*scenario.patch.values(), *scenario.expect_records.values(), *(c.arguments for c in calls)]
         for values in given:
             for name, value in values.items():

@@ -29,7 +29,7 @@ from mcp.shared.exceptions import MCPError
 from .. import __version__
 from ..nexudus import ErrorKind, NexudusClient
 from ..nexudus.budget import RequestBudget
-from ..record.redaction import Redactor, parse_categories
+from ..record.redaction import RedactionScope, Redactor, parse_categories
 from ..settings import Settings
 from ..state import open_journal, open_store
 from ..telemetry.metrics import METRICS
@@ -87,9 +87,9 @@ class ServerState:
     tools: IdentityCheckTools
 
 
-def redacted(redactor: Redactor, result: ToolResult) -> ToolResult:
-    """The result after the final redaction pass (body and summary in one pass)."""
-    body, summary = redactor.scrub([result.body, result.summary])
+def redacted(redactor: Redactor, result: ToolResult, scope: RedactionScope) -> ToolResult:
+    """The result after the final redaction pass with the call's scope (body and summary in one pass)."""
+    body, summary = redactor.scrub([result.body, result.summary], scope)
     return ToolResult(body, result.is_error, summary)
 
 
@@ -279,7 +279,7 @@ def build_server(
                 pending: types.InputRequiredResult = result.pending
                 return pending
             # Redacted first, then fitted to the outputSchema and bounded (texts cut after redaction).
-            return to_call_result(finish(redacted(redactor, result), output_schemas.get(params.name)))
+            return to_call_result(finish(redacted(redactor, result, scope), output_schemas.get(params.name)))
 
     async def list_prompts(
         ctx: ServerRequestContext[ServerState], params: types.PaginatedRequestParams | None
@@ -347,7 +347,7 @@ def build_server(
             result = await LIST_CHANGES.call(
                 ctx.lifespan_context.tools, arguments, CallContext(caller, redaction=scope)
             )
-            body = redacted(redactor, result).body
+            body = redacted(redactor, result, scope).body
         return types.ReadResourceResult(
             contents=[
                 types.TextResourceContents(

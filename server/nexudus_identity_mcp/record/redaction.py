@@ -360,9 +360,9 @@ class Redactor:
             _ACTIVE.reset(reset)
 
     def note_record(self, record: Mapping[str, Any] | None, scope: RedactionScope | None = None) -> None:
-        """Register a record read or written in this call into `scope` (the call context's; else the
-        scope opened around the code): its redacted fields' values (now and as remembered for its Id)
-        are then looked for everywhere in what the call returns."""
+        """Register a record read or written in this call into `scope` (the call context's, passed
+        explicitly; None: only remembered for its Id): its redacted fields' values (now and as
+        remembered) are then looked for everywhere in what the call returns."""
         if not record:
             return
         found = [(c, record[n]) for n, c in self.fields.items() if isinstance(record.get(n), (str, int, float))]
@@ -381,17 +381,18 @@ class Redactor:
             while len(self._history) > HISTORY_CHECKS:
                 for category, text in self._history.popitem(last=False)[1]:
                     self._remember(category, text, -1)
-        scope = scope or _ACTIVE.get()
         if scope is not None and scope.redactor is self:
             for category, value in [*found, *remembered]:
                 scope.note(category, value)
 
     # ------------------------------------------------------------------ the final pass
     def scrub(self, value: Any, scope: RedactionScope | None = None) -> Any:
-        """`value` (any JSON-like data, or text) with every sensitive value replaced by its token."""
+        """`value` (any JSON-like data, or text) with every sensitive value replaced by its token: the
+        values `scope` holds (the call's, passed explicitly; None: a scope of its own) and those
+        remembered from earlier calls."""
         if not self.categories:
             return value
-        scope = scope or _ACTIVE.get() or RedactionScope(self)
+        scope = scope or RedactionScope(self)
         local = RedactionScope(self)
         local.values = dict(scope.values)
         self._discover(value, local, None)
