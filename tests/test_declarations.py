@@ -154,3 +154,19 @@ def test_a_problem_is_one_type_and_the_results_schema_says_the_same_keys() -> No
     assert ERROR_ITEM["properties"]["AllowedValues"]["items"]["type"] == "string"
     made = problem("IdentityDocumentType", "is not a valid value", "Pasport", allowed=["Passport"], hint="Passport")
     assert set(made) == set(get_type_hints(Problem))
+
+
+async def test_each_tools_argument_failure_says_in_its_first_line_what_its_message_says(sandbox: Sandbox) -> None:
+    """A find with `Page: "x"` was summarised "nothing was written" while its Message said "nothing was
+    searched": the summary line now says what was not done in the message's own words, for every tool."""
+    import re
+
+    async with Client(server_for(sandbox)) as client:
+        for tool in TOOLS:
+            result = await client.call_tool(tool.name, {"NotAnArgumentOfAnyTool": 1})
+            assert result.is_error, tool.name
+            first = result.content[0].text.partition("\n")[0]  # type: ignore[union-attr]
+            said = body(result, tool.name)["Message"]
+            assert first.startswith("Failed (validation, local): nothing was "), (tool.name, first)
+            nothing = re.search(r"nothing was [^.]*", first)
+            assert nothing is not None and nothing[0].lower() in said.lower(), (tool.name, first, said)

@@ -167,7 +167,7 @@ async def test_a_flood_of_arguments_is_answered_briefly(sandbox: Sandbox) -> Non
         result = await client.call_tool(UPDATE_TOOL, {**required_from(record), **flood})
     text = result.content[0].text  # type: ignore[union-attr]
     assert result.is_error and len(text) < 5000 and "and 20,067 more" in text
-    assert text.partition("\n")[0].startswith("Failed (validation, local): nothing was written. 6 problem(s)")
+    assert text.partition("\n")[0].startswith("Failed (validation, local): nothing was sent to Nexudus. 6 problem(s)")
 
 
 async def test_a_five_thousand_digit_enum_is_a_validation_error(sandbox: Sandbox) -> None:

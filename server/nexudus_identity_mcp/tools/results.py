@@ -174,17 +174,24 @@ def failure(
     return ToolResult(body, True, summary if summary is not None else _failure_summary(kind, message, source, errors))
 
 
+# What a failure left undone, as its message says it ("nothing was searched", "nothing was sent to
+# Nexudus"): the validation summary says the same words, never a different claim.
+_NOTHING = re.compile(r"\b[Nn]othing was [A-Za-z]+(?: [A-Za-z]+){0,3}(?=[.;,)]|$)")
+
+
 def _failure_summary(kind: ErrorKind, message: str, source: str, errors: list[Problem] | None) -> str:
-    """The default summary line of a failure: a validation failure lists its problems (the first line
-    is all that some frameworks show a model: what failed, where, what to do); any other says the
-    message's first line."""
+    """The default summary line of a failure: a validation failure says what was not done in its
+    message's words and lists its problems (the first line is all that some frameworks show a model:
+    what failed, where, what to do); any other says the message's first line."""
     if kind != ErrorKind.VALIDATION or not errors:
         return f"Failed ({kind.value}): {message.splitlines()[0] if message else kind.value}"
+    said = _NOTHING.search(message)
+    nothing = said[0][0].lower() + said[0][1:] if said else "nothing was done"
     listed = [_problem_line(e) for e in errors]
     more = len(listed) - MAX_SUMMARY_ERRORS
     problems = "; ".join(listed[:MAX_SUMMARY_ERRORS]) + (f"; and {more} more" if more > 0 else "")
     return (
-        f"Failed (validation, {source}): nothing was written. {len(listed)} problem(s): {problems}"
+        f"Failed (validation, {source}): {nothing}. {len(listed)} problem(s): {problems}"
         + ("" if problems.endswith((".", "?")) else ".")
         + " Fix them and call again."
     )
