@@ -32,6 +32,10 @@ def body(result: types.CallToolResult, tool: str) -> dict[str, Any]:
 
     assert result.structured_content is not None
     jsonschema.validate(result.structured_content, OUTPUT_SCHEMAS[tool])
+    # Every key a result carries is declared in its tool's outputSchema (the declaration is the result's
+    # model: a key said only in a handler is a key no client was told about).
+    undeclared = set(result.structured_content) - set(OUTPUT_SCHEMAS[tool]["properties"])
+    assert not undeclared, f"{tool} answered keys its outputSchema does not declare: {sorted(undeclared)}"
     text = result.content[0].text  # type: ignore[union-attr]
     summary, _, payload = text.partition("\n")
     assert summary and json.loads(payload) == result.structured_content
