@@ -37,11 +37,14 @@ from typing import Any
 import anyio
 import httpx2
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' helpers, as state_bench
+
+from tests.model_visible import MODEL_VISIBLE_BUDGET, TOTAL_VISIBLE_BUDGET, model_visible_bytes
+
 from nexudus_identity_mcp.mcpserver.app import INSTRUCTIONS
 from nexudus_identity_mcp.sandbox import ADMIN_PASSWORD, ADMIN_USER, SANDBOX_TOKEN
 from nexudus_identity_mcp.sandbox.loopback import free_port
 from nexudus_identity_mcp.tools.catalog import FIND_TOOL, GET_TOOL, UPDATE_TOOL, tool_definitions
-from nexudus_identity_mcp.tools.schemas import MODEL_VISIBLE_BUDGET, TOTAL_VISIBLE_BUDGET, model_visible_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable

@@ -18,7 +18,7 @@ from mcp.client.stdio import stdio_client
 from nexudus_identity_mcp import __version__
 from nexudus_identity_mcp.cli.bundle import ENTRY_NAME, build_bundle
 from nexudus_identity_mcp.cli.bundle_entry import server_arguments
-from nexudus_identity_mcp.tools.catalog import READ_TOOLS, WRITE_TOOLS
+from nexudus_identity_mcp.tools.catalog import FIND_TOOL, TOOLS
 
 ROOT = Path(__file__).parent.parent
 
@@ -26,7 +26,7 @@ ROOT = Path(__file__).parent.parent
 def test_manifest_matches_the_package() -> None:
     manifest = json.loads((ROOT / "manifest.json").read_text())
     assert manifest["version"] == __version__
-    assert {tool["name"] for tool in manifest["tools"]} == {*READ_TOOLS, *WRITE_TOOLS}
+    assert {tool["name"] for tool in manifest["tools"]} == {t.name for t in TOOLS}
     config = manifest["user_config"]
     for secret in ("token", "password", "totp_secret"):
         assert config[secret]["sensitive"] is True
@@ -89,6 +89,6 @@ async def test_the_unpacked_bundle_serves_the_sandbox(tmp_path: Path) -> None:
     with open(tmp_path / "stderr.txt", "w") as errlog:
         async with Client(stdio_client(params, errlog=errlog)) as client:
             tools = {tool.name for tool in (await client.list_tools()).tools}
-            found = await client.call_tool(READ_TOOLS[0], {})
-    assert tools == {*READ_TOOLS, *WRITE_TOOLS}
+            found = await client.call_tool(FIND_TOOL, {})
+    assert tools == {t.name for t in TOOLS}
     assert not found.is_error, found.structured_content

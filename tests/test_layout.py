@@ -363,3 +363,67 @@ def test_the_searches_take_filters_by_their_api_names_only() -> None:
     expected = ["self", "page", "size", "filters", "order_by", "descending", "caller"]
     for search in (NexudusClient.search_checks, NexudusClient.search_coworkers):
         assert list(inspect.signature(search).parameters) == expected, search.__name__
+
+
+def _module_of(path: Path) -> str:
+    return ".".join(["nexudus_identity_mcp", *path.relative_to(PACKAGE).with_suffix("").parts]).removesuffix(
+        ".__init__"
+    )
+
+
+# Names the package defines for its tests (and people) without using them itself, each on purpose.
+USED_ONLY_OUTSIDE = {
+    ("nexudus_identity_mcp.mcpserver.reference", "readme_block"),  # a person regenerates the README's table
+    ("nexudus_identity_mcp.sandbox.data", "seed_document_numbers"),  # the sandbox: a stand-in for tests
+    ("nexudus_identity_mcp.telemetry.metrics", "stop_metrics_port"),  # closes the process-wide port
+    ("nexudus_identity_mcp.state.base", "forget_logged_odd_values"),  # #31 review item 4 takes it out
+}
+
+
+def test_the_package_holds_nothing_only_tests_or_bench_use() -> None:
+    """What only tests or the benchmark use lives with them (#31 item 5: READ_TOOLS/WRITE_TOOLS in the
+    catalog, `model_visible_bytes` and its budgets in schemas.py, now tests/model_visible.py; the
+    RATE_UNITS alias; FieldError.as_problem, which the parser now calls): every module-level name
+    that tests/ or bench/ import from the package is used by the package too, or named above."""
+    used: set[str] = set()
+    defined: set[tuple[str, str]] = set()
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defined.add((_module_of(path), node.name))
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                defined.update((_module_of(path), t.id) for t in targets if isinstance(t, ast.Name))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                used.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                used.add(node.attr)
+            elif isinstance(node, ast.ImportFrom):
+                used.update(a.name for a in node.names)
+    root = PACKAGE.parents[1]
+    outside = set()
+    for path in [*(root / "tests").glob("*.py"), *(root / "bench").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nexudus_identity_mcp"):
+                outside.update((node.module or "", a.name) for a in node.names)
+    only_outside = {(m, n) for m, n in outside & defined if n not in used}
+    assert only_outside == USED_ONLY_OUTSIDE, "move it to tests/ (or bench/), or use it in the package"
+
+
+def test_a_field_error_becomes_a_problem_in_one_place() -> None:
+    """`FieldError.as_problem` turns a rule's refusal into the API's problem shape; no other code
+    copies it by passing an error's message to `problem(...)` (the parser did, #31)."""
+    copies = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                path.name != "validation.py"
+                and isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "problem"
+            ):
+                parts = [*node.args, *(k.value for k in node.keywords)]
+                if any(isinstance(a, ast.Attribute) and a.attr in ("message", "allowed", "hint") for a in parts):
+                    copies.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {ast.unparse(node)}")
+    assert copies == [], "call FieldError.as_problem"

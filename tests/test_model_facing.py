@@ -15,9 +15,9 @@ from nexudus_identity_mcp.mcpserver.app import INSTRUCTIONS
 from nexudus_identity_mcp.record.fields import FIELDS, LINKAGE_FIELDS
 from nexudus_identity_mcp.sandbox import Sandbox
 from nexudus_identity_mcp.tools.catalog import FIND_TOOL, GET_TOOL, RUN_COMMAND_TOOL, UPDATE_TOOL, tool_definitions
-from nexudus_identity_mcp.tools.schemas import MODEL_VISIBLE_BUDGET, model_visible_bytes
 
 from .helpers import CHECK, body, required_from, server_for
+from .model_visible import MODEL_VISIBLE_BUDGET, model_visible_bytes
 
 pytestmark = pytest.mark.anyio
 

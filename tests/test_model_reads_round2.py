@@ -337,7 +337,7 @@ async def test_codes_and_any_case_still_work_though_the_schema_lists_names(sandb
 
 def test_the_budget_of_what_a_model_reads() -> None:
     """Every tool and the instructions: below the 14,736 B of before #27 (bench --tools-only prints it)."""
-    from nexudus_identity_mcp.tools.schemas import TOTAL_VISIBLE_BUDGET, model_visible_bytes
+    from .model_visible import TOTAL_VISIBLE_BUDGET, model_visible_bytes
 
     total = sum(model_visible_bytes(t) for t in tool_definitions()) + len(INSTRUCTIONS.encode())
     assert total <= TOTAL_VISIBLE_BUDGET < 14736, total

@@ -40,7 +40,6 @@ WINDOWS: dict[str, float] = {
     "hour": 3600.0,
     "day": 86400.0,
 }
-RATE_UNITS = WINDOWS
 
 
 @dataclass(frozen=True)

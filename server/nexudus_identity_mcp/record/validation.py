@@ -284,8 +284,9 @@ class FieldError(ValueError):
         self.hint = hint
         self.missing = missing
 
-    def as_problem(self, f: Field, attempted: Any) -> Problem:
-        return problem(f.name, self.message, cap(attempted), allowed=self.allowed, hint=self.hint)
+    def as_problem(self, prop: str, attempted: Any) -> Problem:
+        """The problem in the API's shape, under `prop`, with the attempted value capped."""
+        return problem(prop, self.message, cap(attempted), allowed=self.allowed, hint=self.hint)
 
 
 def coerce(f: Field, raw: Any) -> Any:

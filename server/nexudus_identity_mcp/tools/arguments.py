@@ -362,7 +362,7 @@ class InputModel(Generic[R]):
             try:
                 parsed.values[arg.name] = arg.rule.parse(arg.name, raw)
             except FieldError as exc:
-                parsed.errors.append(problem(arg.name, exc.message, cap(raw), allowed=exc.allowed, hint=exc.hint))
+                parsed.errors.append(exc.as_problem(arg.name, raw))
                 if exc.missing:
                     parsed.missing.append(arg.name)
             except Problems as many:

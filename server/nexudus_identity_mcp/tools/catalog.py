@@ -695,8 +695,6 @@ TOOLS: tuple[Tool[Any], ...] = (
     UNDO,
 )
 BY_TOOL_NAME: dict[str, Tool[Any]] = {t.name: t for t in TOOLS}
-READ_TOOLS = tuple(t.name for t in TOOLS if not t.writes)
-WRITE_TOOLS = tuple(t.name for t in TOOLS if t.writes)
 
 
 def tool_definitions(*, read_only: bool = False) -> list[types.Tool]:

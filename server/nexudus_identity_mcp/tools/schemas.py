@@ -23,10 +23,7 @@ Output schemas (`result_schema`; `tests/test_tool_schemas.py` walks them):
 
 from __future__ import annotations
 
-import json
 from typing import Any
-
-import mcp.types as types
 
 from ..nexudus.errors import ErrorKind
 from ..record.fields import Field
@@ -252,18 +249,3 @@ def result_schema(properties: dict[str, Any]) -> dict[str, Any]:
         "properties": {**ERROR_PROPERTIES, "Warnings": WARNINGS_PROPERTY, **properties},
         "required": ["WasSuccessful", "Message"],
     }
-
-
-MODEL_VISIBLE_BUDGET = 7600
-"""Bytes a model reads of the three original tools (find, get, update): issue #13's ceiling."""
-
-
-TOTAL_VISIBLE_BUDGET = 14400
-"""Bytes a model reads of every tool and the server's instructions together: issue #27's ceiling,
-below the 14,736 B of the nine tools and instructions before it."""
-
-
-def model_visible_bytes(tool: types.Tool) -> int:
-    """What a model reads of a tool: the JSON of its name, description and input schema (UTF-8)."""
-    seen = {"name": tool.name, "description": tool.description, "inputSchema": tool.input_schema}
-    return len(json.dumps(seen, ensure_ascii=False).encode())
