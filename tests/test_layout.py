@@ -427,3 +427,26 @@ def test_a_field_error_becomes_a_problem_in_one_place() -> None:
                 if any(isinstance(a, ast.Attribute) and a.attr in ("message", "allowed", "hint") for a in parts):
                     copies.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {ast.unparse(node)}")
     assert copies == [], "call FieldError.as_problem"
+
+
+def test_a_search_filter_is_described_where_it_is_declared() -> None:
+    """Each find tool's filter arguments are derived from the filter lists (`fields.SEARCH_FILTERS`,
+    `members.MEMBER_FILTERS`), descriptions included, in their order (#31: the window's texts and the
+    member filters' arguments were written again in the catalog); the window is told apart once
+    (`SearchFilter.window`), not by a second `match in ("before", "on_or_after")`."""
+    from nexudus_identity_mcp.record.fields import SEARCH_FILTERS
+    from nexudus_identity_mcp.record.members import MEMBER_FILTERS
+    from nexudus_identity_mcp.tools.catalog import FIND, FIND_MEMBERS
+
+    for tool, filters in ((FIND, SEARCH_FILTERS), (FIND_MEMBERS, MEMBER_FILTERS)):
+        properties = tool.input.schema()["properties"]
+        assert [n for n in properties if n not in ("Page", "PageSize")] == [f.argument for f in filters]
+        assert all(f.description and properties[f.argument]["description"] == f.description for f in filters)
+    texts = {f.description for f in (*SEARCH_FILTERS, *MEMBER_FILTERS)}
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel in ("record/fields.py", "record/members.py"):
+            continue
+        words = _code_words(path)
+        assert not any(text in words for text in texts), f"{rel}: a filter's description is written again"
+        assert "on_or_after" not in words, f"{rel}: use SearchFilter.window / fields.WINDOW"

@@ -547,7 +547,7 @@ def _probe_value(f: SearchFilter, sample: list[dict[str, Any]]) -> tuple[Any, An
     """The least common value of the filter's field in the sample, and a check that has it: a value
     that does not match every check, so that honouring the filter shows. For a date window: the day
     after the earliest date (before), or the latest date (on or after)."""
-    if f.match in ("before", "on_or_after"):
+    if f.window:
         days = sorted((d, r.get("Id")) for r in sample if (d := calendar_day(r.get(f.row_field))) is not None)
         if not days:
             return None, None

@@ -287,13 +287,20 @@ class SearchFilter:
     argument: str  # the find tool's property
     param: str  # the API's query parameter (inferred from the API's naming pattern, not published)
     match: Literal["equals", "contains", "same_text", "before", "on_or_after"]
+    description: str  # what the tool's input schema says of its argument
     field: str = ""  # the row's field it is checked on; the argument's own name when empty
-    # What a tool's input schema says of it: the find tool offers the filters that have one.
-    description: str = ""
+    # The check field whose value rule the argument follows (an Id, an enum, a name); empty: a window
+    # takes a day, any other filter plain text.
+    value_rule: str = ""
 
     @property
     def row_field(self) -> str:
         return self.field or self.argument
+
+    @property
+    def window(self) -> bool:
+        """A bound of a date window (a day, not a record field's value)."""
+        return self.match in ("before", "on_or_after")
 
     def matches(self, row: Mapping[str, Any], wanted: Any) -> bool:
         value = row.get(self.row_field)
@@ -301,7 +308,7 @@ class SearchFilter:
             return isinstance(value, str) and fold(str(wanted)) in fold(value)
         if self.match == "same_text":
             return isinstance(value, str) and value.strip().casefold() == str(wanted).strip().casefold()
-        if self.match in ("before", "on_or_after"):
+        if self.window:
             day = calendar_day(value)
             if day is None:
                 return False
@@ -318,50 +325,69 @@ class SearchFilter:
 
 
 EXPIRY = "IdentityDocumentExpirationDate"
-# The check filters (the one list: the find tool, the search and the sandbox read it here). The find
-# tool offers those with a description, in this order.
+# The check filters (the one list: the find tool's arguments, in this order, the search and the
+# sandbox read it here).
 SEARCH_FILTERS: tuple[SearchFilter, ...] = (
     SearchFilter(
         "CoworkerFullName",
         "CoworkerIdentityCheck_Coworker_FullName",
         "contains",
-        description="Member's name or part of it (any case, accents optional).",
+        "Member's name or part of it (any case, accents optional).",
+        value_rule="CoworkerFullName",
     ),
     SearchFilter(
         "CoworkerId",
         "CoworkerIdentityCheck_Coworker",
         "equals",
-        description="Only the checks of this coworker (member) Id.",
+        "Only the checks of this coworker (member) Id.",
+        value_rule="CoworkerId",
     ),
     SearchFilter(
         "BusinessId",
         "CoworkerIdentityCheck_Business",
         "equals",
-        description="Only the checks at this business (location) Id.",
+        "Only the checks at this business (location) Id.",
+        value_rule="BusinessId",
     ),
     SearchFilter(
         "Name",
         "CoworkerIdentityCheck_Name",
         "contains",
-        description="The check's own title (e.g. 'Passport check'), or part of it. Not the member's name.",
+        "The check's own title (e.g. 'Passport check'), or part of it. Not the member's name.",
+        value_rule="Name",
     ),
     SearchFilter(
         "VerificationStatus",
         "CoworkerIdentityCheck_VerificationStatus",
         "equals",
-        description="Only checks in this status.",
+        "Only checks in this status.",
+        value_rule="VerificationStatus",
     ),
     SearchFilter(
         "VerificationType",
         "CoworkerIdentityCheck_VerificationType",
         "equals",
-        description="Only checks of this type.",
+        "Only checks of this type.",
+        value_rule="VerificationType",
     ),
     # The expiry window: the range filters the official CLI lists for this entity (docs/development.md).
-    SearchFilter("ExpiresBefore", f"to_CoworkerIdentityCheck_{EXPIRY}", "before", EXPIRY),
-    SearchFilter("ExpiresOnOrAfter", f"from_CoworkerIdentityCheck_{EXPIRY}", "on_or_after", EXPIRY),
+    SearchFilter(
+        "ExpiresBefore",
+        f"to_CoworkerIdentityCheck_{EXPIRY}",
+        "before",
+        "Only documents expiring before this date (e.g. 2030-03-01); rows soonest first.",
+        EXPIRY,
+    ),
+    SearchFilter(
+        "ExpiresOnOrAfter",
+        f"from_CoworkerIdentityCheck_{EXPIRY}",
+        "on_or_after",
+        "Only documents expiring on or after this date.",
+        EXPIRY,
+    ),
 )
 FILTER_BY_ARGUMENT: dict[str, SearchFilter] = {f.argument: f for f in SEARCH_FILTERS}
+WINDOW: tuple[SearchFilter, ...] = tuple(f for f in SEARCH_FILTERS if f.window)  # the expiry window's bounds
 
 # Fields of the record the update cannot write (carried back unchanged, or derived).
 NOT_WRITABLE: tuple[str, ...] = tuple(f.name for f in FIELDS if f.role != "put")

@@ -36,9 +36,15 @@ MEMBER_FIELDS: tuple[MemberField, ...] = (
 MEMBER_ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in MEMBER_FIELDS)
 
 MEMBER_FILTERS: tuple[SearchFilter, ...] = (
-    SearchFilter("FullName", "Coworker_FullName", "contains"),
-    SearchFilter("Email", "Coworker_Email", "same_text"),
-    SearchFilter("InvoicingBusinessId", "Coworker_InvoicingBusiness", "equals"),
+    SearchFilter("FullName", "Coworker_FullName", "contains", "Name or part of it (any case, accents optional)."),
+    SearchFilter("Email", "Coworker_Email", "same_text", "The whole email address (any case)."),
+    SearchFilter(
+        "InvoicingBusinessId",
+        "Coworker_InvoicingBusiness",
+        "equals",
+        "Only members whose home location is this business Id.",
+        value_rule="BusinessId",
+    ),
 )
 MEMBER_FILTER_BY_ARGUMENT: dict[str, SearchFilter] = {f.argument: f for f in MEMBER_FILTERS}
 

@@ -22,6 +22,7 @@ from ..record.fields import (
     RECORD_FIELD_NAMES,
     SEARCH_FILTERS,
     STATUS_FIELDS,
+    SearchFilter,
 )
 from ..record.members import MEMBER_FILTERS
 from ..record.validation import (
@@ -50,6 +51,7 @@ from .arguments import (
     NameValues,
     Parsed,
     RecordIds,
+    Rule,
     Since,
     Text,
 )
@@ -87,17 +89,21 @@ PAGE, PAGE_SIZE = "Page", "PageSize"
 
 
 # ----------------------------------------------------------------------------------------- find
-# The check filters the find tool offers: those the filter list describes, in its order.
-FIND_FILTERS = tuple(f for f in SEARCH_FILTERS if f.description)
-
-
-# The expiry window: days, not record fields.
-WINDOW = {f.argument: f for f in SEARCH_FILTERS if f.match in ("before", "on_or_after")}
-_WINDOW_TEXT = {
-    "ExpiresBefore": "Only documents expiring before this date (e.g. 2030-03-01); rows soonest first.",
-    "ExpiresOnOrAfter": "Only documents expiring on or after this date.",
-}
 _DAY = "is not a date: give YYYY-MM-DD, e.g. 2030-03-01"
+
+
+def _filter_arg(f: SearchFilter) -> Arg:
+    """A find tool's argument for one of its filters, as the filter declares it: a window's bound is a
+    day, a filter on a check field takes that field's values, any other plain text. "" from a strict
+    client means no filter."""
+    rule: Rule
+    if f.window:
+        rule = Day(_DAY)
+    elif f.value_rule:
+        rule = FieldValue(BY_NAME[f.value_rule])
+    else:
+        rule = Text("must be text")
+    return Arg(f.argument, rule, f.description, blank="absent")
 
 
 def _paging(noun: str) -> dict[str, Any]:
@@ -112,8 +118,7 @@ def _paging(noun: str) -> dict[str, Any]:
 
 
 def _find_request(parsed: Parsed) -> FindRequest:
-    names = (*(f.argument for f in FIND_FILTERS), *WINDOW)
-    filters = {name: parsed.values[name] for name in names if name in parsed.values}
+    filters = {f.argument: parsed.values[f.argument] for f in SEARCH_FILTERS if f.argument in parsed.values}
     after, before = filters.get("ExpiresOnOrAfter"), filters.get("ExpiresBefore")
     if after is not None and before is not None and after >= before:
         parsed.errors.append(
@@ -134,16 +139,7 @@ FIND = Tool(
     ),
     input=InputModel(
         (
-            *(
-                Arg(
-                    f.argument,
-                    FieldValue(BY_NAME[f.argument]),
-                    f.description,
-                    blank="absent",  # "" from a strict client: no filter
-                )
-                for f in FIND_FILTERS
-            ),
-            *(Arg(name, Day(_DAY), _WINDOW_TEXT[name], blank="absent") for name in WINDOW),
+            *(_filter_arg(f) for f in SEARCH_FILTERS),
             Arg(PAGE, Integer(1, MAX_PAGE, show_maximum=False), "Page number, from 1 (default 1)."),
             Arg(
                 PAGE_SIZE,
@@ -485,19 +481,6 @@ def _member_request(parsed: Parsed) -> MemberFindRequest:
     return MemberFindRequest(filters, parsed.values.get(PAGE, 1), parsed.values.get(PAGE_SIZE, DEFAULT_PAGE_SIZE))
 
 
-_MEMBER_FILTER_ARGS = {
-    "FullName": Arg(
-        "FullName", Text("must be text"), "Name or part of it (any case, accents optional).", blank="absent"
-    ),
-    "Email": Arg("Email", Text("must be text"), "The whole email address (any case).", blank="absent"),
-    "InvoicingBusinessId": Arg(
-        "InvoicingBusinessId",
-        FieldValue(BY_NAME["BusinessId"]),
-        "Only members whose home location is this business Id.",
-        blank="absent",
-    ),
-}
-
 FIND_MEMBERS = Tool(
     name=FIND_MEMBERS_TOOL,
     title="Find members (coworkers)",
@@ -507,7 +490,7 @@ FIND_MEMBERS = Tool(
     ),
     input=InputModel(
         (
-            *(_MEMBER_FILTER_ARGS[f.argument] for f in MEMBER_FILTERS),
+            *(_filter_arg(f) for f in MEMBER_FILTERS),
             Arg(PAGE, Integer(1, MAX_PAGE, show_maximum=False), "Page number, from 1 (default 1)."),
             Arg(
                 PAGE_SIZE,

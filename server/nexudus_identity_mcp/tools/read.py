@@ -6,15 +6,13 @@ import re
 from typing import Any
 
 from ..nexudus import ErrorKind, NexudusError
-from ..record.fields import EXPIRY, SEARCH_FILTERS
+from ..record.fields import EXPIRY, WINDOW
 from ..record.validation import FindRequest, problem
 from .base import ToolBase
 from .context import CallContext
 from .results import ToolResult, addressed_to_assistant, failure, quoted
 from .schemas import FIND_ROW_FIELDS
 from .search import VerifiedPage, find_with_notes
-
-WINDOW_FILTERS = frozenset(f.argument for f in SEARCH_FILTERS if f.match in ("before", "on_or_after"))
 
 
 class ReadTools(ToolBase):
@@ -61,7 +59,7 @@ class ReadTools(ToolBase):
         if refusal is not None:
             return refusal
         # With an expiry window the rows come soonest first (asked of the API, verified, sorted here if not).
-        window = any(k in WINDOW_FILTERS for k in filters)
+        window = any(f.argument in filters for f in WINDOW)
         try:
             found, notes = await find_with_notes(
                 self.client,
