@@ -450,3 +450,22 @@ def test_a_search_filter_is_described_where_it_is_declared() -> None:
         words = _code_words(path)
         assert not any(text in words for text in texts), f"{rel}: a filter's description is written again"
         assert "on_or_after" not in words, f"{rel}: use SearchFilter.window / fields.WINDOW"
+
+
+def test_a_token_answer_and_a_transport_failure_are_each_read_in_one_place() -> None:
+    """#31 (review): the sign-in read the token endpoint's status itself (`(409, 429)`, `>= 500`) beside
+    `TokenAnswer.error`, kept its own 3600 s default lifetime, and `exchange_token` mapped httpx's
+    errors itself beside the API client's `_exchange`. Now the sign-in asks `answer.error`, the
+    lifetime default is `DEFAULT_TOKEN_SECONDS`, and `envelopes.transport_error` is the one mapping
+    from a request without an answer to a NexudusError."""
+    found = []
+    transport = re.compile(r"\bexcept\b[^:\n]*\b(httpx2\.\w+|TooLarge|UnsupportedEncoding)\b")
+    for path in [*(PACKAGE / "nexudus").rglob("*.py"), PACKAGE / "signin" / "nexudus_login.py"]:
+        rel = str(path.relative_to(PACKAGE))
+        if rel != "nexudus/envelopes.py":  # (signin/external.py fetches an IdP's keys, not Nexudus's answers)
+            found += [f"{rel}: except {m.group(1)}" for m in transport.finditer(path.read_text(encoding="utf-8"))]
+    login = (PACKAGE / "signin" / "nexudus_login.py").read_text(encoding="utf-8")
+    found += [f"nexudus_login.py: {m.group(0)}" for m in re.finditer(r"\b(409|429|3600)\b|>=\s*500", login)]
+    auth = (PACKAGE / "nexudus" / "auth.py").read_text(encoding="utf-8")
+    assert re.findall(r"\b3600(?:\.0)?\b", auth) == ["3600.0"] and "DEFAULT_TOKEN_SECONDS = 3600.0" in auth
+    assert found == []

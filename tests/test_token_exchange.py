@@ -5,6 +5,7 @@ code it met, and each mode's start-up line saying what it needs."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Iterator
@@ -18,12 +19,26 @@ from nexudus_identity_mcp.cli.main import log_what_the_mode_needs
 from nexudus_identity_mcp.cli.probe import run_probe
 from nexudus_identity_mcp.nexudus import NexudusClient
 from nexudus_identity_mcp.nexudus.auth import classify_refusal
+from nexudus_identity_mcp.nexudus.errors import ErrorKind, NexudusError
 from nexudus_identity_mcp.sandbox import Fault, Sandbox
 from nexudus_identity_mcp.sandbox.loopback import ServedApp, free_port
-from nexudus_identity_mcp.sandbox.state import STAFF_PASSWORD, STAFF_TOTP_SECRET, TOTP_PASSWORD, TOTP_USER
-from nexudus_identity_mcp.signin.nexudus_login import MAX_TOKEN_ANSWER, NexudusLogin, SignInFailed
+from nexudus_identity_mcp.sandbox.state import (
+    ADMIN_PASSWORD,
+    ADMIN_USER,
+    STAFF_PASSWORD,
+    STAFF_TOTP_SECRET,
+    TOTP_PASSWORD,
+    TOTP_USER,
+)
+from nexudus_identity_mcp.signin.nexudus_login import (
+    FAILURE_FOR_KIND,
+    MAX_TOKEN_ANSWER,
+    NexudusLogin,
+    SignInFailed,
+)
 
-from .conftest import settings_for
+from .conftest import ServedSandbox, settings_for
+from .helpers import CHECK
 from .signin_browser import hidden_inputs, sign_in
 from .test_signin import CARLA, SignInServer, authorize_url, oauth_app, register
 
@@ -132,6 +147,45 @@ async def test_the_sign_in_pages_read_a_token_answer_within_their_own_bound() ->
         assert tokens.access and tokens.refresh
     finally:
         await login.aclose()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("fault", "kind", "reason"),
+    [
+        (Fault("status", route="token", status=429), ErrorKind.RATE_LIMITED, "throttled"),
+        (Fault("status", route="token", status=409, body="You must wait"), ErrorKind.RATE_LIMITED, "throttled"),
+        (Fault("status", route="token", status=503), ErrorKind.UPSTREAM_UNAVAILABLE, "unavailable"),
+        (Fault("html", route="token", status=502), ErrorKind.UPSTREAM_UNAVAILABLE, "unavailable"),
+        (Fault("delay", route="token", delay=1.0), ErrorKind.UPSTREAM_UNAVAILABLE, "unavailable"),
+        (Fault("status", route="token", status=418), ErrorKind.UPSTREAM_ERROR, "unrecognised"),
+    ],
+    ids=["429", "409", "503", "502-html", "timeout", "418"],
+)
+async def test_the_sign_in_and_the_api_client_read_a_failed_token_answer_alike(
+    served_sandbox: ServedSandbox, fault: Fault, kind: ErrorKind, reason: str
+) -> None:
+    """The same throttled, failed, timed-out or unexpected token answer (over loopback, so httpx's
+    own read timeout applies): the API client's password flow gives the error `kind`, and the
+    sign-in page the failure that kind means to it (FAILURE_FOR_KIND), so the two cannot drift apart."""
+    sandbox = served_sandbox.sandbox
+    quick = {"token": None, "connect_timeout": 0.5, "read_timeout": 0.3, "max_attempts": 1}
+    sandbox.state.inject(dataclasses.replace(fault))  # a fault counts itself down: one copy for each
+    async with NexudusClient(
+        settings_for(served_sandbox.url, **quick, username=ADMIN_USER, password=ADMIN_PASSWORD)
+    ) as client:
+        with pytest.raises(NexudusError) as raised:
+            await client.get_check(CHECK)
+    assert raised.value.kind == kind and raised.value.operation == "token"
+    sandbox.state.inject(dataclasses.replace(fault))
+    login = NexudusLogin(settings_for(served_sandbox.url, **quick))
+    try:
+        with pytest.raises(SignInFailed) as refused:
+            await login.password(CARLA, STAFF_PASSWORD, pyotp.TOTP(STAFF_TOTP_SECRET).now(), "client-1")
+    finally:
+        await login.aclose()
+    assert refused.value.reason == reason == FAILURE_FOR_KIND.get(raised.value.kind, "unrecognised")
+    assert sandbox.state.count("token") == 2 and sandbox.state.count("get") == 0
 
 
 def test_each_mode_says_what_it_needs(caplog: pytest.LogCaptureFixture) -> None:

@@ -26,7 +26,7 @@ import anyio
 import httpx2
 
 from ..settings import Settings
-from .envelopes import TRANSIENT_STATUSES, Answer, TooLarge, UnsupportedEncoding, as_float, json_or_none
+from .envelopes import TRANSIENT_STATUSES, TRANSPORT_ERRORS, Answer, as_float, json_or_none, transport_error
 from .errors import ErrorKind, NexudusError
 from .sanitise import cap, sanitise_excerpt
 from .throttle import THROTTLE_STATUSES, throttle_error
@@ -38,6 +38,7 @@ log = logging.getLogger("nexudus_identity_mcp.nexudus")
 # client_id would revoke each other's refresh tokens.
 PROCESS_CLIENT_ID = f"nexudus-identity-mcp-{uuid.uuid4().hex[:12]}"
 MAX_TOKEN_ERROR = 300  # characters of the token endpoint's error text that are shown
+DEFAULT_TOKEN_SECONDS = 3600.0  # a token's lifetime when its answer gives none (or none above 0)
 _REMEMBERED_TOKENS = 16
 
 
@@ -174,11 +175,11 @@ class Auth(httpx2.Auth):
             self._http(),
             form,
             self.client_id,
-            deadline_seconds=self.settings.connect_timeout + self.settings.read_timeout,
+            self.settings,
             scrub=self._scrub,
         )
         if answer.tokens is not None:
-            expires_in = min(max(answer.tokens.expires_in, 0.0), 400 * 86400.0)
+            expires_in = min(answer.tokens.expires_in, 400 * 86400.0)
             margin = min(60.0, expires_in * 0.1)
             self._access, self._refresh = answer.tokens.access, answer.tokens.refresh
             self._issued.extend(t for t in (self._access, self._refresh) if t)
@@ -278,7 +279,7 @@ class Refusal:
 class Tokens:
     access: str
     refresh: str | None
-    expires_in: float
+    expires_in: float  # seconds, above 0: DEFAULT_TOKEN_SECONDS when the answer gives none or none above 0
 
 
 @dataclass(frozen=True)
@@ -316,8 +317,8 @@ async def exchange_token(
     http: httpx2.AsyncClient,
     form: dict[str, str],
     client_id: str,
+    settings: Settings,
     *,
-    deadline_seconds: float,
     scrub: Callable[[str], str],
 ) -> TokenAnswer:
     """POST `form` to /api/token (form-encoded, with the `client_id` header Nexudus keys refresh
@@ -326,41 +327,23 @@ async def exchange_token(
     for: the API client's password flow and the sign-in pages both call it. Raises NexudusError
     when no answer could be read."""
     try:
-        with anyio.fail_after(deadline_seconds):
+        with anyio.fail_after(settings.connect_timeout + settings.read_timeout):
             response = await http.post("/api/token", data=form, headers={"client_id": client_id})
             answer = Answer(response.status_code, response.headers, response.content)
-    except (TimeoutError, httpx2.TimeoutException) as exc:
-        raise NexudusError(
-            ErrorKind.UPSTREAM_UNAVAILABLE,
-            "Nexudus did not answer the token request in time.",
-            operation="token",
-            transient=True,
-            cause=exc,
-        ) from None
-    except (TooLarge, UnsupportedEncoding):
-        raise NexudusError(
-            ErrorKind.UPSTREAM_ERROR,
-            "Nexudus answered the token request with something too large or in an encoding not asked for; "
-            "it was not read.",
-            operation="token",
-        ) from None
-    except httpx2.HTTPError as exc:
-        raise NexudusError(
-            ErrorKind.UPSTREAM_UNAVAILABLE,
-            "Could not reach Nexudus for a token.",
-            operation="token",
-            transient=True,
-            cause=exc,
-        ) from None
+    except TRANSPORT_ERRORS as exc:
+        raise transport_error(exc, settings, operation="token", resend=True) from None
     body = json_or_none(answer)
     status = answer.status_code
     if status == 200 and isinstance(body, dict) and body.get("access_token"):
         refresh = body.get("refresh_token")
+        lifetime = as_float(body.get("expires_in"), DEFAULT_TOKEN_SECONDS)
         return TokenAnswer(
             status,
             answer,
             tokens=Tokens(
-                str(body["access_token"]), str(refresh) if refresh else None, as_float(body.get("expires_in"), 3600.0)
+                str(body["access_token"]),
+                str(refresh) if refresh else None,
+                lifetime if lifetime > 0 else DEFAULT_TOKEN_SECONDS,
             ),
         )
     if status in (400, 401) and isinstance(body, dict) and "error" in body:

@@ -42,14 +42,14 @@ from .caller import Caller
 from .envelopes import (
     MAX_MESSAGE,
     TRANSIENT_STATUSES,
+    TRANSPORT_ERRORS,
     Answer,
-    TooLarge,
-    UnsupportedEncoding,
     as_int,
     bounded_client,
     errors_of,
     json_or_none,
     loggable_path,
+    transport_error,
 )
 from .errors import ErrorKind, NexudusError, Operation
 from .sanitise import sanitise_excerpt
@@ -419,47 +419,8 @@ class NexudusClient:
                 # Read within NEXUDUS_MAX_RESPONSE_BYTES by the transport (envelopes.BoundedTransport).
                 response = await self._http.request(method, path, auth=auth, **kwargs)
                 answer = Answer(response.status_code, response.headers, response.content)
-        except (TimeoutError, httpx2.ReadTimeout, httpx2.WriteTimeout, httpx2.PoolTimeout) as exc:
-            raise NexudusError(
-                ErrorKind.UPSTREAM_UNAVAILABLE,
-                f"Nexudus did not answer in time (read timeout {self.settings.read_timeout:g}s).",
-                cause=exc,
-            ) from None
-        except httpx2.ConnectTimeout as exc:
-            raise NexudusError(
-                ErrorKind.UPSTREAM_UNAVAILABLE,
-                f"Could not connect to Nexudus in time (connect timeout {self.settings.connect_timeout:g}s).",
-                transient=True,
-                unsent=True,
-                cause=exc,
-            ) from None
-        except httpx2.ConnectError as exc:
-            raise NexudusError(
-                ErrorKind.UPSTREAM_UNAVAILABLE, "Could not connect to Nexudus.", transient=True, unsent=True, cause=exc
-            ) from None
-        except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError) as exc:
-            raise NexudusError(
-                ErrorKind.UPSTREAM_UNAVAILABLE,
-                "The connection to Nexudus was dropped before a complete answer arrived.",
-                transient=True,
-                cause=exc,
-            ) from None
-        except httpx2.HTTPError as exc:
-            raise NexudusError(
-                ErrorKind.UPSTREAM_UNAVAILABLE, f"HTTP failure talking to Nexudus ({type(exc).__name__}).", cause=exc
-            ) from None
-        except TooLarge:
-            raise NexudusError(
-                ErrorKind.UPSTREAM_ERROR,
-                f"Nexudus's answer was too large (over {self.settings.max_response_bytes:,} bytes, "
-                "NEXUDUS_MAX_RESPONSE_BYTES); the read stopped there and nothing of it was used.",
-            ) from None
-        except UnsupportedEncoding as exc:
-            raise NexudusError(
-                ErrorKind.UPSTREAM_ERROR,
-                f"Nexudus answered in a content encoding that was not asked for or could not be decoded ({exc}); "
-                "nothing of it was used.",
-            ) from None
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(exc, self.settings) from None
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s -> %d in %.0f ms",

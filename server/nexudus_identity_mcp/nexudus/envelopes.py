@@ -18,8 +18,10 @@ from typing import Any
 
 import httpx2
 
+from ..record.operations import OPERATIONS, Operation
 from ..record.validation import Problem
 from ..settings import Settings
+from .errors import ErrorKind, NexudusError
 
 MAX_MESSAGE = 500
 # The API's generic 500 ("Ooops! There was a problem while running this action") comes in bursts and
@@ -100,11 +102,84 @@ class Answer:
 
 
 class TooLarge(Exception):
-    """The answer grew past the size bound while it was read; the read stopped there."""
+    """The answer grew past the size bound (`limit` bytes) while it was read; the read stopped there."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
 
 
 class UnsupportedEncoding(Exception):
     """The answer came in a content encoding that was not asked for."""
+
+
+def transport_error(
+    exc: BaseException, settings: Settings, *, operation: Operation | None = None, resend: bool = False
+) -> NexudusError:
+    """The one reading of a request that got no answer (a timeout, a failed or dropped connection, an
+    answer too large or in an encoding not asked for), for the API client's requests and the token
+    exchange alike. A connection that could not be made left the request unsent. A timeout or another
+    HTTP failure is retried only when the request may be sent again whatever became of it (`resend`:
+    the token request, which changes no record and comes before the call it serves); `operation`,
+    when given, is named in the message."""
+    the = f" the {OPERATIONS[operation].noun}" if operation else ""  # " the token request"
+    for_the, to_the = (f" for{the}", f" to{the}") if the else ("", "")
+    if isinstance(exc, httpx2.ConnectTimeout | httpx2.ConnectError):
+        in_time = (
+            f" in time (connect timeout {settings.connect_timeout:g}s)"
+            if isinstance(exc, httpx2.ConnectTimeout)
+            else ""
+        )
+        return NexudusError(
+            ErrorKind.UPSTREAM_UNAVAILABLE,
+            f"Could not connect to Nexudus{for_the}{in_time}.",
+            operation=operation,
+            transient=True,
+            unsent=True,
+            cause=exc,
+        )
+    if isinstance(exc, (TimeoutError, httpx2.TimeoutException)):
+        return NexudusError(
+            ErrorKind.UPSTREAM_UNAVAILABLE,
+            f"Nexudus did not answer{the} in time (read timeout {settings.read_timeout:g}s).",
+            operation=operation,
+            transient=resend,
+            cause=exc,
+        )
+    if isinstance(exc, (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError)):
+        return NexudusError(
+            ErrorKind.UPSTREAM_UNAVAILABLE,
+            f"The connection to Nexudus was dropped before a complete answer{to_the} arrived.",
+            operation=operation,
+            transient=True,
+            cause=exc,
+        )
+    if isinstance(exc, TooLarge):
+        setting = ", NEXUDUS_MAX_RESPONSE_BYTES" if exc.limit == settings.max_response_bytes else ""
+        return NexudusError(
+            ErrorKind.UPSTREAM_ERROR,
+            f"Nexudus's answer{to_the} was too large (over {exc.limit:,} bytes{setting}); "
+            "the read stopped there and nothing of it was used.",
+            operation=operation,
+        )
+    if isinstance(exc, UnsupportedEncoding):
+        return NexudusError(
+            ErrorKind.UPSTREAM_ERROR,
+            f"Nexudus answered{the} in a content encoding that was not asked for or could not be decoded ({exc}); "
+            "nothing of it was used.",
+            operation=operation,
+        )
+    return NexudusError(
+        ErrorKind.UPSTREAM_UNAVAILABLE,
+        f"HTTP failure talking to Nexudus{for_the} ({type(exc).__name__}).",
+        operation=operation,
+        transient=resend,
+        cause=exc,
+    )
+
+
+#: What `transport_error` reads: the exceptions a request without an answer raises.
+TRANSPORT_ERRORS = (TimeoutError, httpx2.HTTPError, TooLarge, UnsupportedEncoding)
 
 
 class Inflater:
@@ -127,7 +202,7 @@ class Inflater:
     def feed(self, chunk: bytes) -> list[bytes]:
         self.raw += len(chunk)
         if self.raw > self.limit:
-            raise TooLarge()
+            raise TooLarge(self.limit)
         if self._decoder is None:
             self.size += len(chunk)
             return [chunk]
@@ -141,7 +216,7 @@ class Inflater:
             out.append(part)
             self.size += len(part)
             if self.size > self.limit:
-                raise TooLarge()
+                raise TooLarge(self.limit)
             pending = self._decoder.unconsumed_tail
         return out
 
@@ -154,7 +229,7 @@ class Inflater:
             raise UnsupportedEncoding(self.encoding) from None
         self.size += len(tail)
         if self.size > self.limit:
-            raise TooLarge()
+            raise TooLarge(self.limit)
         return tail
 
 
@@ -192,7 +267,7 @@ class BoundedTransport(httpx2.AsyncBaseTransport):
         encoding = response.headers.get("content-encoding", "")
         try:
             if declared.isdigit() and int(declared) > self._limit:
-                raise TooLarge()
+                raise TooLarge(self._limit)
             inflater = Inflater(encoding, self._limit)
         except BaseException:
             await response.aclose()

@@ -4,6 +4,7 @@ password is used for that one request and never stored or logged."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ import httpx2
 
 from ..nexudus.auth import exchange_token
 from ..nexudus.envelopes import bounded_client
-from ..nexudus.errors import NexudusError
+from ..nexudus.errors import ErrorKind, NexudusError
 from ..settings import Settings, scrub_secrets
 
 log = logging.getLogger("nexudus_identity_mcp.signin")
@@ -50,6 +51,12 @@ MESSAGES: dict[Failure, str] = {
     "unavailable": "Nexudus could not be reached to check your sign-in. Nothing was saved; try again in a minute.",
     "throttled": "Nexudus is limiting sign-in attempts. Wait a minute and try again.",
 }
+# A token answer that is neither tokens nor a refusal, as the API client classifies it
+# (`TokenAnswer.error`), and what the sign-in page says of it; any other kind is "unrecognised".
+FAILURE_FOR_KIND: dict[ErrorKind, Failure] = {
+    ErrorKind.RATE_LIMITED: "throttled",
+    ErrorKind.UPSTREAM_UNAVAILABLE: "unavailable",
+}
 
 
 class NexudusLogin:
@@ -74,27 +81,21 @@ class NexudusLogin:
             self._client = None
 
     async def _token(self, form: dict[str, str], client_id: str, sent_code: bool, secrets: list[str]) -> NexudusTokens:
+        scrub = functools.partial(scrub_secrets, secrets=secrets)
         # Nexudus keeps one refresh token per user and client_id: each sign-in (grant) has its own
         # client_id, so a staff member signed in from two assistants does not sign the other out.
         try:
-            answer = await exchange_token(
-                self._http(),
-                form,
-                client_id,
-                deadline_seconds=self.settings.connect_timeout + self.settings.read_timeout,
-                scrub=lambda text: scrub_secrets(text, secrets),
-            )
+            answer = await exchange_token(self._http(), form, client_id, self.settings, scrub=scrub)
         except NexudusError as error:
             log.warning("sign-in: no answer from Nexudus's token endpoint (%s)", error.kind)
             raise SignInFailed("unavailable", MESSAGES["unavailable"]) from None
         if answer.tokens is not None:
-            lifetime = answer.tokens.expires_in if answer.tokens.expires_in > 0 else 3600.0
-            return NexudusTokens(answer.tokens.access, answer.tokens.refresh, time.time() + lifetime)
-        if answer.status in (409, 429):
-            raise SignInFailed("throttled", MESSAGES["throttled"])
-        if answer.status >= 500:
-            raise SignInFailed("unavailable", MESSAGES["unavailable"])
+            return NexudusTokens(answer.tokens.access, answer.tokens.refresh, time.time() + answer.tokens.expires_in)
         refusal = answer.refusal
+        if refusal is None:  # throttled, failed or unexpected: read as the API client reads it
+            failed = FAILURE_FOR_KIND.get(answer.error(scrub, secrets).kind)
+            if failed is not None:
+                raise SignInFailed(failed, MESSAGES[failed])
         said = f"HTTP {answer.status} {refusal.error if refusal else 'no error code'}"
         reason: Failure
         if refusal is None or refusal.kind == "unrecognised":
