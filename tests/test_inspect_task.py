@@ -130,3 +130,7 @@ writes = 1
     # scenario the model gets right, 0 for the other, so 0.5 over the two.
     reduced = {s.reducer: s.metrics["accuracy"].value for s in log.results.scores}
     assert reduced == {"mean": 0.5, "pass_hat_n": 0.5}
+    # The final states went from the solver to the scorer on the task's own Finals, of which Inspect's
+    # log records nothing (the records before and after stay in this process).
+    assert [step.params.get("finals", "absent") for step in log.plan.steps] == [None]
+    assert [(s.options or {}).get("finals", "absent") for s in log.eval.scorers or []] == [None], log.eval.scorers

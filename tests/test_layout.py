@@ -249,24 +249,50 @@ def test_the_stores_keep_no_fence_tokens() -> None:
         assert "fence" not in _code_words(path).lower(), path.name
 
 
-def test_the_tools_keep_no_module_level_memory() -> None:
-    """What a tool learns at run time (the search filters' verdicts, #31 item 5) lives on the tools'
-    instance, not in a module: no module of tools/ starts an empty container (or a weak map keyed by
-    client) at import for later calls to fill."""
-    empty = (ast.Dict, ast.List, ast.Set)
+# Memory kept process-wide on purpose: (module, name) -> why it is not on an instance.
+PROCESS_WIDE: dict[tuple[str, str], str] = {
+    ("record/redaction.py", "_label_key"): "a field name's folded form: pure and bounded (lru_cache)",
+    ("record/redaction.py", "_compiled"): "a regex per set of values, the same for every redactor: bounded",
+    ("record/redaction.py", "_compiled_tail"): "the same for a text cut short: bounded",
+    ("telemetry/metrics.py", "_port_server"): "the metrics port: one per process, as a port is",
+}
+
+
+def _name_of(node: ast.expr) -> str:
+    target = node.func if isinstance(node, ast.Call) else node
+    return target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+
+
+def test_the_package_keeps_no_module_level_memory() -> None:
+    """What code learns at run time lives on an instance (#31 item 5: the tools' search-filter
+    verdicts; the review: the stores' logged odd values, the Inspect task's final states): no module
+    of the package starts an empty container (or a weak map keyed by client) at import for later
+    calls to fill, caches a function's answers, or rebinds a global, but what PROCESS_WIDE names."""
     makers = {"dict", "list", "set", "defaultdict", "WeakKeyDictionary", "WeakValueDictionary", "OrderedDict"}
-    for path in (PACKAGE / "tools").glob("*.py"):
-        for node in ast.parse(path.read_text()).body:
-            value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
-            if isinstance(value, empty):
+    found: set[tuple[str, str]] = set()
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE).as_posix()
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if any(_name_of(d) in ("lru_cache", "cache") for d in node.decorator_list):
+                    found.add((rel, node.name))
+                continue
+            if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+                continue
+            value = node.value
+            if isinstance(value, (ast.Dict, ast.List, ast.Set)):
                 starts_empty = not getattr(value, "keys", None) and not getattr(value, "elts", None)
             elif isinstance(value, ast.Call):
-                func = value.func
-                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-                starts_empty = name in makers and not value.args and not value.keywords
+                starts_empty = _name_of(value) in makers and not value.args and not value.keywords
             else:
                 starts_empty = False
-            assert not starts_empty, f"{path.name}:{node.lineno}: keep run-time memory on the instance"
+            if starts_empty:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                found.update((rel, ast.unparse(t)) for t in targets)
+        found.update((rel, name) for node in ast.walk(tree) if isinstance(node, ast.Global) for name in node.names)
+    assert found - set(PROCESS_WIDE) == set(), "keep run-time memory on the instance"
+    assert set(PROCESS_WIDE) - found == set(), "gone: remove it from PROCESS_WIDE"
 
 
 def test_no_result_is_patched_after_it_is_made() -> None:
@@ -376,7 +402,6 @@ USED_ONLY_OUTSIDE = {
     ("nexudus_identity_mcp.mcpserver.reference", "readme_block"),  # a person regenerates the README's table
     ("nexudus_identity_mcp.sandbox.data", "seed_document_numbers"),  # the sandbox: a stand-in for tests
     ("nexudus_identity_mcp.telemetry.metrics", "stop_metrics_port"),  # closes the process-wide port
-    ("nexudus_identity_mcp.state.base", "forget_logged_odd_values"),  # #31 review item 4 takes it out
 }
 
 

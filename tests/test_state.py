@@ -278,9 +278,6 @@ async def test_values_the_store_did_not_write_are_treated_as_absent_and_logged_o
 ) -> None:
     """Before: each of these meant a permanent outage (`busy` for ever, "Retry after 1199… s", or
     "the store cannot be reached"). Now each is replaced on first use, and said once in the log."""
-    from nexudus_identity_mcp.state.base import forget_logged_odd_values
-
-    forget_logged_odd_values()
     caplog.set_level("WARNING", logger="nexudus_identity_mcp.state")
     store: StateStore
     if backend == "sqlite":

@@ -56,8 +56,24 @@ from .report import pass_hat_k
 from .scenarios import Scenario, default_scenario_files, load_scenario
 from .session import Call
 
-# What each sample's sandbox ended with, by sample uuid: filled by the solver, taken by the scorer.
-_FINAL: dict[str, dict[str, Any]] = {}
+
+class Finals:
+    """What each sample's sandbox ended with, by sample uuid: kept by the task's solver, taken by its
+    scorer. One per task (`identity_checks` makes it), in this process only: Inspect's log records a
+    solver's and a scorer's arguments, and of this one it records nothing (`_repr_params_`)."""
+
+    def __init__(self) -> None:
+        self._by_sample: dict[str, dict[str, Any]] = {}
+
+    def keep(self, sample: str, final: dict[str, Any]) -> None:
+        self._by_sample[sample] = final
+
+    def take(self, sample: str) -> dict[str, Any] | None:
+        return self._by_sample.pop(sample, None)
+
+    def _repr_params_(self) -> None:
+        """What Inspect writes in its log for this argument: nothing (the records stay here)."""
+        return
 
 
 def scenario_samples(scenarios: str | None = None) -> list[Sample]:
@@ -121,7 +137,7 @@ def calls_of(messages: list[Any]) -> list[Call]:
 
 
 @solver
-def scenario_solver() -> Solver:
+def scenario_solver(finals: Finals) -> Solver:
     """Prepare the sample's scenario in a sandbox of its own, serve the server to the model over MCP,
     let it work (and answer the scenario's confirmation once), keep the final state for the scorer."""
 
@@ -143,24 +159,28 @@ def scenario_solver() -> Solver:
                         state = await generate(state)
             finally:
                 sandbox = served.sandbox.state
-                _FINAL[state.uuid] = {
-                    "scenario": scenario,
-                    "before": before,
-                    "after": copy.deepcopy(sandbox.records),
-                    "writes": sum(1 for r in sandbox.requests if r.route in WRITE_ROUTES and r.status == 200),
-                    "api_requests": len(sandbox.requests),
-                }
+                finals.keep(
+                    state.uuid,
+                    {
+                        "scenario": scenario,
+                        "before": before,
+                        "after": copy.deepcopy(sandbox.records),
+                        "writes": sum(1 for r in sandbox.requests if r.route in WRITE_ROUTES and r.status == 200),
+                        "api_requests": len(sandbox.requests),
+                    },
+                )
         return state
 
     return solve
 
 
 @scorer(metrics=[accuracy(), stderr()])
-def final_state() -> Scorer:
-    """Pass when the sandbox's final state is what the scenario expects (grading.grade, as `eval`)."""
+def final_state(finals: Finals | None = None) -> Scorer:
+    """Pass when the sandbox's final state is what the scenario expects (grading.grade, as `eval`).
+    None (a scorer Inspect made again from its log, to score anew): no sample ran in this process."""
 
     async def score(state: TaskState, target: Target) -> Score:
-        final = _FINAL.pop(state.uuid, None)
+        final = finals.take(state.uuid) if finals is not None else None
         if final is None:
             return Score(value=INCORRECT, explanation="the scenario did not run (no final sandbox state)")
         scenario: Scenario = final["scenario"]
@@ -188,9 +208,10 @@ def final_state() -> Scorer:
 @task
 def identity_checks(scenarios: str | None = None, epochs: int = 1) -> Task:
     """The evaluation scenarios (every file in evals/, or `scenarios`: comma-separated paths)."""
+    finals = Finals()
     return Task(
         dataset=MemoryDataset(scenario_samples(scenarios), name="nexudus-identity-checks"),
-        solver=scenario_solver(),
-        scorer=final_state(),
+        solver=scenario_solver(finals),
+        scorer=final_state(finals),
         epochs=Epochs(epochs, [mean_score(), pass_hat_n()]),
     )

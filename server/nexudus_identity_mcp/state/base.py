@@ -17,8 +17,8 @@
 
 A value under one of our keys that this code did not write in its own form (a lock without an
 expiry or of another type, a token count that is negative, infinite or not a number) is treated as
-absent and replaced, and logged once per process and kind (`odd_value`): a poisoned store never
-stops the service for good. What earlier versions wrote and nothing reads any more (a fence count
+absent and replaced, and logged once per store and kind (`StateStore.odd_value`): a poisoned store
+never stops the service for good. What earlier versions wrote and nothing reads any more (a fence count
 per lock: the SQLite `fences` table, Redis `fence:<name>` keys) is left as it is and ignored, so a
 store shared with an older worker keeps working for both.
 
@@ -51,7 +51,6 @@ MAX_LEASE_SECONDS = 86400.0
 # Callers seen within this many seconds share a bucket's rate equally (`take(…, share=…)`).
 SHARE_WINDOW_SECONDS = 60.0
 _OWNER = re.compile(r"[0-9a-f]{32}")
-_logged: set[tuple[str, str]] = set()
 
 
 def is_owner(value: object) -> bool:
@@ -74,25 +73,6 @@ def sane_tokens(tokens: object, at: object, now: float) -> tuple[float, float] |
     if not (math.isfinite(t) and math.isfinite(a)) or t < 0 or a > now + 5.0:
         return None
     return t, a
-
-
-def odd_value(backend: str, kind: str) -> None:
-    """Log, once per process, that the store held a value under one of our keys that this code did
-    not write (it was treated as absent and replaced). Never the value itself."""
-    if (backend, kind) not in _logged:
-        _logged.add((backend, kind))
-        log.warning(
-            "state store (%s): a %s value not in this server's own form was found; it was treated as absent and "
-            "replaced (logged once)",
-            backend,
-            kind,
-        )
-
-
-def forget_logged_odd_values() -> None:
-    """Forget which odd values were logged, as a new process starts with none: the next of each kind
-    is logged again (a test that counts the lines starts here)."""
-    _logged.clear()
 
 
 class StateError(Exception):
@@ -151,6 +131,21 @@ async def poll_for_lock(name: str, wait: float, try_once: Callable[[], Awaitable
 
 class StateStore(ABC):
     backend: str = "?"
+
+    def __init__(self) -> None:
+        self._odd_logged: set[str] = set()  # the kinds of odd value this store has logged
+
+    def odd_value(self, kind: str) -> None:
+        """Log, once per store and kind, that the store held a value under one of our keys that this
+        code did not write (it was treated as absent and replaced). Never the value itself."""
+        if kind not in self._odd_logged:
+            self._odd_logged.add(kind)
+            log.warning(
+                "state store (%s): a %s value not in this server's own form was found; it was treated as absent "
+                "and replaced (logged once)",
+                self.backend,
+                kind,
+            )
 
     @abstractmethod
     async def acquire(self, name: str, ttl: float, wait: float) -> Lease: ...

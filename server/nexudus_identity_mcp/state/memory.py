@@ -27,6 +27,7 @@ class MemoryStore(StateStore):
     backend = "memory"
 
     def __init__(self) -> None:
+        super().__init__()
         self._held: dict[str, tuple[Lease, float]] = {}  # name -> (lease, expires)
         self._released: dict[str, anyio.Event] = {}
         self._buckets: dict[str, tuple[float, float]] = {}  # name -> (tokens, at)

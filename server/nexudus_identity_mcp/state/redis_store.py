@@ -37,7 +37,6 @@ from .base import (
     Rate,
     StateStore,
     StateUnavailable,
-    odd_value,
     poll_for_lock,
 )
 
@@ -168,6 +167,7 @@ class RedisStore(StateStore):
     backend = "redis"
 
     def __init__(self, url: str, *, prefix: str = "nexudus-mcp:", socket_timeout: float = 1.0) -> None:
+        super().__init__()
         from redis import asyncio as aioredis
         from redis.asyncio.retry import Retry
         from redis.backoff import ExponentialBackoff
@@ -205,7 +205,7 @@ class RedisStore(StateStore):
     def _odd(self, said: Any) -> None:
         text = said.decode() if isinstance(said, bytes) else str(said or "")
         for kind in text.split():
-            odd_value(self.backend, kind)
+            self.odd_value(kind)
 
     def _lock_key(self, name: str) -> str:
         return f"{self.prefix}lock:{name}"
@@ -286,7 +286,7 @@ class RedisStore(StateStore):
         except (RedisError, OSError) as exc:
             if not (isinstance(exc, ResponseError) and "WRONGTYPE" in str(exc)):
                 raise StateUnavailable(f"Redis: {type(exc).__name__}") from None
-            odd_value(self.backend, "key")
+            self.odd_value("key")
             await self.do(self.redis.delete(full))
             return None
         return bytes(value) if value is not None else None

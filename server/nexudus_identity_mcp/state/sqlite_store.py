@@ -8,9 +8,9 @@ reliable on network file systems (use Redis across hosts).
 
 A row this code did not write in its own form (a lock whose expiry is not a finite time within a day,
 or whose owner is not one of ours; a bucket whose tokens are negative, infinite or not numbers) is
-treated as absent and replaced, logged once (`base.odd_value`). A file made by an earlier version
-may hold a `fences` table (a count per lock that nothing ever read): it is neither read, written nor
-dropped, so an older worker sharing the file keeps using it.
+treated as absent and replaced, logged once per store (`StateStore.odd_value`). A file made by an
+earlier version may hold a `fences` table (a count per lock that nothing ever read): it is neither
+read, written nor dropped, so an older worker sharing the file keeps using it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from .base import (
     StateStore,
     StateUnavailable,
     is_owner,
-    odd_value,
     poll_for_lock,
     sane_tokens,
     share_of,
@@ -74,6 +73,7 @@ class SqliteStore(StateStore):
     backend = "sqlite"
 
     def __init__(self, directory: str | Path, *, purge_every: float = PURGE_SECONDS) -> None:
+        super().__init__()
         folder = private_folder(Path(directory))
         self.path = folder / "state.sqlite3"
         private_file(self.path)  # SQLite gives its -wal and -shm files the database file's mode
@@ -121,7 +121,7 @@ class SqliteStore(StateStore):
             if row is not None and not (
                 is_owner(row[0]) and row[2] in ("real", "integer") and row[1] <= now + MAX_LEASE_SECONDS
             ):
-                odd_value(self.backend, "lock")
+                self.odd_value("lock")
                 db.execute("DELETE FROM locks WHERE name = ?", (name,))
             granted = db.execute("INSERT OR IGNORE INTO locks VALUES (?, ?, ?)", (name, owner, now + ttl)).rowcount
             return bool(granted == 1)
@@ -159,7 +159,7 @@ class SqliteStore(StateStore):
             row = db.execute("SELECT tokens, at FROM buckets WHERE name = ?", (name,)).fetchone()
             found = sane_tokens(row[0], row[1], now) if row is not None else None
             if row is not None and found is None:
-                odd_value(self.backend, "bucket")
+                self.odd_value("bucket")
             tokens, at = found or (capacity, now)
             return min(capacity, tokens + max(now - at, 0.0) * refill)
 
