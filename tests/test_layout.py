@@ -327,6 +327,37 @@ def test_the_api_facts_the_code_cites_are_in_the_repository() -> None:
     assert citing == []
 
 
+def test_what_is_known_of_an_operation_is_read_from_its_table() -> None:
+    """#31 (review): a 404's noun was picked by `op.startswith("coworker_")`, the summary always said
+    "coworker identity check", the sandbox listed the writing routes by name and WRITE_ROUTES was
+    derived twice. Each fact is on the operation's entry (`record/operations.py`: resource, writes,
+    and WRITES derived once): no code outside it tests an operation's name by prefix, compares it
+    with a list of names, or derives a set from the table."""
+    from nexudus_identity_mcp.record.operations import OPERATIONS
+
+    names = set(OPERATIONS)
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = str(path.relative_to(PACKAGE))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            spot = f"{rel}:{getattr(node, 'lineno', 0)}: {ast.unparse(node)[:60]}"
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "startswith":
+                prefix = node.args[0] if node.args else None
+                if isinstance(prefix, ast.Constant) and any(str(n).startswith(str(prefix.value)) for n in names):
+                    found.append(spot)
+            if isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
+                for listed in node.comparators:
+                    items = listed.elts if isinstance(listed, (ast.Tuple, ast.List, ast.Set)) else []
+                    values = [e.value for e in items if isinstance(e, ast.Constant)]
+                    if len(values) >= 2 and set(values) <= names:
+                        found.append(spot)
+            if rel != "record/operations.py" and isinstance(node, ast.comprehension):
+                source = ast.unparse(node.iter)
+                if source.startswith("OPERATIONS.") and node.ifs:
+                    found.append(spot)
+    assert found == []
+
+
 def test_no_code_reaches_another_objects_private_names() -> None:
     """An object's `_name` is its own (#31 item 5: probe called the API client's `_call`; the sandbox's
     app, its state's `_take_fault`; the journal, its stores' `_run` and `_do`): code reaches other

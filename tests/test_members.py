@@ -20,6 +20,7 @@ from nexudus_identity_mcp.sandbox import (
 )
 from nexudus_identity_mcp.sandbox.data import MEMBERS
 from nexudus_identity_mcp.sandbox.state import LIVE_HONOURED_FILTERS
+from nexudus_identity_mcp.tools.base import api_summary
 from nexudus_identity_mcp.tools.catalog import FIND_MEMBERS_TOOL
 
 from .helpers import ERAS, body, server_for
@@ -216,3 +217,18 @@ async def test_names_and_emails_follow_the_redaction_setting(sandbox: Sandbox) -
 async def test_a_name_token_is_not_searched_for(sandbox: Sandbox) -> None:
     failed, out = await (await find(sandbox, mcp_redact="name"))({"FullName": "«NAME:0b339dae»"})
     assert failed and out["ErrorKind"] == "validation" and sandbox.state.count("coworker_search") == 0
+
+
+async def test_a_member_read_that_finds_nothing_names_a_member_not_a_check(client_for) -> None:  # type: ignore[no-untyped-def]
+    """The 404's noun and the summary's both come from the operation's entry (record/operations.py):
+    the member read said "coworker identity check" in its summary whatever was read."""
+    with pytest.raises(NexudusError) as raised:
+        await client_for().get_coworker(999_999)
+    error = raised.value
+    assert error.kind == ErrorKind.NOT_FOUND and error.operation == "coworker_get"
+    assert error.message == "Nexudus found no such coworker (HTTP 404)."
+    summary = api_summary(error, 999_999, None)
+    assert summary == "Failed (not_found): no coworker with Id 999999. See Message."
+    with pytest.raises(NexudusError) as check:
+        await client_for().get_check(999_999)
+    assert "no coworker identity check with Id 999999" in api_summary(check.value, 999_999, None)

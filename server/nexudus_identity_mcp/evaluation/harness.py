@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from .. import __version__
-from ..record.operations import OPERATIONS
+from ..record.operations import WRITES
 from ..record.redaction import Redactor
 from ..sandbox import SANDBOX_TOKEN, Fault, Sandbox, SandboxState
 from ..sandbox.loopback import ServedApp
@@ -66,9 +66,6 @@ def server_parameters(sandbox_url: str, read_only: bool) -> Any:
     )
     args = ["-m", "nexudus_identity_mcp", "serve"] + (["--read-only"] if read_only else [])
     return StdioServerParameters(command=sys.executable, args=args, env=env)
-
-
-WRITE_ROUTES = tuple(name for name, op in OPERATIONS.items() if op.writes)
 
 
 def staff_answer(scenario: Scenario, asked: list[str]) -> Any:
@@ -203,7 +200,7 @@ async def run_scenario(
             except ScriptError as exc:
                 failures.append(str(exc))
     after = copy.deepcopy(state.records)
-    writes = sum(1 for r in state.requests if r.route in WRITE_ROUTES and r.status == 200)
+    writes = sum(1 for r in state.requests if r.route in WRITES and r.status == 200)
     failures += grade(scenario, before, after, session.calls, writes)
     if session.budget_hit:
         failures.append(session.budget_hit)

@@ -50,8 +50,9 @@ from inspect_ai.scorer import (
 from inspect_ai.solver import Generate, Solver, TaskState, solver, use_tools
 from inspect_ai.tool import mcp_server_stdio
 
+from ..record.operations import WRITES
 from .grading import grade, recovered
-from .harness import WRITE_ROUTES, ServedSandbox, server_parameters, trial_redactor
+from .harness import ServedSandbox, server_parameters, trial_redactor
 from .report import pass_hat_k
 from .scenarios import Scenario, default_scenario_files, load_scenario
 from .session import Call
@@ -165,7 +166,7 @@ def scenario_solver(finals: Finals) -> Solver:
                         "scenario": scenario,
                         "before": before,
                         "after": copy.deepcopy(sandbox.records),
-                        "writes": sum(1 for r in sandbox.requests if r.route in WRITE_ROUTES and r.status == 200),
+                        "writes": sum(1 for r in sandbox.requests if r.route in WRITES and r.status == 200),
                         "api_requests": len(sandbox.requests),
                     },
                 )

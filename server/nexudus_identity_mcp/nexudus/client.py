@@ -487,9 +487,7 @@ class NexudusClient:
         if status == 404:
             return NexudusError(
                 ErrorKind.NOT_FOUND,
-                "Nexudus found no such coworker (HTTP 404)."
-                if op.startswith("coworker_")
-                else "Nexudus found no such coworker identity check (HTTP 404).",
+                f"Nexudus found no such {OPERATIONS[op].resource} (HTTP 404).",
                 status=status,
                 operation=op,
             )

@@ -1,9 +1,10 @@
 """Every API operation the server makes, and what is known of each, in one table: the noun messages use
-("Nexudus rejected the update"), whether it writes (the request budget's write bucket), whether it may be
-sent twice (a command run may email the member each time, so it is never re-sent once it may have reached
-the API), the role the API asks for (docs/development.md, "What is known of the Nexudus API": the command
-roles are inferred, not documented), and whether a success is answered with the `{WasSuccessful: true, …}`
-envelope (the writes) rather than the data itself."""
+("Nexudus rejected the update"), the resource it acts on ("no such coworker"), whether it writes (the
+request budget's write bucket, the sandbox's write rate), whether it may be sent twice (a command run may
+email the member each time, so it is never re-sent once it may have reached the API), the role the API
+asks for (docs/development.md, "What is known of the Nexudus API": the command roles are inferred, not
+documented), and whether a success is answered with the `{WasSuccessful: true, …}` envelope (the writes)
+rather than the data itself."""
 
 from __future__ import annotations
 
@@ -13,9 +14,15 @@ from typing import Literal
 Operation = Literal["get", "search", "update", "token", "commands", "run_command", "coworker_search", "coworker_get"]
 
 
+# The resources the operations act on, as messages name them.
+CHECK = "coworker identity check"
+MEMBER = "coworker"  # a member: the API calls the resource Coworkers
+
+
 @dataclass(frozen=True)
 class Op:
     noun: str
+    resource: str
     writes: bool = False
     idempotent: bool = True
     role: str | None = None
@@ -43,13 +50,14 @@ class Op:
 
 
 OPERATIONS: dict[Operation, Op] = {
-    "get": Op("read", role="CoworkerIdentityCheck-Read"),
-    "search": Op("search", role="CoworkerIdentityCheck-List"),
-    "update": Op("update", writes=True, role="CoworkerIdentityCheck-Edit", envelope=True),
-    "token": Op("token request"),
-    "commands": Op("list of commands", role="CoworkerIdentityCheck-Read"),
+    "get": Op("read", CHECK, role="CoworkerIdentityCheck-Read"),
+    "search": Op("search", CHECK, role="CoworkerIdentityCheck-List"),
+    "update": Op("update", CHECK, writes=True, role="CoworkerIdentityCheck-Edit", envelope=True),
+    "token": Op("token request", "token"),
+    "commands": Op("list of commands", CHECK, role="CoworkerIdentityCheck-Read"),
     "run_command": Op(
         "command",
+        CHECK,
         writes=True,
         idempotent=False,
         role="CoworkerIdentityCheck-Edit",
@@ -57,9 +65,11 @@ OPERATIONS: dict[Operation, Op] = {
         also=("CoworkerIdentityCheck-Update",),
     ),
     # The members (coworkers) resource: finding a member, and naming one in a reassignment.
-    "coworker_search": Op("coworker search", role="Coworker-List"),
-    "coworker_get": Op("coworker read", role="Coworker-Read"),
+    "coworker_search": Op("coworker search", MEMBER, role="Coworker-List"),
+    "coworker_get": Op("coworker read", MEMBER, role="Coworker-Read"),
 }
+# The operations that write: the sandbox's write rate and daily cap, the evaluations' count of writes.
+WRITES: frozenset[Operation] = frozenset(name for name, op in OPERATIONS.items() if op.writes)
 
 
 def role_of(op: Operation) -> str:

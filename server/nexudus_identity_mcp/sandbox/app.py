@@ -55,7 +55,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..record.fields import BY_NAME, COWORKERS_PATH, RESOURCE_PATH, SENT_FIELDS, fold
-from ..record.operations import OPERATIONS
+from ..record.operations import OPERATIONS, WRITES
 from ..record.timefmt import format_utc, parse_datetime
 from .commands import listed_commands, run_command
 from .state import (
@@ -126,7 +126,7 @@ class Sandbox:
             entry.user, response = self._authorise(request, route)
             if response is not None:
                 return _answered(entry, response)
-        if route in ("update", "run_command"):
+        if route in WRITES:
             body = await _json_body(request)
             self.state.carried.append((route, body))
             if route == "update":

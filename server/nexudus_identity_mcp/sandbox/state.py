@@ -33,7 +33,7 @@ from typing import Any, Literal
 from ..record.enums import EnumType
 from ..record.fields import BY_NAME, FIELDS, SEARCH_FILTERS, SENT_FIELDS
 from ..record.members import MEMBER_FILTERS
-from ..record.operations import OPERATIONS, Operation, role_of
+from ..record.operations import OPERATIONS, WRITES, Operation, role_of
 from ..record.timefmt import format_utc, parse_datetime
 from .data import BUSINESSES, COWORKERS, live_extra_fields, seed_checks, seed_coworkers
 
@@ -53,8 +53,6 @@ TOTP_USER = "totp@sandbox.example"
 TOTP_PASSWORD = "totp-password"
 TOTP_SECRET = "NEXUDUSSANDBOXTOTP234567"
 Route_ = Operation  # the sandbox's routes are the API's operations (record/operations.py)
-# Routes that write, and so count against the write rate.
-WRITE_ROUTES = frozenset(name for name, op in OPERATIONS.items() if op.writes)
 MAX_STRING = 1000
 Profile = Literal["documented", "live"]
 PROFILES: tuple[Profile, ...] = ("documented", "live")
@@ -307,7 +305,7 @@ class SandboxState:
 
     def over_daily_cap(self, route: str) -> bool:
         """Whether a write on `route` is past the account's daily cap; else it is counted."""
-        if route not in WRITE_ROUTES or self.daily_write_cap is None:
+        if route not in WRITES or self.daily_write_cap is None:
             return False
         if self._writes_today >= self.daily_write_cap:
             return True
@@ -322,7 +320,7 @@ class SandboxState:
 
     def throttled(self, route: str) -> bool:
         """Whether a write on `route` is over the per-window limit; else it is counted."""
-        if route not in WRITE_ROUTES or self.write_limit is None:
+        if route not in WRITES or self.write_limit is None:
             return False
         now = time.monotonic()
         while self._writes and now - self._writes[0] >= self.write_window:

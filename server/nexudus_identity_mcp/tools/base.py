@@ -15,7 +15,7 @@ from typing import Any
 from ..nexudus import ErrorKind, NexudusClient, NexudusError
 from ..nexudus.envelopes import MAX_SHOWN_WAIT
 from ..record.fields import BY_NAME, ENUM_FIELDS, LINKAGE_FIELDS, PUT_FIELDS, as_shown, shown
-from ..record.operations import OPERATIONS
+from ..record.operations import CHECK, OPERATIONS
 from ..record.redaction import Redactor
 from ..record.timefmt import calendar_date, parse_datetime
 from ..record.validation import Problem
@@ -260,37 +260,43 @@ class ToolBase:
             source="local" if error.kind == ErrorKind.NOT_CONFIGURED else "nexudus",
             errors=problems,
             retryable=error.retryable,
-            summary=self._api_summary(error, check_id, retry_after),
+            summary=api_summary(error, check_id, retry_after),
             RetryAfterSeconds=retry_after,
             Status=error.status,
             **extra,
         )
 
-    @staticmethod
-    def _api_summary(error: NexudusError, check_id: int | None, retry_after: float | None) -> str:
-        """The summary line of an API failure: the server's words only (the API's message, its
-        errors and any excerpt stay in the JSON), property names quoted."""
-        action = _action(error)
-        status = f" (HTTP {error.status})" if error.status else ""
-        kind = error.kind
-        if kind == ErrorKind.VALIDATION:
-            names = [quoted(e.get("PropertyName") or "(body)", 40) for e in error.errors]
-            more = f" and {len(names) - MAX_SUMMARY_ERRORS} more" if len(names) > MAX_SUMMARY_ERRORS else ""
-            listed = f": {len(names)} problem(s) with {', '.join(names[:MAX_SUMMARY_ERRORS])}{more}" if names else ""
-            return f"Failed (validation, nexudus): Nexudus rejected {action}{status}{listed}; nothing was changed."
-        what = {
-            ErrorKind.NOT_FOUND: f"no coworker identity check with Id {check_id}"
-            if check_id is not None
-            else f"Nexudus found nothing for {action}{status}",
-            ErrorKind.UNAUTHORIZED: f"Nexudus refused the credentials for {action}{status}",
-            ErrorKind.RATE_LIMITED: f"Nexudus is throttling {action}{status}; retry after {retry_after or 1.0:g} s",
-            ErrorKind.UPSTREAM_UNAVAILABLE: f"Nexudus did not complete {action}{status}",
-            ErrorKind.UPSTREAM_ERROR: f"Nexudus answered {action} with something unexpected{status}",
-            ErrorKind.NOT_CONFIGURED: "no Nexudus credentials are configured",
-        }.get(kind, f"{action} failed{status}")
-        if error.daily_cap:
-            what = f"the account's daily limit at Nexudus is used up{status}; do not retry until it resets"
-        return f"Failed ({kind.value}): {what}. See Message."
+
+def api_summary(error: NexudusError, record_id: int | None, retry_after: float | None) -> str:
+    """The summary line of an API failure: the server's words only (the API's message, its
+    errors and any excerpt stay in the JSON), property names quoted; a record not found is named
+    by its operation's resource (a check, a member)."""
+    action = _action(error)
+    status = f" (HTTP {error.status})" if error.status else ""
+    kind = error.kind
+    if kind == ErrorKind.VALIDATION:
+        names = [quoted(e.get("PropertyName") or "(body)", 40) for e in error.errors]
+        more = f" and {len(names) - MAX_SUMMARY_ERRORS} more" if len(names) > MAX_SUMMARY_ERRORS else ""
+        listed = f": {len(names)} problem(s) with {', '.join(names[:MAX_SUMMARY_ERRORS])}{more}" if names else ""
+        return f"Failed (validation, nexudus): Nexudus rejected {action}{status}{listed}; nothing was changed."
+    what = {
+        ErrorKind.NOT_FOUND: f"no {_resource(error)} with Id {record_id}"
+        if record_id is not None
+        else f"Nexudus found nothing for {action}{status}",
+        ErrorKind.UNAUTHORIZED: f"Nexudus refused the credentials for {action}{status}",
+        ErrorKind.RATE_LIMITED: f"Nexudus is throttling {action}{status}; retry after {retry_after or 1.0:g} s",
+        ErrorKind.UPSTREAM_UNAVAILABLE: f"Nexudus did not complete {action}{status}",
+        ErrorKind.UPSTREAM_ERROR: f"Nexudus answered {action} with something unexpected{status}",
+        ErrorKind.NOT_CONFIGURED: "no Nexudus credentials are configured",
+    }.get(kind, f"{action} failed{status}")
+    if error.daily_cap:
+        what = f"the account's daily limit at Nexudus is used up{status}; do not retry until it resets"
+    return f"Failed ({kind.value}): {what}. See Message."
+
+
+def _resource(error: NexudusError) -> str:
+    """What was not found, in the words of a message ("coworker identity check", "coworker")."""
+    return OPERATIONS[error.operation].resource if error.operation else CHECK
 
 
 def _action(error: NexudusError) -> str:
