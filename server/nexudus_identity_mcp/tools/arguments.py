@@ -109,7 +109,8 @@ class Integer:
 @dataclass(frozen=True)
 class Text:
     """A non-blank string; `message` says what it must be. Over `max_length` characters (stripped) it
-    is refused with its length as the attempted value, never the text (it may be a document number).
+    is refused with its length in the message and no attempted value, never the text (it may be a
+    document number).
     The limit stays out of the schema (not every client takes `maxLength`)."""
 
     message: str
@@ -123,7 +124,10 @@ class Text:
             raise FieldError(self.message)
         text = raw.strip()
         if self.max_length is not None and len(text) > self.max_length:
-            raise Problems([problem(name, f"must be at most {self.max_length} characters", len(text))])
+            # Six words before any digit: the redaction takes what follows a document-number field's
+            # name for the number itself, up to the first six words ("must be at most 100" was).
+            said = f"is longer than this server takes for it: {len(text)} characters, at most {self.max_length}"
+            raise Problems([problem(name, said, None)])
         return text
 
 
