@@ -358,6 +358,34 @@ def test_what_is_known_of_an_operation_is_read_from_its_table() -> None:
     assert found == []
 
 
+def test_time_units_are_one_table() -> None:
+    """#31 (review): the budgets' window units (settings.WINDOWS, and its alias RATE_UNITS) and the
+    history's --since units (a dict in record/timefmt.parse_since) were two tables. One is left,
+    record.timefmt.UNIT_SECONDS: no other dict literal maps unit names to numbers."""
+    from nexudus_identity_mcp.record.timefmt import UNIT_SECONDS
+
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Dict):
+                continue
+            units = [k.value for k in node.keys if isinstance(k, ast.Constant) and k.value in UNIT_SECONDS]
+            if len(units) >= 2 and (rel, node.lineno) != ("record/timefmt.py", _line_of_unit_seconds()):
+                found.append(f"{rel}:{node.lineno}: {units}")
+    assert found == []
+
+
+def _line_of_unit_seconds() -> int:
+    tree = ast.parse((PACKAGE / "record" / "timefmt.py").read_text(encoding="utf-8"))
+    [line] = [
+        n.value.lineno
+        for n in tree.body
+        if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and n.target.id == "UNIT_SECONDS"
+    ]
+    return line
+
+
 def test_no_code_reaches_another_objects_private_names() -> None:
     """An object's `_name` is its own (#31 item 5: probe called the API client's `_call`; the sandbox's
     app, its state's `_take_fault`; the journal, its stores' `_run` and `_do`): code reaches other

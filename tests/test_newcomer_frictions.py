@@ -15,8 +15,9 @@ from nexudus_identity_mcp.cli.main import main
 from nexudus_identity_mcp.evaluation.agents.model import AgentConfigError, build_model
 from nexudus_identity_mcp.mcpserver.http_app import ConfigError, create_app
 from nexudus_identity_mcp.nexudus import NexudusError
+from nexudus_identity_mcp.record.timefmt import UNIT_SECONDS
 from nexudus_identity_mcp.sandbox import ADMIN_USER, Sandbox
-from nexudus_identity_mcp.settings import WINDOWS, SettingsError, read_settings
+from nexudus_identity_mcp.settings import SettingsError, read_settings
 from nexudus_identity_mcp.tools.catalog import FIND_TOOL, GET_TOOL
 
 from .conftest import ServedSandbox, settings_for
@@ -48,9 +49,9 @@ def test_a_bad_budget_names_its_variable_and_every_unit(monkeypatch: pytest.Monk
     other = {"NEXUDUS_MCP_WRITE_BUDGET", "NEXUDUS_MCP_READ_BUDGET"} - {variable}
     assert other.pop() not in message
     units = message.split("UNIT one of ")[1]
-    for unit in WINDOWS:
+    for unit in UNIT_SECONDS:
         assert unit in units.split(" (")[0].split(", "), (unit, message)
-    assert "day" in WINDOWS
+    assert "day" in UNIT_SECONDS
     monkeypatch.setenv(variable, "60/minute")  # what the newcomer wrote first
     assert read_settings().request_budgets() != (None, None)
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from nexudus_identity_mcp.nexudus.sanitise import sanitise_excerpt
-from nexudus_identity_mcp.settings import SECRET_MARK, scrub_secrets
+from nexudus_identity_mcp.record.redaction import SECRET_MARK
+from nexudus_identity_mcp.settings import scrub_secrets
 
 PACKAGE = Path(__file__).resolve().parents[1] / "server" / "nexudus_identity_mcp"
 SECRET = "s3cret-token-value-1234"
@@ -26,3 +27,5 @@ def test_no_other_marker_or_scrubber_is_left() -> None:
         text = path.read_text()
         assert "«secret»" not in text, path
         assert "def scrub(text" not in text, path
+        # The marker is spelled once, as record.redaction.SECRET_MARK (settings.py spelled it too).
+        assert text.count(SECRET_MARK) == (path.relative_to(PACKAGE).as_posix() == "record/redaction.py"), path

@@ -21,25 +21,13 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .record.redaction import SECRET_MARK
+from .record.timefmt import UNIT_SECONDS
+
 DEFAULT_BASE_URL = "https://spaces.nexudus.com"
 # A client token (NEXUDUS_MCP_CLIENT_TOKENS) is at least this long; a shorter text is never a token.
 MIN_CLIENT_TOKEN_LENGTH = 16
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-
-
-# The window units a budget accepts after the slash (NEXUDUS_MCP_WRITE_BUDGET, …_READ_BUDGET), in seconds.
-WINDOWS: dict[str, float] = {
-    "ms": 0.001,
-    "s": 1.0,
-    "sec": 1.0,
-    "second": 1.0,
-    "m": 60.0,
-    "min": 60.0,
-    "minute": 60.0,
-    "h": 3600.0,
-    "hour": 3600.0,
-    "day": 86400.0,
-}
 
 
 @dataclass(frozen=True)
@@ -70,13 +58,13 @@ class Rate:
         number, unit = shape.groups() if shape else ("", "?")
         try:
             count = int(count_text)
-            if unit not in ("", *WINDOWS) or not (number or unit):
+            if unit not in ("", *UNIT_SECONDS) or not (number or unit):
                 raise ValueError
-            seconds = (float(number) if number else 1.0) * WINDOWS.get(unit, 1.0)
+            seconds = (float(number) if number else 1.0) * UNIT_SECONDS.get(unit, 1.0)
         except ValueError:
             raise ValueError(
                 f"{text!r} is not a rate: write COUNT/SECONDS or COUNT/UNIT, UNIT one of "
-                f"{', '.join(WINDOWS)} (e.g. 60/min, 1/100ms), several joined by commas, or off"
+                f"{', '.join(UNIT_SECONDS)} (e.g. 60/min, 1/100ms), several joined by commas, or off"
             ) from None
         if count < 1 or not 0 < seconds <= 86400:
             raise ValueError(f"{text!r} is not a rate: the count must be 1 or more and the window 1 day or less")
@@ -434,7 +422,6 @@ def environment_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
 
 
-SECRET_MARK = "«redacted»"
 _CREDENTIAL_IN_TEXT = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 
 

@@ -46,6 +46,9 @@ from typing import Any
 from .fields import FIELDS
 from .members import MEMBER_FIELDS
 
+# What stands in a text for what may not be shown: a secret (settings.scrub_secrets) or a redacted tail.
+SECRET_MARK = "«redacted»"
+
 CATEGORY_LABELS = {"id_document": "ID_DOC", "name": "NAME"}
 # Every field that holds a redactable value, whatever categories are on: a token-like value given for
 # one of these is never written (see `Redactor.resolve_given`).
@@ -550,7 +553,7 @@ class _Matcher:
         if self.tail is not None:
             cut = self.tail.search(out, max(0, len(out) - TAIL_WINDOW))
             if cut is not None:
-                out = out[: cut.start()] + "«redacted»" + (" …" if out.rstrip().endswith(("…", "...")) else "")
+                out = out[: cut.start()] + SECRET_MARK + (" …" if out.rstrip().endswith(("…", "...")) else "")
         return out
 
 

@@ -17,8 +17,27 @@ Two kinds of value (record/fields.py says which field is which):
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
+
+# Time units as written after a number, in seconds: the one table, read by the request budgets'
+# windows (NEXUDUS_MCP_WRITE_BUDGET=60/min) and by the history's --since (7d).
+UNIT_SECONDS: dict[str, float] = {
+    "ms": 0.001,
+    "s": 1.0,
+    "sec": 1.0,
+    "second": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "minute": 60.0,
+    "h": 3600.0,
+    "hour": 3600.0,
+    "d": 86400.0,
+    "day": 86400.0,
+    "w": 7 * 86400.0,
+    "week": 7 * 86400.0,
+}
 
 MIN_YEAR, MAX_YEAR = 1900, 2200
 
@@ -84,9 +103,9 @@ def parse_since(text: str, now: float) -> float:
     raw = text.strip().lower()
     if raw == "today":
         return datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-    units = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "w": 7 * 86400.0}
-    if raw[-1:] in units and raw[:-1].replace(".", "", 1).isdigit():
-        return now - float(raw[:-1]) * units[raw[-1]]
+    ago = re.fullmatch(r"(\d+\.?\d*|\.\d+)\s*([a-z]+)", raw)
+    if ago is not None and ago.group(2) in UNIT_SECONDS:
+        return now - float(ago.group(1)) * UNIT_SECONDS[ago.group(2)]
     moment = parse_datetime(text)
     if moment is None:
         raise ValueError(f"{text!r} is not a time: use 7d, 12h, 30m, today, or a date such as 2026-12-01")
