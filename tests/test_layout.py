@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import io
+import os
 import re
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -325,6 +328,55 @@ def test_the_api_facts_the_code_cites_are_in_the_repository() -> None:
     files = [*PACKAGE.rglob("*.py"), *(root / "tests").glob("*.py"), *(root / "bench").glob("*.py")]
     citing = sorted(str(p.relative_to(root)) for p in files if outside in p.read_text(encoding="utf-8"))
     assert citing == []
+
+
+# A document cited by file name in prose: `docs/reference.md`, `README.md`, `put-….txt`.
+# A path from elsewhere (/work/shared/…) is cited too, and is not in the repository; a URL is not checked.
+_CITED = re.compile(r"(?<![\w.*<>-])((?:[\w.-]+/)*[\w-][\w.-]*\.(?:md|txt))\b")
+_NOT_SHIPPED = {".git", ".venv", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+
+
+def _prose_of(path: Path) -> list[tuple[int, str]]:
+    """The comments and docstrings of a module, each with its first line."""
+    source = path.read_text(encoding="utf-8")
+    prose = [
+        (t.start[0], t.string)
+        for t in tokenize.generate_tokens(io.StringIO(source).readline)
+        if t.type == tokenize.COMMENT
+    ]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                prose.append((first.lineno, first.value.value))
+    return prose
+
+
+def test_every_document_the_code_cites_is_in_the_repository() -> None:
+    """A docstring or comment that names a document (`*.md`, `*.txt`) names one the repository holds:
+    by its path from the repository's root, or by a name some file in it has (#31 item 5: docstrings
+    cited documents that were never in the repository)."""
+    root = PACKAGE.parents[1]
+    held: set[str] = set()
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in _NOT_SHIPPED]
+        held |= {(Path(folder) / n).relative_to(root).as_posix() for n in names}
+    by_name = {p.rsplit("/", 1)[-1] for p in held}
+    files = [*PACKAGE.rglob("*.py"), *(root / "tests").glob("*.py"), *(root / "bench").glob("*.py")]
+    missing = []
+    for path in files:
+        for line, text in _prose_of(path):
+            for match in _CITED.finditer(text):
+                cited, word = match.group(1), text[: match.start()].rsplit(None, 1)[-1:]
+                if word and "://" in word[0] + cited:
+                    continue  # a URL
+                if not (cited in held if "/" in cited else cited in by_name):
+                    missing.append(f"{path.relative_to(root)}:{line}: {cited}")
+    assert missing == []
 
 
 def test_what_is_known_of_an_operation_is_read_from_its_table() -> None:
