@@ -111,6 +111,39 @@ def test_keys_lists_nested_values_and_numbers() -> None:
     assert_gone(out, NUMBER, NUMERIC)
 
 
+def test_with_a_schema_the_pass_keeps_each_value_s_declared_type() -> None:
+    """A token is text: where the schema allows only a number, a number that is a sensitive value is
+    left out (key or list item); where text may stand (or nothing is declared), it becomes its token."""
+    r = redactor()
+    numeric = {"Id": 12, "IdentityDocumentNumber": NUMERIC}
+    schema = {
+        "type": "object",
+        "properties": {
+            "Id": {"type": "integer"},
+            "Ids": {"type": "array", "items": {"type": "integer"}},
+            "Maybe": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+            "Text": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            "Row": {"type": "object", "properties": {"CoworkerId": {"type": "integer"}}},
+        },
+    }
+    value = {
+        "Id": int(NUMERIC),
+        "Ids": [1, int(NUMERIC), 2],
+        "Maybe": int(NUMERIC),
+        "Text": int(NUMERIC),
+        "Row": {"CoworkerId": int(NUMERIC), "Other": int(NUMERIC)},
+        "Free": int(NUMERIC),
+    }
+    with r.scope() as scope:
+        r.note_record(numeric, scope)
+        out = r.scrub(value, scope, schema)
+        untyped = r.scrub(value, scope)
+    token = tok(r, NUMERIC)
+    assert out == {"Ids": [1, 2], "Text": token, "Row": {"Other": token}, "Free": token}
+    assert untyped["Id"] == token and untyped["Ids"] == [1, token, 2]  # without a schema: tokens everywhere
+    assert_gone(out, NUMERIC)
+
+
 def test_tokens_already_shown_are_kept_and_the_pass_is_idempotent() -> None:
     r = redactor()
     short = {"Id": 13, "IdentityDocumentNumber": "1234"}

@@ -135,7 +135,7 @@ async def test_update_schema_is_the_reference_page(sandbox: Sandbox) -> None:
 async def test_real_results_of_every_tool_validate_and_keep_their_nulls(sandbox: Sandbox) -> None:
     """Each tool's real answers (successes and failures, through the SDK client) validate against the
     outputSchema it lists, and a record's empty fields stay null: typing them did not make the
-    server drop them (tools/shape.py fits every result to the schema)."""
+    server drop them (tools/shape.py fits Nexudus's values where they enter a result)."""
     async with Client(server_for(sandbox), mode="legacy") as client:
         schemas = {t.name: t.output_schema for t in (await client.list_tools()).tools}
         seen: dict[str, int] = {}
@@ -153,7 +153,7 @@ async def test_real_results_of_every_tool_validate_and_keep_their_nulls(sandbox:
         assert any(record.get("Description", "absent") is None for record in records)
         assert all(isinstance(record["Id"], int) and isinstance(record["Billed"], bool) for record in records)
         shown = {*PAGE_REQUIRED, "VerificationStatus", "VerificationType", "Billed", "UpdatedOn"}
-        assert all(shown <= set(record) for record in records)  # enums as names, none dropped by the fit
+        assert all(shown <= set(record) for record in records)  # enums as names, none dropped by the entry fit
         record = records[0]
         required = {name: record[name] for name in PAGE_REQUIRED}
         updated = await call("update_coworker_identity_check", {**required, "Description": "Seen at the desk."})

@@ -87,9 +87,13 @@ class ServerState:
     tools: IdentityCheckTools
 
 
-def redacted(redactor: Redactor, result: ToolResult, scope: RedactionScope) -> ToolResult:
-    """The result after the final redaction pass with the call's scope (body and summary in one pass)."""
-    body, summary = redactor.scrub([result.body, result.summary], scope)
+def redacted(
+    redactor: Redactor, result: ToolResult, scope: RedactionScope, schema: dict[str, Any] | None = None
+) -> ToolResult:
+    """The result after the final redaction pass with the call's scope (body and summary in one pass).
+    With the tool's outputSchema, the pass keeps every value's declared type (a number that must become
+    a token where only a number may stand is left out), so the result still matches it."""
+    body, summary = redactor.scrub([result.body, result.summary], scope, {"type": "array", "items": schema or {}})
     return ToolResult(body, result.is_error, summary)
 
 
@@ -278,8 +282,9 @@ def build_server(
             if isinstance(result, PendingInput):  # 2026-07-28: ask the user, the client calls again
                 pending: types.InputRequiredResult = result.pending
                 return pending
-            # Redacted first, then fitted to the outputSchema and bounded (texts cut after redaction).
-            return to_call_result(finish(redacted(redactor, result, scope), output_schemas.get(params.name)))
+            # Redacted first (keeping the outputSchema's types), then bounded (texts cut after redaction).
+            # The values from Nexudus were fitted to the schema where they entered the result (tools/shape.py).
+            return to_call_result(finish(redacted(redactor, result, scope, output_schemas.get(params.name))))
 
     async def list_prompts(
         ctx: ServerRequestContext[ServerState], params: types.PaginatedRequestParams | None
@@ -347,7 +352,7 @@ def build_server(
             result = await LIST_CHANGES.call(
                 ctx.lifespan_context.tools, arguments, CallContext(caller, redaction=scope)
             )
-            body = redacted(redactor, result, scope).body
+            body = redacted(redactor, result, scope, LIST_CHANGES.output).body
         return types.ReadResourceResult(
             contents=[
                 types.TextResourceContents(

@@ -389,10 +389,13 @@ class Redactor:
                 scope.note(category, value)
 
     # ------------------------------------------------------------------ the final pass
-    def scrub(self, value: Any, scope: RedactionScope | None = None) -> Any:
+    def scrub(self, value: Any, scope: RedactionScope | None = None, schema: Mapping[str, Any] | None = None) -> Any:
         """`value` (any JSON-like data, or text) with every sensitive value replaced by its token: the
         values `scope` holds (the call's, passed explicitly; None: a scope of its own) and those
-        remembered from earlier calls."""
+        remembered from earlier calls. `schema`: the JSON Schema `value` is declared to match (a tool's
+        outputSchema). A token is text, so where it declares a number only, a number that is a
+        sensitive value is left out instead (its key, or its list item): the pass never gives a value a
+        type its place cannot have."""
         if not self.categories:
             return value
         scope = scope or RedactionScope(self)
@@ -420,7 +423,8 @@ class Redactor:
                         if key not in present and _occurs(key, flat):
                             present[key] = known
         searchable = tuple(sorted(v for k, v in present.items() if len(k) >= MIN_FREE_TEXT))
-        return self._replace(value, _Matcher(self, searchable), None)
+        out = self._replace(value, _Matcher(self, searchable), None, schema)
+        return None if out is _LEFT_OUT else out
 
     def _remember(self, category: str, value: str, change: int) -> None:
         """Keep the index of remembered values (by their first characters) in step with the history."""
@@ -485,7 +489,9 @@ class Redactor:
                 return self._category_of(v)
         return None
 
-    def _replace(self, value: Any, matcher: _Matcher, forced: str | None) -> Any:
+    def _replace(self, value: Any, matcher: _Matcher, forced: str | None, schema: Mapping[str, Any] | None) -> Any:
+        """`value` scrubbed; `schema` (None: any value) is what its place declares, `_LEFT_OUT` when
+        the number it is must become a token and no text may stand there."""
         if isinstance(value, str):
             # Under a redacted field: a token, unless it already looks like one (a token the model
             # copied imperfectly is shown back as it was sent, so the refusal makes sense).
@@ -495,25 +501,55 @@ class Redactor:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             text = _number_text(value)
             if forced is not None:
-                return self.token(forced, text)
+                return self.token(forced, text) if _takes_text(schema) else _LEFT_OUT
             # A number equal to a sensitive value becomes its token; one that merely contains a long
             # one becomes text with the token in it; an Id that happens to contain a short one stays.
             match = matcher.pattern.search(text)
             if match is None or (match.end() - match.start() < len(text) and len(match.group(0)) < 6):
                 return value
-            return matcher.text(text)
+            return matcher.text(text) if _takes_text(schema) else _LEFT_OUT
         if isinstance(value, dict):
             named = self._property_category(value)
+            properties = _part(schema, "object").get("properties") or {}
             out: dict[Any, Any] = {}
             for k, v in value.items():
                 category = forced or self._category_of(k)
                 if named is not None and _label_key(str(k)) == "attemptedvalue":
                     category = named
-                out[self._replace(k, matcher, None)] = self._replace(v, matcher, category)
+                item = self._replace(v, matcher, category, properties.get(k))
+                if item is not _LEFT_OUT:
+                    out[self._replace(k, matcher, None, None)] = item
             return out
         if isinstance(value, (list, tuple)):
-            return [self._replace(item, matcher, forced) for item in value]
+            items = _part(schema, "array").get("items")
+            replaced = (self._replace(item, matcher, forced, items) for item in value)
+            return [item for item in replaced if item is not _LEFT_OUT]
         return value
+
+
+# What `_replace` gives for a number that must become a token where no text may stand.
+_LEFT_OUT: Any = object()
+
+
+def _part(schema: Mapping[str, Any] | None, kind: str) -> Mapping[str, Any]:
+    """The part of `schema` that describes a value of JSON type `kind` (its `anyOf` branch of that
+    type); empty when the schema says nothing about it (any value)."""
+    if not isinstance(schema, Mapping):
+        return {}
+    branches = schema.get("anyOf")
+    if isinstance(branches, list):
+        return next((b for b in branches if isinstance(b, Mapping) and b.get("type") == kind), {})
+    return schema if schema.get("type") in (kind, None) else {}
+
+
+def _takes_text(schema: Mapping[str, Any] | None) -> bool:
+    """Whether text (a token) may stand where `schema` is declared: no schema, no type, or a string."""
+    if not isinstance(schema, Mapping):
+        return True
+    branches = schema.get("anyOf")
+    if isinstance(branches, list):
+        return any(_takes_text(b) for b in branches if isinstance(b, Mapping))
+    return schema.get("type") in (None, "string")
 
 
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")

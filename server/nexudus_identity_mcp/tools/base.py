@@ -25,7 +25,9 @@ from ..telemetry.metrics import METRICS
 from .catalog import FIND_TOOL
 from .context import CallContext
 from .results import MAX_SUMMARY_ERRORS, ToolResult, failure, quoted
+from .schemas import CHANGE_ITEM, RECORD_ITEM
 from .search import FilterMemory
+from .shape import as_declared
 
 _WRITABLE = frozenset(f.name for f in PUT_FIELDS)
 
@@ -185,21 +187,28 @@ class ToolBase:
         """A record as the model sees it: the fields the table knows (enums as names, sensitive values
         as tokens, dates as days) and, of the fields it does not know, only plain non-string scalars: an unknown text
         or object could carry anything, so it stays out of the model's context (and goes back
-        unchanged in a PUT). Internal linkage fields (GUIDs, SystemId, IsNew) only when set."""
+        unchanged in a PUT). Internal linkage fields (GUIDs, SystemId, IsNew) only when set. Each value
+        fitted to its declared type (`RECORD_ITEM`): where the API's values enter results."""
         self.redactor.note_record(record, ctx.redaction)  # its values are looked for everywhere in the result
         visible = {
             k: as_shown(k, v) for k, v in shown(record).items() if k not in LINKAGE_FIELDS or v not in (None, "", False)
         }
-        return self.redactor.record(visible)
+        return as_declared(self.redactor.record(visible), RECORD_ITEM)
 
     def _show_change(self, change: dict[str, Any]) -> dict[str, Any]:
+        """A change as results show it: enums as names, sensitive values as tokens, each value fitted
+        to `CHANGE_ITEM` (a side that cannot be shown as a scalar is left out)."""
         name = change["Field"]
         shown = {"Field": name}
         for side in ("From", "To"):
             shown[side] = self.redactor.value(name, as_shown(name, change[side]))
-        return shown
+        return as_declared(shown, CHANGE_ITEM)
 
     def _redact_problems(self, errors: list[Problem], records: tuple[dict[str, Any], ...] | None) -> list[Problem]:
+        """The problems (the API's, or this server's) as results show them: sensitive values as tokens,
+        an unknown field's echoed value not shown, enums' AllowedValues. They are typed already (a
+        `Problem`; the API's error list is read into one by the client's `errors_of`), so they match
+        `ERROR_ITEM` as they are."""
         sensitive = self.redactor.sensitive_values(*(records or ()))
         out = []
         for error in errors:

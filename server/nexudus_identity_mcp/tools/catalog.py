@@ -19,7 +19,6 @@ from ..record.fields import (
     NOT_WRITABLE,
     OPTIONAL_PUT,
     PUT_FIELDS,
-    RECORD_FIELD_NAMES,
     SEARCH_FILTERS,
     STATUS_FIELDS,
     SearchFilter,
@@ -62,10 +61,10 @@ from .schemas import (
     CHECK_STATUS_ITEM,
     COMMAND_ITEM,
     ENTRY_ITEM,
-    FIND_ROW_FIELDS,
+    FIND_ROW_ITEM,
     MEMBER_ITEM,
+    RECORD_ITEM,
     nullable,
-    record_value,
     result_schema,
 )
 
@@ -154,11 +153,7 @@ FIND = Tool(
             "Checks": {
                 "type": "array",
                 "description": "On success: one compact row per check, enums as names.",
-                "items": {
-                    "type": "object",
-                    "description": "A check.",
-                    "properties": {name: record_value(BY_NAME[name]) for name in FIND_ROW_FIELDS},
-                },
+                "items": FIND_ROW_ITEM,
             },
             **_paging("Checks"),
             "FilteredHere": {
@@ -201,12 +196,7 @@ GET = Tool(
     ),
     output=result_schema(
         {
-            "Record": {
-                "type": "object",
-                "description": "On success: the whole record, enums as names, with the "
-                "same field names the update tool takes.",
-                "properties": {name: record_value(BY_NAME[name]) for name in RECORD_FIELD_NAMES},
-            },
+            "Record": RECORD_ITEM,
         }
     ),
     handler=lambda tools, check_id, ctx: tools.get(check_id, ctx),

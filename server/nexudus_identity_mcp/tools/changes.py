@@ -25,6 +25,8 @@ from .context import CallContext
 from .history import Attempt, entry_view, note_entry
 from .requests import ChangesRequest, UndoRequest
 from .results import ToolResult, failure
+from .schemas import ENTRY_ITEM
+from .shape import as_declared
 from .update import REASSIGNING_FIELDS, UpdateTool, _same
 
 UNDOABLE = (UPDATE_TOOL, UNDO_TOOL)
@@ -56,14 +58,15 @@ class ChangeTools(UpdateTool, CommandTools):
         return ToolResult(body, False, f"{len(views)} change(s), newest first{': ' + listed if listed else ''}.")
 
     async def _view(self, entry: JournalEntry, ctx: CallContext) -> dict[str, Any]:
-        """An entry as the model sees it: the compact view, values as tokens, and whether it can be undone."""
+        """An entry as the model sees it: the compact view, values as tokens, and whether it can be undone;
+        fitted to `ENTRY_ITEM` (its values came from Nexudus's records when the write was made)."""
         note_entry(self.redactor, entry, ctx.redaction)
         view = entry_view(entry, self.redactor)
         if entry.tool in UNDOABLE:
             view["Undo"] = f"{UNDO_TOOL} with EntryId {entry.seq}" if entry.outcome != "declined" else "nothing written"
         elif entry.command is not None:
             view["Undo"] = await self._no_inverse(entry, ctx)
-        return view
+        return as_declared(view, ENTRY_ITEM)
 
     async def _no_inverse(self, entry: JournalEntry, ctx: CallContext) -> str:
         before = next((c.get("From") for c in entry.changes if c.get("Field") == STATUS.name), None)

@@ -34,13 +34,15 @@ from ..record.redaction import Redactor
 from ..record.validation import Problem, problem
 from ..state import Journal, Lease, LockNotGranted, StateStore, StateUnavailable
 from .base import LOCK_MARGIN_SECONDS, ToolBase, WriteOutcomePending
-from .catalog import FIND_TOOL, GET_TOOL, RUN_COMMAND_TOOL
+from .catalog import FIND_TOOL, GET_TOOL, RUN_COMMAND, RUN_COMMAND_TOOL
 from .confirm import NOT_ASKED_CLIENT_CANNOT, confirm, shown_value, will_ask
 from .context import CallContext
 from .elicitation import binding_of
 from .history import Attempt, record
 from .requests import ListRequest, RunRequest
 from .results import ToolResult, addressed_to_assistant, audit_log, failure
+from .schemas import CHECK_STATUS_ITEM
+from .shape import as_declared
 
 log = logging.getLogger(__name__)
 
@@ -489,7 +491,7 @@ class CommandTools(ToolBase):
         run.outcome, run.after = "written", after
         rows = [self._row(before[i], after.get(i)) for i in request.ids]
         changes = "; ".join(
-            f"check {r['Id']}: {r['VerificationStatusBefore']} -> {r['VerificationStatus']}" for r in rows
+            f"check {r.get('Id')}: {r.get('VerificationStatusBefore')} -> {r.get('VerificationStatus')}" for r in rows
         )
         unread = [i for i in request.ids if i not in after]
         if unread:
@@ -519,7 +521,7 @@ class CommandTools(ToolBase):
                 **base,
                 "DryRun": False,
                 "Confirmation": how,
-                "UpdatedOn": envelope.get("UpdatedOn"),
+                **as_declared({"UpdatedOn": envelope.get("UpdatedOn")}, RUN_COMMAND.output),
                 "Checks": rows,
                 "ReadBack": read_back,
                 **({"Warnings": [flagged]} if flagged else {}),
@@ -638,6 +640,7 @@ class CommandTools(ToolBase):
         return str(name or f"coworker {record.get('CoworkerId')}")
 
     def _row(self, before: dict[str, Any], after: dict[str, Any] | None) -> dict[str, Any]:
+        """A check a command ran (or would run) on, as results show it, fitted to `CHECK_STATUS_ITEM`."""
         now = after if after is not None else before
         last_error = now.get("LastError")
         if isinstance(last_error, str):  # a rejection's notes: free text that may quote a document number
@@ -653,7 +656,7 @@ class CommandTools(ToolBase):
         }
         if after is None and now is before:
             row["VerificationStatus"] = row["VerificationStatusBefore"]
-        return row
+        return as_declared(row, CHECK_STATUS_ITEM)
 
     async def _reread(self, ids: list[int], ctx: CallContext) -> dict[int, dict[str, Any]]:
         out = {}

@@ -17,14 +17,17 @@ from .context import CallContext
 from .read import ReadTools, page_result
 from .requests import MemberFindRequest
 from .results import ToolResult
+from .schemas import MEMBER_ITEM
 from .search import MEMBERS, find_with_notes
+from .shape import as_declared
 
 
 class MemberTools(ReadTools):
     def member_row(self, member: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        """A member as the model sees it: the row fields only, personal ones redacted as configured."""
+        """A member as the model sees it: the row fields only, personal ones redacted as configured,
+        each fitted to `MEMBER_ITEM`."""
         self.redactor.note_record(member, ctx.redaction)
-        return self.redactor.record({k: member.get(k) for k in MEMBER_ROW_FIELDS})
+        return as_declared(self.redactor.record({k: member.get(k) for k in MEMBER_ROW_FIELDS}), MEMBER_ITEM)
 
     async def find_members(self, request: MemberFindRequest, ctx: CallContext) -> ToolResult:
         refusal = self.token_refusal(request.filters, "filter by InvoicingBusinessId, or give the email")

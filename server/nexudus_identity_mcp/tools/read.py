@@ -11,8 +11,9 @@ from ..record.validation import FindRequest, problem
 from .base import ToolBase
 from .context import CallContext
 from .results import ToolResult, addressed_to_assistant, failure, quoted
-from .schemas import FIND_ROW_FIELDS
+from .schemas import FIND_ROW_FIELDS, FIND_ROW_ITEM
 from .search import VerifiedPage, find_with_notes
+from .shape import as_declared
 
 
 class ReadTools(ToolBase):
@@ -72,7 +73,10 @@ class ReadTools(ToolBase):
             )
         except NexudusError as error:
             return self._api_failure(error)
-        rows = [{k: shown.get(k) for k in FIND_ROW_FIELDS} for shown in (self.present(r, ctx) for r in found.rows)]
+        rows = [
+            as_declared({k: shown.get(k) for k in FIND_ROW_FIELDS}, FIND_ROW_ITEM)
+            for shown in (self.present(r, ctx) for r in found.rows)
+        ]
         if window:
             notes += " Sorted by IdentityDocumentExpirationDate, soonest first."
         if not rows and looks_like_person(filters.get("Name")):

@@ -47,9 +47,9 @@ class ReassignNames(MemberTools):
                 unread = _unread(member_id, error)
                 warnings.append(ChangeWarning(unread, unread))
         if member_change is not None:
-            for side, member_id in (("FromMember", member_change["From"]), ("ToMember", member_change["To"])):
-                if member_id in members:
-                    member_change[side] = self.member_row(members[member_id], ctx)
+            for side, shown_id in (("FromMember", member_change.get("From")), ("ToMember", member_change.get("To"))):
+                if shown_id in members:
+                    member_change[side] = self.member_row(members[shown_id], ctx)
         new = members.get(new_id) if isinstance(new_id, int) else None
         if new is None:
             return warnings
@@ -80,14 +80,14 @@ def change_text(change: dict[str, Any]) -> str:
     """One change as the question to the user lists it, members named beside their Ids."""
     if "FromMember" in change or "ToMember" in change:
         return f"{change['Field']}: {_member(change, 'From')} -> {_member(change, 'To')}"
-    return f"{change['Field']}: {shown_value(change['From'])} -> {shown_value(change['To'])}"
+    return f"{change['Field']}: {shown_value(change.get('From'))} -> {shown_value(change.get('To'))}"
 
 
 def _member(change: dict[str, Any], side: str) -> str:
     member = change.get(f"{side}Member")
     if not isinstance(member, dict):
-        return f"member {change[side]}"
-    return f"{member.get('FullName')} ({change[side]}, {member.get('InvoicingBusinessName') or 'no location'})"
+        return f"member {change.get(side)}"
+    return f"{member.get('FullName')} ({change.get(side)}, {member.get('InvoicingBusinessName') or 'no location'})"
 
 
 def _unread(member_id: int, error: NexudusError) -> str:

@@ -9,7 +9,12 @@ budgeted (bench/bench.py prints it): keep descriptions short.
 Output schemas (`result_schema`; `tests/test_tool_schemas.py` walks them):
 - One flat object per tool that accepts the success and the failure body alike, because some
   clients validate `structuredContent` against it (the Python SDK raises, the TypeScript SDK
-  refuses); `shape.fit` then makes every result match it before it leaves.
+  refuses). The values Nexudus sends are fitted to the piece here that describes them where they
+  enter a result (`shape.as_declared`: a record against `RECORD_ITEM`, a find row `FIND_ROW_ITEM`,
+  a member `MEMBER_ITEM`, a change `CHANGE_ITEM`, a command's check `CHECK_STATUS_ITEM`, a journal
+  entry `ENTRY_ITEM`, an envelope's field its tool's property; an API error is a typed `Problem`,
+  `ERROR_ITEM`'s keys, from the client on); the keys the server builds itself match by construction,
+  and nothing is fitted on the way out.
 - Every property, item and branch carries a validation keyword, a `type` above all: a node with a
   description only accepts any value, and schema linters (the MCP Inspector's `--strict`) and some
   clients refuse or mishandle it.
@@ -26,7 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..nexudus.errors import ErrorKind
-from ..record.fields import Field
+from ..record.fields import BY_NAME, RECORD_FIELD_NAMES, Field
 from ..record.members import MEMBER_FIELDS
 from ..state.journal import OUTCOMES, READ_BACKS
 
@@ -77,6 +82,15 @@ def record_value(f: Field, description: str | None = None) -> dict[str, Any]:
     return nullable("string" if f.enum is not None else RESULT_TYPES.get(f.type, "string"), shown)
 
 
+def record_item(names: tuple[str, ...], description: str) -> dict[str, Any]:
+    """A record's fields (or some of them) in a result, each its type or null."""
+    return {
+        "type": "object",
+        "description": description,
+        "properties": {name: record_value(BY_NAME[name]) for name in names},
+    }
+
+
 DATE_HINT = "A date, e.g. 2031-03-14 (of a date-time only the date as written counts)."
 
 
@@ -113,6 +127,12 @@ ERROR_ITEM: dict[str, Any] = {
         },
     },
 }
+
+RECORD_ITEM = record_item(
+    RECORD_FIELD_NAMES,
+    "On success: the whole record, enums as names, with the same field names the update tool takes.",
+)
+FIND_ROW_ITEM = record_item(FIND_ROW_FIELDS, "A check.")
 
 # Keys every failure carries; one flat schema per tool accepts success and failure alike.
 ERROR_PROPERTIES: dict[str, Any] = {

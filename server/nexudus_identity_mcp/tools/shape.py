@@ -1,25 +1,32 @@
-"""The last step of every tool result on its way to the model: fitted to the tool's outputSchema and
-bounded in size, whatever the API sent.
+"""Values from Nexudus made to fit the types a tool's outputSchema declares, where they enter a
+result; and the last step of every result on its way to the model: bounded in size.
 
-- **Fitted**: a key whose value cannot have the advertised type is left out (never null where the
-  schema says string), and a value that can is coerced (`"87654301"` to 87654301 where the schema says
-  integer, a number to text where it says string). For `anyOf` typed branches (a value or null,
-  tools/schemas.py) the value's own type wins, so null stays null, else the first branch it can be
-  coerced to. A client that validates structuredContent against
-  the outputSchema (the Python SDK does, and raises) then accepts every result, so a write that
-  succeeded is never reported to the model as a failed call.
-- **Bounded**: a long text is cut, with a visible marker and its full length
+- **Fitted where they enter** (`as_declared`): the values Nexudus sends are made to match the schema
+  of the result data they become, once, where they become it: a record (`ToolBase.present`), a find
+  row, a member row, a change, a command's check row, an envelope's UpdatedOn or UpdatedBy, a
+  conflict's CurrentUpdatedOn, a journal entry's view. (The API's error list is typed where the client
+  reads it: `errors_of` makes each item a `Problem`.) A key whose value cannot have the
+  advertised type is left out (never null where the schema says string), and a value that can is
+  coerced (`"87654301"` to 87654301 where the schema says integer, a number to text where it says
+  string). For `anyOf` typed branches (a value or null, tools/schemas.py) the value's own type wins,
+  so null stays null, else the first branch it can be coerced to. The keys the server builds itself
+  are right by construction, so nothing is fitted on the way out: tests/test_results_by_construction.py
+  checks every result against its outputSchema as it leaves. A client that validates
+  structuredContent against the outputSchema (the Python SDK does, and raises) then accepts every
+  result, so a write that succeeded is never reported to the model as a failed call.
+- **Bounded** (`finish`): a long text is cut, with a visible marker and its full length
   (`…[cut: 48,213 characters in all]`); if the result is still larger than `MAX_RESULT_BYTES`, texts
   are cut shorter, and as a last resort the lists and objects are left out with a message saying so.
   A value shown cut and given back to the update tool means "unchanged" (`given_back_cut`), so a
-  model that copies it cannot write the shortened text over the real one.
+  model that copies it cannot write the shortened text over the real one. Numbers JSON cannot carry
+  (NaN, ±inf) become null.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..record.validation import MAX_STRING
@@ -53,15 +60,12 @@ def given_back_cut(given: str, current: Any) -> bool | None:
     return isinstance(current, str) and len(current) == total and current.startswith(prefix)
 
 
-def finish(result: ToolResult, schema: dict[str, Any] | None) -> ToolResult:
-    """The result as it leaves the server: fitted to `schema`, every text bounded, at most
-    MAX_RESULT_BYTES in all (the text content; structuredContent is the same JSON)."""
-    body = result.body
-    if schema is not None:
-        _, fitted = fit(body, schema)
-        body = fitted if isinstance(fitted, dict) else body
+def finish(result: ToolResult) -> ToolResult:
+    """The result as it leaves the server: every text bounded, at most MAX_RESULT_BYTES in all (the
+    text content; structuredContent is the same JSON). Its values were fitted where they entered
+    (`as_declared`); nothing is fitted here."""
     for cap in TEXT_CAPS:
-        shown = ToolResult(_bounded(body, cap), result.is_error, result.summary)
+        shown = ToolResult(_bounded(result.body, cap), result.is_error, result.summary)
         if len(shown.text().encode()) <= MAX_RESULT_BYTES:
             return shown
     return _without_detail(shown)
@@ -111,7 +115,15 @@ _EXACT: dict[str, Callable[[Any], bool]] = {
 }
 
 
-def fit(value: Any, schema: dict[str, Any]) -> tuple[bool, Any]:
+def as_declared(values: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Values from Nexudus as they enter a result: each key of `values` made to match its declared type
+    in `schema` (an object's schema: a record, a row, an error item, a tool's result), or left out where
+    it cannot be (`fit`). A key the schema does not name is kept as it is (anything is valid there)."""
+    _, fitted = fit(dict(values), schema)
+    return fitted if isinstance(fitted, dict) else {}
+
+
+def fit(value: Any, schema: Mapping[str, Any]) -> tuple[bool, Any]:
     """(keep, value): `value` made to match `schema`, or keep=False when it cannot be."""
     branches = schema.get("anyOf")
     if isinstance(branches, list):  # typed branches (schemas.nullable, any_value): the exact type first

@@ -66,7 +66,7 @@ from .elicitation import binding_of
 from .history import Attempt, journaled, record
 from .reassign import ReassignNames, change_text, moves_text
 from .results import ToolResult, addressed_to_assistant, audit, failure, one_line
-from .shape import given_back_cut
+from .shape import as_declared, given_back_cut
 
 # What a field read back with another value than sent may mean: nothing public says which one Nexudus does.
 READ_BACK_CAUSES = (
@@ -224,7 +224,7 @@ class UpdateTool(ReassignNames):
                     source="local",
                     summary=f"Failed (conflict): check {request.check_id} changed since it was read; "
                     "nothing was written. Read it again.",
-                    CurrentUpdatedOn=current.get("UpdatedOn"),
+                    **_updated_on_now(current),
                 )
 
         # Every field the GET returned, known or not, minus the read-only and joined ones: a field
@@ -295,7 +295,7 @@ class UpdateTool(ReassignNames):
                 f"now {current.get('UpdatedOn')}), so what they confirmed is no longer what would be written. "
                 "Nothing was written. Read it again and ask again.",
                 source="local",
-                CurrentUpdatedOn=current.get("UpdatedOn"),
+                **_updated_on_now(current),
             )
         if not await self.state.still_held(lease):  # fencing: a lease lost to expiry never writes
             audit(ctx.caller.label, request.check_id, changed_names, "lock_lost")
@@ -385,7 +385,7 @@ class UpdateTool(ReassignNames):
                     summary=f"Failed (conflict): check {check_id} was written, but {len(moved)} field(s) read back "
                     "differ (another writer, or Nexudus normalised the value); read it again.",
                     Changes=shown_changes,
-                    CurrentUpdatedOn=after.get("UpdatedOn"),
+                    **_updated_on_now(after),
                 )
         attempt.outcome = "written"
         audit(ctx.caller.label, check_id, changed_names, "updated")
@@ -420,10 +420,9 @@ class UpdateTool(ReassignNames):
         if warnings:
             result["Warnings"] = [w.done for w in warnings]
         # Left out when Nexudus does not say, rather than null where the outputSchema says string.
-        if isinstance(updated_on, (str, int, float)) and not isinstance(updated_on, bool):
-            result["UpdatedOn"] = str(updated_on)
-        if isinstance(updated_by, (str, int, float)) and not isinstance(updated_by, bool):
-            result["UpdatedBy"] = self.redactor.value("UpdatedBy", str(updated_by))
+        result.update(as_declared({"UpdatedOn": updated_on, "UpdatedBy": updated_by}, UPDATE.output))
+        if "UpdatedBy" in result:
+            result["UpdatedBy"] = self.redactor.value("UpdatedBy", result["UpdatedBy"])
         return ToolResult(result, False, summary + _warned(warnings))
 
     def _moved(self, name: str, sent: Any, read: Any, ours: bool) -> Problem:
@@ -564,6 +563,12 @@ class UpdateTool(ReassignNames):
             for f in PUT_FIELDS
             if not _same(f.type, current.get(f.name), body.get(f.name))
         ]
+
+
+def _updated_on_now(record: dict[str, Any]) -> dict[str, Any]:
+    """A conflict's CurrentUpdatedOn: the record's UpdatedOn as the outputSchema declares it (left out
+    when Nexudus sends none, or one that cannot be text)."""
+    return as_declared({"CurrentUpdatedOn": record.get("UpdatedOn")}, UPDATE.output)
 
 
 def _enum_names(record: dict[str, Any]) -> dict[str, Any]:
