@@ -215,11 +215,13 @@ def calls(sandbox: Sandbox) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     }
 
 
-def run_case(case: str, plan: dict[str, Any]) -> None:
+def run_case(case: str, plan: dict[str, Any]) -> list[dict[str, Any]]:
     sandbox = Sandbox()
     if plan["number_is"] is not None:
         held = sandbox.state.records[CHECK]
         held["IdentityDocumentNumber"] = str(held[plan["number_is"]])
+
+    outs: list[dict[str, Any]] = []
 
     async def run() -> None:
         server = build_server(settings_for(backoff_base=0), transport=Hostile(sandbox, rewrite_for(plan)))
@@ -231,8 +233,10 @@ def run_case(case: str, plan: dict[str, Any]) -> None:
                 jsonschema.validate(out, OUTPUT_SCHEMAS[tool])
                 summary, _, payload = result.content[0].text.partition("\n")  # type: ignore[union-attr]
                 assert json.loads(payload) == out and summary
+                outs.append({"Tool": tool, **out})
 
     anyio.run(run)
+    return outs
 
 
 CASES = ["reads", "update", "commands"]
@@ -295,3 +299,33 @@ def test_named_hostile_answers(case: str, plan: dict[str, Any]) -> None:
 @given(plan=plans())
 def test_every_result_matches_its_schema_many(case: str, plan: dict[str, Any]) -> None:
     run_case(case, plan)
+
+
+@pytest.mark.parametrize(
+    ("case", "plan", "said"),
+    [
+        # A member's Id as an object: the scan's memory of rows seen could not hold it.
+        ("reads", {"member": {"Id": {"x": 1}}}, None),
+        # An enum field as a list: its name could not be looked up.
+        ("update", {"record": {"IdentityDocumentType": [1]}}, None),
+        # A NaN field: the full record cannot be sent back, and the update says so (nothing is sent).
+        ("update", {"record": {"Description1": float("nan")}}, "cannot be sent back (Description1"),
+    ],
+)
+def test_odd_values_are_answered_not_failed_unexpectedly(case: str, plan: dict[str, Any], said: str | None) -> None:
+    """Each of these once ended as an internal error ("failed unexpectedly"): every call now gets an
+    answer of its own, and an update of a record that cannot be sent back says why."""
+    base: dict[str, Any] = {
+        "record": {},
+        "extra": {},
+        "member": {},
+        "paging": {},
+        "command": {},
+        "envelope": {},
+        "failure": None,
+        "number_is": None,
+    }
+    outs = run_case(case, {**base, **plan})
+    assert [o["Tool"] for o in outs if o.get("ErrorKind") == "internal_error"] == []
+    if said is not None:
+        assert any(said in o["Message"] for o in outs if o["Tool"] == UPDATE_TOOL and not o["WasSuccessful"])

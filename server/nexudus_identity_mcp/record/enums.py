@@ -38,10 +38,12 @@ class EnumType:
     def names(self) -> list[str]:
         return [v.name for v in self.values]
 
-    def name_of(self, code: int | None) -> str | None:
-        """The name for a code; an unknown code comes back as its number in text, never dropped."""
+    def name_of(self, code: Any) -> str | None:
+        """The name for a code; an unknown code (or anything else sent there) comes back as text, never dropped."""
         if code is None:
             return None
+        if not isinstance(code, int) or isinstance(code, bool):  # text, a list, an object: shown as sent
+            return str(code)
         value = self._by_code.get(code)
         return value.name if value else str(code)
 

@@ -19,7 +19,7 @@ verified on the rows like a filter: a page the API did not sort is sorted here o
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -212,14 +212,14 @@ async def _scan(
     for api_page in range(1, MAX_SCAN_PAGES + 1):
         result = await search(page=api_page, size=SCAN_PAGE_SIZE, filters=_params(sent))
         check_rows(result.records, sent, memory)
-        fresh = [r for r in result.records if r.get("Id") not in seen]
+        fresh = [r for r in result.records if _row_key(r) not in seen]
         if result.records and not fresh:
             # A page it already gave: paging ended, or the API ignores `page` and the rest is out of reach.
             complete = not result.has_next_page
             break
         trusted = {f.argument for f, _ in sent if not memory.ignored(f.param)}
         for row in fresh:
-            seen.add(row.get("Id"))
+            seen.add(_row_key(row))
             # A row without a filter's field is trusted to the API when the API applied that filter.
             if all(f.matches(row, v) or (f.row_field not in row and f.argument in trusted) for f, v in wanted):
                 matches.append(row)
@@ -243,6 +243,13 @@ async def _scan(
         complete=complete,
         scanned=scanned,
     )
+
+
+def _row_key(row: Mapping[str, Any]) -> Any:
+    """What tells a row from the others while scanning: its Id, or the Id's text when the API sent
+    something unhashable there (a list or object)."""
+    key = row.get("Id")
+    return key if isinstance(key, Hashable) else repr(key)
 
 
 async def find_with_notes(

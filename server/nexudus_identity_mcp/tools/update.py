@@ -24,6 +24,7 @@ bodies and the API's errors.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -234,6 +235,21 @@ class UpdateTool(ReassignNames):
         self.redactor.note_record(body, ctx.redaction)
         for name in request.clear:
             body[name] = False if BY_NAME[name].type == "boolean" else None
+        unsendable = _not_json(body)
+        if unsendable:
+            # The record as Nexudus sent it holds a number JSON cannot carry (NaN, ±inf): a full replace
+            # would have to invent a value for it, so nothing is sent.
+            audit(ctx.caller.label, request.check_id, unsendable, "unsendable_record")
+            return failure(
+                ErrorKind.UPSTREAM_ERROR,
+                f"Check {request.check_id} as Nexudus returned it holds a value that cannot be sent back "
+                f"({', '.join(unsendable)}: not a number JSON can carry), and an update sends the whole record. "
+                "Nothing was sent. Tell the user the record needs fixing in Nexudus itself.",
+                source="local",
+                errors=[
+                    problem(name, "holds a number JSON cannot carry (NaN or infinity)", None) for name in unsendable
+                ],
+            )
         changes = self._changes(current, body)
         attempt.about(current)
         attempt.changes = changes
@@ -569,6 +585,21 @@ def _updated_on_now(record: dict[str, Any]) -> dict[str, Any]:
     """A conflict's CurrentUpdatedOn: the record's UpdatedOn as the outputSchema declares it (left out
     when Nexudus sends none, or one that cannot be text)."""
     return as_declared({"CurrentUpdatedOn": record.get("UpdatedOn")}, UPDATE.output)
+
+
+def _not_json(body: dict[str, Any]) -> list[str]:
+    """The fields of a PUT body that JSON cannot carry (a NaN or infinite number, at any depth)."""
+
+    def finite(value: Any) -> bool:
+        if isinstance(value, float):
+            return math.isfinite(value)
+        if isinstance(value, dict):
+            return all(finite(v) for v in value.values())
+        if isinstance(value, list):
+            return all(finite(v) for v in value)
+        return True
+
+    return sorted(name for name, value in body.items() if not finite(value))
 
 
 def _enum_names(record: dict[str, Any]) -> dict[str, Any]:
