@@ -240,6 +240,17 @@ def run_case(case: str, plan: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 CASES = ["reads", "update", "commands"]
+# A plan in which the API gets nothing wrong: a named case lays its one oddity over it.
+NOTHING_ODD: dict[str, Any] = {
+    "record": {},
+    "extra": {},
+    "member": {},
+    "paging": {},
+    "command": {},
+    "envelope": {},
+    "failure": None,
+    "number_is": None,
+}
 
 
 def test_nothing_is_fitted_on_the_way_out() -> None:
@@ -280,17 +291,7 @@ def test_every_result_matches_its_schema_whatever_the_api_sends(case: str, plan:
 )
 @pytest.mark.parametrize("case", CASES)
 def test_named_hostile_answers(case: str, plan: dict[str, Any]) -> None:
-    base: dict[str, Any] = {
-        "record": {},
-        "extra": {},
-        "member": {},
-        "paging": {},
-        "command": {},
-        "envelope": {},
-        "failure": None,
-        "number_is": None,
-    }
-    run_case(case, {**base, **plan})
+    run_case(case, {**NOTHING_ODD, **plan})
 
 
 @pytest.mark.slow
@@ -315,17 +316,7 @@ def test_every_result_matches_its_schema_many(case: str, plan: dict[str, Any]) -
 def test_odd_values_are_answered_not_failed_unexpectedly(case: str, plan: dict[str, Any], said: str | None) -> None:
     """Each of these once ended as an internal error ("failed unexpectedly"): every call now gets an
     answer of its own, and an update of a record that cannot be sent back says why."""
-    base: dict[str, Any] = {
-        "record": {},
-        "extra": {},
-        "member": {},
-        "paging": {},
-        "command": {},
-        "envelope": {},
-        "failure": None,
-        "number_is": None,
-    }
-    outs = run_case(case, {**base, **plan})
+    outs = run_case(case, {**NOTHING_ODD, **plan})
     assert [o["Tool"] for o in outs if o.get("ErrorKind") == "internal_error"] == []
     if said is not None:
         assert any(said in o["Message"] for o in outs if o["Tool"] == UPDATE_TOOL and not o["WasSuccessful"])
