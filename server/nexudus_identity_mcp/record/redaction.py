@@ -518,7 +518,9 @@ class Redactor:
                     category = named
                 item = self._replace(v, matcher, category, properties.get(k))
                 if item is not _LEFT_OUT:
-                    out[self._replace(k, matcher, None, None)] = item
+                    # A key its schema declares is the server's word, never data: a document number
+                    # that is "Message" must not rename the result's Message (an undeclared key may be).
+                    out[k if k in properties else self._replace(k, matcher, None, None)] = item
             return out
         if isinstance(value, (list, tuple)):
             items = _part(schema, "array").get("items")
