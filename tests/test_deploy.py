@@ -217,6 +217,31 @@ def _build(tag: str) -> None:
     shutil.rmtree(context, ignore_errors=True)
 
 
+def run_container(
+    name: str, port: int, env: dict[str, str], image: str, command: list[str], options: list[str] | None = None
+) -> None:
+    """Start `image` detached as `name`, read-only with the lowered limits, its port 8000 published on
+    loopback `port`, `env` set, `options` added; skip with podman's reason when it cannot start."""
+    started = podman(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--read-only",
+        *ULIMITS,
+        "--publish",
+        f"{LOOPBACK}:{port}:8000",
+        *(arg for k, v in env.items() for arg in ("-e", f"{k}={v}")),
+        *(options or []),
+        image,
+        *command,
+        timeout=120,
+        check=False,
+    )
+    if started.returncode != 0:
+        pytest.skip(f"podman cannot start a container here: {started.stderr.strip()[-300:]}")
+
+
 @pytest.fixture
 def container(image: str) -> Iterator[tuple[str, str]]:
     port = free_port()
@@ -228,29 +253,7 @@ def container(image: str) -> Iterator[tuple[str, str]]:
         "NEXUDUS_MCP_LOG_FORMAT": "json",
         "NEXUDUS_MCP_SECRET": "container-test",
     }
-    started = podman(
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--read-only",
-        *ULIMITS,
-        "--publish",
-        f"{LOOPBACK}:{port}:8000",
-        *(arg for k, v in env.items() for arg in ("-e", f"{k}={v}")),
-        image,
-        "serve",
-        "--http",
-        "--sandbox",
-        "--host",
-        "0.0.0.0",
-        "--port",
-        "8000",
-        timeout=120,
-        check=False,
-    )
-    if started.returncode != 0:
-        pytest.skip(f"podman cannot start a container here: {started.stderr.strip()[-300:]}")
+    run_container(name, port, env, image, ["serve", "--http", "--sandbox", "--host", "0.0.0.0", "--port", "8000"])
     url = f"http://{LOOPBACK}:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -319,25 +322,12 @@ def test_the_compose_file_runs_several_workers_and_their_metrics_add_up(image: s
     name = f"nexudus-mcp-workers-{os.getpid()}-{port}"
     env = {**{k: v for k, v in mcp["environment"].items() if k != "NEXUDUS_MCP_REDIS_URL"}, "WORKERS": "2"}
     env |= {"NEXUDUS_MCP_CLIENT_TOKENS": f"desk={TOKEN}", "NEXUDUS_MCP_METRICS": "on", "NEXUDUS_MCP_SECRET": "w"}
-    started = podman(
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--read-only",
+    options = [
         *(arg for path in mcp["tmpfs"] for arg in ("--tmpfs", path)),
-        *ULIMITS,
-        "--publish",
-        f"{LOOPBACK}:{port}:8000",
-        *(arg for k, v in env.items() for arg in ("-e", f"{k}={v}")),
         "--entrypoint",
         json.dumps(mcp["entrypoint"]),
-        image,
-        *mcp["command"],
-        check=False,
-    )
-    if started.returncode != 0:
-        pytest.skip(f"podman cannot start a container here: {started.stderr.strip()[-300:]}")
+    ]
+    run_container(name, port, env, image, mcp["command"], options)
     url = f"http://{LOOPBACK}:{port}"
     try:
         pids: set[int] = set()
